@@ -1,0 +1,81 @@
+/**
+ * The protocol adapter contract. Services speak only these types; `libs/protocol/pypi` is the first
+ * implementation and a second protocol (npm) must fit without touching the services.
+ */
+
+/** One file of a project as its upstream index describes it (PEP 503 / 691 / 592 / 658 / 700 / 714). */
+export interface ProjectFile {
+  filename: string;
+  /** Absolute upstream URL, without the hash fragment. */
+  url: string;
+  /** Hash name → lowercase hex digest, e.g. { sha256: "…" }. */
+  hashes: Record<string, string>;
+  requiresPython?: string;
+  /** PEP 592: false/absent, true, or the reason string. */
+  yanked?: boolean | string;
+  /** PEP 658/714: true, or the metadata file's hashes. Absent when not advertised. */
+  coreMetadata?: boolean | Record<string, string>;
+  /** PEP 700 */
+  size?: number;
+  uploadTime?: string;
+  /** PEP 503 data-gpg-sig / PEP 691 gpg-sig */
+  gpgSig?: boolean;
+  /** JSON keys this version of Orchard does not know, passed through unchanged. */
+  extra?: Record<string, unknown>;
+}
+
+/** A project's page: the unit Orchard caches per project. */
+export interface ProjectPage {
+  /** Name as the upstream spelled it. */
+  name: string;
+  /** PEP 691 `meta` (at least `api-version`); unknown keys passed through. */
+  meta: Record<string, unknown> & { 'api-version': string };
+  /** PEP 700 versions, when the upstream sent them. */
+  versions?: string[];
+  files: ProjectFile[];
+  /** Unknown top-level JSON keys, passed through. */
+  extra?: Record<string, unknown>;
+}
+
+/** One project of the root index. */
+export interface RootEntry {
+  name: string;
+}
+
+/** A requirement (PEP 508) as the extractor stores it. */
+export interface Requirement {
+  /** The whole requirement string as declared. */
+  raw: string;
+  /** Name as written. */
+  name: string;
+  /** Normalised (PEP 503) name. */
+  normalizedName: string;
+  extras: string[];
+  /** Version specifier, normalised spacing, e.g. ">=1.0,<2"; "" when none. */
+  specifier: string;
+  /** PEP 440 direct reference (`name @ url`). */
+  url?: string;
+  /** The marker expression as written, without the leading `;`. */
+  marker?: string;
+  /** The extra of the requiring project that activates this requirement (from `extra == "x"`). */
+  extra?: string;
+}
+
+/** Core metadata 1.0 – 2.4 (METADATA / PKG-INFO). */
+export interface CoreMetadata {
+  metadataVersion?: string;
+  name: string;
+  version: string;
+  summary?: string;
+  requiresPython?: string;
+  /** Requires-Dist, as declared. */
+  requiresDist: string[];
+  /** The older metadata 1.1 `Requires` field. */
+  requires: string[];
+  providesExtra: string[];
+  dynamic: string[];
+  licenseExpression?: string;
+  description?: string;
+  /** Every header field, lower-cased name → values in order. */
+  fields: Record<string, string[]>;
+}

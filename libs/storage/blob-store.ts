@@ -1,0 +1,64 @@
+import type { Readable } from 'node:stream';
+
+/** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface PutOptions {
+  /** When set, the object becomes visible only if the streamed bytes hash to this value. */
+  expectedSha256?: string;
+  /** When set, the write fails (and nothing is stored) once the body exceeds this many bytes. */
+  maxBytes?: number;
+  /** Content type recorded with the object (S3) for presigned downloads. */
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+export interface PutResult {
+  key: string;
+  sha256: string;
+  size: number;
+}
+
+export interface GetOptions {
+  range?: ByteRange;
+  signal?: AbortSignal;
+}
+
+export interface BlobRead {
+  body: Readable;
+  /** Size of the whole object. */
+  size: number;
+  /** The range served, when one was asked for. */
+  range?: ByteRange;
+}
+
+export interface PresignOptions {
+  expiresInSeconds: number;
+  /** File name for Content-Disposition. */
+  filename?: string;
+}
+
+/**
+ * Where Orchard keeps file bytes. Implementations guarantee that an object is visible under its key
+ * only once it is complete (and verified, when `expectedSha256` is given); a failed or aborted write
+ * leaves nothing behind under the key.
+ */
+export interface BlobStore {
+  readonly kind: 'fs' | 's3';
+  put(key: string, body: Readable, options?: PutOptions): Promise<PutResult>;
+  /** The object, or null when it does not exist. */
+  get(key: string, options?: GetOptions): Promise<BlobRead | null>;
+  /** Reads exactly bytes start..end (inclusive) into memory; for small random-access reads. */
+  readRange(key: string, range: ByteRange, signal?: AbortSignal): Promise<Buffer>;
+  /** The object's size, or null when it does not exist. */
+  stat(key: string): Promise<{ size: number } | null>;
+  delete(key: string): Promise<void>;
+  /** A short-lived URL a client can download from directly; undefined when the store has none (fs). */
+  presignedUrl?(key: string, options: PresignOptions): Promise<string>;
+  /** Throws when the store cannot be reached (readiness). */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}

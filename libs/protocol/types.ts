@@ -78,4 +78,27 @@ export interface CoreMetadata {
   description?: string;
   /** Every header field, lower-cased name → values in order. */
   fields: Record<string, string[]>;
+  /** True when some bytes were not valid UTF-8 (those lines were decoded as latin-1). */
+  invalidUtf8?: boolean;
+}
+
+/**
+ * What a package-index protocol implements so services stay protocol-agnostic. All members are pure
+ * (no I/O); parse functions throw the implementation's malformed-page error on unusable bodies.
+ */
+export interface ProtocolAdapter {
+  /** Protocol id, used in cache keys (`orchard:{category}:{protocol}:{id}`) and upstream config. */
+  readonly name: string;
+  /** Canonical form of a project name (the one URLs and cache keys use). */
+  normalizeName(name: string): string;
+  /** Whether a requested project name is acceptable at all (checked before any upstream call). */
+  isValidProjectName(name: string): boolean;
+  /** Parses an upstream project page; `contentType` picks the format, `baseUrl` resolves links. */
+  parseProjectPage(body: Buffer | string, contentType: string | undefined, baseUrl: string): ProjectPage;
+  /** Renders the HTML form of a page; `link(file)` gives each file's href (without fragment). */
+  renderProjectHtml(page: ProjectPage, link: (file: ProjectFile) => string): string;
+  /** Renders the JSON form of a page; `link(file)` gives each file's url. */
+  renderProjectJson(page: ProjectPage, link: (file: ProjectFile) => string): string;
+  /** The content identity of a file (lowercase sha256 hex) when its index published one. */
+  fileIdentity(file: ProjectFile): string | undefined;
 }

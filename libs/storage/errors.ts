@@ -36,3 +36,24 @@ export class RangeNotSatisfiableError extends Error {
     this.name = 'RangeNotSatisfiableError';
   }
 }
+
+/** No object exists under the key (for reads that cannot answer null, like `readRange`). */
+export class BlobNotFoundError extends Error {
+  readonly code = 'BLOB_NOT_FOUND';
+  constructor(readonly key: string) {
+    super(`no object under ${JSON.stringify(key)}`);
+    this.name = 'BlobNotFoundError';
+  }
+}
+
+/** A storage key that is not a safe relative path (`..`, absolute, NUL, characters outside `[A-Za-z0-9._/-]`). */
+export class InvalidBlobKeyError extends Error {
+  readonly code = 'INVALID_BLOB_KEY';
+  constructor(
+    readonly key: string,
+    reason: string,
+  ) {
+    super(`invalid storage key ${JSON.stringify(key)}: ${reason}`);
+    this.name = 'InvalidBlobKeyError';
+  }
+}

@@ -1,0 +1,214 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { parseUpstreams, type UpstreamConfig } from './upstreams.js';
+
+/** Thrown when the environment holds a bad value; the message names every bad variable. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/**
+ * Every setting Orchard reads, with its default. Each variable is documented here and in the
+ * README's configuration table.
+ */
+const schema = z.object({
+  /** Gateway HTTP port. */
+  ORCHARD_PORT: int(1, 65535).default(8080),
+  /** Address the gateway and workers bind to. */
+  ORCHARD_HOST: z.string().min(1).default('0.0.0.0'),
+  /** PostgreSQL; the database is created and migrated at start when missing. */
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgresql://postgres@127.0.0.1:5432/orchard'),
+  /** Connections in each service's PostgreSQL pool. */
+  ORCHARD_DB_POOL_SIZE: int(1, 500).default(10),
+  /** Redis for the page cache, locks and BullMQ. */
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379/0'),
+  /** Space-separated `name=url`, in priority order. */
+  ORCHARD_UPSTREAMS: z.string().default('pypi=https://pypi.org/simple/'),
+  /** `fs` (a local directory) or `s3`. */
+  ORCHARD_STORAGE: z.enum(['fs', 's3']).default('fs'),
+  /** Root of the fs store. */
+  ORCHARD_DATA_DIR: z.string().min(1).default('./data'),
+  S3_ENDPOINT: z.url().optional(),
+  S3_BUCKET: z.string().min(1).optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  /** Files: `stream` through the gateway, or `redirect` to a presigned URL (s3 only). */
+  ORCHARD_DOWNLOAD_MODE: z.enum(['stream', 'redirect']).default('stream'),
+  /** Seconds a cached index page is fresh. */
+  ORCHARD_INDEX_TTL: int(0, 365 * 86400).default(300),
+  /** Seconds a page is kept after it turned stale, to serve when upstreams fail. */
+  ORCHARD_INDEX_STALE_TTL: int(0, 365 * 86400).default(7 * 86400),
+  /** Seconds a project that no upstream has is remembered as missing. */
+  ORCHARD_MISSING_TTL: int(0, 86400).default(60),
+  /** Milliseconds a file request waits for its fetch job before streaming from upstream. */
+  ORCHARD_FETCH_WAIT_MS: int(0, 3_600_000).default(15_000),
+  /** Largest file Orchard will fetch, in bytes. */
+  ORCHARD_MAX_FILE_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(20 * 1024 ** 3),
+  /** Bearer token for /api/v1/admin; admin endpoints are off without it. */
+  ORCHARD_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  ORCHARD_FETCHER_PORT: int(1, 65535).default(9101),
+  ORCHARD_EXTRACTOR_PORT: int(1, 65535).default(9102),
+  /** Jobs each fetcher process runs at once. */
+  ORCHARD_FETCHER_CONCURRENCY: int(1, 1000).default(8),
+  /** Jobs each extractor process runs at once. */
+  ORCHARD_EXTRACTOR_CONCURRENCY: int(1, 1000).default(4),
+  /** Connections per upstream origin in each process. */
+  ORCHARD_UPSTREAM_CONNECTIONS: int(1, 1000).default(16),
+  ORCHARD_UPSTREAM_CONNECT_TIMEOUT_MS: int(1, 600_000).default(10_000),
+  /** Milliseconds without a byte from upstream before a request fails. */
+  ORCHARD_UPSTREAM_READ_TIMEOUT_MS: int(1, 3_600_000).default(30_000),
+  ORCHARD_UPSTREAM_KEEPALIVE_MS: int(1, 3_600_000).default(60_000),
+  /** Redirects followed for one upstream request. */
+  ORCHARD_UPSTREAM_MAX_REDIRECTS: int(0, 20).default(5),
+  /** Prefix of every BullMQ queue key (lets tests and tenants share one Redis). */
+  ORCHARD_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('orchard-bull'),
+  /** Prefix of every cache key; the design's `orchard`. */
+  ORCHARD_CACHE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('orchard'),
+  ORCHARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Milliseconds a service waits for in-flight work on SIGTERM. */
+  ORCHARD_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(25_000),
+});
+
+type Raw = z.infer<typeof schema>;
+
+export type StorageSettings =
+  | { kind: 'fs'; root: string }
+  | {
+      kind: 's3';
+      endpoint?: string;
+      bucket: string;
+      region: string;
+      accessKeyId?: string;
+      secretAccessKey?: string;
+      forcePathStyle: boolean;
+    };
+
+/** The one typed settings object every service builds its graph from. */
+export interface Settings {
+  host: string;
+  gatewayPort: number;
+  fetcherPort: number;
+  extractorPort: number;
+  databaseUrl: string;
+  dbPoolSize: number;
+  redisUrl: string;
+  upstreams: UpstreamConfig[];
+  storage: StorageSettings;
+  downloadMode: 'stream' | 'redirect';
+  indexTtlSeconds: number;
+  indexStaleTtlSeconds: number;
+  missingTtlSeconds: number;
+  fetchWaitMs: number;
+  maxFileBytes: number;
+  adminToken?: string;
+  fetcherConcurrency: number;
+  extractorConcurrency: number;
+  upstreamHttp: {
+    connections: number;
+    connectTimeoutMs: number;
+    readTimeoutMs: number;
+    keepAliveMs: number;
+    maxRedirects: number;
+  };
+  queuePrefix: string;
+  cachePrefix: string;
+  logLevel: Raw['ORCHARD_LOG_LEVEL'];
+  shutdownTimeoutMs: number;
+}
+
+/** Reads and validates the environment once; throws ConfigError naming every bad variable. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const input = Object.fromEntries(
+    Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    );
+  }
+  const raw = result.data;
+  const problems: string[] = [];
+  let upstreams: UpstreamConfig[] = [];
+  try {
+    upstreams = parseUpstreams(raw.ORCHARD_UPSTREAMS, env);
+  } catch (err) {
+    problems.push(`ORCHARD_UPSTREAMS: ${(err as Error).message}`);
+  }
+  const storage = storageSettings(raw, problems);
+  if (raw.ORCHARD_DOWNLOAD_MODE === 'redirect' && raw.ORCHARD_STORAGE !== 's3') {
+    problems.push('ORCHARD_DOWNLOAD_MODE: redirect needs ORCHARD_STORAGE=s3');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    host: raw.ORCHARD_HOST,
+    gatewayPort: raw.ORCHARD_PORT,
+    fetcherPort: raw.ORCHARD_FETCHER_PORT,
+    extractorPort: raw.ORCHARD_EXTRACTOR_PORT,
+    databaseUrl: raw.DATABASE_URL,
+    dbPoolSize: raw.ORCHARD_DB_POOL_SIZE,
+    redisUrl: raw.REDIS_URL,
+    upstreams,
+    storage: storage!,
+    downloadMode: raw.ORCHARD_DOWNLOAD_MODE,
+    indexTtlSeconds: raw.ORCHARD_INDEX_TTL,
+    indexStaleTtlSeconds: raw.ORCHARD_INDEX_STALE_TTL,
+    missingTtlSeconds: raw.ORCHARD_MISSING_TTL,
+    fetchWaitMs: raw.ORCHARD_FETCH_WAIT_MS,
+    maxFileBytes: raw.ORCHARD_MAX_FILE_BYTES,
+    adminToken: raw.ORCHARD_ADMIN_TOKEN,
+    fetcherConcurrency: raw.ORCHARD_FETCHER_CONCURRENCY,
+    extractorConcurrency: raw.ORCHARD_EXTRACTOR_CONCURRENCY,
+    upstreamHttp: {
+      connections: raw.ORCHARD_UPSTREAM_CONNECTIONS,
+      connectTimeoutMs: raw.ORCHARD_UPSTREAM_CONNECT_TIMEOUT_MS,
+      readTimeoutMs: raw.ORCHARD_UPSTREAM_READ_TIMEOUT_MS,
+      keepAliveMs: raw.ORCHARD_UPSTREAM_KEEPALIVE_MS,
+      maxRedirects: raw.ORCHARD_UPSTREAM_MAX_REDIRECTS,
+    },
+    queuePrefix: raw.ORCHARD_QUEUE_PREFIX,
+    cachePrefix: raw.ORCHARD_CACHE_PREFIX,
+    logLevel: raw.ORCHARD_LOG_LEVEL,
+    shutdownTimeoutMs: raw.ORCHARD_SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+function storageSettings(raw: Raw, problems: string[]): StorageSettings | undefined {
+  if (raw.ORCHARD_STORAGE === 'fs') return { kind: 'fs', root: path.resolve(raw.ORCHARD_DATA_DIR) };
+  if (!raw.S3_BUCKET) {
+    problems.push('S3_BUCKET: required when ORCHARD_STORAGE=s3');
+    return undefined;
+  }
+  return {
+    kind: 's3',
+    endpoint: raw.S3_ENDPOINT,
+    bucket: raw.S3_BUCKET,
+    region: raw.S3_REGION,
+    accessKeyId: raw.S3_ACCESS_KEY_ID,
+    secretAccessKey: raw.S3_SECRET_ACCESS_KEY,
+    forcePathStyle: raw.S3_FORCE_PATH_STYLE,
+  };
+}
+
+/** For entry points: load settings or print the problems and exit(2). */
+export function loadSettingsOrExit(env: NodeJS.ProcessEnv = process.env): Settings {
+  try {
+    return loadSettings(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`orchard: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}

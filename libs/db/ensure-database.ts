@@ -1,0 +1,63 @@
+import pg from 'pg';
+
+/** Minimal logger the migration code writes to; a pino logger fits. */
+export interface MigrationLogger {
+  info(message: string): void;
+}
+
+const INVALID_CATALOG_NAME = '3D000';
+const DUPLICATE_DATABASE = '42P04';
+// Two concurrent CREATE DATABASE statements can also collide on pg_database's unique index.
+const UNIQUE_VIOLATION = '23505';
+
+function pgCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error
+    ? String((error as { code: unknown }).code)
+    : undefined;
+}
+
+/** The database named in a connection URL, and the URL of the server's `postgres` maintenance database. */
+export function splitDatabaseUrl(databaseUrl: string): { database: string; maintenanceUrl: string } {
+  const url = new URL(databaseUrl);
+  const database = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (!database) throw new Error('DATABASE_URL names no database');
+  url.pathname = '/postgres';
+  return { database, maintenanceUrl: url.toString() };
+}
+
+/** Double-quotes an SQL identifier. */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/**
+ * Creates the database named in `databaseUrl` if it does not exist. Safe to run from several
+ * processes at once: losing the race to another creator is not an error.
+ * @returns whether this call created the database
+ */
+export async function ensureDatabase(databaseUrl: string, logger?: MigrationLogger): Promise<boolean> {
+  const probe = new pg.Client({ connectionString: databaseUrl });
+  try {
+    await probe.connect();
+    return false;
+  } catch (error) {
+    if (pgCode(error) !== INVALID_CATALOG_NAME) throw error;
+  } finally {
+    await probe.end().catch(() => undefined);
+  }
+
+  const { database, maintenanceUrl } = splitDatabaseUrl(databaseUrl);
+  const admin = new pg.Client({ connectionString: maintenanceUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${quoteIdentifier(database)}`);
+    logger?.info(`created database ${database}`);
+    return true;
+  } catch (error) {
+    const code = pgCode(error);
+    if (code === DUPLICATE_DATABASE || code === UNIQUE_VIOLATION) return false;
+    throw error;
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}

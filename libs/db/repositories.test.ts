@@ -1,0 +1,226 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../test/support/postgres.js';
+import { ArtifactRepository, urlHash, type FetchedArtifact } from './artifact-repository.js';
+import { createPrismaClient, type PrismaClient } from './client.js';
+import { runMigrations } from './migrate.js';
+import { ReleaseRepository, type DependencyInput, type ExtractionInput } from './release-repository.js';
+import { sha256Hex } from './sha256.js';
+import { toPublic, UpstreamRepository } from './upstream-repository.js';
+
+let db: TestDatabase;
+let prisma: PrismaClient;
+let artifacts: ArtifactRepository;
+let releases: ReleaseRepository;
+let upstreams: UpstreamRepository;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await runMigrations({ databaseUrl: db.url });
+  prisma = createPrismaClient({ databaseUrl: db.url, poolSize: 8 });
+  artifacts = new ArtifactRepository(prisma);
+  releases = new ReleaseRepository(prisma);
+  upstreams = new UpstreamRepository(prisma);
+});
+
+afterAll(async () => {
+  await prisma?.$disconnect();
+  await db?.drop();
+});
+
+beforeEach(async () => {
+  await prisma.artifact.deleteMany();
+  await prisma.upstreamSource.deleteMany();
+});
+
+function fetched(name: string, overrides: Partial<FetchedArtifact> = {}): FetchedArtifact {
+  const sha256 = sha256Hex(name);
+  return {
+    sha256,
+    size: 1234,
+    filename: `${name}-1.0-py3-none-any.whl`,
+    project: name,
+    protocol: 'pypi',
+    storageKey: `blobs/sha256/${sha256.slice(0, 2)}/${sha256.slice(2, 4)}/${sha256}`,
+    url: `https://files.example/${name}-1.0-py3-none-any.whl`,
+    upstream: 'pypi',
+    ...overrides,
+  };
+}
+
+function dep(name: string, specifier = '', more: Partial<DependencyInput> = {}): DependencyInput {
+  return { name, specifier, extras: [], raw: `${name}${specifier}`, ...more };
+}
+
+function extraction(artifactSha256: string, project: string, version: string, dependencies: DependencyInput[]): ExtractionInput {
+  return {
+    artifactSha256,
+    project,
+    version,
+    requiresPython: '>=3.9',
+    summary: 'a package',
+    metadataVersion: '2.4',
+    dependenciesKnown: true,
+    providesExtra: ['socks'],
+    dynamic: [],
+    licenseExpression: 'MIT',
+    dependencies,
+  };
+}
+
+describe('ArtifactRepository', () => {
+  it('counts distinct URLs atomically under concurrency', async () => {
+    const base = fetched('requests');
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => artifacts.recordFetched({ ...base, url: `https://mirror${i}.example/requests.whl` })),
+    );
+    expect(results.every((r) => r.urlAdded)).toBe(true);
+    expect((await artifacts.find(base.sha256))?.refCount).toBe(20);
+    expect(await prisma.cachedUrl.count({ where: { artifactSha256: base.sha256 } })).toBe(20);
+  });
+
+  it('does not count a re-fetch of a known URL, even concurrently', async () => {
+    const a = fetched('idna');
+    const first = await artifacts.recordFetched(a);
+    expect(first).toMatchObject({ urlAdded: true, artifact: { refCount: 1, size: 1234n } });
+    const again = await Promise.all([artifacts.recordFetched(a), artifacts.recordFetched(a)]);
+    expect(again.map((r) => r.urlAdded)).toEqual([false, false]);
+    const stored = await artifacts.find(a.sha256);
+    expect(stored?.refCount).toBe(1);
+    expect(stored!.lastFetchedAt.getTime()).toBeGreaterThanOrEqual(first.artifact.lastFetchedAt.getTime());
+  });
+
+  it('records a new URL concurrently with a re-fetch exactly once', async () => {
+    const a = fetched('urllib3');
+    await Promise.all([artifacts.recordFetched(a), artifacts.recordFetched(a), artifacts.recordFetched({ ...a, url: `${a.url}?x` })]);
+    expect((await artifacts.find(a.sha256))?.refCount).toBe(2);
+  });
+
+  it('moves a URL whose content changed to the new artifact', async () => {
+    const old = fetched('six');
+    await artifacts.recordFetched(old);
+    const replaced = fetched('six-new', { url: old.url });
+    await artifacts.recordFetched(replaced);
+    expect((await artifacts.find(old.sha256))?.refCount).toBe(0);
+    expect((await artifacts.find(replaced.sha256))?.refCount).toBe(1);
+    expect((await artifacts.findByUrl(old.url))?.sha256).toBe(replaced.sha256);
+  });
+
+  it('finds by URL ignoring the fragment, and keys cached URLs by the URL hash', async () => {
+    const a = fetched('certifi');
+    await artifacts.recordFetched({ ...a, url: `${a.url}#sha256=${a.sha256}` });
+    expect((await artifacts.findByUrl(a.url))?.sha256).toBe(a.sha256);
+    expect(await prisma.cachedUrl.findUnique({ where: { urlHash: sha256Hex(a.url) } })).toMatchObject({ url: a.url });
+    expect(urlHash(`${a.url}#frag`)).toBe(sha256Hex(a.url));
+    expect(await artifacts.findByUrl('https://files.example/unknown.whl')).toBeNull();
+  });
+
+  it('sets the metadata sha256 and lists every artifact in batches', async () => {
+    const names = Array.from({ length: 7 }, (_, i) => `pkg${i}`);
+    for (const n of names) await artifacts.recordFetched(fetched(n));
+    expect(await artifacts.setMetadataSha256(sha256Hex('pkg0'), 'f'.repeat(64))).toBe(true);
+    expect(await artifacts.setMetadataSha256('0'.repeat(64), 'f'.repeat(64))).toBe(false);
+    expect((await artifacts.find(sha256Hex('pkg0')))?.metadataSha256).toBe('f'.repeat(64));
+
+    const listed = [];
+    for await (const a of artifacts.listAll({ batchSize: 3 })) listed.push(a);
+    expect(listed.map((a) => a.sha256)).toEqual(names.map((n) => sha256Hex(n)).sort());
+    expect(Object.keys(listed[0]!).sort()).toEqual(['filename', 'project', 'sha256', 'storageKey']);
+  });
+});
+
+describe('ReleaseRepository', () => {
+  it('writes the release and its dependencies, and a re-run replaces rather than duplicates', async () => {
+    const a = fetched('requests');
+    await artifacts.recordFetched(a);
+    const deps = [dep('charset_normalizer', '<4,>=2'), dep('idna', '<4,>=2.5'), dep('PySocks', '!=1.5.7,>=1.5.6', { extra: 'socks', marker: 'extra == "socks"', raw: 'PySocks!=1.5.7,>=1.5.6; extra == "socks"' })];
+    const first = await releases.recordExtraction(extraction(a.sha256, 'Requests', '2.32.3', deps));
+    expect(first.dependencies).toBe(3);
+    expect(first.release).toMatchObject({ project: 'requests', metadataStatus: 'ok', metadataError: null, providesExtra: ['socks'] });
+
+    const second = await releases.recordExtraction(extraction(a.sha256, 'requests', '2.32.3', [deps[0]!, deps[0]!, dep('urllib3')]));
+    expect(second.dependencies).toBe(2);
+    expect(second.release.id).toBe(first.release.id);
+
+    const facts = await releases.artifactFacts(a.sha256);
+    expect(facts?.release?.version).toBe('2.32.3');
+    expect(facts?.dependencies.map((d) => d.name)).toEqual(['charset-normalizer', 'urllib3']);
+    expect(await prisma.release.count()).toBe(1);
+    expect(await releases.artifactFacts('0'.repeat(64))).toBeNull();
+  });
+
+  it('records a failure leaving no dependency rows and no stale facts', async () => {
+    const a = fetched('broken');
+    await artifacts.recordFetched(a);
+    await releases.recordExtraction(extraction(a.sha256, 'broken', '1.0', [dep('idna'), dep('six')]));
+    const failed = await releases.recordFailure({ artifactSha256: a.sha256, project: 'broken', status: 'failed', reason: 'bad zip' });
+    expect(failed).toMatchObject({ metadataStatus: 'failed', metadataError: 'bad zip', version: '1.0', summary: null, dependenciesKnown: false });
+    expect(await prisma.artifactDependency.count({ where: { artifactSha256: a.sha256 } })).toBe(0);
+
+    const b = fetched('weird');
+    await artifacts.recordFetched(b);
+    const unsupported = await releases.recordFailure({ artifactSha256: b.sha256, project: 'Weird', status: 'unsupported', reason: 'egg' });
+    expect(unsupported).toMatchObject({ project: 'weird', version: '', metadataStatus: 'unsupported' });
+  });
+
+  it('answers dependenciesOf for every artifact of a version and dependentsOf by normalised name', async () => {
+    const wheel = fetched('attrs-wheel', { project: 'attrs' });
+    const sdist = fetched('attrs-sdist', { project: 'attrs', filename: 'attrs-23.1.0.tar.gz' });
+    const other = fetched('aiohttp');
+    const older = fetched('aiohttp-old', { project: 'aiohttp' });
+    for (const a of [wheel, sdist, other, older]) await artifacts.recordFetched(a);
+    await releases.recordExtraction(extraction(wheel.sha256, 'attrs', '23.1.0', [dep('importlib-metadata', '', { marker: 'python_version < "3.8"' })]));
+    await releases.recordExtraction(extraction(sdist.sha256, 'attrs', '23.1.0', [dep('importlib_metadata')]));
+    await releases.recordExtraction(extraction(other.sha256, 'aiohttp', '3.9.0', [dep('attrs', '>=17.3.0'), dep('yarl')]));
+    await releases.recordExtraction(extraction(older.sha256, 'aiohttp', '3.8.0', [dep('Attrs', '>=17.3.0', { extras: ['x'] })]));
+
+    const ofAttrs = await releases.dependenciesOf('Attrs', '23.1.0');
+    expect(ofAttrs.map((r) => [r.filename, r.release.version, r.dependencies.map((d) => d.name)])).toEqual([
+      ['attrs-23.1.0.tar.gz', '23.1.0', ['importlib-metadata']],
+      [wheel.filename, '23.1.0', ['importlib-metadata']],
+    ]);
+    expect(await releases.dependenciesOf('attrs', '0.0')).toEqual([]);
+
+    expect(await releases.dependentsOf('ATTRS')).toEqual([
+      { project: 'aiohttp', version: '3.8.0', artifactSha256: older.sha256, filename: older.filename, specifier: '>=17.3.0', extras: ['x'], marker: null, extra: null },
+      { project: 'aiohttp', version: '3.9.0', artifactSha256: other.sha256, filename: other.filename, specifier: '>=17.3.0', extras: [], marker: null, extra: null },
+    ]);
+    expect((await releases.dependentsOf('importlib.metadata')).map((r) => r.filename)).toEqual([sdist.filename, wheel.filename]);
+  });
+
+  it('inserts dependencies one by one for the benchmark', async () => {
+    const a = fetched('bench');
+    await artifacts.recordFetched(a);
+    expect(await releases.insertDependenciesOneByOne(a.sha256, [dep('a'), dep('b'), dep('c')])).toBe(3);
+    expect(await prisma.artifactDependency.count({ where: { artifactSha256: a.sha256 } })).toBe(3);
+  });
+});
+
+describe('UpstreamRepository', () => {
+  it('creates, lists by priority then name, updates and removes upstreams', async () => {
+    await upstreams.create({ name: 'pypi', url: 'https://pypi.org/simple/' });
+    await upstreams.create({ name: 'internal', url: 'https://pkgs.example/simple/', priority: 10, authType: 'bearer', authSecret: 'tok' });
+    await upstreams.create({ name: 'alpha', url: 'https://alpha.example/simple/' });
+    expect((await upstreams.list()).map((u) => u.name)).toEqual(['internal', 'alpha', 'pypi']);
+    expect((await upstreams.get('internal'))?.authSecret).toBe('tok');
+    expect(await upstreams.get('missing')).toBeNull();
+
+    const updated = await upstreams.update('pypi', { priority: 1, enabled: false });
+    expect(updated).toMatchObject({ priority: 1, enabled: false });
+    expect(await upstreams.update('missing', { priority: 1 })).toBeNull();
+    expect((await upstreams.list())[0]?.name).toBe('pypi');
+
+    expect(await upstreams.remove('alpha')).toBe(true);
+    expect(await upstreams.remove('alpha')).toBe(false);
+    await expect(upstreams.create({ name: 'pypi', url: 'https://x.example/' })).rejects.toMatchObject({ code: 'P2002' });
+  });
+
+  it('renders upstreams without their secret', async () => {
+    const withSecret = await upstreams.create({ name: 'private', url: 'https://p.example/', authType: 'basic', authSecret: 'u:p' });
+    const open = await upstreams.create({ name: 'open', url: 'https://o.example/' });
+    const shown = toPublic(withSecret);
+    expect(shown).not.toHaveProperty('authSecret');
+    expect(JSON.stringify(shown)).not.toContain('u:p');
+    expect(shown.hasCredentials).toBe(true);
+    expect(toPublic(open).hasCredentials).toBe(false);
+  });
+});

@@ -1,0 +1,129 @@
+import type { Readable } from 'node:stream';
+import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import type { UpstreamConfig } from '../config/index.js';
+import { UpstreamError } from './errors.js';
+
+export interface UpstreamHttpSettings {
+  connections: number;
+  connectTimeoutMs: number;
+  readTimeoutMs: number;
+  keepAliveMs: number;
+  maxRedirects: number;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+  /** The URL that answered, after redirects. */
+  url: string;
+}
+
+export interface UpstreamRequestOptions {
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  method?: 'GET' | 'HEAD';
+}
+
+/**
+ * The upstream client manager: one undici Agent per upstream (a keep-alive Pool per origin inside
+ * it, with a connection limit and timeouts), redirects followed by hand so credentials are sent only
+ * to the upstream's own origin (or origins it was configured to trust), never to a file host.
+ */
+export class UpstreamClient {
+  private readonly agents = new Map<string, Agent>();
+
+  constructor(private readonly settings: UpstreamHttpSettings) {}
+
+  /** GET (or HEAD) a URL on behalf of an upstream. Resolves for every final status; throws UpstreamError for network failures. */
+  async get(upstream: UpstreamConfig, url: string, options: UpstreamRequestOptions = {}): Promise<UpstreamResponse> {
+    const dispatcher = this.agentFor(upstream.name);
+    let current = url;
+    for (let hop = 0; ; hop++) {
+      const headers: Record<string, string> = { 'user-agent': 'orchard', ...options.headers };
+      const authorization = this.authorizationFor(upstream, current);
+      if (authorization) headers.authorization = authorization;
+      let response: Dispatcher.ResponseData;
+      try {
+        response = await request(current, {
+          method: options.method ?? 'GET',
+          headers,
+          dispatcher,
+          signal: options.signal,
+          headersTimeout: this.settings.readTimeoutMs,
+          bodyTimeout: this.settings.readTimeoutMs,
+        });
+      } catch (err) {
+        throw toUpstreamError(err, upstream.name);
+      }
+      if (![301, 302, 303, 307, 308].includes(response.statusCode)) {
+        return { status: response.statusCode, headers: response.headers, body: response.body, url: current };
+      }
+      response.body.resume();
+      if (hop >= this.settings.maxRedirects) {
+        throw new UpstreamError('too-many-redirects', `upstream ${upstream.name}: more than ${this.settings.maxRedirects} redirects`);
+      }
+      const location = response.headers.location;
+      const next = typeof location === 'string' ? safeResolve(location, current) : undefined;
+      if (!next) throw new UpstreamError('invalid-redirect', `upstream ${upstream.name}: redirect without a valid location`);
+      current = next;
+    }
+  }
+
+  /** The Authorization header for `url`, or undefined when the URL's origin may not see credentials. */
+  private authorizationFor(upstream: UpstreamConfig, url: string): string | undefined {
+    if (upstream.auth.type === 'none') return undefined;
+    const origin = new URL(url).origin;
+    if (origin !== new URL(upstream.url).origin && !upstream.credentialOrigins.includes(origin)) return undefined;
+    if (upstream.auth.type === 'bearer') return `Bearer ${upstream.auth.token}`;
+    return `Basic ${Buffer.from(`${upstream.auth.username}:${upstream.auth.password}`).toString('base64')}`;
+  }
+
+  private agentFor(name: string): Agent {
+    let agent = this.agents.get(name);
+    if (!agent) {
+      agent = new Agent({
+        connections: this.settings.connections,
+        keepAliveTimeout: this.settings.keepAliveMs,
+        keepAliveMaxTimeout: this.settings.keepAliveMs,
+        connect: { timeout: this.settings.connectTimeoutMs },
+        headersTimeout: this.settings.readTimeoutMs,
+        bodyTimeout: this.settings.readTimeoutMs,
+      });
+      this.agents.set(name, agent);
+    }
+    return agent;
+  }
+
+  /** Pool sizes for /ready. */
+  describe(): { upstreams: number; connectionsPerOrigin: number } {
+    return { upstreams: this.agents.size, connectionsPerOrigin: this.settings.connections };
+  }
+
+  async close(): Promise<void> {
+    const agents = [...this.agents.values()];
+    this.agents.clear();
+    await Promise.allSettled(agents.map((a) => a.close()));
+  }
+}
+
+function safeResolve(location: string, base: string): string | undefined {
+  try {
+    const url = new URL(location, base);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url.toString() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function toUpstreamError(err: unknown, upstream: string): Error {
+  if (err instanceof Error && err.name === 'AbortError') return err;
+  if (
+    err instanceof undiciErrors.ConnectTimeoutError ||
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError
+  ) {
+    return new UpstreamError('timeout', `upstream ${upstream} timed out`, undefined, { cause: err });
+  }
+  return new UpstreamError('unreachable', `upstream ${upstream} is unreachable`, undefined, { cause: err });
+}

@@ -1,0 +1,2 @@
+export { createLogger, safeUrl } from './logger.js';
+export type { Logger } from './logger.js';

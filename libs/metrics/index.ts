@@ -1,0 +1,2 @@
+export { createMetrics } from './registry.js';
+export type { Metrics, ServiceName } from './registry.js';

@@ -1,0 +1,43 @@
+/** The PyPI (PEP 503/691) implementation of the protocol adapter contract. */
+import type { ProjectFile, ProjectPage, ProtocolAdapter } from '../types.js';
+import { isValidProjectName, normalizeName } from './names.js';
+import { parseProjectHtml } from './parse-project-html.js';
+import { parseProjectJson } from './parse-project-json.js';
+import { renderProjectHtml } from './render-project-html.js';
+import { renderProjectJson } from './render-project-json.js';
+
+/** The JSON media type of PEP 691. */
+export const PYPI_JSON_TYPE = 'application/vnd.pypi.simple.v1+json';
+/** The HTML media type of PEP 691. */
+export const PYPI_HTML_TYPE = 'application/vnd.pypi.simple.v1+html';
+
+/**
+ * Whether a response's Content-Type denotes a PEP 691 JSON page: the PEP 691 JSON type,
+ * `application/json` or any other `+json` type. Anything else (HTML types, missing) is HTML.
+ */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  return type === 'application/json' || type.endsWith('+json');
+}
+
+/** Lower-case sha256 hex of a file, when its index published one. */
+export function fileIdentity(file: ProjectFile): string | undefined {
+  const sha256 = file.hashes['sha256']?.toLowerCase();
+  return sha256 !== undefined && /^[0-9a-f]{64}$/.test(sha256) ? sha256 : undefined;
+}
+
+/** Parses a project page, choosing JSON or HTML by content type. */
+export function parseProjectPage(body: Buffer | string, contentType: string | undefined, baseUrl: string): ProjectPage {
+  return isJsonContentType(contentType) ? parseProjectJson(body, baseUrl) : parseProjectHtml(body, baseUrl);
+}
+
+/** The PyPI protocol adapter. */
+export const pypiProtocol: ProtocolAdapter = {
+  name: 'pypi',
+  normalizeName,
+  isValidProjectName,
+  parseProjectPage,
+  renderProjectHtml,
+  renderProjectJson,
+  fileIdentity,
+};

@@ -1,0 +1,55 @@
+import type { Readable } from 'node:stream';
+import type { CoreMetadata, Requirement } from '../types.js';
+import { readSdistPkgInfo, readWheelMetadata, UnsupportedArchiveError, type RangeSource } from './archive/index.js';
+import { parseCoreMetadata } from './core-metadata.js';
+import { classifyFilename } from './filenames.js';
+import { parseLegacyRequires, parseRequirement } from './requirements.js';
+
+/** A stored distribution, readable by range (zips) or as a stream (tarballs). */
+export interface DistributionSource extends RangeSource {
+  open(): Promise<Readable>;
+}
+
+/** Everything the extractor records about one distribution. */
+export interface ExtractedMetadata {
+  /** The METADATA / PKG-INFO bytes exactly as found: served as the PEP 658 metadata file. */
+  bytes: Buffer;
+  metadata: CoreMetadata;
+  requirements: Requirement[];
+  /**
+   * False when the file cannot tell its dependencies: an sdist whose metadata predates 2.2 or marks
+   * Requires-Dist as dynamic. Its (possibly empty) requirement list is then not "no dependencies".
+   */
+  dependenciesKnown: boolean;
+}
+
+/**
+ * Reads and parses a distribution's core metadata: a wheel's `.dist-info/METADATA` by random
+ * access, an sdist's top-level PKG-INFO by streaming (zip sdists by random access).
+ *
+ * @throws UnsupportedArchiveError for formats Orchard does not read (eggs, .tar.bz2, installers)
+ * @throws ArchiveError, MetadataError, RequirementError for broken or hostile input
+ */
+export async function extractDistributionMetadata(filename: string, source: DistributionSource): Promise<ExtractedMetadata> {
+  const kind = classifyFilename(filename);
+  if (kind !== 'wheel' && kind !== 'sdist') throw new UnsupportedArchiveError(`${kind} files are not read for metadata`);
+  const file = kind === 'wheel' ? await readWheelMetadata(source, filename) : await readSdistPkgInfo(() => source.open(), filename, undefined, source);
+  const metadata = parseCoreMetadata(file.bytes);
+  const requirements = parseRequirements(metadata);
+  return { bytes: file.bytes, metadata, requirements, dependenciesKnown: kind === 'wheel' || sdistDeclaresDependencies(metadata) };
+}
+
+function parseRequirements(metadata: CoreMetadata): Requirement[] {
+  const legacy = metadata.requiresDist.length === 0;
+  const raws = legacy ? metadata.requires : metadata.requiresDist;
+  return raws.map((raw) => {
+    return legacy ? parseLegacyRequires(raw) : parseRequirement(raw);
+  });
+}
+
+/** PEP 643: from metadata 2.2 on, a field not marked Dynamic is exactly what every wheel will say. */
+function sdistDeclaresDependencies(metadata: CoreMetadata): boolean {
+  const [major = 0, minor = 0] = (metadata.metadataVersion ?? '1.0').split('.').map((n) => Number.parseInt(n, 10));
+  if (major < 2 || (major === 2 && minor < 2)) return false;
+  return !metadata.dynamic.some((field) => field.toLowerCase() === 'requires-dist');
+}

@@ -1,0 +1,23 @@
+import { Redis } from 'ioredis';
+
+/**
+ * BullMQ connections. Workers need `maxRetriesPerRequest: null` (blocking commands must survive a
+ * Redis restart); producers fail fast instead (no offline queue) so a request can fall back to
+ * upstream while Redis is down.
+ */
+export function createWorkerRedis(url: string): Redis {
+  const redis = new Redis(url, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });
+  redis.on('error', () => {});
+  return redis;
+}
+
+export function createProducerRedis(url: string): Redis {
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    connectTimeout: 2_000,
+    retryStrategy: (n) => Math.min(n * 200, 2_000),
+  });
+  redis.on('error', () => {});
+  return redis;
+}

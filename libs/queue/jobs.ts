@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import type { DefaultJobOptions } from 'bullmq';
+
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+
+/** `fetch`: download one file from its upstream into storage. Job id = the file's sha256. */
+export const fetchJobSchema = z.object({
+  protocol: z.literal('pypi'),
+  sha256,
+  project: z.string().min(1).max(200),
+  filename: z.string().min(1).max(400),
+  url: z.url(),
+  upstream: z.string().min(1),
+});
+export type FetchJob = z.infer<typeof fetchJobSchema>;
+
+/** `extract`: read one stored file's core metadata. Job id = the artifact's sha256. */
+export const extractJobSchema = z.object({
+  protocol: z.literal('pypi'),
+  sha256,
+  project: z.string().min(1).max(200),
+  filename: z.string().min(1).max(400),
+});
+export type ExtractJob = z.infer<typeof extractJobSchema>;
+
+/** `refresh`: revalidate one project's page in the background. Job id = `<protocol>-<project>`. */
+export const refreshJobSchema = z.object({
+  protocol: z.literal('pypi'),
+  project: z.string().min(1).max(200),
+});
+export type RefreshJob = z.infer<typeof refreshJobSchema>;
+
+/** Result of a completed fetch job. */
+export interface FetchResult {
+  sha256: string;
+  size: number;
+}
+
+/** Each queue declared once: name, payload schema, job options and deterministic job id. */
+export const queues = {
+  fetch: {
+    name: 'fetch',
+    schema: fetchJobSchema,
+    jobId: (job: FetchJob) => job.sha256,
+    options: {
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 1_000 },
+      removeOnComplete: { age: 3600, count: 10_000 },
+      // A failed file (hash mismatch, 404) stays failed briefly so a burst of requests does not
+      // hammer the upstream; then the id frees up and a later request tries again.
+      removeOnFail: { age: 60, count: 10_000 },
+    } satisfies DefaultJobOptions,
+  },
+  extract: {
+    name: 'extract',
+    schema: extractJobSchema,
+    jobId: (job: ExtractJob) => job.sha256,
+    options: {
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 2_000 },
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 86400, count: 10_000 },
+    } satisfies DefaultJobOptions,
+  },
+  refresh: {
+    name: 'refresh',
+    schema: refreshJobSchema,
+    jobId: (job: RefreshJob) => `${job.protocol}-${job.project}`,
+    options: {
+      attempts: 1,
+      removeOnComplete: true,
+      removeOnFail: true,
+    } satisfies DefaultJobOptions,
+  },
+} as const;
+
+export type QueueName = keyof typeof queues;

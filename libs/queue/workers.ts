@@ -1,0 +1,47 @@
+import { Worker, UnrecoverableError, type Job, type Processor } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { z } from 'zod';
+import { queues, type QueueName } from './jobs.js';
+
+export interface WorkerHooks {
+  onCompleted?(queue: QueueName, job: Job, seconds: number): void;
+  onFailed?(queue: QueueName, job: Job | undefined, err: Error, final: boolean): void;
+}
+
+/**
+ * A worker for one declared queue. Payloads are validated on receipt; an invalid payload fails the
+ * job at once (it would never become valid by retrying).
+ */
+export function createWorker<Name extends QueueName, Result>(
+  name: Name,
+  handler: (payload: z.infer<(typeof queues)[Name]['schema']>, job: Job) => Promise<Result>,
+  options: { connection: Redis; prefix: string; concurrency: number; hooks?: WorkerHooks },
+): Worker {
+  const declaration = queues[name];
+  const processor: Processor = async (job) => {
+    const parsed = declaration.schema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`invalid ${name} payload: ${parsed.error.issues[0]?.message}`);
+    return handler(parsed.data as z.infer<(typeof queues)[Name]['schema']>, job);
+  };
+  const worker = new Worker(declaration.name, processor, {
+    connection: options.connection,
+    prefix: options.prefix,
+    concurrency: options.concurrency,
+    autorun: false,
+    // A worker killed mid-job loses its lock; another picks the job up again after this long.
+    stalledInterval: 15_000,
+    maxStalledCount: 3,
+  });
+  worker.on('error', () => {});
+  worker.on('completed', (job) => {
+    const seconds = job.finishedOn && job.processedOn ? (job.finishedOn - job.processedOn) / 1000 : 0;
+    options.hooks?.onCompleted?.(name, job, seconds);
+  });
+  worker.on('failed', (job, err) => {
+    const final = !job || err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+    options.hooks?.onFailed?.(name, job, err, final);
+  });
+  return worker;
+}
+
+export { UnrecoverableError };

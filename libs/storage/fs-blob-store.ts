@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { addAbortSignal, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { BlobRead, BlobStore, ByteRange, GetOptions, PutOptions, PutResult } from './blob-store.js';
+import { collectExactRange, satisfiableRange } from './byte-ranges.js';
+import { InvalidBlobKeyError, StorageUnavailableError } from './errors.js';
+import { isMissingFileError, toFsStorageError } from './fs-errors.js';
+import { assertValidKey } from './key-validation.js';
+import { discard, signalOption } from './stream-helpers.js';
+import { VerifyingStream } from './verifying-stream.js';
+
+/** Where half-written files live; a key can never name it (no key segment may start with "."). */
+const TMP_DIR = '.tmp';
+
+export interface FsBlobStoreOptions {
+  /** Directory holding the objects; created on first write. */
+  root: string;
+}
+
+/**
+ * A {@link BlobStore} on a local directory: `<root>/<key>`. Writes go to `<root>/.tmp/<random>`
+ * (same filesystem), are fsynced and then renamed into place, so a key only ever names a complete,
+ * verified file.
+ */
+export class FsBlobStore implements BlobStore {
+  readonly kind = 'fs' as const;
+  readonly #root: string;
+  readonly #tmpDir: string;
+
+  constructor(options: FsBlobStoreOptions) {
+    this.#root = path.resolve(options.root);
+    this.#tmpDir = path.join(this.#root, TMP_DIR);
+  }
+
+  /** The absolute directory this store writes under. */
+  get root(): string {
+    return this.#root;
+  }
+
+  async put(key: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
+    try {
+      const target = this.#pathOf(key);
+      const verifier = new VerifyingStream(options);
+      options.signal?.throwIfAborted();
+      // Content-addressed keys: an existing object already holds these bytes, so only verify them.
+      if (await this.#isFile(target)) {
+        await pipeline(body, verifier, discard(), signalOption(options.signal));
+        return { key, ...verifier.verified() };
+      }
+      await this.#writeAtomically(target, body, verifier, options.signal);
+      return { key, ...verifier.verified() };
+    } catch (error) {
+      body.destroy();
+      throw toFsStorageError(error, 'write');
+    }
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<BlobRead | null> {
+    const file = this.#pathOf(key);
+    options.signal?.throwIfAborted();
+    let handle: FileHandle;
+    try {
+      handle = await open(file, 'r');
+    } catch (error) {
+      if (isMissingFileError(error)) return null;
+      throw toFsStorageError(error, 'read');
+    }
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) {
+        await handle.close();
+        return null;
+      }
+      const range = options.range && satisfiableRange(options.range, info.size);
+      // autoClose (the default) closes the handle when the stream ends or is destroyed.
+      const body = handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+      if (options.signal) addAbortSignal(options.signal, body);
+      return range ? { body, size: info.size, range } : { body, size: info.size };
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw toFsStorageError(error, 'read');
+    }
+  }
+
+  async readRange(key: string, range: ByteRange, signal?: AbortSignal): Promise<Buffer> {
+    return collectExactRange(key, await this.get(key, signal ? { range, signal } : { range }), range);
+  }
+
+  async stat(key: string): Promise<{ size: number } | null> {
+    const file = this.#pathOf(key);
+    try {
+      const info = await stat(file);
+      return info.isFile() ? { size: info.size } : null;
+    } catch (error) {
+      if (isMissingFileError(error)) return null;
+      throw toFsStorageError(error, 'stat');
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.#pathOf(key);
+    try {
+      await unlink(file);
+    } catch (error) {
+      if (isMissingFileError(error)) return;
+      throw toFsStorageError(error, 'delete');
+    }
+  }
+
+  /** Proves the root is writable by creating and removing a probe file. */
+  async check(): Promise<void> {
+    const probe = path.join(this.#tmpDir, `check-${randomUUID()}`);
+    try {
+      await mkdir(this.#tmpDir, { recursive: true });
+      const handle = await open(probe, 'wx');
+      await handle.close();
+      await unlink(probe);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new StorageUnavailableError(`local storage at ${this.#root} is not writable: ${message}`, { cause: error });
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing is held open between calls.
+  }
+
+  async #writeAtomically(target: string, body: Readable, verifier: VerifyingStream, signal?: AbortSignal): Promise<void> {
+    await mkdir(this.#tmpDir, { recursive: true });
+    const tmp = path.join(this.#tmpDir, randomUUID());
+    try {
+      // `flush` fsyncs before the stream closes, and pipeline settles only after that close.
+      await pipeline(body, verifier, createWriteStream(tmp, { flags: 'wx', flush: true }), signalOption(signal));
+      signal?.throwIfAborted();
+      const dir = path.dirname(target);
+      await mkdir(dir, { recursive: true });
+      await rename(tmp, target);
+      await syncDirectory(dir);
+    } catch (error) {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  #pathOf(key: string): string {
+    assertValidKey(key);
+    const resolved = path.resolve(this.#root, key);
+    // Defence in depth: validation already rules this out.
+    if (!resolved.startsWith(this.#root + path.sep)) throw new InvalidBlobKeyError(key, 'escapes the store root');
+    return resolved;
+  }
+
+  async #isFile(file: string): Promise<boolean> {
+    try {
+      return (await stat(file)).isFile();
+    } catch (error) {
+      if (isMissingFileError(error)) return false;
+      throw error;
+    }
+  }
+}
+
+
+
+
+/** Makes a rename durable. Some filesystems cannot fsync a directory; the rename has happened either way. */
+async function syncDirectory(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // best effort, see above
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,72 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { HashMismatchError, SizeLimitError } from './errors.js';
+
+/** What the bytes that passed through a {@link VerifyingStream} were. */
+export interface VerifiedDigest {
+  sha256: string;
+  size: number;
+}
+
+export interface VerifyingStreamOptions {
+  /** The stream fails at its end, before signalling end, unless the bytes hash to this (hex). */
+  expectedSha256?: string;
+  /** The stream fails as soon as more than this many bytes have passed. */
+  maxBytes?: number;
+}
+
+/**
+ * A pass-through that hashes (sha256) and counts the bytes flowing through it. It fails with
+ * {@link SizeLimitError} once `maxBytes` is exceeded and with {@link HashMismatchError} in `flush`,
+ * that is before its readable side ends, so whatever consumes it (a file write, a multipart upload)
+ * sees an error instead of a clean end and never commits bad bytes.
+ */
+export class VerifyingStream extends Transform {
+  readonly #hash: Hash = createHash('sha256');
+  readonly #expected: string | undefined;
+  readonly #maxBytes: number | undefined;
+  #size = 0;
+  #digest: VerifiedDigest | undefined;
+
+  constructor(options: VerifyingStreamOptions = {}) {
+    super();
+    this.#expected = options.expectedSha256?.toLowerCase();
+    this.#maxBytes = options.maxBytes;
+  }
+
+  /** Bytes seen so far. */
+  get bytesSeen(): number {
+    return this.#size;
+  }
+
+  /** The digest and size once every byte passed and verified; undefined before. */
+  get digest(): VerifiedDigest | undefined {
+    return this.#digest;
+  }
+
+  /** The digest and size; throws unless the stream has ended successfully. */
+  verified(): VerifiedDigest {
+    if (!this.#digest) throw new Error('the stream has not ended successfully');
+    return this.#digest;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#size += chunk.length;
+    if (this.#maxBytes !== undefined && this.#size > this.#maxBytes) {
+      callback(new SizeLimitError(this.#maxBytes));
+      return;
+    }
+    this.#hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const sha256 = this.#hash.digest('hex');
+    if (this.#expected !== undefined && sha256 !== this.#expected) {
+      callback(new HashMismatchError(this.#expected, sha256));
+      return;
+    }
+    this.#digest = { sha256, size: this.#size };
+    callback();
+  }
+}

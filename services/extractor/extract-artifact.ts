@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { ArtifactCache } from '../../libs/cache/index.js';
+import type { ArtifactRepository, ReleaseRepository } from '../../libs/db/index.js';
+import type { Logger } from '../../libs/log/index.js';
+import { ArchiveError, UnsupportedArchiveError } from '../../libs/protocol/pypi/archive/index.js';
+import { MetadataError, RequirementError, parseSdistFilename, parseWheelFilename } from '../../libs/protocol/pypi/index.js';
+import { extractDistributionMetadata, type DistributionSource } from '../../libs/protocol/pypi/read-distribution.js';
+import { UnrecoverableError, type ExtractJob } from '../../libs/queue/index.js';
+import { blobKey, metadataKey, type BlobStore } from '../../libs/storage/index.js';
+
+export interface ExtractDeps {
+  store: BlobStore;
+  artifacts: ArtifactRepository;
+  releases: ReleaseRepository;
+  artifactCache: ArtifactCache;
+  logger: Logger;
+}
+
+export type ExtractOutcome = { status: 'ok'; dependencies: number } | { status: 'failed' | 'unsupported'; reason: string };
+
+/**
+ * The `extract` job: read one stored artifact's core metadata, write its release and dependency rows
+ * in one transaction, and store the METADATA bytes as its PEP 658 file. A broken or hostile file is
+ * recorded on the release with its reason and not retried; nothing partial is written.
+ */
+export function createExtractHandler(deps: ExtractDeps) {
+  return async (job: ExtractJob): Promise<ExtractOutcome> => {
+    const key = blobKey(job.sha256);
+    const stat = await deps.store.stat(key);
+    if (!stat) throw new UnrecoverableError(`artifact ${job.sha256} is not in storage`);
+    const source: DistributionSource = {
+      size: stat.size,
+      read: (start, end) => deps.store.readRange(key, { start, end }),
+      open: async () => {
+        const blob = await deps.store.get(key);
+        if (!blob) throw new Error(`artifact ${job.sha256} disappeared from storage`);
+        return blob.body;
+      },
+    };
+    let extracted;
+    try {
+      extracted = await extractDistributionMetadata(job.filename, source);
+    } catch (err) {
+      const failure = classifyFailure(err);
+      if (!failure) throw err;
+      await deps.releases.recordFailure({
+        artifactSha256: job.sha256,
+        project: job.project,
+        version: versionFromFilename(job.filename),
+        status: failure.status,
+        reason: failure.reason,
+      });
+      deps.logger.warn({ sha256: job.sha256, filename: job.filename, ...failure }, 'metadata not extracted');
+      if (failure.status === 'unsupported') return failure;
+      throw new UnrecoverableError(`${job.filename}: ${failure.reason}`);
+    }
+    const { metadata, requirements } = extracted;
+    const metadataSha256 = createHash('sha256').update(extracted.bytes).digest('hex');
+    await deps.store.put(metadataKey(job.sha256), Readable.from([extracted.bytes]), {
+      expectedSha256: metadataSha256,
+      contentType: 'text/plain; charset=utf-8',
+    });
+    const { dependencies } = await deps.releases.recordExtraction({
+      artifactSha256: job.sha256,
+      project: job.project,
+      version: metadata.version,
+      requiresPython: metadata.requiresPython ?? null,
+      summary: metadata.summary ?? null,
+      metadataVersion: metadata.metadataVersion ?? null,
+      dependenciesKnown: extracted.dependenciesKnown,
+      providesExtra: metadata.providesExtra,
+      dynamic: metadata.dynamic,
+      licenseExpression: metadata.licenseExpression ?? null,
+      dependencies: requirements.map((r) => ({
+        name: r.normalizedName,
+        specifier: r.specifier,
+        extras: r.extras,
+        marker: r.marker ?? null,
+        url: r.url ?? null,
+        extra: r.extra ?? null,
+        raw: r.raw,
+      })),
+    });
+    await deps.artifacts.setMetadataSha256(job.sha256, metadataSha256);
+    await deps.artifactCache
+      .set(job.protocol, job.sha256, { size: stat.size, filename: job.filename, metadataSha256 })
+      .catch(() => {});
+    return { status: 'ok', dependencies };
+  };
+}
+
+function classifyFailure(err: unknown): { status: 'failed' | 'unsupported'; reason: string } | null {
+  if (err instanceof UnsupportedArchiveError) return { status: 'unsupported', reason: err.reason };
+  if (err instanceof ArchiveError) return { status: 'failed', reason: err.reason };
+  if (err instanceof MetadataError) return { status: 'failed', reason: err.reason };
+  if (err instanceof RequirementError) return { status: 'failed', reason: err.message };
+  return null;
+}
+
+function versionFromFilename(filename: string): string | undefined {
+  return parseWheelFilename(filename)?.version ?? parseSdistFilename(filename)?.version;
+}

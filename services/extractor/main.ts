@@ -1,0 +1,55 @@
+import { ArtifactCache, CacheKeys, createCacheRedis } from '../../libs/cache/index.js';
+import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
+import { ArtifactRepository, ReleaseRepository } from '../../libs/db/index.js';
+import { closeCoreClientsOnShutdown, closeServer, openCoreClients, startOpsServer } from '../../libs/lifecycle/index.js';
+import { Producers, createProducerRedis, createWorker, createWorkerRedis, jobMetricsHooks, queueDepthCollector } from '../../libs/queue/index.js';
+import { createExtractHandler } from './extract-artifact.js';
+
+/** Builds the extractor (workers for `extract`) and starts it; returns its shutdown. */
+export async function startExtractor(settings: Settings) {
+  const core = await openCoreClients('extractor', settings);
+  const { logger, metrics, prisma, store, shutdown } = core;
+  const redis = createCacheRedis(settings.redisUrl);
+  const workerRedis = createWorkerRedis(settings.redisUrl);
+  const producerRedis = createProducerRedis(settings.redisUrl);
+  const producers = new Producers(producerRedis, settings.queuePrefix);
+  const extract = createExtractHandler({
+    store,
+    artifacts: new ArtifactRepository(prisma),
+    releases: new ReleaseRepository(prisma),
+    artifactCache: new ArtifactCache(redis, new CacheKeys(settings.cachePrefix)),
+    logger,
+  });
+  const worker = createWorker('extract', (payload) => extract(payload), {
+    connection: workerRedis,
+    prefix: settings.queuePrefix,
+    concurrency: settings.extractorConcurrency,
+    hooks: jobMetricsHooks(metrics, logger),
+  });
+  void worker.run();
+  const ops = await startOpsServer({
+    host: settings.host,
+    port: settings.extractorPort,
+    registry: metrics.registry,
+    checks: {
+      redis: () => redis.ping(),
+      postgres: () => prisma.$queryRaw`SELECT 1`,
+      storage: () => store.check(),
+    },
+    details: () => ({ concurrency: { extract: settings.extractorConcurrency }, dbPoolSize: settings.dbPoolSize }),
+    beforeScrape: queueDepthCollector(metrics, [producers.extract]),
+  });
+  logger.info({ port: settings.extractorPort, concurrency: settings.extractorConcurrency }, 'extractor running');
+
+  shutdown.add({ name: 'worker', run: () => worker.close() });
+  shutdown.add({ name: 'ops server', run: () => closeServer(ops) });
+  shutdown.add({ name: 'producers', run: () => producers.close() });
+  shutdown.add({ name: 'redis', run: async () => { redis.disconnect(); workerRedis.disconnect(); producerRedis.disconnect(); } });
+  closeCoreClientsOnShutdown(core);
+  return { shutdown, logger };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { shutdown } = await startExtractor(loadSettingsOrExit());
+  shutdown.installSignalHandlers();
+}

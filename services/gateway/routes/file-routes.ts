@@ -1,0 +1,67 @@
+import { Router, type Request, type Response } from 'express';
+import type { UpstreamConfig } from '../../../libs/config/index.js';
+import type { UpstreamClient } from '../../../libs/http/index.js';
+import type { Metrics } from '../../../libs/metrics/index.js';
+import type { ProtocolAdapter } from '../../../libs/protocol/types.js';
+import { blobKey, isSha256Hex, type BlobStore } from '../../../libs/storage/index.js';
+import type { FileLocator } from '../file-locator.js';
+import { HttpError, badRequest } from '../http-errors.js';
+import { sendStoredFile } from '../send-file.js';
+import { streamFromUpstream } from '../stream-from-upstream.js';
+import type { MetadataFiles } from '../metadata-files.js';
+
+export interface FileRoutesDeps {
+  protocol: ProtocolAdapter;
+  files: FileLocator;
+  metadata: MetadataFiles;
+  store: BlobStore;
+  http: UpstreamClient;
+  upstreams: () => Promise<UpstreamConfig[]>;
+  metrics: Metrics;
+}
+
+const FILENAME = /^[A-Za-z0-9][A-Za-z0-9._+!-]{0,254}$/;
+
+/** `/files/<project>/<sha256>/<filename>` and its PEP 658 `.metadata` sibling. */
+export function fileRoutes(deps: FileRoutesDeps): Router {
+  const router = Router({ strict: true });
+  router.get('/files/:project/:sha256/:filename', async (req, res) => {
+    const { project, sha256, filename } = validate(req, deps.protocol);
+    if (filename.endsWith('.metadata')) {
+      res.locals.route = 'metadata';
+      await deps.metadata.serve(req, res, project, sha256, filename.slice(0, -'.metadata'.length));
+      return;
+    }
+    res.locals.route = 'file';
+    await serveFile(req, res, deps, project, sha256, filename);
+  });
+  return router;
+}
+
+function validate(req: Request, protocol: ProtocolAdapter): { project: string; sha256: string; filename: string } {
+  const project = String(req.params.project);
+  const sha256 = String(req.params.sha256);
+  const filename = String(req.params.filename);
+  if (!protocol.isValidProjectName(project) || protocol.normalizeName(project) !== project) throw badRequest('invalid project name');
+  if (!isSha256Hex(sha256)) throw badRequest('invalid file id: expected a lowercase sha256');
+  if (!FILENAME.test(filename) || filename.includes('..')) throw badRequest('invalid file name');
+  return { project, sha256, filename };
+}
+
+async function serveFile(req: Request, res: Response, deps: FileRoutesDeps, project: string, sha256: string, filename: string): Promise<void> {
+  const location = await deps.files.locate(project, sha256, filename);
+  if (location.kind === 'stored') {
+    const sent = await sendStoredFile(req, res, deps.store, deps.metrics, {
+      key: blobKey(sha256),
+      sha256,
+      filename,
+      contentType: 'application/octet-stream',
+      size: location.size,
+    });
+    if (sent) return;
+    throw new HttpError(503, 'storage_inconsistent', 'the cached file is not readable from storage right now');
+  }
+  const upstream = (await deps.upstreams()).find((u) => u.name === location.source.upstream);
+  res.set('X-Orchard-Cache', 'pass-through');
+  await streamFromUpstream(req, res, deps.http, upstream, location.source, sha256, deps.metrics);
+}

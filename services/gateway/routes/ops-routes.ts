@@ -1,0 +1,22 @@
+import { Router } from 'express';
+import type { Registry } from 'prom-client';
+import { runChecks, type Check } from '../../../libs/lifecycle/index.js';
+
+/** `/health` (process up), `/ready` (dependencies reachable) and `/metrics`. */
+export function opsRoutes(deps: { registry: Registry; checks: Record<string, Check>; details: () => Record<string, unknown> }): Router {
+  const router = Router();
+  router.get('/health', (_req, res) => {
+    res.locals.route = 'health';
+    res.json({ status: 'ok' });
+  });
+  router.get('/ready', async (_req, res) => {
+    res.locals.route = 'ready';
+    const result = await runChecks(deps.checks);
+    res.status(result.ready ? 200 : 503).json({ status: result.ready ? 'ready' : 'unready', checks: result.checks, ...deps.details() });
+  });
+  router.get('/metrics', async (_req, res) => {
+    res.locals.route = 'metrics';
+    res.type(deps.registry.contentType).send(await deps.registry.metrics());
+  });
+  return router;
+}

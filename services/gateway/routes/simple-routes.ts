@@ -1,0 +1,76 @@
+import { Router, type Request, type Response } from 'express';
+import type { PageVariant } from '../../../libs/cache/index.js';
+import type { ProjectPages } from '../../../libs/pages/index.js';
+import type { ProtocolAdapter } from '../../../libs/protocol/types.js';
+import { UpstreamError } from '../../../libs/http/index.js';
+import { HttpError, badRequest, notFound } from '../http-errors.js';
+import { negotiateEncoding, negotiatePageFormat } from '../negotiate.js';
+import { matchesEtag } from '../send-file.js';
+
+export interface SimpleRoutesDeps {
+  protocol: ProtocolAdapter;
+  pages: ProjectPages;
+  indexTtlSeconds: number;
+}
+
+/** `/simple/<project>/`: PEP 503 HTML and PEP 691 JSON from one cached, pre-rendered page. */
+export function simpleRoutes(deps: SimpleRoutesDeps): Router {
+  const router = Router({ strict: true });
+  router.get('/simple/:project', (req, res) => {
+    res.locals.route = 'simple_project';
+    redirectToCanonical(req, res, deps.protocol, String(req.params.project));
+  });
+  router.get('/simple/:project/', async (req, res) => {
+    res.locals.route = 'simple_project';
+    const raw = String(req.params.project);
+    if (!deps.protocol.isValidProjectName(raw)) throw badRequest('invalid project name');
+    const project = deps.protocol.normalizeName(raw);
+    if (project !== raw) return redirectToCanonical(req, res, deps.protocol, raw);
+    await servePage(req, res, deps, project);
+  });
+  return router;
+}
+
+function redirectToCanonical(req: Request, res: Response, protocol: ProtocolAdapter, raw: string): void {
+  if (!protocol.isValidProjectName(raw)) throw badRequest('invalid project name');
+  const query = req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : '';
+  res.redirect(301, `/simple/${protocol.normalizeName(raw)}/${query}`);
+}
+
+async function servePage(req: Request, res: Response, deps: SimpleRoutesDeps, project: string): Promise<void> {
+  const format = typeof req.query.format === 'string' ? req.query.format : undefined;
+  const chosen = negotiatePageFormat(req.headers.accept, format);
+  res.vary('Accept').vary('Accept-Encoding');
+  if (!chosen) {
+    throw new HttpError(406, 'not_acceptable', 'acceptable formats: application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html, text/html');
+  }
+  const encoding = negotiateEncoding(req.headers['accept-encoding']);
+  const variant = (encoding === 'gzip' ? `${chosen.format}.gz` : encoding === 'br' ? `${chosen.format}.br` : chosen.format) as PageVariant;
+  let answer;
+  try {
+    answer = await deps.pages.serve(project, variant);
+  } catch (err) {
+    if (err instanceof UpstreamError) {
+      const status = err.failure === 'timeout' ? 504 : 502;
+      throw new HttpError(status, 'upstream_failed', `no cached page for ${project} and ${err.message}`);
+    }
+    throw err;
+  }
+  res.set('X-Orchard-Cache', answer.cache);
+  if (answer.status === 'missing') throw notFound(`project ${project} not found on any configured upstream`);
+  const etag = `"${answer.meta.etag}-${variant.replace('.', '-')}"`;
+  res.set({
+    ETag: etag,
+    'Content-Type': chosen.contentType,
+    'Cache-Control': `public, max-age=${deps.indexTtlSeconds}`,
+    'X-Orchard-Upstream': answer.meta.upstream ?? '',
+  });
+  if (encoding) res.set('Content-Encoding', encoding);
+  if (matchesEtag(req.headers['if-none-match'], etag)) {
+    res.removeHeader('Content-Encoding');
+    res.status(304).end();
+    return;
+  }
+  res.set('Content-Length', String(answer.body.length));
+  res.status(200).end(req.method === 'HEAD' ? undefined : answer.body);
+}

@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildWheel } from '../support/dists.js';
+import { OrchardProcesses } from '../support/orchard.js';
+import { runPip } from '../support/pip.js';
+import { FakeUpstream } from '../support/upstream-server.js';
+
+/** The dependency tree the upstream publishes: app → lib-a → lib-c, app → Lib_B; plus decoys. */
+const TREE = [
+  { name: 'app', version: '1.0.0', requiresDist: ['lib-a>=1.0', 'Lib_B[fast]<3; python_version >= "3.7"', 'never-installed; extra == "docs"'] },
+  { name: 'lib-a', version: '1.0.0', requiresDist: ['lib.c (>=0.5)'] },
+  { name: 'lib-a', version: '0.9.0', requiresDist: [] },
+  { name: 'Lib_B', version: '2.0.0', requiresDist: ['lib-c; extra == "fast"'], metadataExtra: 'Provides-Extra: fast' },
+  { name: 'lib.c', version: '0.5.0', requiresDist: [] },
+];
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('pip installs through the gateway, end to end', () => {
+  const upstream = new FakeUpstream();
+  let orchard: OrchardProcesses;
+  let db: pg.Client;
+  const wheels = new Map<string, { filename: string; sha256: string; requiresDist: string[] }>();
+
+  beforeAll(async () => {
+    upstream.format = 'html';
+    for (const spec of TREE) {
+      const wheel = await buildWheel(spec);
+      upstream.publish(spec.name, { filename: wheel.filename, bytes: wheel.bytes });
+      wheels.set(wheel.filename, { filename: wheel.filename, sha256: wheel.sha256, requiresDist: spec.requiresDist });
+    }
+    const evil = await buildWheel({ name: 'evil', version: '1.0.0' });
+    upstream.publish('evil', { filename: evil.filename, bytes: evil.bytes });
+    upstream.tampered.add(evil.filename);
+    wheels.set(evil.filename, { filename: evil.filename, sha256: evil.sha256, requiresDist: [] });
+    await upstream.start();
+    orchard = await OrchardProcesses.start({ upstreams: `local=${upstream.url}` });
+    db = new pg.Client({ connectionString: orchard.database.url });
+    await db.connect();
+  });
+
+  afterAll(async () => {
+    if (process.env.ORCHARD_TEST_LOGS) for (const [name, log] of Object.entries(orchard?.logs ?? {})) console.log(`--- ${name}\n${log}`);
+    await db?.end();
+    await orchard?.stop();
+    await upstream.stop();
+  });
+
+  it('installs the whole dependency tree, every file fetched from upstream by Orchard once', async () => {
+    const target = await mkdtemp(path.join(os.tmpdir(), 'orchard-pip-'));
+    const result = await runPip(['install', '--index-url', `${orchard.gatewayUrl}/simple/`, '--target', target, 'app']);
+    expect(result.code, result.stderr).toBe(0);
+    const installed = await readdir(target);
+    for (const module of ['app', 'lib_a', 'lib_b', 'lib_c']) expect(installed).toContain(module);
+    expect(installed).not.toContain('never_installed');
+    expect(await readFile(path.join(target, 'lib_a', '__init__.py'), 'utf8')).toContain('1.0.0');
+
+    const fileRequests = upstream.fileRequests();
+    const fetched = fileRequests.map((r) => path.basename(r.path)).sort();
+    expect(fetched).toEqual(['app-1.0.0-py3-none-any.whl', 'lib_a-1.0.0-py3-none-any.whl', 'lib_b-2.0.0-py3-none-any.whl', 'lib_c-0.5.0-py3-none-any.whl']);
+    // Every upstream request came from Orchard, not from pip.
+    expect(upstream.requests.every((r) => r.userAgent === 'orchard')).toBe(true);
+  });
+
+  it('stores each file under its sha256, byte for byte', async () => {
+    for (const request of upstream.fileRequests()) {
+      const wheel = wheels.get(path.basename(request.path))!;
+      const file = path.join(orchard.dataDir, 'blobs', 'sha256', wheel.sha256.slice(0, 2), wheel.sha256.slice(2, 4), wheel.sha256);
+      const digest = createHash('sha256').update(await readFile(file)).digest('hex');
+      expect(digest).toBe(wheel.sha256);
+    }
+  });
+
+  it('records every installed wheel and its exact dependency rows in PostgreSQL', async () => {
+    const installed = upstream.fileRequests().map((r) => wheels.get(path.basename(r.path))!);
+    await waitFor('extraction', async () => {
+      const { rows } = await db.query(`SELECT count(*)::int AS n FROM release WHERE metadata_status = 'ok'`);
+      return rows[0].n >= installed.length ? true : undefined;
+    });
+    for (const wheel of installed) {
+      const { rows: artifact } = await db.query('SELECT size, filename, ref_count FROM artifact WHERE sha256 = $1', [wheel.sha256]);
+      expect(artifact).toHaveLength(1);
+      expect(artifact[0].filename).toBe(wheel.filename);
+      const { rows } = await db.query('SELECT raw FROM artifact_dependency WHERE artifact_sha256 = $1 ORDER BY raw', [wheel.sha256]);
+      expect(rows.map((r) => r.raw)).toEqual([...wheel.requiresDist].sort());
+    }
+    const { rows } = await db.query(
+      `SELECT d.name, d.specifier, d.extras, d.marker, d.extra FROM artifact_dependency d JOIN release r ON r.artifact_sha256 = d.artifact_sha256 WHERE r.project = 'app' ORDER BY d.name`,
+    );
+    expect(rows).toEqual([
+      { name: 'lib-a', specifier: '>=1.0', extras: [], marker: null, extra: null },
+      { name: 'lib-b', specifier: '<3', extras: ['fast'], marker: 'python_version >= "3.7"', extra: null },
+      { name: 'never-installed', specifier: '', extras: [], marker: 'extra == "docs"', extra: 'docs' },
+    ]);
+  });
+
+  it('refuses a file whose bytes differ from the published sha256: pip gets a clear HTTP error, nothing is stored', async () => {
+    const evil = [...wheels.values()].find((w) => w.filename.startsWith('evil'))!;
+    const target = await mkdtemp(path.join(os.tmpdir(), 'orchard-pip-'));
+    const result = await runPip(['install', '--index-url', `${orchard.gatewayUrl}/simple/`, '--target', target, 'evil']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr + result.stdout).toMatch(/502|Bad Gateway/);
+    const direct = await fetch(`${orchard.gatewayUrl}/files/evil/${evil.sha256}/${evil.filename}`);
+    expect(direct.status).toBe(502);
+    expect(await direct.text()).toMatch(/does not match its published sha256/);
+    const blob = path.join(orchard.dataDir, 'blobs', 'sha256', evil.sha256.slice(0, 2), evil.sha256.slice(2, 4), evil.sha256);
+    await expect(stat(blob)).rejects.toThrow(/ENOENT/);
+    const { rows } = await db.query('SELECT 1 FROM artifact WHERE sha256 = $1', [evil.sha256]);
+    expect(rows).toHaveLength(0);
+  });
+
+  it('installs again from Orchard alone once the upstream is gone', async () => {
+    await upstream.stop();
+    const before = upstream.requests.length;
+    const target = await mkdtemp(path.join(os.tmpdir(), 'orchard-pip-'));
+    const result = await runPip(['install', '--index-url', `${orchard.gatewayUrl}/simple/`, '--target', target, 'app']);
+    expect(result.code, result.stderr).toBe(0);
+    for (const module of ['app', 'lib_a', 'lib_b', 'lib_c']) expect(await readdir(target)).toContain(module);
+    expect(upstream.requests.length).toBe(before);
+  });
+});

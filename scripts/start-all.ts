@@ -25,6 +25,12 @@ function start(name: (typeof services)[number]): void {
   child.on('exit', (code, signal) => {
     children.delete(name);
     if (stopping) return;
+    if (code === 2) {
+      // A configuration error: restarting cannot help.
+      process.stderr.write(`orchard: ${name} refused its configuration; stopping\n`);
+      stopAll();
+      return;
+    }
     process.stderr.write(`orchard: ${name} exited (${signal ?? code}); restarting in 1 s\n`);
     setTimeout(() => start(name), 1_000).unref();
   });
@@ -32,17 +38,17 @@ function start(name: (typeof services)[number]): void {
 
 for (const name of services) start(name);
 
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    stopping = true;
-    for (const child of children.values()) child.kill('SIGTERM');
-    const deadline = setTimeout(() => process.exit(1), settings.shutdownTimeoutMs + 5_000);
-    const wait = setInterval(() => {
-      if (children.size === 0) {
-        clearInterval(wait);
-        clearTimeout(deadline);
-        process.exit(0);
-      }
-    }, 100);
-  });
+function stopAll(): void {
+  stopping = true;
+  for (const child of children.values()) child.kill('SIGTERM');
+  const deadline = setTimeout(() => process.exit(1), settings.shutdownTimeoutMs + 5_000);
+  const wait = setInterval(() => {
+    if (children.size === 0) {
+      clearInterval(wait);
+      clearTimeout(deadline);
+      process.exit(0);
+    }
+  }, 100);
 }
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, stopAll);

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { BlobRead, ByteRange } from './blob-store.js';
 import { BlobNotFoundError, RangeNotSatisfiableError } from './errors.js';
 
@@ -34,4 +34,23 @@ async function collect(body: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of body) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
+}
+
+/** The first `length` bytes of `body`; the rest is never read (`body` is destroyed once enough arrived). */
+export function firstBytes(body: Readable, length: number): Readable {
+  return Readable.from(takeBytes(body, length), { objectMode: false });
+}
+
+async function* takeBytes(body: Readable, length: number): AsyncGenerator<Buffer> {
+  let remaining = length;
+  try {
+    for await (const chunk of body) {
+      const part = (chunk as Buffer).subarray(0, remaining);
+      remaining -= part.length;
+      if (part.length > 0) yield part;
+      if (remaining === 0) return;
+    }
+  } finally {
+    body.destroy();
+  }
 }

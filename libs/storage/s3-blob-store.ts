@@ -19,7 +19,7 @@ import type {
   PutOptions,
   PutResult,
 } from './blob-store.js';
-import { collectExactRange } from './byte-ranges.js';
+import { collectExactRange, firstBytes } from './byte-ranges.js';
 import { attachmentDisposition } from './content-disposition.js';
 import { RangeNotSatisfiableError, StorageUnavailableError } from './errors.js';
 import { assertValidKey } from './key-validation.js';
@@ -55,6 +55,10 @@ export interface S3BlobStoreOptions extends S3ConnectionOptions {
  *
  * Memory per concurrent put is about `(queueSize + 1) × partSizeBytes` (24 MiB by default),
  * whatever the body's size.
+ *
+ * An abort during the body makes put() wait for the in-flight part and the AbortMultipartUpload
+ * (at most a few seconds) so nothing is left behind when it rejects. An abort that arrives after the
+ * last byte was verified cannot stop CompleteMultipartUpload; the put then succeeds, with a valid object.
  */
 export class S3BlobStore implements BlobStore {
   readonly kind = 's3' as const;
@@ -99,7 +103,7 @@ export class S3BlobStore implements BlobStore {
   async get(key: string, options: GetOptions = {}): Promise<BlobRead | null> {
     assertValidKey(key);
     const { range, signal } = options;
-    if (range && !isWellFormed(range)) throw new RangeNotSatisfiableError((await this.stat(key))?.size ?? 0);
+    if (range && !isWellFormed(range)) return this.#unsatisfiable(key);
     let out: GetObjectCommandOutput;
     try {
       out = await this.#client.send(
@@ -112,18 +116,21 @@ export class S3BlobStore implements BlobStore {
       );
     } catch (error) {
       if (isS3NotFound(error)) return null;
-      if (range && isS3InvalidRange(error)) throw new RangeNotSatisfiableError((await this.stat(key))?.size ?? 0);
+      if (range && isS3InvalidRange(error)) return this.#unsatisfiable(key);
       throw toS3StorageError(error, `get ${key}`);
     }
     if (!(out.Body instanceof Readable)) throw new StorageUnavailableError(`S3 get ${key}: response has no body stream`);
     const body = out.Body;
     if (!range) return { body, size: out.ContentLength ?? 0 };
     const served = parseContentRange(out.ContentRange);
-    if (!served) {
+    if (!served || served.start !== range.start) {
       body.destroy();
-      throw new StorageUnavailableError(`S3 get ${key}: endpoint ignored the Range header`);
+      throw new StorageUnavailableError(`S3 get ${key}: endpoint did not honour the Range header`);
     }
-    return { body, size: served.size, range: { start: served.start, end: served.end } };
+    const end = Math.min(range.end, served.end);
+    // Some S3-compatible servers (s3rver) answer `bytes=0-0` with the whole object.
+    const trimmed = served.end > end ? firstBytes(body, end - range.start + 1) : body;
+    return { body: trimmed, size: served.size, range: { start: range.start, end } };
   }
 
   async readRange(key: string, range: ByteRange, signal?: AbortSignal): Promise<Buffer> {
@@ -181,6 +188,13 @@ export class S3BlobStore implements BlobStore {
     if (this.#closed) return;
     this.#closed = true;
     this.#client.destroy();
+  }
+
+  /** null when the object is missing, else the error naming its size (S3's 416 does not carry it). */
+  async #unsatisfiable(key: string): Promise<null> {
+    const found = await this.stat(key);
+    if (found === null) return null;
+    throw new RangeNotSatisfiableError(found.size);
   }
 
   async #upload(key: string, body: Readable, verifier: VerifyingStream, options: PutOptions): Promise<void> {

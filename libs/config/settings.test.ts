@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadSettings } from './settings.js';
+
+describe('loadSettings', () => {
+  it('gives working defaults for a single machine', () => {
+    const s = loadSettings({});
+    expect(s.gatewayPort).toBe(8080);
+    expect(s.databaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/orchard');
+    expect(s.redisUrl).toBe('redis://127.0.0.1:6379/0');
+    expect(s.upstreams).toEqual([
+      { name: 'pypi', protocol: 'pypi', url: 'https://pypi.org/simple/', priority: 10, auth: { type: 'none' }, credentialOrigins: [] },
+    ]);
+    expect(s.storage).toEqual({ kind: 'fs', root: expect.stringMatching(/\/data$/) });
+    expect(s.indexTtlSeconds).toBe(300);
+    expect(s.adminToken).toBeUndefined();
+  });
+
+  it('names every bad variable in one error', () => {
+    let error: unknown;
+    try {
+      loadSettings({ ORCHARD_PORT: 'eighty', ORCHARD_INDEX_TTL: '-1', ORCHARD_STORAGE: 'ftp' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('ORCHARD_PORT');
+    expect(message).toContain('ORCHARD_INDEX_TTL');
+    expect(message).toContain('ORCHARD_STORAGE');
+  });
+
+  it('requires a bucket for s3 and s3 for redirect downloads', () => {
+    expect(() => loadSettings({ ORCHARD_STORAGE: 's3' })).toThrow(/S3_BUCKET/);
+    expect(() => loadSettings({ ORCHARD_DOWNLOAD_MODE: 'redirect' })).toThrow(/ORCHARD_DOWNLOAD_MODE/);
+    const s = loadSettings({ ORCHARD_STORAGE: 's3', S3_BUCKET: 'b', S3_FORCE_PATH_STYLE: 'true', S3_ENDPOINT: 'http://127.0.0.1:9000' });
+    expect(s.storage).toMatchObject({ kind: 's3', bucket: 'b', forcePathStyle: true, endpoint: 'http://127.0.0.1:9000' });
+  });
+
+  it('parses upstreams in priority order, moving credentials out of the URL', () => {
+    const s = loadSettings({
+      ORCHARD_UPSTREAMS: 'private=https://ci:s3cret@pkgs.example.com/simple pypi=https://pypi.org/simple/',
+      ORCHARD_UPSTREAM_PYPI_TOKEN: 'tok',
+    });
+    expect(s.upstreams.map((u) => [u.name, u.url, u.priority])).toEqual([
+      ['private', 'https://pkgs.example.com/simple/', 10],
+      ['pypi', 'https://pypi.org/simple/', 20],
+    ]);
+    expect(s.upstreams[0]!.auth).toEqual({ type: 'basic', username: 'ci', password: 's3cret' });
+    expect(s.upstreams[1]!.auth).toEqual({ type: 'bearer', token: 'tok' });
+  });
+
+  it('never echoes upstream credentials in its errors', () => {
+    expect(() => loadSettings({ ORCHARD_UPSTREAMS: 'https://ci:s3cret@pkgs.example.com/simple' })).toThrow(/ORCHARD_UPSTREAMS/);
+    try {
+      loadSettings({ ORCHARD_UPSTREAMS: 'https://ci:s3cret@pkgs.example.com/simple' });
+    } catch (err) {
+      expect((err as Error).message).not.toContain('s3cret');
+    }
+    expect(() => loadSettings({ ORCHARD_UPSTREAMS: 'a=ftp://x/ b=https://y/' })).toThrow(/http or https/);
+    expect(() => loadSettings({ ORCHARD_UPSTREAMS: 'a=https://x/ a=https://y/' })).toThrow(/listed twice/);
+  });
+
+  it('refuses a short admin token', () => {
+    expect(() => loadSettings({ ORCHARD_ADMIN_TOKEN: 'short' })).toThrow(/ORCHARD_ADMIN_TOKEN/);
+  });
+});

@@ -1,4 +1,4 @@
-export { createCacheRedis } from './redis-connection.js';
+export { createCacheRedis, waitForRedis } from './redis-connection.js';
 export { CacheKeys } from './keys.js';
 export type { CacheCategory, ImmutableCategory, MutableCategory } from './keys.js';
 export { PageCache } from './page-cache.js';

@@ -19,3 +19,22 @@ export function createCacheRedis(url: string, options: RedisOptions = {}): Redis
   redis.on('error', () => {});
   return redis;
 }
+
+/**
+ * Waits (bounded) for a connection's first handshake, so a service that starts with Redis up does
+ * not serve its first requests as misses. Resolves false, without throwing, when Redis is down:
+ * services start and degrade rather than refuse to start.
+ */
+export function waitForRedis(redis: Redis, timeoutMs = 3_000): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ready: boolean) => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ready);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    redis.once('ready', onReady);
+  });
+}

@@ -1,4 +1,4 @@
-import { ArtifactCache, CacheKeys, createCacheRedis } from '../../libs/cache/index.js';
+import { ArtifactCache, CacheKeys, createCacheRedis, waitForRedis } from '../../libs/cache/index.js';
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { ArtifactRepository, ReleaseRepository } from '../../libs/db/index.js';
 import { closeCoreClientsOnShutdown, closeServer, openCoreClients, startOpsServer } from '../../libs/lifecycle/index.js';
@@ -10,6 +10,7 @@ export async function startExtractor(settings: Settings) {
   const core = await openCoreClients('extractor', settings);
   const { logger, metrics, prisma, store, shutdown } = core;
   const redis = createCacheRedis(settings.redisUrl);
+  if (!(await waitForRedis(redis))) logger.warn('Redis is unreachable; starting degraded (no cache, no queue) until it returns');
   const workerRedis = createWorkerRedis(settings.redisUrl);
   const producerRedis = createProducerRedis(settings.redisUrl);
   const producers = new Producers(producerRedis, settings.queuePrefix);

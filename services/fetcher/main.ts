@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { ArtifactCache, CacheKeys, createCacheRedis } from '../../libs/cache/index.js';
+import { ArtifactCache, CacheKeys, createCacheRedis, waitForRedis } from '../../libs/cache/index.js';
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { ArtifactRepository } from '../../libs/db/index.js';
 import { UpstreamClient } from '../../libs/http/index.js';
@@ -15,6 +15,7 @@ export async function startFetcher(settings: Settings) {
   const core = await openCoreClients('fetcher', settings);
   const { logger, metrics, prisma, store, shutdown } = core;
   const redis = createCacheRedis(settings.redisUrl);
+  if (!(await waitForRedis(redis))) logger.warn('Redis is unreachable; starting degraded (no cache, no queue) until it returns');
   const producerRedis = createProducerRedis(settings.redisUrl);
   const workerRedis = createWorkerRedis(settings.redisUrl);
   const producers = new Producers(producerRedis, settings.queuePrefix);

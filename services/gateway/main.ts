@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { ArtifactCache, CacheKeys, createCacheRedis } from '../../libs/cache/index.js';
+import { ArtifactCache, CacheKeys, createCacheRedis, waitForRedis } from '../../libs/cache/index.js';
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { UpstreamClient } from '../../libs/http/index.js';
 import { closeCoreClientsOnShutdown, closeServer, openCoreClients } from '../../libs/lifecycle/index.js';
@@ -15,6 +15,7 @@ export async function startGateway(settings: Settings) {
   const core = await openCoreClients('gateway', settings);
   const { logger, metrics, prisma, store, shutdown } = core;
   const redis = createCacheRedis(settings.redisUrl);
+  if (!(await waitForRedis(redis))) logger.warn('Redis is unreachable; starting degraded (no cache, no queue) until it returns');
   const producerRedis = createProducerRedis(settings.redisUrl);
   const eventsRedis = createWorkerRedis(settings.redisUrl);
   const producers = new Producers(producerRedis, settings.queuePrefix);

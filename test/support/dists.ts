@@ -299,7 +299,9 @@ async function buildZip(entries: TarEntry[]): Promise<Buffer> {
 /** One file of a project in {@link writeSimpleIndex}. */
 export interface IndexFile {
   filename: string;
-  bytes: Buffer;
+  /** The file's bytes; or, for files too large for memory, `existing` (already under `<root>/files/`). */
+  bytes?: Buffer;
+  existing?: { sha256: string };
   requiresPython?: string;
   /** PEP 592: true, or the reason. */
   yanked?: string | true;
@@ -324,8 +326,9 @@ export async function writeSimpleIndex(
     const links: string[] = [];
     for (const f of project.files) {
       const path = join(root, 'files', f.filename);
-      const sha256 = sha256Hex(f.bytes);
-      await writeFile(path, f.bytes);
+      if (!f.bytes && !f.existing) throw new Error(`${f.filename}: give bytes or existing`);
+      const sha256 = f.bytes ? sha256Hex(f.bytes) : f.existing!.sha256;
+      if (f.bytes) await writeFile(path, f.bytes);
       written.push({ project: project.name, filename: f.filename, path, sha256 });
       let attrs = `href="../../files/${encodeURIComponent(f.filename)}#sha256=${sha256}"`;
       if (f.requiresPython) attrs += ` data-requires-python="${escapeHtml(f.requiresPython)}"`;

@@ -1,0 +1,69 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/** nginx from Debian's packages serving a directory: the static-server limit every figure is compared with. */
+export class StaticServer {
+  private child?: ChildProcess;
+  constructor(
+    readonly root: string,
+    readonly port: number,
+    private readonly workDir: string,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    await mkdir(path.join(this.workDir, 'logs'), { recursive: true });
+    const conf = path.join(this.workDir, 'nginx.conf');
+    // One worker per core, sendfile, keep-alive: nginx tuned as a static server would be.
+    await writeFile(
+      conf,
+      `worker_processes 2;
+pid ${this.workDir}/nginx.pid;
+error_log ${this.workDir}/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 100000;
+  keepalive_timeout 65;
+  types { text/html html; application/vnd.pypi.simple.v1+json json; application/octet-stream whl bin; }
+  default_type application/octet-stream;
+  client_body_temp_path ${this.workDir}/tmp;
+  proxy_temp_path ${this.workDir}/tmp;
+  fastcgi_temp_path ${this.workDir}/tmp;
+  uwsgi_temp_path ${this.workDir}/tmp;
+  scgi_temp_path ${this.workDir}/tmp;
+  server {
+    listen 127.0.0.1:${this.port};
+    root ${this.root};
+    index index.html;
+    location ~ \\.gz$ { add_header Content-Encoding gzip; types { } default_type text/html; }
+  }
+}
+`,
+    );
+    await mkdir(path.join(this.workDir, 'tmp'), { recursive: true });
+    this.child = spawn('nginx', ['-c', conf, '-p', this.workDir, '-g', 'daemon off;'], { stdio: 'inherit' });
+    for (let i = 0; i < 100; i++) {
+      try {
+        await fetch(`${this.url}/`);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    throw new Error('nginx did not start');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.child) return;
+    const exited = new Promise((r) => this.child!.once('exit', r));
+    this.child.kill('SIGQUIT');
+    await exited;
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * `npm run bench`: Orchard against the physical limit of this machine. Every figure is measured
+ * side by side with nginx serving the same bytes from the same disk in the same run, and reported
+ * as a ratio. Prints a table and writes bench/results/bench-<date>.json.
+ */
+import { randomBytes } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startTestS3 } from '../test/support/s3.js';
+import { createTestDatabase } from '../test/support/postgres.js';
+import { freePort } from '../test/support/orchard.js';
+import { drain, pipInstall, timed } from './lib/clients.js';
+import { ensureCorpus } from './lib/corpus.js';
+import { StaticServer } from './lib/nginx.js';
+import { OrchardUnderTest, type Service } from './lib/orchard.js';
+import { RssSampler } from './lib/rss.js';
+import { runWrk, type LoadResult } from './lib/wrk.js';
+
+interface Figure {
+  name: string;
+  orchard: number;
+  limit: number;
+  unit: string;
+  /** orchard / limit for throughputs, limit / orchard never: ratios are always "Orchard ÷ nginx". */
+  ratio: number;
+  target?: string;
+  met?: boolean;
+  extra?: Record<string, number>;
+}
+
+const HERE = import.meta.dirname;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const figures: Figure[] = [];
+const memory: Record<string, number> = {};
+
+function figure(f: Omit<Figure, 'ratio'> & { ratio?: number }): void {
+  const ratio = f.ratio ?? f.orchard / f.limit;
+  figures.push({ ...f, ratio: Math.round(ratio * 1000) / 1000 });
+  console.log(`  ${f.name}: orchard ${f.orchard.toFixed(2)} ${f.unit}, nginx ${f.limit.toFixed(2)} ${f.unit}, ratio ${ratio.toFixed(3)}${f.target ? ` (target ${f.target}: ${f.met ? 'met' : 'MISSED'})` : ''}`);
+}
+
+function ensureTools(): void {
+  const missing = ['nginx', 'wrk'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+  if (missing.length === 0) return;
+  console.log(`installing ${missing.join(', ')} from Debian's packages`);
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', ...missing.map((m) => (m === 'nginx' ? 'nginx-light' : m))], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+async function startOrchard(upstream: string, extraEnv: Record<string, string> = {}, services?: Service[]) {
+  const db = await createTestDatabase();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'orchard-bench-data-'));
+  const ports = { gateway: await freePort(), fetcher: await freePort(), extractor: await freePort() };
+  const tag = randomBytes(4).toString('hex');
+  const orchard = new OrchardUnderTest(
+    {
+      DATABASE_URL: db.url,
+      ORCHARD_UPSTREAMS: `bench=${upstream}`,
+      ORCHARD_DATA_DIR: dataDir,
+      ORCHARD_HOST: '127.0.0.1',
+      ORCHARD_PORT: String(ports.gateway),
+      ORCHARD_FETCHER_PORT: String(ports.fetcher),
+      ORCHARD_EXTRACTOR_PORT: String(ports.extractor),
+      ORCHARD_QUEUE_PREFIX: `bench-${tag}`,
+      ORCHARD_CACHE_PREFIX: `bench-${tag}`,
+      ...extraEnv,
+    },
+    ports,
+  );
+  await orchard.start(services);
+  return {
+    orchard,
+    async stop() {
+      await orchard.stop();
+      await db.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function pageThroughput(orchardUrl: string, mirror: StaticServer, mirrorDir: string, project: string): Promise<void> {
+  const variants = [
+    { name: 'html', accept: 'text/html', encoding: undefined, file: 'page.html' },
+    { name: 'json', accept: 'application/vnd.pypi.simple.v1+json', encoding: undefined, file: 'page.json' },
+    { name: 'html+gzip', accept: 'text/html', encoding: 'gzip', file: 'page.html.gz' },
+    { name: 'json+gzip', accept: 'application/vnd.pypi.simple.v1+json', encoding: 'gzip', file: 'page.json.gz' },
+  ];
+  for (const v of variants) {
+    const headers: Record<string, string> = { accept: v.accept, ...(v.encoding ? { 'accept-encoding': v.encoding } : {}) };
+    // The static server serves exactly the bytes Orchard serves for this representation.
+    const res = await fetch(`${orchardUrl}/simple/${project}/`, { headers: { ...headers, 'accept-encoding': v.encoding ?? 'identity' } });
+    const body = Buffer.from(await (v.encoding ? rawBody(`${orchardUrl}/simple/${project}/`, headers) : res.arrayBuffer()));
+    await writeFile(path.join(mirrorDir, v.file), body);
+    for (const connections of [32, 256]) {
+      const o = await runWrk(`${orchardUrl}/simple/${project}/`, { connections, seconds: SECONDS, headers });
+      const n = await runWrk(`${mirror.url}/${v.file}`, { connections, seconds: SECONDS });
+      const name = `warm page ${v.name}, ${connections} connections (req/s)`;
+      const target = connections === 32 ? '≥ 0.5× and p99 ≤ 10 ms' : undefined;
+      figure({
+        name,
+        orchard: o.requestsPerSecond,
+        limit: n.requestsPerSecond,
+        unit: 'req/s',
+        ...(target ? { target, met: o.requestsPerSecond >= 0.5 * n.requestsPerSecond && o.p99Ms <= 10 } : {}),
+        extra: latency(o, n),
+      });
+    }
+  }
+}
+
+async function rawBody(url: string, headers: Record<string, string>): Promise<ArrayBuffer> {
+  const { request } = await import('undici');
+  const res = await request(url, { headers });
+  return (await res.body.arrayBuffer()) as ArrayBuffer;
+}
+
+function latency(o: LoadResult, n: LoadResult): Record<string, number> {
+  return { orchardP50Ms: o.p50Ms, orchardP99Ms: o.p99Ms, nginxP50Ms: n.p50Ms, nginxP99Ms: n.p99Ms, orchardErrors: o.errors };
+}
+
+async function fileThroughput(label: string, orchardUrl: string, nginxUrl: string): Promise<void> {
+  for (const connections of [1, 16]) {
+    const o = await runWrk(orchardUrl, { connections, seconds: SECONDS, threads: Math.min(2, connections) });
+    const n = await runWrk(nginxUrl, { connections, seconds: SECONDS, threads: Math.min(2, connections) });
+    figure({
+      name: `cached file ${label}, ${connections} client${connections > 1 ? 's' : ''} (MiB/s)`,
+      orchard: o.bytesPerSecond / 2 ** 20,
+      limit: n.bytesPerSecond / 2 ** 20,
+      unit: 'MiB/s',
+      target: '≥ 0.8×',
+      met: o.bytesPerSecond >= 0.8 * n.bytesPerSecond,
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  ensureTools();
+  const started = Date.now();
+  console.log('corpus…');
+  const corpus = await ensureCorpus(path.join(HERE, '.corpus'));
+  const work = await mkdtemp(path.join(os.tmpdir(), 'orchard-bench-'));
+  const upstream = new StaticServer(corpus.root, await freePort(), path.join(work, 'nginx-upstream'));
+  await upstream.start();
+  const mirrorDir = path.join(work, 'mirror');
+  await mkdir(mirrorDir, { recursive: true });
+  const mirror = new StaticServer(mirrorDir, await freePort(), path.join(work, 'nginx-mirror'));
+  await mirror.start();
+  const fs = await startOrchard(`${upstream.url}/simple/`);
+  const o = fs.orchard;
+  const samplers = (['gateway', 'fetcher', 'extractor'] as const).map((s) => [s, new RssSampler(o.pid(s)).start()] as const);
+  try {
+    console.log('pip install of a 25-package tree (fresh target, no pip cache)…');
+    const cold = await pipInstall(`${o.url}/simple/`, corpus.treeRoot);
+    const direct1 = await pipInstall(`${upstream.url}/simple/`, corpus.treeRoot);
+    const warm = await pipInstall(`${o.url}/simple/`, corpus.treeRoot);
+    const direct2 = await pipInstall(`${upstream.url}/simple/`, corpus.treeRoot);
+    figure({ name: 'cold pip install (s)', orchard: cold, limit: direct1, unit: 's', ratio: cold / direct1, target: '≤ 1.5×', met: cold <= 1.5 * direct1 });
+    figure({ name: 'warm pip install (s)', orchard: warm, limit: direct2, unit: 's', ratio: warm / direct2, target: '≤ 1.15×', met: warm <= 1.15 * direct2 });
+
+    console.log('warm index pages…');
+    await drain(`${o.url}/simple/${corpus.hotProject}/`);
+    await pageThroughput(o.url, mirror, mirrorDir, corpus.hotProject);
+
+    console.log('cold fetch of a 200 MB wheel (upstream → storage)…');
+    const bigUrl = `${o.url}/files/${corpus.big.project}/${corpus.big.sha256}/${corpus.big.filename}`;
+    const bigDirect = `${upstream.url}/files/${corpus.big.filename}`;
+    await drain(`${o.url}/simple/${corpus.big.project}/`);
+    const coldFetch = await timed([() => drain(bigUrl)], 1);
+    const directFetch = await timed([() => drain(bigDirect)], 1);
+    figure({ name: 'cold fetch 200 MB (MiB/s)', orchard: corpus.big.size / 2 ** 20 / coldFetch, limit: corpus.big.size / 2 ** 20 / directFetch, unit: 'MiB/s' });
+
+    console.log('cold small files (fetches per second)…');
+    const smalls = corpus.smallProjects.slice(0, 200);
+    const smallUrls: string[] = [];
+    for (const p of smalls) {
+      const page = (await (await fetch(`${o.url}/simple/${p}/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as { files: Array<{ url: string }> };
+      smallUrls.push(new URL(page.files[0]!.url, `${o.url}/simple/${p}/`).toString());
+    }
+    const smallSeconds = await timed(smallUrls.map((u) => () => drain(u)), 16);
+    const directSmall = await timed(smalls.map((p) => () => drain(`${upstream.url}/files/${p.replace(/-/g, '_')}-1.0.0-py3-none-any.whl`)), 16);
+    figure({ name: 'cold small-file fetches (files/s)', orchard: smalls.length / smallSeconds, limit: smalls.length / directSmall, unit: 'files/s' });
+
+    console.log('cached file throughput (fs store)…');
+    await fileThroughput('fs 200 MB', bigUrl, bigDirect);
+
+    console.log('10 clients downloading a 1 GB file (cold, then warm)…');
+    const hugeUrl = `${o.url}/files/${corpus.huge.project}/${corpus.huge.sha256}/${corpus.huge.filename}`;
+    await drain(`${o.url}/simple/${corpus.huge.project}/`);
+    const hugeSamplers = (['gateway', 'fetcher', 'extractor'] as const).map((s) => [s, new RssSampler(o.pid(s)).start()] as const);
+    await timed(Array.from({ length: 10 }, () => () => drain(hugeUrl)), 10);
+    await timed(Array.from({ length: 10 }, () => () => drain(hugeUrl)), 10);
+    for (const [s, sampler] of hugeSamplers) memory[`${s} peak RSS, 10×1 GB downloads (MiB)`] = await sampler.stop();
+  } finally {
+    for (const [s, sampler] of samplers) memory[`${s} peak RSS, whole fs run (MiB)`] = await sampler.stop();
+    await fs.stop();
+  }
+
+  console.log('cached file throughput (S3 store on s3rver)…');
+  const s3 = await startTestS3();
+  const s3Orchard = await startOrchard(`${upstream.url}/simple/`, {
+    ORCHARD_STORAGE: 's3',
+    S3_ENDPOINT: s3.endpoint,
+    S3_BUCKET: s3.bucket,
+    S3_REGION: s3.region,
+    S3_ACCESS_KEY_ID: s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    S3_FORCE_PATH_STYLE: 'true',
+    ORCHARD_FETCH_WAIT_MS: '600000',
+  });
+  try {
+    const url = `${s3Orchard.orchard.url}/files/${corpus.big.project}/${corpus.big.sha256}/${corpus.big.filename}`;
+    await drain(`${s3Orchard.orchard.url}/simple/${corpus.big.project}/`);
+    await drain(url);
+    await fileThroughput('s3 200 MB', url, `${upstream.url}/files/${corpus.big.filename}`);
+  } finally {
+    await s3Orchard.stop();
+    await s3.stop();
+  }
+
+  const extras: Record<string, unknown> = {};
+  for (const script of ['extraction.ts', 'batch-insert.ts']) {
+    const file = path.join(HERE, script);
+    const run = spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', timeout: 300_000 });
+    const last = run.stdout.trim().split('\n').pop() ?? '';
+    try {
+      extras[script.replace('.ts', '')] = JSON.parse(last);
+      console.log(`  ${script}: ${last}`);
+    } catch {
+      extras[script.replace('.ts', '')] = { error: (run.stderr || run.stdout).slice(-500) };
+    }
+  }
+
+  await upstream.stop();
+  await mirror.stop();
+  await rm(work, { recursive: true, force: true });
+  const result = {
+    date: new Date().toISOString(),
+    machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    seconds: Math.round((Date.now() - started) / 1000),
+    figures,
+    memory,
+    ...extras,
+  };
+  await mkdir(path.join(HERE, 'results'), { recursive: true });
+  const out = path.join(HERE, 'results', `bench-${result.date.slice(0, 10)}.json`);
+  await writeFile(out, JSON.stringify(result, null, 2));
+  console.log('\n| figure | Orchard | nginx | ratio | target |\n|---|---|---|---|---|');
+  for (const f of figures) console.log(`| ${f.name} | ${f.orchard.toFixed(1)} | ${f.limit.toFixed(1)} | ${f.ratio.toFixed(2)} | ${f.target ? `${f.target} ${f.met ? '✓' : '✗'}` : ''} |`);
+  for (const [k, v] of Object.entries(memory)) console.log(`| ${k} | ${v} MiB | | | < 200 MiB ${v < 200 ? '✓' : '✗'} |`);
+  console.log(`\nwritten to ${out} in ${result.seconds} s`);
+}
+
+await main();

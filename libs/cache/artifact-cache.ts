@@ -24,4 +24,49 @@ export class ArtifactCache {
   async set(protocol: string, sha256: string, artifact: CachedArtifact): Promise<void> {
     await this.redis.set(this.keys.key('artifact', protocol, sha256), JSON.stringify(artifact));
   }
+
+  /** How many of the given files are known as cached (EXISTS in batches; for the admin API). */
+  async countCached(protocol: string, sha256s: readonly string[]): Promise<number> {
+    let count = 0;
+    for (let i = 0; i < sha256s.length; i += 500) {
+      const batch = sha256s.slice(i, i + 500).map((sha256) => this.keys.key('artifact', protocol, sha256));
+      if (batch.length > 0) count += await this.redis.exists(...batch);
+    }
+    return count;
+  }
+
+  /**
+   * The stored metadata file's sha256 of each given file that has one (one MGET): what a page fill
+   * needs to advertise metadata Orchard extracted itself.
+   */
+  async metadataDigests(protocol: string, sha256s: readonly string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    if (sha256s.length === 0) return found;
+    const raws = await this.redis.mget(sha256s.map((sha256) => this.keys.key('artifact', protocol, sha256)));
+    raws.forEach((raw, i) => {
+      if (!raw) return;
+      const digest = (JSON.parse(raw) as CachedArtifact).metadataSha256;
+      if (digest) found.set(sha256s[i]!, digest);
+    });
+    return found;
+  }
+
+  /**
+   * Records an artifact whose metadata was just extracted and flags its project's cached page (when
+   * there is one), in one transaction: the page's next reader re-renders it so it advertises the
+   * new metadata file (see `ExtractedMetadata` in libs/pages).
+   */
+  async setExtracted(protocol: string, project: string, sha256: string, artifact: CachedArtifact): Promise<void> {
+    const flag = `${Date.now()}-${sha256.slice(0, 12)}`;
+    await this.redis
+      .multi()
+      .set(this.keys.key('artifact', protocol, sha256), JSON.stringify(artifact))
+      .eval(FLAG_PAGE, 1, this.keys.key('index', protocol, project), PAGE_METADATA_FIELD, flag)
+      .exec();
+  }
 }
+
+/** Field of a cached page's hash set when metadata of one of its files was extracted since it was rendered. */
+export const PAGE_METADATA_FIELD = 'metadata';
+
+const FLAG_PAGE = `if redis.call('exists', KEYS[1]) == 1 then return redis.call('hset', KEYS[1], ARGV[1], ARGV[2]) end return 0`;

@@ -7,3 +7,6 @@ export { FileMap } from './file-map.js';
 export type { FileSource } from './file-map.js';
 export { ArtifactCache } from './artifact-cache.js';
 export type { CachedArtifact } from './artifact-cache.js';
+export { deleteMatching } from './scan-delete.js';
+export { RootIndexCache, ROOT_VARIANTS } from './root-cache.js';
+export type { RootMeta, RootVariant } from './root-cache.js';

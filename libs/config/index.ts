@@ -1,4 +1,4 @@
 export { loadSettings, loadSettingsOrExit, ConfigError } from './settings.js';
 export type { Settings, StorageSettings } from './settings.js';
-export { parseUpstreams } from './upstreams.js';
+export { parseUpstreams, parseUpstreamUrl } from './upstreams.js';
 export type { UpstreamConfig, UpstreamAuth } from './upstreams.js';

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseUpstreams, type UpstreamConfig } from './upstreams.js';
@@ -46,6 +47,8 @@ const schema = z.object({
   ORCHARD_DOWNLOAD_MODE: z.enum(['stream', 'redirect']).default('stream'),
   /** Seconds a cached index page is fresh. */
   ORCHARD_INDEX_TTL: int(0, 365 * 86400).default(300),
+  /** Seconds the root `/simple/` list (the union of every upstream's) is fresh; it is huge and changes slowly. */
+  ORCHARD_ROOT_INDEX_TTL: int(0, 365 * 86400).default(6 * 3600),
   /** Seconds a page is kept after it turned stale, to serve when upstreams fail. */
   ORCHARD_INDEX_STALE_TTL: int(0, 365 * 86400).default(7 * 86400),
   /** Seconds a project that no upstream has is remembered as missing. */
@@ -70,6 +73,22 @@ const schema = z.object({
   ORCHARD_UPSTREAM_KEEPALIVE_MS: int(1, 3_600_000).default(60_000),
   /** Redirects followed for one upstream request. */
   ORCHARD_UPSTREAM_MAX_REDIRECTS: int(0, 20).default(5),
+  /**
+   * Refuse upstream connections (pages, files, redirects) to private, loopback and link-local
+   * addresses. Off by default: private indexes usually live on private networks.
+   */
+  ORCHARD_DENY_PRIVATE_NETWORKS: bool.default(false),
+  /** Space- or comma-separated host names, IP addresses or CIDR ranges exempt from the deny rule. */
+  ORCHARD_ALLOWED_HOSTS: z.string().default(''),
+  /** Milliseconds a client may take to send a request's headers (slowloris guard). */
+  ORCHARD_HTTP_HEADERS_TIMEOUT_MS: int(1_000, 600_000).default(30_000),
+  /** Milliseconds a client connection may stay without any byte moving either way (stalled readers). */
+  ORCHARD_HTTP_IDLE_TIMEOUT_MS: int(1_000, 3_600_000).default(120_000),
+  /**
+   * Milliseconds between a worker's stalled-job checks; a job whose worker died (lock expired after
+   * twice this) is handed to another worker.
+   */
+  ORCHARD_JOB_STALLED_MS: int(500, 600_000).default(15_000),
   /** Prefix of every BullMQ queue key (lets tests and tenants share one Redis). */
   ORCHARD_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('orchard-bull'),
   /** Prefix of every cache key; the design's `orchard`. */
@@ -80,6 +99,18 @@ const schema = z.object({
 });
 
 type Raw = z.infer<typeof schema>;
+
+const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*$/;
+
+/** A host name, an IPv4/IPv6 address, or an address with a /prefix (a CIDR range). */
+function isAllowedHostEntry(entry: string): boolean {
+  const [address = '', prefix, extra] = entry.split('/');
+  if (extra !== undefined) return false;
+  const family = isIP(address);
+  if (prefix === undefined) return family !== 0 || HOST_NAME.test(entry);
+  if (!/^\d{1,3}$/.test(prefix) || family === 0) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
 
 export type StorageSettings =
   | { kind: 'fs'; root: string }
@@ -107,6 +138,7 @@ export interface Settings {
   downloadMode: 'stream' | 'redirect';
   indexTtlSeconds: number;
   indexStaleTtlSeconds: number;
+  rootIndexTtlSeconds: number;
   missingTtlSeconds: number;
   fetchWaitMs: number;
   maxFileBytes: number;
@@ -119,7 +151,12 @@ export interface Settings {
     readTimeoutMs: number;
     keepAliveMs: number;
     maxRedirects: number;
+    denyPrivateNetworks: boolean;
+    allowedHosts: string[];
   };
+  httpHeadersTimeoutMs: number;
+  httpIdleTimeoutMs: number;
+  jobStalledMs: number;
   queuePrefix: string;
   cachePrefix: string;
   logLevel: Raw['ORCHARD_LOG_LEVEL'];
@@ -149,6 +186,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (raw.ORCHARD_DOWNLOAD_MODE === 'redirect' && raw.ORCHARD_STORAGE !== 's3') {
     problems.push('ORCHARD_DOWNLOAD_MODE: redirect needs ORCHARD_STORAGE=s3');
   }
+  const allowedHosts = raw.ORCHARD_ALLOWED_HOSTS.split(/[\s,]+/).filter(Boolean);
+  for (const host of allowedHosts) {
+    if (!isAllowedHostEntry(host)) problems.push(`ORCHARD_ALLOWED_HOSTS: "${host}" is not a host name, IP address or CIDR range`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     host: raw.ORCHARD_HOST,
@@ -163,6 +204,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     downloadMode: raw.ORCHARD_DOWNLOAD_MODE,
     indexTtlSeconds: raw.ORCHARD_INDEX_TTL,
     indexStaleTtlSeconds: raw.ORCHARD_INDEX_STALE_TTL,
+    rootIndexTtlSeconds: raw.ORCHARD_ROOT_INDEX_TTL,
     missingTtlSeconds: raw.ORCHARD_MISSING_TTL,
     fetchWaitMs: raw.ORCHARD_FETCH_WAIT_MS,
     maxFileBytes: raw.ORCHARD_MAX_FILE_BYTES,
@@ -175,7 +217,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       readTimeoutMs: raw.ORCHARD_UPSTREAM_READ_TIMEOUT_MS,
       keepAliveMs: raw.ORCHARD_UPSTREAM_KEEPALIVE_MS,
       maxRedirects: raw.ORCHARD_UPSTREAM_MAX_REDIRECTS,
+      denyPrivateNetworks: raw.ORCHARD_DENY_PRIVATE_NETWORKS,
+      allowedHosts: allowedHosts,
     },
+    httpHeadersTimeoutMs: raw.ORCHARD_HTTP_HEADERS_TIMEOUT_MS,
+    httpIdleTimeoutMs: raw.ORCHARD_HTTP_IDLE_TIMEOUT_MS,
+    jobStalledMs: raw.ORCHARD_JOB_STALLED_MS,
     queuePrefix: raw.ORCHARD_QUEUE_PREFIX,
     cachePrefix: raw.ORCHARD_CACHE_PREFIX,
     logLevel: raw.ORCHARD_LOG_LEVEL,

@@ -54,7 +54,11 @@ export function parseUpstreams(value: string, env: NodeJS.ProcessEnv): UpstreamC
   });
 }
 
-function parseUpstreamUrl(raw: string, name: string): { url: string; username: string; password: string } {
+/**
+ * Checks and normalises an upstream index URL (http or https, trailing `/`, no fragment) and
+ * moves userinfo out of it. Errors name the upstream, never the URL (it may carry credentials).
+ */
+export function parseUpstreamUrl(raw: string, name: string): { url: string; username: string; password: string } {
   let url: URL;
   try {
     url = new URL(raw);

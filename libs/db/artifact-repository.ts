@@ -128,6 +128,11 @@ export class ArtifactRepository {
     return count > 0;
   }
 
+  /** How many artifacts are stored (for progress totals). */
+  async count(): Promise<number> {
+    return this.prisma.artifact.count();
+  }
+
   /**
    * Every stored artifact, in sha256 order, fetched in keyset-paginated batches so a backfill over
    * millions of rows holds one batch in memory at a time.

@@ -181,8 +181,8 @@ describe('ReleaseRepository', () => {
     expect(await releases.dependenciesOf('attrs', '0.0')).toEqual([]);
 
     expect(await releases.dependentsOf('ATTRS')).toEqual([
-      { project: 'aiohttp', version: '3.8.0', artifactSha256: older.sha256, filename: older.filename, specifier: '>=17.3.0', extras: ['x'], marker: null, extra: null },
-      { project: 'aiohttp', version: '3.9.0', artifactSha256: other.sha256, filename: other.filename, specifier: '>=17.3.0', extras: [], marker: null, extra: null },
+      { project: 'aiohttp', version: '3.8.0', artifactSha256: older.sha256, filename: older.filename, specifier: '>=17.3.0', extras: ['x'], marker: null, url: null, extra: null, raw: 'Attrs>=17.3.0' },
+      { project: 'aiohttp', version: '3.9.0', artifactSha256: other.sha256, filename: other.filename, specifier: '>=17.3.0', extras: [], marker: null, url: null, extra: null, raw: 'attrs>=17.3.0' },
     ]);
     expect((await releases.dependentsOf('importlib.metadata')).map((r) => r.filename)).toEqual([sdist.filename, wheel.filename]);
   });

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream';
-import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/index.js';
-import { UpstreamError } from './errors.js';
+import { AddressPolicy, DeniedAddressError } from './address-policy.js';
+import { UpstreamError, asUpstreamError } from './errors.js';
 
 export interface UpstreamHttpSettings {
   connections: number;
@@ -9,6 +10,10 @@ export interface UpstreamHttpSettings {
   readTimeoutMs: number;
   keepAliveMs: number;
   maxRedirects: number;
+  /** Refuse connections to private, loopback and link-local addresses (default false). */
+  denyPrivateNetworks?: boolean;
+  /** Hosts (names, IP addresses or CIDR ranges) exempt from `denyPrivateNetworks`. */
+  allowedHosts?: string[];
 }
 
 export interface UpstreamResponse {
@@ -32,8 +37,11 @@ export interface UpstreamRequestOptions {
  */
 export class UpstreamClient {
   private readonly agents = new Map<string, Agent>();
+  private readonly policy: AddressPolicy;
 
-  constructor(private readonly settings: UpstreamHttpSettings) {}
+  constructor(private readonly settings: UpstreamHttpSettings) {
+    this.policy = new AddressPolicy({ denyPrivateNetworks: settings.denyPrivateNetworks ?? false, allowedHosts: settings.allowedHosts ?? [] });
+  }
 
   /** GET (or HEAD) a URL on behalf of an upstream. Resolves for every final status; throws UpstreamError for network failures. */
   async get(upstream: UpstreamConfig, url: string, options: UpstreamRequestOptions = {}): Promise<UpstreamResponse> {
@@ -45,6 +53,8 @@ export class UpstreamClient {
       if (authorization) headers.authorization = authorization;
       let response: Dispatcher.ResponseData;
       try {
+        // IP literals never reach the connect-time lookup; names are checked there (see agentFor).
+        this.policy.checkUrl(current);
         response = await request(current, {
           method: options.method ?? 'GET',
           headers,
@@ -54,7 +64,7 @@ export class UpstreamClient {
           bodyTimeout: this.settings.readTimeoutMs,
         });
       } catch (err) {
-        throw toUpstreamError(err, upstream.name);
+        throw asUpstreamError(err, upstream.name);
       }
       if (![301, 302, 303, 307, 308].includes(response.statusCode)) {
         return { status: response.statusCode, headers: response.headers, body: response.body, url: current };
@@ -86,7 +96,7 @@ export class UpstreamClient {
         connections: this.settings.connections,
         keepAliveTimeout: this.settings.keepAliveMs,
         keepAliveMaxTimeout: this.settings.keepAliveMs,
-        connect: { timeout: this.settings.connectTimeoutMs },
+        connect: this.policy.enabled ? { timeout: this.settings.connectTimeoutMs, lookup: this.policy.lookup } : { timeout: this.settings.connectTimeoutMs },
         headersTimeout: this.settings.readTimeoutMs,
         bodyTimeout: this.settings.readTimeoutMs,
       });
@@ -114,16 +124,4 @@ function safeResolve(location: string, base: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function toUpstreamError(err: unknown, upstream: string): Error {
-  if (err instanceof Error && err.name === 'AbortError') return err;
-  if (
-    err instanceof undiciErrors.ConnectTimeoutError ||
-    err instanceof undiciErrors.HeadersTimeoutError ||
-    err instanceof undiciErrors.BodyTimeoutError
-  ) {
-    return new UpstreamError('timeout', `upstream ${upstream} timed out`, undefined, { cause: err });
-  }
-  return new UpstreamError('unreachable', `upstream ${upstream} is unreachable`, undefined, { cause: err });
 }

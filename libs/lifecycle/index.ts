@@ -6,3 +6,6 @@ export { startOpsServer, closeServer } from './ops-server.js';
 export type { OpsServerOptions } from './ops-server.js';
 export { openCoreClients, closeCoreClientsOnShutdown } from './core-clients.js';
 export type { CoreClients } from './core-clients.js';
+export { JobHandback } from './job-handback.js';
+export { drainWorkers, drainGraceMs } from './drain-workers.js';
+export type { DrainOptions } from './drain-workers.js';

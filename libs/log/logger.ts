@@ -1,16 +1,20 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { currentLogContext } from './context.js';
 
 export type { Logger };
 
 /**
  * Structured JSON logs on stdout. Credentials never reach a log line: authorization headers and
- * anything named like a secret are redacted, and upstream URLs are logged without userinfo.
+ * anything named like a secret are redacted, and upstream URLs are logged without userinfo. Lines
+ * written while a request is handled carry its `requestId` (see `withLogContext`).
  */
-export function createLogger(service: string, level: string): Logger {
-  return pino({
+export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
     level,
     base: { service },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // Fields of the log line itself win over the context's (pino merges the mixin first).
+    mixin: () => ({ ...currentLogContext() }),
     redact: {
       paths: [
         'authorization',
@@ -27,10 +31,25 @@ export function createLogger(service: string, level: string): Logger {
         '*.secret',
         'authSecret',
         '*.authSecret',
+        'headers.cookie',
+        'req.headers.cookie',
+        'headers["proxy-authorization"]',
+        'req.headers["proxy-authorization"]',
+        'adminToken',
+        '*.adminToken',
+        'secretAccessKey',
+        '*.secretAccessKey',
+        // Connection strings may carry a password.
+        'databaseUrl',
+        '*.databaseUrl',
+        'redisUrl',
+        '*.redisUrl',
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  // stdout by default; tests pass a stream to read the lines back.
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** A URL safe to log: no userinfo, no query string (signed URLs carry secrets there). */

@@ -1,2 +1,3 @@
 export { createMetrics } from './registry.js';
 export type { Metrics, ServiceName } from './registry.js';
+export { methodLabel, statusClass } from './labels.js';

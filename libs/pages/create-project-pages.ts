@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
-import { CacheKeys, FileMap, PageCache } from '../cache/index.js';
+import { ArtifactCache, CacheKeys, FileMap, PageCache } from '../cache/index.js';
 import type { Settings, UpstreamConfig } from '../config/index.js';
 import type { UpstreamClient } from '../http/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ProtocolAdapter } from '../protocol/types.js';
+import { ExtractedMetadata } from './extracted-metadata.js';
 import { ProjectPages } from './project-pages.js';
 import { UpstreamPageFetcher } from './upstream-page-fetcher.js';
 
@@ -15,19 +16,25 @@ export function createProjectPages(options: {
   redis: Redis;
   http: UpstreamClient;
   upstreams: () => Promise<UpstreamConfig[]>;
+  /** The upstream configuration generation (UpstreamRegistry.generation). */
+  generation?: () => string;
   onStale?: (project: string) => Promise<unknown>;
   metrics: Metrics;
   logger: Logger;
 }): ProjectPages {
   const keys = new CacheKeys(options.settings.cachePrefix);
+  const pages = new PageCache(options.redis, keys);
+  const artifacts = new ArtifactCache(options.redis, keys);
   return new ProjectPages({
     protocol: options.protocol,
-    pages: new PageCache(options.redis, keys),
+    pages,
+    extractedMetadata: new ExtractedMetadata({ protocol: options.protocol, artifacts, pages }),
     fileMap: new FileMap(options.redis, keys),
     redis: options.redis,
     keys,
     fetcher: new UpstreamPageFetcher(options.http, options.protocol, options.metrics),
     upstreams: options.upstreams,
+    generation: options.generation,
     freshness: options.settings,
     onStale: options.onStale,
     metrics: options.metrics,

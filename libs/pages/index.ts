@@ -1,8 +1,12 @@
 export { ProjectPages, isRedisUnavailable } from './project-pages.js';
-export type { PageAnswer, CacheState, FreshnessSettings, ProjectPagesDeps } from './project-pages.js';
+export type { PageAnswer, CacheState, FreshnessSettings, PageCacheState, ProjectPagesDeps } from './project-pages.js';
 export { UpstreamPageFetcher, MAX_PAGE_BYTES } from './upstream-page-fetcher.js';
 export type { UpstreamPageResult, Validators } from './upstream-page-fetcher.js';
-export { buildPage, fileLink } from './page-builder.js';
-export type { BuiltPage } from './page-builder.js';
+export { buildPage, extractedMetadataCandidates, fileLink, renderPage } from './page-builder.js';
+export type { BuiltPage, RenderedPage } from './page-builder.js';
+export { ExtractedMetadata } from './extracted-metadata.js';
+export type { Rerendered } from './extracted-metadata.js';
 export { readBounded, BodyTooLargeError } from './read-bounded.js';
 export { createProjectPages } from './create-project-pages.js';
+export { RootPages, MAX_ROOT_BYTES } from './root-pages.js';
+export type { RootAnswer, RootPagesDeps } from './root-pages.js';

@@ -1,25 +1,46 @@
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { UpstreamConfig } from '../config/index.js';
 import type { CacheKeys, FileMap, FileSource, PageCache, PageMeta, PageVariant } from '../cache/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
-import type { ProtocolAdapter } from '../protocol/types.js';
-import { buildPage, type BuiltPage } from './page-builder.js';
-import type { UpstreamPageFetcher, Validators } from './upstream-page-fetcher.js';
+import type { ProjectPage, ProtocolAdapter } from '../protocol/types.js';
+import type { ExtractedMetadata } from './extracted-metadata.js';
+import { PageFiller, type FreshnessSettings } from './page-fill.js';
+import type { UpstreamPageFetcher } from './upstream-page-fetcher.js';
 
-export interface FreshnessSettings {
-  indexTtlSeconds: number;
-  indexStaleTtlSeconds: number;
-  missingTtlSeconds: number;
-}
+export type { FreshnessSettings } from './page-fill.js';
 
 /** How the answer relates to the upstream: what the `X-Orchard-Cache` header reports. */
 export type CacheState = 'hit' | 'miss' | 'stale' | 'stale-error' | 'uncached';
 
 export type PageAnswer =
-  | { status: 'page'; meta: PageMeta; body: Buffer; cache: CacheState }
+  | {
+      status: 'page';
+      meta: PageMeta;
+      body: Buffer;
+      cache: CacheState;
+      /** Seconds since Orchard last heard from the upstream about this page (for an `Age` header). */
+      ageSeconds?: number;
+    }
   | { status: 'missing'; cache: CacheState };
+
+/** What the admin API reports about one project's cached page. */
+export interface PageCacheState {
+  project: string;
+  /** fresh/stale: a page is cached; missing: cached as on no upstream; uncached: nothing cached. */
+  state: 'fresh' | 'stale' | 'missing' | 'uncached';
+  ageSeconds?: number;
+  fetchedAt?: string;
+  upstream?: string;
+  /** Whether the page was filled under the current upstream configuration. */
+  currentConfiguration?: boolean;
+  /** Set when the last revalidation failed (every upstream failing) and the page is served stale. */
+  revalidationFailedAt?: string;
+  /** Files the page lists (null when the file map is not cached). */
+  files: number | null;
+  /** Ids (sha256) of the listed files, for counting the cached ones. */
+  fileIds: string[];
+}
 
 export interface ProjectPagesDeps {
   protocol: ProtocolAdapter;
@@ -29,34 +50,36 @@ export interface ProjectPagesDeps {
   keys: CacheKeys;
   fetcher: UpstreamPageFetcher;
   upstreams: () => Promise<UpstreamConfig[]>;
+  /** The upstream configuration generation (UpstreamRegistry.generation); pages of another are revalidated. */
+  generation?: () => string;
   freshness: FreshnessSettings;
   /** Called when a stale page was served: schedule a background revalidation. */
   onStale?: (project: string) => Promise<unknown>;
+  /** Advertises metadata Orchard extracted itself (PEP 658); without it pages show the upstream's only. */
+  extractedMetadata?: ExtractedMetadata;
   metrics: Metrics;
   logger: Logger;
 }
 
-interface Filled {
-  meta: PageMeta;
-  built?: BuiltPage;
-}
-
-const LOCK_MS = 30_000;
-const POLL_MS = 25;
+/** After a failed revalidation, stale requests wait this long before scheduling another one. */
+const RETRY_AFTER_FAILURE_MS = 5_000;
 
 /**
  * The project page pipeline shared by the gateway (serve) and the fetcher (refresh): Redis first,
- * upstream on a miss, single-flight per project within the process and across replicas (a Redis
- * lock with expiry), stale pages served at once and revalidated in the background, and stale pages
- * served when every upstream fails. Without Redis it serves straight from upstream.
+ * upstream on a miss (single flight: see PageFiller), stale pages served at once and revalidated in
+ * the background, and stale pages served when every upstream fails. A page filled under another
+ * upstream configuration is revalidated before it is served. Without Redis it serves straight from
+ * upstream.
  */
 export class ProjectPages {
-  private readonly inflight = new Map<string, Promise<Filled>>();
+  private readonly filler: PageFiller;
 
-  constructor(private readonly deps: ProjectPagesDeps) {}
+  constructor(private readonly deps: ProjectPagesDeps) {
+    this.filler = new PageFiller(deps);
+  }
 
   async serve(project: string, variant: PageVariant): Promise<PageAnswer> {
-    const { protocol, pages, metrics } = this.deps;
+    const { protocol, pages, metrics, freshness } = this.deps;
     let cached: Awaited<ReturnType<PageCache['get']>> = null;
     let redisUp = true;
     try {
@@ -65,158 +88,175 @@ export class ProjectPages {
       redisUp = false;
       metrics.cacheLookups.inc({ category: 'index', result: 'error' });
     }
-    if (cached) {
-      const age = (Date.now() - cached.meta.fetchedAt) / 1000;
-      const ttl = cached.meta.kind === 'missing' ? this.deps.freshness.missingTtlSeconds : this.deps.freshness.indexTtlSeconds;
-      if (age < ttl) {
+    if (cached?.metadataFlag && cached.meta.kind === 'page' && this.deps.extractedMetadata) {
+      // Metadata of one of its files was extracted since it was rendered: re-render from the model.
+      const rerendered = await this.deps.extractedMetadata.rerender(project, cached.metadataFlag).catch((err: unknown) => {
+        this.deps.logger.warn({ project, err: (err as Error).message }, 'could not re-render the page with extracted metadata');
+        return null;
+      });
+      if (rerendered) cached = { ...cached, meta: rerendered.meta, body: rerendered.bodies[variant] ?? cached.body };
+    }
+    if (cached && this.filler.isCurrent(cached.meta)) {
+      const age = Date.now() - cached.meta.fetchedAt;
+      const ttl = cached.meta.kind === 'missing' ? freshness.missingTtlSeconds : freshness.indexTtlSeconds;
+      if (age < ttl * 1000) {
         metrics.cacheLookups.inc({ category: 'index', result: 'hit' });
-        return this.answer(cached.meta, cached.body, 'hit', variant, project);
+        return this.answer(cached.meta, cached.body, 'hit', variant, project, age);
       }
       if (cached.meta.kind === 'page' && cached.body && this.deps.onStale) {
-        metrics.cacheLookups.inc({ category: 'index', result: 'stale' });
-        this.deps.onStale(project).catch((err: unknown) => {
-          this.deps.logger.warn({ err: String(err) }, 'could not schedule a page refresh; refreshing inline next time');
-        });
-        return { status: 'page', meta: cached.meta, body: cached.body, cache: 'stale' };
+        const failedAt = cached.revalidationFailedAt;
+        const failing = failedAt !== undefined && failedAt >= cached.meta.fetchedAt;
+        metrics.cacheLookups.inc({ category: 'index', result: failing ? 'stale_error' : 'stale' });
+        if (!failing || Date.now() - failedAt >= RETRY_AFTER_FAILURE_MS) this.scheduleRefresh(project);
+        return { status: 'page', meta: cached.meta, body: cached.body, cache: failing ? 'stale-error' : 'stale', ageSeconds: seconds(age) };
       }
     } else if (redisUp) {
-      metrics.cacheLookups.inc({ category: 'index', result: 'miss' });
+      metrics.cacheLookups.inc({ category: 'index', result: cached ? 'outdated' : 'miss' });
     }
     try {
-      const filled = await this.fill(project, cached?.meta ?? null, redisUp);
+      // A page from another upstream configuration is fetched in full (its file map was dropped).
+      const prior = cached && this.filler.isCurrent(cached.meta) ? cached.meta : null;
+      const filled = await this.filler.fill(project, { prior, seen: cached?.meta.fetchedAt ?? 0, useRedis: redisUp });
       let body = filled.built?.bodies[variant] ?? null;
       if (!body && filled.meta.kind === 'page' && redisUp) {
         // Filled by another request or replica, or renewed by a 304: the bodies are in Redis.
         body = (await pages.get(protocol.name, project, variant))?.body ?? null;
       }
-      return this.answer(filled.meta, body, redisUp ? 'miss' : 'uncached', variant, project);
+      return await this.answer(filled.meta, body, redisUp ? 'miss' : 'uncached', variant, project, 0);
     } catch (err) {
       if (cached?.meta.kind === 'page' && cached.body) {
         this.deps.logger.warn({ project, err: (err as Error).message }, 'every upstream failed; serving the stale page');
-        return { status: 'page', meta: cached.meta, body: cached.body, cache: 'stale-error' };
+        metrics.cacheLookups.inc({ category: 'index', result: 'stale_error' });
+        await pages.markRevalidationFailed(protocol.name, project, Date.now()).catch(() => {});
+        return { status: 'page', meta: cached.meta, body: cached.body, cache: 'stale-error', ageSeconds: seconds(Date.now() - cached.meta.fetchedAt) };
       }
       throw err;
     }
   }
 
-  /** Revalidates one page against its upstream (the `refresh` job). */
+  /**
+   * Revalidates one page against its upstream (the `refresh` job): a conditional request to the
+   * owner, a 304 only renewing freshness. A page already fresh again is left alone; a failure is
+   * recorded on the page (it is then served as `stale-error`) and rethrown.
+   */
   async refresh(project: string): Promise<void> {
-    const meta = await this.deps.pages.getMeta(this.deps.protocol.name, project);
-    await this.fill(project, meta, true);
+    const { pages, protocol, freshness } = this.deps;
+    const meta = await pages.getMeta(protocol.name, project);
+    if (!meta) return;
+    const ttl = meta.kind === 'missing' ? freshness.missingTtlSeconds : freshness.indexTtlSeconds;
+    const current = this.filler.isCurrent(meta);
+    if (current && Date.now() - meta.fetchedAt < ttl * 1000) return;
+    try {
+      await this.filler.fill(project, { prior: current ? meta : null, seen: meta.fetchedAt, useRedis: true });
+    } catch (err) {
+      if (meta.kind === 'page') await pages.markRevalidationFailed(protocol.name, project, Date.now()).catch(() => {});
+      throw err;
+    }
   }
 
   /**
    * The upstream source of a file listed on a project page, or null when no configured upstream
-   * lists it (Orchard is no open proxy). Loads the page when the file map has expired.
+   * lists it (Orchard is no open proxy). Loads the page when the file map has expired or was
+   * built under another upstream configuration.
    */
   async lookupFile(project: string, fileId: string): Promise<FileSource | null> {
-    const { fileMap, protocol } = this.deps;
+    const { fileMap, pages, protocol } = this.deps;
+    const generation = this.deps.generation?.();
     try {
-      const mapped = await fileMap.get(protocol.name, project, fileId);
-      if (mapped.source || mapped.known) return mapped.source;
-      // No validators: a 304 would not rebuild the expired map.
-      const filled = await this.fill(project, null, true);
+      const mapped = await fileMap.get(protocol.name, project, fileId, generation);
+      if (mapped.known && (!mapped.source || (await this.configured(mapped.source.upstream)))) return mapped.source;
+      const seen = (await pages.getMeta(protocol.name, project))?.fetchedAt ?? 0;
+      // No validators: a 304 would not rebuild the map.
+      const filled = await this.filler.fill(project, { prior: null, seen, useRedis: true });
       if (filled.built) return filled.built.files.get(fileId) ?? null;
-      return (await fileMap.get(protocol.name, project, fileId)).source;
+      if (filled.meta.kind === 'missing') return null;
+      const after = await fileMap.get(protocol.name, project, fileId, generation);
+      if (after.known) return after.source;
+      // Another fill renewed the page by a 304, which keeps no map: ask once more, directly.
+      return (await this.filler.fillUnshared(project)).built?.files.get(fileId) ?? null;
     } catch (err) {
       if (!isRedisUnavailable(err)) throw err;
-      const filled = await this.fill(project, null, false);
+      const filled = await this.filler.fill(project, { prior: null, seen: 0, useRedis: false });
       return filled.built?.files.get(fileId) ?? null;
     }
   }
 
-  private async answer(meta: PageMeta, body: Buffer | null, cache: CacheState, variant: PageVariant, project: string): Promise<PageAnswer> {
-    if (meta.kind === 'missing') return { status: 'missing', cache };
-    if (body) return { status: 'page', meta, body, cache };
-    // A page stored without this representation (written by an older version): rebuild it.
-    const filled = await this.fill(project, null, true);
-    const rebuilt = filled.built?.bodies[variant];
-    if (filled.meta.kind === 'missing' || !rebuilt) return { status: 'missing', cache };
-    return { status: 'page', meta: filled.meta, body: rebuilt, cache };
-  }
-
-  private fill(project: string, prior: PageMeta | null, useRedis: boolean): Promise<Filled> {
-    const running = this.inflight.get(project);
-    if (running) return running;
-    const promise = (useRedis ? this.fillShared(project, prior) : this.fillFromUpstream(project, prior, false)).finally(() =>
-      this.inflight.delete(project),
-    );
-    this.inflight.set(project, promise);
-    return promise;
-  }
-
-  /** Cross-replica single flight: one holder of the lock asks upstream; the others wait for its result. */
-  private async fillShared(project: string, prior: PageMeta | null): Promise<Filled> {
-    const { redis, keys, protocol, pages } = this.deps;
-    const lockKey = `${keys.key('index', protocol.name, project)}:lock`;
-    const token = randomUUID();
-    const startedAt = Date.now();
-    const deadline = startedAt + LOCK_MS;
-    for (;;) {
-      let acquired: string | null;
-      try {
-        acquired = await redis.set(lockKey, token, 'PX', LOCK_MS, 'NX');
-      } catch {
-        return this.fillFromUpstream(project, prior, false);
-      }
-      if (acquired) {
-        try {
-          return await this.fillFromUpstream(project, prior, true);
-        } finally {
-          await redis.eval(RELEASE_LOCK, 1, lockKey, token).catch(() => {});
-        }
-      }
-      while (Date.now() < deadline) {
-        await sleep(POLL_MS);
-        const meta = await pages.getMeta(protocol.name, project);
-        if (meta && meta.fetchedAt >= startedAt) return { meta };
-        if (!(await redis.exists(lockKey))) break;
-      }
-      if (Date.now() >= deadline) return this.fillFromUpstream(project, prior, true);
-    }
-  }
-
-  private async fillFromUpstream(project: string, prior: PageMeta | null, store: boolean): Promise<Filled> {
-    const { protocol, pages, fileMap, fetcher, freshness, logger } = this.deps;
-    const upstreams = await this.deps.upstreams();
-    const validators: Validators | undefined =
-      prior?.kind === 'page' && prior.upstream
-        ? { upstream: prior.upstream, etag: prior.upstreamEtag, lastModified: prior.upstreamLastModified }
-        : undefined;
-    const result = await fetcher.fetch(project, upstreams, validators);
-    const keep = freshness.indexTtlSeconds + freshness.indexStaleTtlSeconds;
-    if (result.kind === 'not-modified' && prior) {
-      const meta: PageMeta = { ...prior, fetchedAt: Date.now() };
-      if (store) await pages.touch(protocol.name, project, meta, keep);
-      return { meta };
-    }
-    if (result.kind === 'missing' || result.kind === 'not-modified') {
-      const meta: PageMeta = { kind: 'missing', etag: '', fetchedAt: Date.now() };
-      if (store) await pages.put(protocol.name, project, meta, {}, Math.max(1, freshness.missingTtlSeconds));
-      return { meta };
-    }
-    const built = buildPage(protocol, project, result.upstream, result.page);
-    if (built.skipped > 0) logger.warn({ project, skipped: built.skipped }, 'files without a sha256 left out of the page');
-    const meta: PageMeta = {
-      kind: 'page',
-      etag: built.etag,
-      fetchedAt: Date.now(),
-      upstream: result.upstream,
-      upstreamEtag: result.etag,
-      upstreamLastModified: result.lastModified,
+  /** The cache state of one project's page (admin API). */
+  async state(project: string): Promise<PageCacheState> {
+    const { pages, fileMap, protocol, freshness } = this.deps;
+    const inspected = await pages.inspect(protocol.name, project);
+    const ids = (await fileMap.fileIds(protocol.name, project, this.deps.generation?.())) ?? (await this.modelFileIds(project));
+    const files = { files: ids?.length ?? null, fileIds: ids ?? [] };
+    if (!inspected) return { project, state: 'uncached', ...files };
+    const { meta, revalidationFailedAt } = inspected;
+    const age = Date.now() - meta.fetchedAt;
+    const current = this.filler.isCurrent(meta);
+    const common = {
+      project,
+      ageSeconds: seconds(age),
+      fetchedAt: new Date(meta.fetchedAt).toISOString(),
+      currentConfiguration: current,
+      ...files,
     };
-    if (store) {
-      await fileMap.replace(protocol.name, project, built.files);
-      await pages.put(protocol.name, project, meta, built.bodies, keep);
+    if (meta.kind === 'missing') {
+      return { ...common, state: current && age < freshness.missingTtlSeconds * 1000 ? 'missing' : 'uncached' };
     }
-    return { meta, built };
+    return {
+      ...common,
+      state: current && age < freshness.indexTtlSeconds * 1000 ? 'fresh' : 'stale',
+      ...(meta.upstream ? { upstream: meta.upstream } : {}),
+      ...(revalidationFailedAt !== undefined && revalidationFailedAt >= meta.fetchedAt
+        ? { revalidationFailedAt: new Date(revalidationFailedAt).toISOString() }
+        : {}),
+    };
+  }
+
+  /** Drops one project's cached page and file map; true when a page was cached. */
+  async invalidate(project: string): Promise<boolean> {
+    const { pages, fileMap, protocol } = this.deps;
+    const dropped = await pages.delete(protocol.name, project);
+    await fileMap.delete(protocol.name, project);
+    return dropped;
+  }
+
+  /** Drops every cached page (file maps stay: each is replaced when its page is filled again). */
+  async invalidateAll(): Promise<number> {
+    return this.deps.pages.deleteAll(this.deps.protocol.name);
+  }
+
+  /** The file ids of the cached page's model (when its file map expired), or null. */
+  private async modelFileIds(project: string): Promise<string[] | null> {
+    const { pages, protocol } = this.deps;
+    const cached = await pages.getModel(protocol.name, project);
+    if (!cached || cached.meta.kind !== 'page') return null;
+    const model = JSON.parse(cached.model.toString('utf8')) as ProjectPage;
+    return model.files.map((file) => protocol.fileIdentity(file)).filter((id) => id !== undefined);
+  }
+
+  private scheduleRefresh(project: string): void {
+    this.deps.onStale?.(project).catch((err: unknown) => {
+      this.deps.logger.warn({ project, err: (err as Error).message }, 'could not schedule a page refresh');
+    });
+  }
+
+  private async configured(upstream: string): Promise<boolean> {
+    return (await this.deps.upstreams()).some((u) => u.name === upstream);
+  }
+
+  private async answer(meta: PageMeta, body: Buffer | null, cache: CacheState, variant: PageVariant, project: string, age: number): Promise<PageAnswer> {
+    if (meta.kind === 'missing') return { status: 'missing', cache };
+    if (body) return { status: 'page', meta, body, cache, ageSeconds: seconds(age) };
+    // A page stored without this representation (written by an older version): rebuild it.
+    const filled = await this.filler.fill(project, { prior: null, seen: meta.fetchedAt, useRedis: true });
+    let rebuilt = filled.built?.bodies[variant];
+    if (!rebuilt && filled.meta.kind === 'page') rebuilt = (await this.deps.pages.get(this.deps.protocol.name, project, variant))?.body ?? undefined;
+    if (filled.meta.kind === 'missing' || !rebuilt) return { status: 'missing', cache };
+    return { status: 'page', meta: filled.meta, body: rebuilt, cache, ageSeconds: 0 };
   }
 }
 
-const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+function seconds(ms: number): number {
+  return Math.max(0, Math.floor(ms / 1000));
 }
 
 /** ioredis rejects at once without an offline queue while disconnected. */

@@ -1,8 +1,8 @@
 import type { UpstreamConfig } from '../config/index.js';
-import { UpstreamClient, UpstreamError } from '../http/index.js';
+import { UpstreamClient, UpstreamError, asUpstreamError } from '../http/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ProjectPage, ProtocolAdapter } from '../protocol/types.js';
-import { readBounded } from './read-bounded.js';
+import { BodyTooLargeError, readBounded } from './read-bounded.js';
 
 /** Validators remembered from the owning upstream's last answer. */
 export interface Validators {
@@ -63,7 +63,8 @@ export class UpstreamPageFetcher {
         outcome = 'not_found';
         return { kind: 'missing' };
       }
-      if (response.status === 304) {
+      // A 304 only means something when Orchard asked conditionally.
+      if (response.status === 304 && validators) {
         response.body.resume();
         outcome = 'not_modified';
         return { kind: 'not-modified', upstream: upstream.name };
@@ -73,9 +74,18 @@ export class UpstreamPageFetcher {
         outcome = response.status >= 500 ? 'server_error' : 'client_error';
         throw new UpstreamError('status', `upstream ${upstream.name} answered ${response.status}`, response.status);
       }
-      const body = await readBounded(response.body, MAX_PAGE_BYTES, `upstream ${upstream.name} page`);
+      const body = await readBounded(response.body, MAX_PAGE_BYTES, `upstream ${upstream.name} page`).catch((err: unknown) => {
+        if (err instanceof BodyTooLargeError) throw new UpstreamError('invalid-response', err.message, undefined, { cause: err });
+        throw err;
+      });
       const contentType = header(response.headers['content-type']) ?? '';
-      const page = this.protocol.parseProjectPage(body, contentType, response.url);
+      let page: ProjectPage;
+      try {
+        page = this.protocol.parseProjectPage(body, contentType, response.url);
+      } catch (err) {
+        outcome = 'invalid';
+        throw new UpstreamError('invalid-response', `upstream ${upstream.name} sent a page Orchard cannot read`, undefined, { cause: err });
+      }
       outcome = 'ok';
       return {
         kind: 'page',
@@ -84,6 +94,10 @@ export class UpstreamPageFetcher {
         etag: header(response.headers.etag),
         lastModified: header(response.headers['last-modified']),
       };
+    } catch (err) {
+      const failure = asUpstreamError(err, upstream.name);
+      if (failure instanceof UpstreamError && failure.failure === 'timeout') outcome = 'timeout';
+      throw failure;
     } finally {
       this.metrics.upstreamRequests.inc({ upstream: upstream.name, kind: 'page', outcome });
     }

@@ -42,6 +42,14 @@ export interface RootEntry {
   name: string;
 }
 
+/** Incremental parser of an upstream root index: fed the body chunk by chunk, never whole. */
+export interface RootIndexParser {
+  /** Feeds the next chunk of the body. */
+  write(chunk: Buffer): void;
+  /** Ends the body; throws the implementation's malformed-page error on an unusable one. */
+  end(): void;
+}
+
 /** A requirement (PEP 508) as the extractor stores it. */
 export interface Requirement {
   /** The whole requirement string as declared. */
@@ -101,4 +109,16 @@ export interface ProtocolAdapter {
   renderProjectJson(page: ProjectPage, link: (file: ProjectFile) => string): string;
   /** The content identity of a file (lowercase sha256 hex) when its index published one. */
   fileIdentity(file: ProjectFile): string | undefined;
+  /**
+   * Whether the metadata Orchard extracts from this file may be advertised and served as its
+   * metadata file when the upstream did not offer one (PyPI: wheels only, since an sdist's
+   * PKG-INFO need not tell its dependencies).
+   */
+  advertisesExtractedMetadata(filename: string): boolean;
+  /** The Accept header for an upstream's root index (the format cheapest to parse incrementally first). */
+  readonly rootIndexAccept: string;
+  /** A parser for an upstream root index body of `contentType`, calling `onEntry` per project. */
+  createRootIndexParser(contentType: string | undefined, onEntry: (entry: RootEntry) => void, maxBytes: number): RootIndexParser;
+  /** Renders the root index in chunks (a list of 700k projects is never one string). */
+  renderRootIndex(format: 'html' | 'json', entries: Iterable<RootEntry>): Iterable<string>;
 }

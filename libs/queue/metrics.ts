@@ -1,32 +1,60 @@
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { WorkerHooks } from './workers.js';
 
-/** Job outcome counters and duration histograms, plus a log line for every failure. */
+/**
+ * Job outcome counters and duration histograms (`orchard_jobs_total`,
+ * `orchard_job_duration_seconds`, by queue and outcome), plus a log line for every failure.
+ */
 export function jobMetricsHooks(metrics: Metrics, logger: Logger): WorkerHooks {
   return {
     onCompleted(queue, _job, seconds) {
       metrics.jobs.inc({ queue, outcome: 'completed' });
-      metrics.jobDuration.observe({ queue }, seconds);
+      metrics.jobDuration.observe({ queue, outcome: 'completed' }, seconds);
     },
     onFailed(queue, job, err, final) {
-      metrics.jobs.inc({ queue, outcome: final ? 'failed' : 'retried' });
+      const outcome = final ? 'failed' : 'retried';
+      metrics.jobs.inc({ queue, outcome });
+      if (job) metrics.jobDuration.observe({ queue, outcome }, secondsSinceStart(job));
       logger.warn({ queue, jobId: job?.id, attempt: job?.attemptsMade, final, reason: err.message }, final ? 'job failed' : 'job will be retried');
     },
   };
 }
 
-const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children'] as const;
+function secondsSinceStart(job: Job): number {
+  const end = job.finishedOn ?? Date.now();
+  return job.processedOn ? Math.max(0, (end - job.processedOn) / 1000) : 0;
+}
 
-/** Reads every queue's job counts into the `orchard_queue_jobs` gauge at scrape time. */
-export function queueDepthCollector(metrics: Metrics, queues: Queue[]): () => Promise<void> {
+/** The job states `orchard_queue_jobs` reports for every queue (its `state` label values). */
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children'] as const;
+
+/**
+ * Reads every queue's job counts into the `orchard_queue_jobs` gauge at scrape time. When Redis
+ * cannot answer, the gauge is emptied rather than left showing old counts: an autoscaler reading a
+ * missing series falls back to its own default instead of acting on stale numbers.
+ */
+export function queueDepthCollector(metrics: Metrics, queues: Queue[], timeoutMs = 2_000): () => Promise<void> {
   return async () => {
-    await Promise.all(
-      queues.map(async (queue) => {
-        const counts = await queue.getJobCounts(...STATES);
-        for (const state of STATES) metrics.queueJobs.set({ queue: queue.name, state }, counts[state] ?? 0);
-      }),
-    );
+    try {
+      const reading = Promise.all(queues.map(async (queue) => [queue.name, await queue.getJobCounts(...QUEUE_STATES)] as const));
+      const counts = await withTimeout(reading, timeoutMs);
+      for (const [queue, byState] of counts) {
+        for (const state of QUEUE_STATES) metrics.queueJobs.set({ queue, state }, byState[state] ?? 0);
+      }
+    } catch (err) {
+      metrics.queueJobs.reset();
+      throw err;
+    }
   };
+}
+
+/** A scrape must not hang on a Redis that does not answer. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`queue depth not read within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -15,7 +15,14 @@ export interface WorkerHooks {
 export function createWorker<Name extends QueueName, Result>(
   name: Name,
   handler: (payload: z.infer<(typeof queues)[Name]['schema']>, job: Job) => Promise<Result>,
-  options: { connection: Redis; prefix: string; concurrency: number; hooks?: WorkerHooks },
+  options: {
+    connection: Redis;
+    prefix: string;
+    concurrency: number;
+    hooks?: WorkerHooks;
+    /** Milliseconds between stalled-job checks (default 15 s); a dead worker's lock expires after twice this. */
+    stalledIntervalMs?: number;
+  },
 ): Worker {
   const declaration = queues[name];
   const processor: Processor = async (job) => {
@@ -28,8 +35,10 @@ export function createWorker<Name extends QueueName, Result>(
     prefix: options.prefix,
     concurrency: options.concurrency,
     autorun: false,
-    // A worker killed mid-job loses its lock; another picks the job up again after this long.
-    stalledInterval: 15_000,
+    // A worker killed mid-job stops renewing its lock; once the lock expires, the next stalled
+    // check hands the job to another worker (or to this one restarted).
+    stalledInterval: options.stalledIntervalMs ?? 15_000,
+    lockDuration: 2 * (options.stalledIntervalMs ?? 15_000),
     maxStalledCount: 3,
   });
   worker.on('error', () => {});

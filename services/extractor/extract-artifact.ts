@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ArtifactCache } from '../../libs/cache/index.js';
-import type { ArtifactRepository, ReleaseRepository } from '../../libs/db/index.js';
+import type { ReleaseRepository } from '../../libs/db/index.js';
 import type { Logger } from '../../libs/log/index.js';
 import { ArchiveError, UnsupportedArchiveError } from '../../libs/protocol/pypi/archive/index.js';
 import { MetadataError, RequirementError, parseSdistFilename, parseWheelFilename } from '../../libs/protocol/pypi/index.js';
@@ -11,7 +11,6 @@ import { blobKey, metadataKey, type BlobStore } from '../../libs/storage/index.j
 
 export interface ExtractDeps {
   store: BlobStore;
-  artifacts: ArtifactRepository;
   releases: ReleaseRepository;
   artifactCache: ArtifactCache;
   logger: Logger;
@@ -28,7 +27,11 @@ export function createExtractHandler(deps: ExtractDeps) {
   return async (job: ExtractJob): Promise<ExtractOutcome> => {
     const key = blobKey(job.sha256);
     const stat = await deps.store.stat(key);
-    if (!stat) throw new UnrecoverableError(`artifact ${job.sha256} is not in storage`);
+    if (!stat) {
+      const reason = 'file not in storage';
+      await recordFailure(deps, job, { status: 'failed', reason }).catch(() => {});
+      throw new UnrecoverableError(`artifact ${job.sha256}: ${reason}`);
+    }
     const source: DistributionSource = {
       size: stat.size,
       read: (start, end) => deps.store.readRange(key, { start, end }),
@@ -44,18 +47,14 @@ export function createExtractHandler(deps: ExtractDeps) {
     } catch (err) {
       const failure = classifyFailure(err);
       if (!failure) throw err;
-      await deps.releases.recordFailure({
-        artifactSha256: job.sha256,
-        project: job.project,
-        version: versionFromFilename(job.filename),
-        status: failure.status,
-        reason: failure.reason,
-      });
+      await recordFailure(deps, job, failure);
       deps.logger.warn({ sha256: job.sha256, filename: job.filename, ...failure }, 'metadata not extracted');
       if (failure.status === 'unsupported') return failure;
       throw new UnrecoverableError(`${job.filename}: ${failure.reason}`);
     }
     const { metadata, requirements } = extracted;
+    // The metadata file goes first: content-addressed, so a retry rewrites the same bytes, and it is
+    // advertised (metadataSha256) only by the transaction below, together with the facts.
     const metadataSha256 = createHash('sha256').update(extracted.bytes).digest('hex');
     await deps.store.put(metadataKey(job.sha256), Readable.from([extracted.bytes]), {
       expectedSha256: metadataSha256,
@@ -81,13 +80,25 @@ export function createExtractHandler(deps: ExtractDeps) {
         extra: r.extra ?? null,
         raw: r.raw,
       })),
+      metadataSha256,
     });
-    await deps.artifacts.setMetadataSha256(job.sha256, metadataSha256);
+    // setExtracted also flags the project's cached page, which then re-renders to advertise this
+    // metadata file (PEP 658) even when the upstream did not (see ExtractedMetadata in libs/pages).
     await deps.artifactCache
-      .set(job.protocol, job.sha256, { size: stat.size, filename: job.filename, metadataSha256 })
+      .setExtracted(job.protocol, job.project, job.sha256, { size: stat.size, filename: job.filename, metadataSha256 })
       .catch(() => {});
     return { status: 'ok', dependencies };
   };
+}
+
+async function recordFailure(deps: ExtractDeps, job: ExtractJob, failure: { status: 'failed' | 'unsupported'; reason: string }): Promise<void> {
+  await deps.releases.recordFailure({
+    artifactSha256: job.sha256,
+    project: job.project,
+    version: versionFromFilename(job.filename),
+    status: failure.status,
+    reason: failure.reason,
+  });
 }
 
 function classifyFailure(err: unknown): { status: 'failed' | 'unsupported'; reason: string } | null {

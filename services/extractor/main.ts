@@ -1,7 +1,8 @@
 import { ArtifactCache, CacheKeys, createCacheRedis, waitForRedis } from '../../libs/cache/index.js';
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
-import { ArtifactRepository, ReleaseRepository } from '../../libs/db/index.js';
-import { closeCoreClientsOnShutdown, closeServer, openCoreClients, startOpsServer } from '../../libs/lifecycle/index.js';
+import { ReleaseRepository } from '../../libs/db/index.js';
+import { withLogContext } from '../../libs/log/index.js';
+import { closeCoreClientsOnShutdown, closeServer, drainGraceMs, drainWorkers, openCoreClients, startOpsServer } from '../../libs/lifecycle/index.js';
 import { Producers, createProducerRedis, createWorker, createWorkerRedis, jobMetricsHooks, queueDepthCollector } from '../../libs/queue/index.js';
 import { createExtractHandler } from './extract-artifact.js';
 
@@ -16,16 +17,16 @@ export async function startExtractor(settings: Settings) {
   const producers = new Producers(producerRedis, settings.queuePrefix);
   const extract = createExtractHandler({
     store,
-    artifacts: new ArtifactRepository(prisma),
     releases: new ReleaseRepository(prisma),
     artifactCache: new ArtifactCache(redis, new CacheKeys(settings.cachePrefix)),
     logger,
   });
-  const worker = createWorker('extract', (payload) => extract(payload), {
+  const worker = createWorker('extract', (payload, job) => withLogContext({ queue: 'extract', jobId: job.id }, () => extract(payload)), {
     connection: workerRedis,
     prefix: settings.queuePrefix,
     concurrency: settings.extractorConcurrency,
     hooks: jobMetricsHooks(metrics, logger),
+    stalledIntervalMs: settings.jobStalledMs,
   });
   void worker.run();
   const ops = await startOpsServer({
@@ -42,7 +43,9 @@ export async function startExtractor(settings: Settings) {
   });
   logger.info({ port: settings.extractorPort, concurrency: settings.extractorConcurrency }, 'extractor running');
 
-  shutdown.add({ name: 'worker', run: () => worker.close() });
+  // Stop taking work and let extractions in progress finish; one cut off by the exit is returned to
+  // the queue by BullMQ's stalled-job check.
+  shutdown.add({ name: 'worker', run: () => drainWorkers([worker], { graceMs: drainGraceMs(settings.shutdownTimeoutMs), logger }) });
   shutdown.add({ name: 'ops server', run: () => closeServer(ops) });
   shutdown.add({ name: 'producers', run: () => producers.close() });
   shutdown.add({ name: 'redis', run: async () => { redis.disconnect(); workerRedis.disconnect(); producerRedis.disconnect(); } });

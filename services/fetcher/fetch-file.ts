@@ -31,11 +31,13 @@ export function createFetchHandler(deps: FetchFileDeps) {
     let size = (await store.stat(key))?.size;
     if (size === undefined) {
       const upstream = (await deps.upstreams()).find((u) => u.name === job.upstream);
-      if (!upstream) throw new UnrecoverableError(`upstream ${job.upstream} is not configured`);
+      // Retried, not failed for good: an upstream just added through the admin API reaches this
+      // process's registry up to a check interval after the gateway that listed the file.
+      if (!upstream) throw new Error(`upstream ${job.upstream} is not configured`);
       size = await download(deps, upstream, job, key, signal);
       logger.info({ sha256: job.sha256, filename: job.filename, upstream: upstream.name, size, url: safeUrl(job.url) }, 'file fetched and verified');
     }
-    await deps.artifacts.recordFetched({
+    const record = {
       sha256: job.sha256,
       size,
       filename: job.filename,
@@ -44,7 +46,8 @@ export function createFetchHandler(deps: FetchFileDeps) {
       storageKey: key,
       url: job.url,
       upstream: job.upstream,
-    });
+    };
+    await whileDatabaseIsDown(() => deps.artifacts.recordFetched(record), logger, job.sha256, signal);
     await deps.artifactCache.set(job.protocol, job.sha256, { size, filename: job.filename }).catch(() => {});
     await deps.producers.addExtract({ protocol: job.protocol, sha256: job.sha256, project: job.project, filename: job.filename });
     metrics.cacheLookups.inc({ category: 'artifact', result: 'filled' });
@@ -86,8 +89,42 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
       throw new UnrecoverableError(`${job.filename} from upstream ${upstream.name} does not match its published sha256 (got ${err.actual}); not stored`);
     }
     if (err instanceof SizeLimitError) throw new UnrecoverableError(`${job.filename} is larger than ORCHARD_MAX_FILE_BYTES (${err.limit})`);
+    // A denied address or a broken redirect will not change by retrying.
+    if (err instanceof UpstreamError && !err.transient) throw new UnrecoverableError(err.message);
     throw err;
   } finally {
     metrics.upstreamRequests.inc({ upstream: upstream.name, kind: 'file', outcome });
   }
+}
+
+/** Longest a fetched, stored file waits for PostgreSQL to come back before its job fails as usual. */
+const DATABASE_WAIT_MS = 5 * 60_000;
+
+/**
+ * Runs `write`, retrying while PostgreSQL is unreachable (restart, failover) for up to
+ * {@link DATABASE_WAIT_MS}. The job's own retries (five attempts over ~15 s) are too short for a
+ * database restart, and once they run out the stored file would never be recorded: later requests
+ * find it in storage and never enqueue it again.
+ */
+async function whileDatabaseIsDown<T>(write: () => Promise<T>, logger: Logger, sha256: string, signal?: AbortSignal): Promise<T> {
+  const deadline = Date.now() + DATABASE_WAIT_MS;
+  for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!isDatabaseUnavailable(err) || Date.now() + delay > deadline || signal?.aborted) throw err;
+      logger.warn({ sha256, retryInMs: delay, reason: (err as Error).message.split('\n')[0] }, 'database unavailable; the verified file waits to be recorded');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** Connection-level failures (server down, restarting, connection cut), as opposed to a bad query. */
+function isDatabaseUnavailable(err: unknown): boolean {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^(P1001|P1002|P1017|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P0[123]|08\d{3})$/.test(code)) return true;
+    if (/Can't reach database server|Connection terminated|connection .*closed|the database system is (starting up|shutting down)|terminating connection|ECONNREFUSED|ECONNRESET/i.test(e.message)) return true;
+  }
+  return false;
 }

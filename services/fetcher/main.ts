@@ -1,12 +1,13 @@
 import type http from 'node:http';
 import { ArtifactCache, CacheKeys, createCacheRedis, waitForRedis } from '../../libs/cache/index.js';
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
-import { ArtifactRepository } from '../../libs/db/index.js';
+import { ArtifactRepository, UpstreamRepository } from '../../libs/db/index.js';
 import { UpstreamClient } from '../../libs/http/index.js';
-import { closeCoreClientsOnShutdown, closeServer, openCoreClients, startOpsServer } from '../../libs/lifecycle/index.js';
+import { JobHandback, closeCoreClientsOnShutdown, closeServer, drainGraceMs, drainWorkers, openCoreClients, startOpsServer } from '../../libs/lifecycle/index.js';
 import { createProjectPages } from '../../libs/pages/index.js';
 import { pypiProtocol } from '../../libs/protocol/pypi/index.js';
-import { Producers, createProducerRedis, createWorker, createWorkerRedis, jobMetricsHooks, queueDepthCollector } from '../../libs/queue/index.js';
+import { UpstreamRegistry } from '../../libs/upstreams/index.js';
+import { Producers, createProducerRedis, createWorker, createWorkerRedis, jobMetricsHooks, queueDepthCollector, type FetchJob } from '../../libs/queue/index.js';
 
 import { createFetchHandler } from './fetch-file.js';
 
@@ -20,22 +21,32 @@ export async function startFetcher(settings: Settings) {
   const workerRedis = createWorkerRedis(settings.redisUrl);
   const producers = new Producers(producerRedis, settings.queuePrefix);
   const upstreamHttp = new UpstreamClient(settings.upstreamHttp);
-  const upstreams = async () => settings.upstreams;
-  const pages = createProjectPages({ settings, protocol: pypiProtocol, redis, http: upstreamHttp, upstreams, metrics, logger });
+  // The same merged upstream list as the gateway's: file downloads need the upstream's credentials.
+  const keys = new CacheKeys(settings.cachePrefix);
+  const registry = new UpstreamRegistry({ protocol: pypiProtocol.name, configured: settings.upstreams, repository: new UpstreamRepository(prisma), redis, keys, logger });
+  registry.start();
+  const upstreams = () => registry.list();
+  const generation = () => registry.generation();
+  const pages = createProjectPages({ settings, protocol: pypiProtocol, redis, http: upstreamHttp, upstreams, generation, metrics, logger });
   const fetchFile = createFetchHandler({
     store,
     http: upstreamHttp,
     upstreams,
     artifacts: new ArtifactRepository(prisma),
-    artifactCache: new ArtifactCache(redis, new CacheKeys(settings.cachePrefix)),
+    artifactCache: new ArtifactCache(redis, keys),
     producers,
     maxFileBytes: settings.maxFileBytes,
     metrics,
     logger,
   });
   const hooks = jobMetricsHooks(metrics, logger);
-  const common = { connection: workerRedis, prefix: settings.queuePrefix, hooks };
-  const fetchWorker = createWorker('fetch', (payload) => fetchFile(payload), { ...common, concurrency: settings.fetcherConcurrency });
+  const common = { connection: workerRedis, prefix: settings.queuePrefix, hooks, stalledIntervalMs: settings.jobStalledMs };
+  // A download still running when the shutdown grace runs out is aborted and handed back to the queue.
+  const handback = new JobHandback({ logger, metrics });
+  const fetchWorker = createWorker('fetch', handback.wrap('fetch', (payload: FetchJob, _job, signal) => fetchFile(payload, signal)), {
+    ...common,
+    concurrency: settings.fetcherConcurrency,
+  });
   const refreshWorker = createWorker('refresh', (payload) => pages.refresh(payload.project), { ...common, concurrency: 4 });
   void fetchWorker.run();
   void refreshWorker.run();
@@ -54,11 +65,16 @@ export async function startFetcher(settings: Settings) {
   });
   logger.info({ port: settings.fetcherPort, concurrency: settings.fetcherConcurrency }, 'fetcher running');
 
-  // Stop taking work first; close() waits for jobs in progress (a job cut off is retried elsewhere).
-  shutdown.add({ name: 'workers', run: () => Promise.allSettled([fetchWorker.close(), refreshWorker.close()]) });
+  // Stop taking work first and let jobs in progress finish; downloads still running when the grace
+  // period ends go back to the queue (a refresh cut off by the exit is retried by the stalled check).
+  shutdown.add({
+    name: 'workers',
+    run: () => drainWorkers([fetchWorker, refreshWorker], { graceMs: drainGraceMs(settings.shutdownTimeoutMs), handback, logger }),
+  });
   shutdown.add({ name: 'ops server', run: () => closeServer(ops) });
   shutdown.add({ name: 'producers', run: () => producers.close() });
   shutdown.add({ name: 'upstream pools', run: () => upstreamHttp.close() });
+  shutdown.add({ name: 'upstream registry', run: async () => registry.close() });
   shutdown.add({ name: 'redis', run: async () => { redis.disconnect(); producerRedis.disconnect(); workerRedis.disconnect(); } });
   closeCoreClientsOnShutdown(core);
   return { shutdown, logger };

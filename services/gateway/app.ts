@@ -5,6 +5,7 @@ import { errorHandler, notFound } from './http-errors.js';
 import { requestContext } from './request-context.js';
 import { fileRoutes, type FileRoutesDeps } from './routes/file-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
+import { rootRoutes, type RootRoutesDeps } from './routes/root-routes.js';
 import { simpleRoutes, type SimpleRoutesDeps } from './routes/simple-routes.js';
 import type { Router } from 'express';
 
@@ -12,6 +13,8 @@ export interface AppDeps {
   logger: Logger;
   metrics: Metrics;
   simple: SimpleRoutesDeps;
+  /** The root `/simple/` list; absent, `/simple/` is a 404. */
+  root?: RootRoutesDeps;
   files: FileRoutesDeps;
   ops: Parameters<typeof opsRoutes>[0];
   /** Extra routers (JSON API, admin). */
@@ -26,6 +29,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('strict routing', true);
   app.use(requestContext(deps.logger, deps.metrics));
   app.use(opsRoutes(deps.ops));
+  if (deps.root) app.use(rootRoutes(deps.root));
   app.use(simpleRoutes(deps.simple));
   app.use(fileRoutes(deps.files));
   for (const router of deps.extra ?? []) app.use(router);

@@ -1,4 +1,5 @@
-import type { QueueEvents } from 'bullmq';
+import type { EventEmitter } from 'node:events';
+import type { Queue, QueueEvents } from 'bullmq';
 import type { ArtifactCache, FileSource } from '../../libs/cache/index.js';
 import type { Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
@@ -29,12 +30,18 @@ export interface FileLocatorDeps {
  * sha256, so concurrent misses share one download). A file no configured upstream listed is a 404.
  */
 export class FileLocator {
-  constructor(private readonly deps: FileLocatorDeps) {}
+  constructor(private readonly deps: FileLocatorDeps) {
+    // Every waiting request listens for its job's events: a burst of misses is many listeners.
+    deps.fetchEvents.setMaxListeners(0);
+  }
 
   async locate(project: string, sha256: string, filename: string): Promise<FileLocation> {
     const { artifacts, store, metrics, protocol } = this.deps;
     const cached = await artifacts.get(protocol, sha256).catch(() => null);
     if (cached) {
+      // The bytes are known by their sha256 alone; serving them under another name (another
+      // version's file name, say) would let a link misname what a client installs.
+      if (cached.filename !== filename) throw notFound(`${filename} is not listed for ${project} by any configured upstream`);
       metrics.cacheLookups.inc({ category: 'artifact', result: 'hit' });
       return { kind: 'stored', size: cached.size };
     }
@@ -62,9 +69,8 @@ export class FileLocator {
 
   private async fetch(project: string, sha256: string, source: FileSource): Promise<FileLocation> {
     const { producers, fetchEvents, fetchWaitMs, logger } = this.deps;
-    let job;
     try {
-      job = await producers.addFetch({
+      await producers.addFetch({
         protocol: 'pypi',
         sha256,
         project,
@@ -76,15 +82,53 @@ export class FileLocator {
       logger.warn({ err: (err as Error).message }, 'queue unavailable; streaming the file from upstream');
       return { kind: 'upstream', source };
     }
-    try {
-      await job.waitUntilFinished(fetchEvents, fetchWaitMs);
-      return { kind: 'stored' };
-    } catch (err) {
-      const message = (err as Error).message ?? '';
-      if (/timed out before finishing/.test(message)) return { kind: 'upstream', source };
-      throw new HttpError(502, 'fetch_failed', `could not fetch ${source.filename}: ${oneLine(message)}`);
+    const outcome = await waitForJob(fetchEvents, producers.fetch, sha256, fetchWaitMs);
+    switch (outcome.kind) {
+      case 'completed':
+        return { kind: 'stored' };
+      case 'timeout':
+        return { kind: 'upstream', source };
+      case 'failed':
+        throw new HttpError(502, 'fetch_failed', `could not fetch ${source.filename}: ${oneLine(outcome.reason)}`);
     }
   }
+}
+
+type JobOutcome = { kind: 'completed' } | { kind: 'failed'; reason: string } | { kind: 'timeout' };
+
+/**
+ * Waits up to `ms` for a fetch job to finish. Unlike BullMQ's `waitUntilFinished`, Redis trouble
+ * while waiting never rejects (nor escapes as an unhandled rejection): the deadline decides, and the
+ * request streams from upstream instead.
+ */
+function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number): Promise<JobOutcome> {
+  if (ms <= 0) return Promise.resolve({ kind: 'timeout' });
+  // Per-job events (`completed:<id>`) are emitted but not in BullMQ's typed listener map.
+  const emitter = events as unknown as EventEmitter;
+  return new Promise((resolve) => {
+    const completedEvent = `completed:${jobId}`;
+    const failedEvent = `failed:${jobId}`;
+    const finish = (outcome: JobOutcome) => {
+      clearTimeout(timer);
+      emitter.off(completedEvent, onCompleted);
+      emitter.off(failedEvent, onFailed);
+      resolve(outcome);
+    };
+    const onCompleted = () => finish({ kind: 'completed' });
+    const onFailed = (args: { failedReason?: string }) => finish({ kind: 'failed', reason: args.failedReason ?? 'the fetch failed' });
+    const timer = setTimeout(() => finish({ kind: 'timeout' }), ms);
+    emitter.on(completedEvent, onCompleted);
+    emitter.on(failedEvent, onFailed);
+    // The job may have finished before the listeners were in place (or long ago: a file whose job
+    // completed is in storage, but one that failed for good stays failed for a minute).
+    void (async () => {
+      await events.waitUntilReady();
+      const job = await queue.getJob(jobId);
+      const state = job ? await job.getState() : undefined;
+      if (state === 'completed') onCompleted();
+      else if (state === 'failed') onFailed({ failedReason: job?.failedReason });
+    })().catch(() => {});
+  });
 }
 
 function oneLine(message: string): string {

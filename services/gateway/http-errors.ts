@@ -1,5 +1,9 @@
 import type { ErrorRequestHandler } from 'express';
+import { UpstreamError } from '../../libs/http/index.js';
 import type { Logger } from '../../libs/log/index.js';
+import { BodyTooLargeError } from '../../libs/pages/index.js';
+import { MalformedPageError } from '../../libs/protocol/pypi/index.js';
+import { StorageUnavailableError } from '../../libs/storage/index.js';
 
 /** An error with a status and a short reason safe to show the client. */
 export class HttpError extends Error {
@@ -18,6 +22,32 @@ export const notFound = (message: string) => new HttpError(404, 'not_found', mes
 export const badRequest = (message: string) => new HttpError(400, 'bad_request', message);
 
 /**
+ * Known failures of the parts below the routes, as the client sees them. Each is somebody else's
+ * fault, never the client's, but not Orchard's own bug either:
+ * - storage unreachable → 503 (retry later; /ready says the same);
+ * - an upstream unreachable or answering an error → 502, timing out → 504;
+ * - an upstream page that is not a PEP 503/691 page, or is too large → 502 with the reason.
+ * The messages carry no URL and no credential (UpstreamError messages name the upstream only).
+ */
+export function toHttpError(err: unknown): HttpError | undefined {
+  if (err instanceof HttpError) return err;
+  if (err instanceof StorageUnavailableError) {
+    return new HttpError(503, 'storage_unavailable', 'storage is unavailable right now; retry later', { 'Retry-After': '5' });
+  }
+  if (err instanceof UpstreamError) {
+    return new HttpError(err.failure === 'timeout' ? 504 : 502, 'upstream_failed', oneLine(err.message));
+  }
+  if (err instanceof MalformedPageError) return new HttpError(502, 'upstream_malformed', `upstream answered a ${oneLine(err.message)}`);
+  if (err instanceof BodyTooLargeError) return new HttpError(502, 'upstream_too_large', oneLine(err.message));
+  if (isClientError(err)) {
+    // Raised by express itself (undecodable %-escapes in a path parameter, body parsers).
+    const message = err.type === 'entity.too.large' ? 'request body too large' : err.status === 400 ? 'malformed request' : 'request refused';
+    return new HttpError(err.status, 'bad_request', message);
+  }
+  return undefined;
+}
+
+/**
  * The one error handler: known errors map to their status and one-line reason; anything else is a
  * generic 500 with the request id, logged in detail and never leaked.
  */
@@ -27,11 +57,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     let status = 500;
     let message = `internal error (request ${requestId})`;
     let headers: Record<string, string> = {};
-    if (err instanceof HttpError) {
-      ({ status, message, headers } = err);
-    } else if (isBodyParserError(err)) {
-      status = err.status;
-      message = err.type === 'entity.too.large' ? 'request body too large' : 'malformed request body';
+    const known = toHttpError(err);
+    if (known) {
+      ({ status, message, headers } = known);
+      if (status >= 500) logger.warn({ requestId, method: req.method, path: req.path, status, reason: message }, 'request failed');
     } else {
       logger.error({ err, requestId, method: req.method, path: req.path }, 'unhandled error');
     }
@@ -39,10 +68,24 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.destroy();
       return;
     }
-    res.status(status).set(headers).type('text/plain').send(`${message}\n`);
+    // A handler may have set the headers of the file it meant to send (ETag, an immutable
+    // Cache-Control): an error must not carry them, nor be cached.
+    for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
+    res.status(status).set('Cache-Control', 'no-store').set(headers).type('text/plain').send(`${message}\n`);
   };
 }
 
-function isBodyParserError(err: unknown): err is { status: number; type: string } {
-  return typeof err === 'object' && err !== null && 'type' in err && 'status' in err && typeof (err as { status: unknown }).status === 'number';
+const REPRESENTATION_HEADERS = ['ETag', 'Last-Modified', 'Cache-Control', 'Content-Disposition', 'Content-Encoding', 'Content-Length', 'Content-Range', 'Accept-Ranges'];
+
+/** An error express or a body parser raised with a 4xx status (`status`/`statusCode`, optional `type`). */
+function isClientError(err: unknown): err is { status: number; type?: string } {
+  if (typeof err !== 'object' || err === null) return false;
+  const status = (err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode;
+  if (typeof status !== 'number' || status < 400 || status > 499) return false;
+  (err as { status: number }).status = status;
+  return true;
+}
+
+function oneLine(message: string): string {
+  return message.split('\n')[0]!.slice(0, 300);
 }

@@ -1,14 +1,19 @@
 import http from 'node:http';
-import { ArtifactCache, CacheKeys, createCacheRedis, waitForRedis } from '../../libs/cache/index.js';
+import { ArtifactCache, CacheKeys, RootIndexCache, createCacheRedis, waitForRedis } from '../../libs/cache/index.js';
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { UpstreamClient } from '../../libs/http/index.js';
 import { closeCoreClientsOnShutdown, closeServer, openCoreClients } from '../../libs/lifecycle/index.js';
-import { createProjectPages } from '../../libs/pages/index.js';
+import { RootPages, createProjectPages } from '../../libs/pages/index.js';
 import { pypiProtocol } from '../../libs/protocol/pypi/index.js';
-import { Producers, createFetchEvents, createProducerRedis, createWorkerRedis } from '../../libs/queue/index.js';
+import { Producers, createFetchEvents, createProducerRedis, createWorkerRedis, queueDepthCollector } from '../../libs/queue/index.js';
+import { ReleaseRepository, UpstreamRepository } from '../../libs/db/index.js';
+import { UpstreamRegistry } from '../../libs/upstreams/index.js';
 import { createApp } from './app.js';
 import { FileLocator } from './file-locator.js';
 import { MetadataFiles } from './metadata-files.js';
+import { closeStalledReaders } from './stalled-readers.js';
+import { adminRoutes } from './routes/admin-routes.js';
+import { apiRoutes } from './routes/api-routes.js';
 
 /** Builds the gateway from settings and starts listening; returns its shutdown. */
 export async function startGateway(settings: Settings) {
@@ -22,7 +27,10 @@ export async function startGateway(settings: Settings) {
   const fetchEvents = createFetchEvents(eventsRedis, settings.queuePrefix);
   const keys = new CacheKeys(settings.cachePrefix);
   const upstreamHttp = new UpstreamClient(settings.upstreamHttp);
-  const upstreams = async () => settings.upstreams;
+  // ORCHARD_UPSTREAMS merged with the upstreams stored in PostgreSQL (admin API), cached in Redis.
+  const registry = new UpstreamRegistry({ protocol: pypiProtocol.name, configured: settings.upstreams, repository: new UpstreamRepository(prisma), redis, keys, logger });
+  registry.start();
+  const upstreams = () => registry.list();
   const protocol = pypiProtocol;
   const pages = createProjectPages({
     settings,
@@ -30,6 +38,7 @@ export async function startGateway(settings: Settings) {
     redis,
     http: upstreamHttp,
     upstreams,
+    generation: () => registry.generation(),
     onStale: (project) => producers.addRefresh({ protocol: 'pypi', project }),
     metrics,
     logger,
@@ -49,14 +58,33 @@ export async function startGateway(settings: Settings) {
     logger,
     metrics,
     simple: { protocol, pages, indexTtlSeconds: settings.indexTtlSeconds },
+    extra: [
+      adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts: new ArtifactCache(redis, keys), logger }),
+      apiRoutes({ releases: new ReleaseRepository(prisma), logger }),
+    ],
+    root: {
+      root: new RootPages({
+        protocol,
+        cache: new RootIndexCache(redis, keys, protocol.name),
+        redis,
+        http: upstreamHttp,
+        upstreams,
+        ttlSeconds: settings.rootIndexTtlSeconds,
+        staleTtlSeconds: settings.indexStaleTtlSeconds,
+        metrics,
+        logger,
+      }),
+      rootTtlSeconds: settings.rootIndexTtlSeconds,
+    },
     files: {
       protocol,
       files,
-      metadata: new MetadataFiles({ store, files, http: upstreamHttp, upstreams, metrics }),
+      metadata: new MetadataFiles({ protocol, store, files, http: upstreamHttp, upstreams, metrics, logger }),
       store,
       http: upstreamHttp,
       upstreams,
       metrics,
+      downloadMode: settings.downloadMode,
     },
     ops: {
       registry: metrics.registry,
@@ -66,20 +94,35 @@ export async function startGateway(settings: Settings) {
         storage: () => store.check(),
       },
       details: () => ({ dbPoolSize: settings.dbPoolSize, upstreamPool: upstreamHttp.describe() }),
+      beforeScrape: queueDepthCollector(metrics, [producers.fetch, producers.extract, producers.refresh]),
     },
   });
-  const server = http.createServer({ requestTimeout: 300_000, headersTimeout: 30_000, maxHeaderSize: 16 * 1024 }, app);
+  // Slow clients are bounded: headers within httpHeadersTimeoutMs (checked every second or so), the
+  // whole request within 5 minutes, and a connection where no byte moves either way (a reader that
+  // stopped reading) is closed after httpIdleTimeoutMs.
+  const server = http.createServer(
+    {
+      requestTimeout: 300_000,
+      headersTimeout: settings.httpHeadersTimeoutMs,
+      connectionsCheckingInterval: Math.min(30_000, Math.max(1_000, Math.floor(settings.httpHeadersTimeoutMs / 4))),
+      maxHeaderSize: 16 * 1024,
+    },
+    app,
+  );
   server.keepAliveTimeout = 65_000;
+  server.setTimeout(settings.httpIdleTimeoutMs);
+  const stopSweeper = closeStalledReaders(server, settings.httpIdleTimeoutMs);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(settings.gatewayPort, settings.host, resolve);
   });
   logger.info({ port: settings.gatewayPort, upstreams: settings.upstreams.map((u) => u.name) }, 'gateway listening');
 
-  shutdown.add({ name: 'http server', run: () => closeServer(server) });
+  shutdown.add({ name: 'http server', run: () => (stopSweeper(), closeServer(server)) });
   shutdown.add({ name: 'queue events', run: () => fetchEvents.close() });
   shutdown.add({ name: 'producers', run: () => producers.close() });
   shutdown.add({ name: 'upstream pools', run: () => upstreamHttp.close() });
+  shutdown.add({ name: 'upstream registry', run: async () => registry.close() });
   shutdown.add({ name: 'redis', run: async () => { redis.disconnect(); producerRedis.disconnect(); eventsRedis.disconnect(); } });
   closeCoreClientsOnShutdown(core);
   return { server, shutdown, logger };

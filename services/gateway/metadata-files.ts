@@ -1,58 +1,117 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { Request, Response } from 'express';
+import type { FileSource } from '../../libs/cache/index.js';
 import type { UpstreamConfig } from '../../libs/config/index.js';
-import { type UpstreamClient } from '../../libs/http/index.js';
+import type { UpstreamClient } from '../../libs/http/index.js';
+import type { Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
-import { HashMismatchError, metadataKey, type BlobStore } from '../../libs/storage/index.js';
+import { BodyTooLargeError, readBounded } from '../../libs/pages/index.js';
+import type { ProtocolAdapter } from '../../libs/protocol/types.js';
+import { metadataKey, type BlobStore } from '../../libs/storage/index.js';
 import type { FileLocator } from './file-locator.js';
 import { HttpError, notFound } from './http-errors.js';
-import { sendStoredFile } from './send-file.js';
+import { sendBuffer } from './send-file.js';
 
+/** Largest metadata file Orchard serves or stores (real ones are a few KiB). */
 const MAX_METADATA_BYTES = 10 * 1024 * 1024;
+const CONTENT_TYPE = 'text/plain; charset=utf-8';
+
+export interface MetadataFilesDeps {
+  protocol: ProtocolAdapter;
+  store: BlobStore;
+  files: FileLocator;
+  http: UpstreamClient;
+  upstreams: () => Promise<UpstreamConfig[]>;
+  metrics: Metrics;
+  logger: Logger;
+}
 
 /**
- * PEP 658 `<file>.metadata`: the METADATA the extractor stored, or, before the file is cached, the
- * upstream's own metadata file — fetched once, verified against its published hash, then stored.
+ * PEP 658 `<file>.metadata`. The served bytes always hash to what the page advertises for the file:
+ *
+ * - the stored metadata file (the METADATA the extractor read from the cached wheel, or the
+ *   upstream's metadata file stored earlier), when the upstream published no sha256 for its own
+ *   metadata or the stored bytes match it;
+ * - otherwise the upstream's own metadata file, fetched and verified against its published sha256,
+ *   and stored when nothing is yet (so later requests need no upstream).
+ *
+ * Metadata files are small, so they are read into memory and hashed on every request: the ETag is
+ * their true sha256, and a stored file that differs from the upstream's (a private index whose
+ * metadata file is not the wheel's METADATA) is never served under the upstream's hash.
  */
 export class MetadataFiles {
-  constructor(
-    private readonly deps: {
-      store: BlobStore;
-      files: FileLocator;
-      http: UpstreamClient;
-      upstreams: () => Promise<UpstreamConfig[]>;
-      metrics: Metrics;
-    },
-  ) {}
+  constructor(private readonly deps: MetadataFilesDeps) {}
 
   async serve(req: Request, res: Response, project: string, sha256: string, filename: string): Promise<void> {
-    const key = metadataKey(sha256);
-    const file = { key, sha256, filename: `${filename}.metadata`, contentType: 'text/plain; charset=utf-8' };
-    if (await sendStoredFile(req, res, this.deps.store, this.deps.metrics, file)) return;
-    const source = await this.deps.files.source(project, sha256, filename);
-    if (!source.coreMetadata) throw notFound(`no metadata is available for ${filename} yet`);
+    const stored = await this.readStored(sha256);
+    let source: FileSource | null = null;
+    try {
+      source = await this.deps.files.source(project, sha256, filename);
+    } catch (err) {
+      // Not listed (any more) or the upstream is unreachable: stored metadata of a wheel still serves.
+      if (!stored) throw err;
+    }
+    const published = source?.coreMetadata;
+    if (stored && (published !== undefined || this.deps.protocol.advertisesExtractedMetadata(filename))) {
+      const digest = sha256Hex(stored);
+      if (typeof published !== 'string' || published === digest) {
+        res.set('X-Orchard-Cache', 'hit');
+        sendBuffer(req, res, stored, { sha256: digest, filename: `${filename}.metadata`, contentType: CONTENT_TYPE });
+        return;
+      }
+    }
+    if (!source || published === undefined) throw notFound(`no metadata file is available for ${filename}`);
+    const body = await this.fetchFromUpstream(source, filename);
+    const digest = sha256Hex(body);
+    if (typeof published === 'string' && digest !== published) {
+      this.deps.metrics.hashMismatches.inc({ upstream: source.upstream });
+      throw new HttpError(502, 'hash_mismatch', `upstream metadata for ${filename} does not match its published sha256`);
+    }
+    if (!stored) await this.store(sha256, body, digest);
+    res.set('X-Orchard-Cache', 'miss');
+    sendBuffer(req, res, body, { sha256: digest, filename: `${filename}.metadata`, contentType: CONTENT_TYPE });
+  }
+
+  private async readStored(sha256: string): Promise<Buffer | null> {
+    const blob = await this.deps.store.get(metadataKey(sha256));
+    if (!blob) return null;
+    return readBounded(blob.body, MAX_METADATA_BYTES, 'stored metadata file');
+  }
+
+  private async fetchFromUpstream(source: FileSource, filename: string): Promise<Buffer> {
+    const { http, metrics } = this.deps;
     const upstream = (await this.deps.upstreams()).find((u) => u.name === source.upstream);
     if (!upstream) throw new HttpError(502, 'upstream_removed', `upstream ${source.upstream} is no longer configured`);
-    const response = await this.deps.http.get(upstream, `${source.url}.metadata`, { headers: { 'accept-encoding': 'identity' } });
-    this.deps.metrics.upstreamRequests.inc({ upstream: upstream.name, kind: 'metadata', outcome: response.status === 200 ? 'ok' : 'error' });
+    const response = await http.get(upstream, `${source.url}.metadata`, { headers: { 'accept-encoding': 'identity' } });
+    metrics.upstreamRequests.inc({ upstream: upstream.name, kind: 'metadata', outcome: response.status === 200 ? 'ok' : 'error' });
     if (response.status !== 200) {
       response.body.resume();
       throw new HttpError(response.status === 404 ? 404 : 502, 'upstream_status', `upstream ${upstream.name} answered ${response.status} for ${filename}.metadata`);
     }
+    const encoding = response.headers['content-encoding'];
+    if (encoding && encoding !== 'identity') {
+      response.body.resume();
+      throw new HttpError(502, 'upstream_encoding', `upstream ${upstream.name} sent ${filename}.metadata with content-encoding ${String(encoding)}`);
+    }
     try {
-      await this.deps.store.put(key, response.body, {
-        expectedSha256: typeof source.coreMetadata === 'string' ? source.coreMetadata : undefined,
-        maxBytes: MAX_METADATA_BYTES,
-        contentType: 'text/plain; charset=utf-8',
-      });
+      return await readBounded(response.body, MAX_METADATA_BYTES, `${filename}.metadata`);
     } catch (err) {
-      if (err instanceof HashMismatchError) {
-        this.deps.metrics.hashMismatches.inc({ upstream: upstream.name });
-        throw new HttpError(502, 'hash_mismatch', `upstream metadata for ${filename} does not match its published sha256`);
-      }
+      if (err instanceof BodyTooLargeError) throw new HttpError(502, 'metadata_too_large', err.message);
       throw err;
     }
-    if (!(await sendStoredFile(req, res, this.deps.store, this.deps.metrics, file))) {
-      throw new HttpError(503, 'storage_unavailable', 'storage did not return the metadata just stored');
+  }
+
+  /** Stores verified upstream metadata; a storage failure only costs the next request an upstream fetch. */
+  private async store(sha256: string, body: Buffer, digest: string): Promise<void> {
+    try {
+      await this.deps.store.put(metadataKey(sha256), Readable.from([body]), { expectedSha256: digest, maxBytes: MAX_METADATA_BYTES, contentType: CONTENT_TYPE });
+    } catch (err) {
+      this.deps.logger.warn({ sha256, err: (err as Error).message }, 'could not store the upstream metadata file');
     }
   }
+}
+
+function sha256Hex(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }

@@ -1,7 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import parseRange from 'range-parser';
-import type { BlobStore } from '../../libs/storage/index.js';
+import type { BlobStore, ByteRange } from '../../libs/storage/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
 import { HttpError } from './http-errors.js';
 
@@ -12,54 +12,54 @@ export interface SendFileOptions {
   contentType: string;
   /** Known size, saving a stat when the cache already told us. */
   size?: number;
+  /**
+   * Answer with a redirect to a short-lived presigned URL instead of streaming the bytes
+   * (`ORCHARD_DOWNLOAD_MODE=redirect`); ignored for stores that cannot presign (fs).
+   */
+  redirect?: boolean;
 }
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** Lifetime of a presigned download URL: S3 checks it when the download starts, not while it runs. */
+export const PRESIGNED_URL_SECONDS = 300;
 
 /**
  * Streams a stored, verified object with the HTTP semantics clients rely on: strong ETag (the
  * sha256), 304 on If-None-Match, one byte range (206/416, honouring If-Range), HEAD with the same
- * Content-Length as GET, never content-encoded. Returns false when the object is not in the store.
+ * Content-Length as GET, never content-encoded. In redirect mode the client is sent to a presigned
+ * URL instead (after the 304 check, which needs no storage round trip). Returns false when the
+ * object is not in the store.
  */
 export async function sendStoredFile(req: Request, res: Response, store: BlobStore, metrics: Metrics, file: SendFileOptions): Promise<boolean> {
   const etag = `"${file.sha256}"`;
-  const size = file.size ?? (await store.stat(file.key))?.size;
-  if (size === undefined) return false;
-  res.set({
-    ETag: etag,
-    'Cache-Control': IMMUTABLE,
-    'Accept-Ranges': 'bytes',
-    'Content-Type': file.contentType,
-    'Content-Disposition': `attachment; filename="${file.filename.replace(/["\\]/g, '')}"`,
-    'X-Content-Type-Options': 'nosniff',
-  });
-  if (matchesEtag(req.headers['if-none-match'], etag)) {
-    res.status(304).end();
+  if (file.redirect && store.presignedUrl) {
+    res.set('ETag', etag);
+    if (matchesEtag(req.headers['if-none-match'], etag)) {
+      res.set('Cache-Control', IMMUTABLE).status(304).end();
+      return true;
+    }
+    if (file.size === undefined && !(await store.stat(file.key))) return false;
+    const url = await store.presignedUrl(file.key, { expiresInSeconds: PRESIGNED_URL_SECONDS, filename: file.filename });
+    // 307 keeps the method (a HEAD stays a HEAD); the client re-sends its Range to the store.
+    res.set({ 'Cache-Control': 'no-store', Location: url, 'X-Orchard-Download': 'redirect' }).status(307).end();
     return true;
   }
-  let range: { start: number; end: number } | undefined;
-  const rangeHeader = req.headers.range;
-  const ifRange = req.headers['if-range'];
-  if (rangeHeader && (!ifRange || ifRange === etag)) {
-    const parsed = parseRange(size, rangeHeader, { combine: true });
-    if (parsed === -1) {
-      throw new HttpError(416, 'range_not_satisfiable', 'range not satisfiable', { 'Content-Range': `bytes */${size}` });
-    }
-    // -2 (malformed) and multiple ranges: serve the whole file, as RFC 9110 allows.
-    if (parsed !== -2 && parsed.type === 'bytes' && parsed.length === 1) range = parsed[0];
-  }
+  const size = file.size ?? (await store.stat(file.key))?.size;
+  if (size === undefined) return false;
+  const range = prepare(req, res, { etag, size, contentType: file.contentType, filename: file.filename });
+  if (range === 'done') return true;
   const length = range ? range.end - range.start + 1 : size;
-  res.status(range ? 206 : 200).set('Content-Length', String(length));
-  if (range) res.set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
   if (req.method === 'HEAD') {
     res.end();
     return true;
   }
   const controller = new AbortController();
   res.once('close', () => controller.abort());
-  const blob = await store.get(file.key, { range, signal: controller.signal });
+  const blob = await store.get(file.key, { range: range ?? undefined, signal: controller.signal });
   if (!blob) {
     res.removeHeader('Content-Length');
+    res.removeHeader('Content-Range');
+    res.status(200);
     return false;
   }
   await pipeline(blob.body, res).catch((err: unknown) => {
@@ -69,10 +69,64 @@ export async function sendStoredFile(req: Request, res: Response, store: BlobSto
   return true;
 }
 
-function matchesEtag(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  if (header.trim() === '*') return true;
-  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag);
+/**
+ * Sends a small body held in memory (PEP 658 metadata) with the same semantics as a stored file:
+ * strong ETag (the body's sha256), 304, one byte range, HEAD, immutable caching.
+ */
+export function sendBuffer(req: Request, res: Response, body: Buffer, file: { sha256: string; filename: string; contentType: string }): void {
+  const range = prepare(req, res, { etag: `"${file.sha256}"`, size: body.length, contentType: file.contentType, filename: file.filename });
+  if (range === 'done') return;
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  res.end(range ? body.subarray(range.start, range.end + 1) : body);
 }
 
-export { matchesEtag };
+/**
+ * Sets the representation headers, then answers 304 (returns 'done') or settles the status and
+ * Content-Length for the whole body (returns null) or one satisfiable range (returns it). An
+ * unsatisfiable range throws 416; a malformed or multi-range header gets the whole body, as RFC 9110
+ * allows.
+ */
+function prepare(
+  req: Request,
+  res: Response,
+  file: { etag: string; size: number; contentType: string; filename: string },
+): ByteRange | null | 'done' {
+  res.set({
+    ETag: file.etag,
+    'Cache-Control': IMMUTABLE,
+    'Accept-Ranges': 'bytes',
+    'Content-Type': file.contentType,
+    'Content-Disposition': `attachment; filename="${file.filename.replace(/["\\]/g, '')}"`,
+    'X-Content-Type-Options': 'nosniff',
+  });
+  if (matchesEtag(req.headers['if-none-match'], file.etag)) {
+    res.status(304).end();
+    return 'done';
+  }
+  let range: ByteRange | null = null;
+  const rangeHeader = req.headers.range;
+  const ifRange = req.headers['if-range'];
+  // If-Range with our strong ETag (or none) keeps the range; a date or another ETag gets the whole file.
+  if (rangeHeader && (!ifRange || String(ifRange).trim() === file.etag)) {
+    const parsed = parseRange(file.size, rangeHeader, { combine: true });
+    if (parsed === -1) {
+      throw new HttpError(416, 'range_not_satisfiable', 'range not satisfiable', { 'Content-Range': `bytes */${file.size}` });
+    }
+    if (parsed !== -2 && parsed.type === 'bytes' && parsed.length === 1) range = parsed[0]!;
+  }
+  const length = range ? range.end - range.start + 1 : file.size;
+  res.status(range ? 206 : 200).set('Content-Length', String(length));
+  if (range) res.set('Content-Range', `bytes ${range.start}-${range.end}/${file.size}`);
+  return range;
+}
+
+/** RFC 9110 If-None-Match: weak comparison, `*` matches any current representation. */
+export function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  const bare = etag.replace(/^W\//, '');
+  return header.split(',').some((t) => t.trim().replace(/^W\//, '') === bare);
+}

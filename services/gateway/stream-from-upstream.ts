@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import type { FileSource } from '../../libs/cache/index.js';
 import type { UpstreamConfig } from '../../libs/config/index.js';
-import type { UpstreamClient } from '../../libs/http/index.js';
+import { UpstreamError, type UpstreamClient } from '../../libs/http/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
 import { HttpError } from './http-errors.js';
 
@@ -10,6 +12,10 @@ import { HttpError } from './http-errors.js';
  * Streams a file straight from its upstream to the client (its fetch job completes the cached copy
  * meanwhile), so a large file never leaves a client waiting on a silent socket. Only the headers
  * Orchard vouches for are sent; the upstream's encoding and range headers are never forwarded.
+ *
+ * The bytes are hashed on the way through and the last chunk is held back until the sha256 is
+ * known: bytes that do not match what the page published never reach the client complete (the
+ * response is cut off, so the client sees a failed download rather than a wrong file).
  */
 export async function streamFromUpstream(
   req: Request,
@@ -23,22 +29,36 @@ export async function streamFromUpstream(
   if (!upstream) throw new HttpError(502, 'upstream_removed', `upstream ${source.upstream} is no longer configured`);
   const controller = new AbortController();
   res.once('close', () => controller.abort());
-  const response = await http.get(upstream, source.url, {
-    headers: { 'accept-encoding': 'identity' },
-    signal: controller.signal,
-    method: req.method === 'HEAD' ? 'HEAD' : 'GET',
-  });
+  let response;
+  try {
+    response = await http.get(upstream, source.url, {
+      headers: { 'accept-encoding': 'identity' },
+      signal: controller.signal,
+      method: req.method === 'HEAD' ? 'HEAD' : 'GET',
+    });
+  } catch (err) {
+    metrics.upstreamRequests.inc({ upstream: upstream.name, kind: 'file', outcome: 'error' });
+    if (err instanceof UpstreamError) throw new HttpError(err.failure === 'timeout' ? 504 : 502, 'upstream_failed', `could not fetch ${source.filename}: ${err.message}`);
+    throw err;
+  }
   metrics.upstreamRequests.inc({ upstream: upstream.name, kind: 'file', outcome: response.status === 200 ? 'ok' : 'error' });
   if (response.status !== 200) {
     response.body.resume();
     throw new HttpError(502, 'upstream_status', `upstream ${upstream.name} answered ${response.status} for ${source.filename}`);
   }
+  const encoding = response.headers['content-encoding'];
+  if (encoding && encoding !== 'identity') {
+    response.body.resume();
+    throw new HttpError(502, 'upstream_encoding', `upstream ${upstream.name} sent ${source.filename} with content-encoding ${String(encoding)}`);
+  }
   const length = response.headers['content-length'];
   res.status(200).set({
     ETag: `"${sha256}"`,
     'Content-Type': 'application/octet-stream',
+    'Content-Disposition': `attachment; filename="${source.filename.replace(/["\\]/g, '')}"`,
     'Cache-Control': 'no-store',
     'X-Orchard-Cache': 'pass-through',
+    'X-Content-Type-Options': 'nosniff',
   });
   if (typeof length === 'string' && /^\d+$/.test(length)) res.set('Content-Length', length);
   if (req.method === 'HEAD') {
@@ -46,12 +66,44 @@ export async function streamFromUpstream(
     res.end();
     return;
   }
-  let sent = 0;
-  response.body.on('data', (chunk: Buffer) => {
-    sent += chunk.length;
-  });
-  await pipeline(response.body, res).catch((err: unknown) => {
+  const verify = new VerifyingPassThrough(sha256);
+  await pipeline(response.body, verify, res).catch((err: unknown) => {
+    // Headers are out: the error handler can only cut the connection, which is the point.
+    if (verify.mismatch) {
+      metrics.hashMismatches.inc({ upstream: upstream.name });
+      throw new HttpError(502, 'hash_mismatch', `${source.filename} from upstream ${upstream.name} does not match its published sha256`);
+    }
     if (!controller.signal.aborted) throw err;
   });
-  metrics.bytesServed.inc({ source: 'upstream' }, sent);
+  metrics.bytesServed.inc({ source: 'upstream' }, verify.bytes);
+}
+
+/** Passes bytes through, hashing them, and releases the last chunk only when the sha256 matches. */
+class VerifyingPassThrough extends Transform {
+  bytes = 0;
+  mismatch = false;
+  private readonly hash = createHash('sha256');
+  private held: Buffer | undefined;
+
+  constructor(private readonly expected: string) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    if (this.held) this.push(this.held);
+    this.held = chunk;
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.hash.digest('hex') !== this.expected) {
+      this.mismatch = true;
+      callback(new Error('the upstream bytes do not match the published sha256'));
+      return;
+    }
+    if (this.held) this.push(this.held);
+    callback();
+  }
 }

@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
+import { testRedisUrl } from './redis.js';
 
 export type ServiceName = 'gateway' | 'fetcher' | 'extractor';
 
@@ -36,6 +37,8 @@ export class OrchardProcesses {
   dataDir = '';
   gatewayUrl = '';
   ports: Record<ServiceName, number> = { gateway: 0, fetcher: 0, extractor: 0 };
+  /** Extra gateway processes (same database, Redis prefixes and data directory), by URL. */
+  readonly replicas = new Map<string, { child: ChildProcess; log: string }>();
 
   static async start(options: OrchardOptions): Promise<OrchardProcesses> {
     const orchard = new OrchardProcesses();
@@ -51,7 +54,7 @@ export class OrchardProcesses {
     const tag = randomBytes(6).toString('hex');
     this.env = {
       DATABASE_URL: this.database.url,
-      REDIS_URL: process.env.ORCHARD_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0',
+      REDIS_URL: await testRedisUrl(),
       ORCHARD_UPSTREAMS: options.upstreams,
       ORCHARD_DATA_DIR: this.dataDir,
       ORCHARD_HOST: '127.0.0.1',
@@ -92,7 +95,45 @@ export class OrchardProcesses {
     return code;
   }
 
+  /** Starts one more gateway process on its own port, sharing everything else; returns its URL. */
+  async startGatewayReplica(extraEnv: Record<string, string> = {}): Promise<string> {
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = { ...process.env, ...this.env, ...extraEnv, ORCHARD_PORT: String(port) };
+    for (const key of Object.keys(env)) if (key.startsWith('PIP_')) delete env[key];
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'services', 'gateway', 'main.ts')], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const url = `http://127.0.0.1:${port}`;
+    const replica = { child, log: '' };
+    child.stdout!.on('data', (d: Buffer) => (replica.log += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (replica.log += d.toString()));
+    this.replicas.set(url, replica);
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`gateway replica exited with ${child.exitCode}:\n${replica.log}`);
+      if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) return url;
+      if (Date.now() > deadline) throw new Error(`gateway replica did not become healthy:\n${replica.log}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Every line every service (and replica) wrote so far. */
+  allLogs(): string {
+    return [...Object.values(this.logs), ...[...this.replicas.values()].map((r) => r.log)].join('\n');
+  }
+
   async stop(): Promise<void> {
+    await Promise.all(
+      [...this.replicas.values()].map(async ({ child }) => {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+        child.kill('SIGTERM');
+        await exited;
+      }),
+    );
+    this.replicas.clear();
     await Promise.all([...this.children.keys()].map((s) => this.stopService(s)));
     await this.database?.drop().catch(() => {});
     if (this.dataDir) await rm(this.dataDir, { recursive: true, force: true });

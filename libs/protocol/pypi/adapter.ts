@@ -5,6 +5,8 @@ import { parseProjectHtml } from './parse-project-html.js';
 import { parseProjectJson } from './parse-project-json.js';
 import { renderProjectHtml } from './render-project-html.js';
 import { renderProjectJson } from './render-project-json.js';
+import { classifyFilename } from './filenames.js';
+import { createRootIndexParser, renderRootIndex, ROOT_INDEX_ACCEPT } from './root-index.js';
 
 /** The JSON media type of PEP 691. */
 export const PYPI_JSON_TYPE = 'application/vnd.pypi.simple.v1+json';
@@ -40,4 +42,10 @@ export const pypiProtocol: ProtocolAdapter = {
   renderProjectHtml,
   renderProjectJson,
   fileIdentity,
+  // PEP 658 metadata is a wheel's METADATA; an sdist's PKG-INFO may lack (or mark dynamic) its
+  // dependencies, and pip would trust it instead of building the sdist.
+  advertisesExtractedMetadata: (filename) => classifyFilename(filename) === 'wheel',
+  rootIndexAccept: ROOT_INDEX_ACCEPT,
+  createRootIndexParser,
+  renderRootIndex,
 };

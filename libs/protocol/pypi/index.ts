@@ -53,7 +53,10 @@ export { renderProjectHtml, type FileLinker } from './render-project-html.js';
 export { renderProjectJson } from './render-project-json.js';
 export { parseLegacyRequires, parseRequirement } from './requirements.js';
 export {
+  createRootIndexParser,
   parseRootIndexHtml,
+  renderRootIndex,
+  ROOT_INDEX_ACCEPT,
   parseRootIndexJson,
   renderRootIndexHtml,
   renderRootIndexJson,

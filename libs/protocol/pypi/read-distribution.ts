@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { CoreMetadata, Requirement } from '../types.js';
 import { readSdistPkgInfo, readWheelMetadata, UnsupportedArchiveError, type RangeSource } from './archive/index.js';
 import { parseCoreMetadata } from './core-metadata.js';
+import { MetadataError, RequirementError } from './errors.js';
 import { classifyFilename } from './filenames.js';
 import { parseLegacyRequires, parseRequirement } from './requirements.js';
 
@@ -9,6 +10,12 @@ import { parseLegacyRequires, parseRequirement } from './requirements.js';
 export interface DistributionSource extends RangeSource {
   open(): Promise<Readable>;
 }
+
+/**
+ * Longest requirement string accepted, in UTF-8 bytes. PostgreSQL indexes (artifact, raw) in a
+ * B-tree whose entries must stay under ~2.7 KB; real requirements, URLs included, are far shorter.
+ */
+export const MAX_REQUIREMENT_BYTES = 2000;
 
 /** Everything the extractor records about one distribution. */
 export interface ExtractedMetadata {
@@ -32,8 +39,10 @@ export interface ExtractedMetadata {
  */
 export async function extractDistributionMetadata(filename: string, source: DistributionSource): Promise<ExtractedMetadata> {
   const kind = classifyFilename(filename);
-  if (kind !== 'wheel' && kind !== 'sdist') throw new UnsupportedArchiveError(`${kind} files are not read for metadata`);
+  if (kind === 'egg') throw new UnsupportedArchiveError('eggs are not read for metadata');
+  if (kind === 'other') throw new UnsupportedArchiveError('not a wheel or an sdist: not read for metadata');
   const file = kind === 'wheel' ? await readWheelMetadata(source, filename) : await readSdistPkgInfo(() => source.open(), filename, undefined, source);
+  checkIsText(file.bytes, kind === 'wheel' ? 'METADATA' : 'PKG-INFO');
   const metadata = parseCoreMetadata(file.bytes);
   const requirements = parseRequirements(metadata);
   return { bytes: file.bytes, metadata, requirements, dependenciesKnown: kind === 'wheel' || sdistDeclaresDependencies(metadata) };
@@ -43,8 +52,25 @@ function parseRequirements(metadata: CoreMetadata): Requirement[] {
   const legacy = metadata.requiresDist.length === 0;
   const raws = legacy ? metadata.requires : metadata.requiresDist;
   return raws.map((raw) => {
+    if (Buffer.byteLength(raw) > MAX_REQUIREMENT_BYTES) {
+      throw new RequirementError(`longer than ${MAX_REQUIREMENT_BYTES} bytes`, `${raw.slice(0, 80)}…`);
+    }
     return legacy ? parseLegacyRequires(raw) : parseRequirement(raw);
   });
+}
+
+/**
+ * Core metadata is text: UTF-8, or (for old files) latin-1, which the parser reads line by line.
+ * What neither can decode is refused here: UTF-16/32 (BOM or NUL bytes between ASCII) and binary
+ * data. NUL is the tell: no text encoding the parser accepts produces it, and PostgreSQL could not
+ * store it anyway.
+ */
+function checkIsText(bytes: Buffer, label: string): void {
+  const bom = bytes.subarray(0, 2);
+  if (bom.equals(Buffer.from([0xff, 0xfe])) || bom.equals(Buffer.from([0xfe, 0xff]))) {
+    throw new MetadataError(`undecodable ${label}: UTF-16/32 encoded, not UTF-8`);
+  }
+  if (bytes.includes(0)) throw new MetadataError(`undecodable ${label}: contains NUL bytes (binary or UTF-16 data, not text)`);
 }
 
 /** PEP 643: from metadata 2.2 on, a field not marked Dynamic is exactly what every wheel will say. */

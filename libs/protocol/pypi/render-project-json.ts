@@ -1,6 +1,7 @@
 /** ProjectPage → PEP 691 JSON (with PEP 700 and the PEP 714 key). */
 import type { ProjectFile, ProjectPage } from '../types.js';
 import { effectiveApiVersion } from './api-version.js';
+import { normalizeName } from './names.js';
 import type { FileLinker } from './render-project-html.js';
 import { KNOWN_FILE_KEYS, KNOWN_PAGE_KEYS } from './parse-project-json.js';
 
@@ -27,7 +28,8 @@ function fileJson(file: ProjectFile, url: string): Record<string, unknown> {
 export function renderProjectJson(page: ProjectPage, link: FileLinker): string {
   const out: Record<string, unknown> = {
     meta: { ...page.meta, 'api-version': effectiveApiVersion(page) },
-    name: page.name,
+    // PEP 691: the normalised name (an HTML upstream's title may spell it otherwise).
+    name: normalizeName(page.name),
     files: page.files.map((f) => fileJson(f, link(f))),
   };
   if (page.versions !== undefined) out['versions'] = page.versions;

@@ -80,7 +80,8 @@ describe('renderProjectJson', () => {
     });
     expect(json.files[1]).toMatchObject({ yanked: true, 'core-metadata': true });
     expect(JSON.stringify(json)).not.toContain('dist-info-metadata');
-    expect(json).toMatchObject({ meta: { 'api-version': '1.0' }, name: 'Foo' });
+    // PEP 691: the JSON name is the normalised one, however the upstream spelled it.
+    expect(json).toMatchObject({ meta: { 'api-version': '1.0' }, name: 'foo' });
     expect(json).not.toHaveProperty('versions');
   });
 
@@ -93,7 +94,7 @@ describe('renderProjectJson', () => {
     const json = JSON.parse(renderProjectJson(p, link)) as Record<string, unknown>;
     expect(json).toEqual({
       meta: { 'api-version': '1.0' },
-      name: 'Foo',
+      name: 'foo',
       files: [{ filename: 'foo-0.9.tar.gz', url: '../../files/foo-0.9.tar.gz', hashes: {}, provenance: null }],
       alternate: 1,
     });

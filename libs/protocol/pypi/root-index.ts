@@ -1,10 +1,11 @@
-/** The root `/simple/` project list: parse (HTML, JSON) and streaming render. */
-import type { RootEntry } from '../types.js';
+/** The root `/simple/` project list: parse (HTML, JSON; HTML incrementally) and streaming render. */
+import { Parser } from 'htmlparser2';
+import type { RootEntry, RootIndexParser } from '../types.js';
 import { checkApiVersion } from './api-version.js';
 import { bodyText } from './body-text.js';
 import { MalformedPageError } from './errors.js';
 import { escapeAttribute, escapeText } from './html-escape.js';
-import { normalizeName } from './names.js';
+import { isValidProjectName, normalizeName } from './names.js';
 import { scanIndexHtml } from './parse-project-html.js';
 
 /** Entries per yielded chunk: big enough to amortise writes, small enough to stream smoothly. */
@@ -89,4 +90,101 @@ export function* renderRootIndexJson(
     }
   }
   yield chunk + ']}';
+}
+
+/**
+ * What Orchard asks an upstream's root for: HTML first, because it parses incrementally (PyPI's root
+ * is tens of megabytes); JSON from upstreams that speak only JSON.
+ */
+export const ROOT_INDEX_ACCEPT = 'text/html, application/vnd.pypi.simple.v1+html;q=0.9, application/vnd.pypi.simple.v1+json;q=0.5';
+
+function isJsonType(contentType: string | undefined): boolean {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  return type === 'application/json' || type.endsWith('+json');
+}
+
+/**
+ * An incremental root index parser. HTML is tokenised chunk by chunk, so only the project names are
+ * ever held, never the body; JSON (no incremental parser here) is buffered up to `maxBytes` and
+ * parsed at the end. Names that are not valid project names are skipped.
+ * @throws {MalformedPageError} past `maxBytes`, on a body that is not a root index, or api-version 2+.
+ */
+export function createRootIndexParser(
+  contentType: string | undefined,
+  onEntry: (entry: RootEntry) => void,
+  maxBytes: number,
+): RootIndexParser {
+  let total = 0;
+  const count = (chunk: Buffer): void => {
+    total += chunk.length;
+    if (total > maxBytes) throw new MalformedPageError(`root index larger than ${maxBytes} bytes`);
+  };
+  const emit = (name: string): void => {
+    const trimmed = name.trim();
+    if (isValidProjectName(trimmed)) onEntry({ name: trimmed });
+  };
+  if (isJsonType(contentType)) {
+    const chunks: Buffer[] = [];
+    return {
+      write(chunk) {
+        count(chunk);
+        chunks.push(chunk);
+      },
+      end() {
+        const body = Buffer.concat(chunks);
+        chunks.length = 0;
+        for (const entry of parseRootIndexJson(body)) emit(entry.name);
+      },
+    };
+  }
+  const decoder = new TextDecoder('utf-8');
+  let anchor: string | undefined;
+  let sawMarkup = false;
+  let started = false;
+  const parser = new Parser(
+    {
+      onopentag(name, attributes) {
+        sawMarkup = true;
+        if (name === 'a') {
+          if (anchor !== undefined) emit(anchor);
+          anchor = '';
+        } else if (name === 'meta' && attributes['name']?.toLowerCase() === 'pypi:repository-version' && attributes['content'] !== undefined) {
+          checkApiVersion(attributes['content']);
+        }
+      },
+      ontext(data) {
+        if (anchor !== undefined) anchor += data;
+      },
+      onclosetag(name) {
+        if (name === 'a' && anchor !== undefined) {
+          emit(anchor);
+          anchor = undefined;
+        }
+      },
+    },
+    { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
+  );
+  return {
+    write(chunk) {
+      count(chunk);
+      let text = decoder.decode(chunk, { stream: true });
+      if (!started && text.length > 0) {
+        started = true;
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      }
+      if (text.includes('\u0000')) throw new MalformedPageError('binary data where HTML was expected');
+      parser.write(text);
+    },
+    end() {
+      parser.write(decoder.decode());
+      parser.end();
+      if (anchor !== undefined) emit(anchor);
+      if (!sawMarkup && total > 0) throw new MalformedPageError('no HTML markup');
+    },
+  };
+}
+
+/** Renders the root index in one of the two formats, in chunks. */
+export function renderRootIndex(format: 'html' | 'json', entries: Iterable<RootEntry>): Iterable<string> {
+  return format === 'html' ? renderRootIndexHtml(entries) : renderRootIndexJson(entries);
 }

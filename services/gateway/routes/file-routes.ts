@@ -18,6 +18,8 @@ export interface FileRoutesDeps {
   http: UpstreamClient;
   upstreams: () => Promise<UpstreamConfig[]>;
   metrics: Metrics;
+  /** `redirect`: cached files answer 307 to a presigned storage URL (s3) instead of streaming. */
+  downloadMode?: 'stream' | 'redirect';
 }
 
 const FILENAME = /^[A-Za-z0-9][A-Za-z0-9._+!-]{0,254}$/;
@@ -57,6 +59,7 @@ async function serveFile(req: Request, res: Response, deps: FileRoutesDeps, proj
       filename,
       contentType: 'application/octet-stream',
       size: location.size,
+      redirect: deps.downloadMode === 'redirect',
     });
     if (sent) return;
     throw new HttpError(503, 'storage_inconsistent', 'the cached file is not readable from storage right now');

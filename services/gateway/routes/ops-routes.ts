@@ -3,7 +3,13 @@ import type { Registry } from 'prom-client';
 import { runChecks, type Check } from '../../../libs/lifecycle/index.js';
 
 /** `/health` (process up), `/ready` (dependencies reachable) and `/metrics`. */
-export function opsRoutes(deps: { registry: Registry; checks: Record<string, Check>; details: () => Record<string, unknown> }): Router {
+export function opsRoutes(deps: {
+  registry: Registry;
+  checks: Record<string, Check>;
+  details: () => Record<string, unknown>;
+  /** Refreshes scrape-time gauges (queue depth) before /metrics renders; a failure is not fatal. */
+  beforeScrape?: () => Promise<void>;
+}): Router {
   const router = Router();
   router.get('/health', (_req, res) => {
     res.locals.route = 'health';
@@ -16,6 +22,7 @@ export function opsRoutes(deps: { registry: Registry; checks: Record<string, Che
   });
   router.get('/metrics', async (_req, res) => {
     res.locals.route = 'metrics';
+    await deps.beforeScrape?.().catch(() => {});
     res.type(deps.registry.contentType).send(await deps.registry.metrics());
   });
   return router;

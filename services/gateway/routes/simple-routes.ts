@@ -1,10 +1,9 @@
 import { Router, type Request, type Response } from 'express';
-import type { PageVariant } from '../../../libs/cache/index.js';
 import type { ProjectPages } from '../../../libs/pages/index.js';
 import type { ProtocolAdapter } from '../../../libs/protocol/types.js';
 import { UpstreamError } from '../../../libs/http/index.js';
 import { HttpError, badRequest, notFound } from '../http-errors.js';
-import { negotiateEncoding, negotiatePageFormat } from '../negotiate.js';
+import { choosePageVariant, variantEtag } from '../page-variant.js';
 import { matchesEtag } from '../send-file.js';
 
 export interface SimpleRoutesDeps {
@@ -38,14 +37,7 @@ function redirectToCanonical(req: Request, res: Response, protocol: ProtocolAdap
 }
 
 async function servePage(req: Request, res: Response, deps: SimpleRoutesDeps, project: string): Promise<void> {
-  const format = typeof req.query.format === 'string' ? req.query.format : undefined;
-  const chosen = negotiatePageFormat(req.headers.accept, format);
-  res.vary('Accept').vary('Accept-Encoding');
-  if (!chosen) {
-    throw new HttpError(406, 'not_acceptable', 'acceptable formats: application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html, text/html');
-  }
-  const encoding = negotiateEncoding(req.headers['accept-encoding']);
-  const variant = (encoding === 'gzip' ? `${chosen.format}.gz` : encoding === 'br' ? `${chosen.format}.br` : chosen.format) as PageVariant;
+  const { variant, contentType, encoding } = choosePageVariant(req, res);
   let answer;
   try {
     answer = await deps.pages.serve(project, variant);
@@ -58,19 +50,19 @@ async function servePage(req: Request, res: Response, deps: SimpleRoutesDeps, pr
   }
   res.set('X-Orchard-Cache', answer.cache);
   if (answer.status === 'missing') throw notFound(`project ${project} not found on any configured upstream`);
-  const etag = `"${answer.meta.etag}-${variant.replace('.', '-')}"`;
+  const etag = variantEtag(answer.meta.etag, variant);
   res.set({
     ETag: etag,
-    'Content-Type': chosen.contentType,
+    'Content-Type': contentType,
     'Cache-Control': `public, max-age=${deps.indexTtlSeconds}`,
     'X-Orchard-Upstream': answer.meta.upstream ?? '',
   });
-  if (encoding) res.set('Content-Encoding', encoding);
   if (matchesEtag(req.headers['if-none-match'], etag)) {
-    res.removeHeader('Content-Encoding');
+    // A 304 repeats the ETag (pip and uv store it); it has no body, so no Content-Encoding.
     res.status(304).end();
     return;
   }
+  if (encoding) res.set('Content-Encoding', encoding);
   res.set('Content-Length', String(answer.body.length));
   res.status(200).end(req.method === 'HEAD' ? undefined : answer.body);
 }

@@ -1,0 +1,167 @@
+/**
+ * Extraction rate: artifacts per second through the real extract handler (storage reads, parsing,
+ * the METADATA file write, the PostgreSQL transaction) on the generated corpus of wheels and sdists
+ * (test/metadata/corpus.ts), against a local-directory store, the local PostgreSQL and Redis.
+ *
+ * Three figures, each after a warm-up and each from no extracted facts (first extractions):
+ * - `sequential`: one job at a time (the cost of one extraction);
+ * - `concurrent`: the handler at the extractor's default concurrency (4) in one process;
+ * - `queue`: a real BullMQ worker (concurrency 4) draining the corpus enqueued up front: what one
+ *   extractor process sustains during a backfill, queue round trips included.
+ *
+ *   npx tsx bench/extraction.ts      prints a JSON result
+ *
+ * Environment: BENCH_WHEELS (300), BENCH_SDISTS (200), BENCH_CONCURRENCY (4).
+ */
+import os from 'node:os';
+import { QueueEvents } from 'bullmq';
+import { createProducerRedis, createWorker, createWorkerRedis, Producers, queues, type ExtractJob } from '../libs/queue/index.js';
+import { generateCorpus } from '../test/metadata/corpus.js';
+import { createExtractionHarness, REDIS_URL, type ExtractionHarness } from '../test/metadata/harness.js';
+
+export interface ExtractionRate {
+  artifacts: number;
+  seconds: number;
+  artifactsPerSecond: number;
+}
+
+export interface ExtractionResult {
+  benchmark: 'extraction';
+  date: string;
+  machine: { cpus: number; model: string; node: string };
+  corpus: { wheels: number; sdists: number; requirements: number; bytes: number };
+  concurrency: number;
+  sequential: ExtractionRate & { wheelsPerSecond: number; sdistsPerSecond: number; p50Ms: number; p99Ms: number };
+  concurrent: ExtractionRate;
+  queue: ExtractionRate;
+}
+
+async function rate(jobs: ExtractJob[], concurrency: number, run: (job: ExtractJob) => Promise<unknown>): Promise<ExtractionRate & { latencies: number[]; order: string[] }> {
+  const latencies: number[] = [];
+  const order: string[] = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < jobs.length) {
+        const job = jobs[next++]!;
+        const t = performance.now();
+        await run(job);
+        latencies.push(performance.now() - t);
+        order.push(job.sha256);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { artifacts: jobs.length, seconds: round(seconds), artifactsPerSecond: round(jobs.length / seconds), latencies, order };
+}
+
+async function queueRate(h: ExtractionHarness, jobs: ExtractJob[], concurrency: number): Promise<ExtractionRate> {
+  const prefix = `${h.prefix}-bench`;
+  const workerRedis = createWorkerRedis(REDIS_URL);
+  const producerRedis = createProducerRedis(REDIS_URL);
+  const eventsRedis = createWorkerRedis(REDIS_URL);
+  const producers = new Producers(producerRedis, prefix);
+  const events = new QueueEvents(queues.extract.name, { connection: eventsRedis, prefix });
+  const worker = createWorker('extract', (payload) => h.extract(payload), { connection: workerRedis, prefix, concurrency });
+  try {
+    await events.waitUntilReady();
+    let done = 0;
+    const finished = new Promise<void>((resolve) => {
+      const count = () => {
+        done += 1;
+        if (done === jobs.length) resolve();
+      };
+      events.on('completed', count);
+      events.on('failed', count);
+    });
+    await producers.extract.addBulk(jobs.map((data) => ({ name: queues.extract.name, data, opts: { jobId: `${data.sha256}-bench` } })));
+    const started = performance.now();
+    void worker.run();
+    await finished;
+    const seconds = (performance.now() - started) / 1000;
+    return { artifacts: jobs.length, seconds: round(seconds), artifactsPerSecond: round(jobs.length / seconds) };
+  } finally {
+    await worker.close();
+    await events.close();
+    await producers.extract.obliterate({ force: true }).catch(() => {});
+    await producers.close();
+    workerRedis.disconnect();
+    producerRedis.disconnect();
+    eventsRedis.disconnect();
+  }
+}
+
+/** Runs the benchmark on a fresh database and store and returns its result. */
+export async function runExtractionBench(options: { wheels?: number; sdists?: number; concurrency?: number } = {}): Promise<ExtractionResult> {
+  const concurrency = options.concurrency ?? 4;
+  const corpus = await generateCorpus({ seed: 42, wheels: options.wheels ?? 300, sdists: options.sdists ?? 200 });
+  const h = await createExtractionHarness({ poolSize: concurrency + 2 });
+  try {
+    const jobs: ExtractJob[] = [];
+    for (const file of corpus) jobs.push(await h.storeArtifact(file));
+    const isWheel = new Set(corpus.filter((f) => f.kind === 'wheel').map((f) => f.sha256));
+    const wheels = jobs.filter((j) => isWheel.has(j.sha256));
+    const sdists = jobs.filter((j) => !isWheel.has(j.sha256));
+
+    // Each pass starts from no extracted facts, so every pass measures first extractions.
+    const reset = async () => {
+      await h.prisma.artifactDependency.deleteMany();
+      await h.prisma.release.deleteMany();
+      await h.prisma.artifact.updateMany({ data: { metadataSha256: null } });
+    };
+    await rate(jobs.slice(0, 50), 1, h.extract); // warm-up: connections, JIT, query plans
+    await reset();
+    const sequential = await rate(jobs, 1, h.extract);
+    await reset();
+    const concurrent = await rate(jobs, concurrency, h.extract);
+    await reset();
+    const queue = await queueRate(h, jobs, concurrency);
+    const perKind = (kind: ExtractJob[]) => {
+      const ids = new Set(kind.map((j) => j.sha256));
+      const ms = sequential.latencies.filter((_, i) => ids.has(sequential.order[i]!));
+      return round((1000 * ms.length) / ms.reduce((a, b) => a + b, 0));
+    };
+    const wheelRate = { artifactsPerSecond: perKind(wheels) };
+    const sdistRate = { artifactsPerSecond: perKind(sdists) };
+    const sorted = [...sequential.latencies].sort((a, b) => a - b);
+    const cpus = os.cpus();
+    return {
+      benchmark: 'extraction',
+      date: new Date().toISOString(),
+      machine: { cpus: cpus.length, model: cpus[0]?.model ?? 'unknown', node: process.version },
+      corpus: {
+        wheels: wheels.length,
+        sdists: sdists.length,
+        requirements: corpus.reduce((n, f) => n + f.dependencies.length, 0),
+        bytes: corpus.reduce((n, f) => n + f.bytes.length, 0),
+      },
+      concurrency,
+      sequential: {
+        artifacts: sequential.artifacts,
+        seconds: sequential.seconds,
+        artifactsPerSecond: sequential.artifactsPerSecond,
+        // From the same pass: 1 / mean latency of each kind.
+        wheelsPerSecond: wheelRate.artifactsPerSecond,
+        sdistsPerSecond: sdistRate.artifactsPerSecond,
+        p50Ms: round(sorted[Math.floor(sorted.length * 0.5)]!),
+        p99Ms: round(sorted[Math.floor(sorted.length * 0.99)]!),
+      },
+      concurrent: { artifacts: concurrent.artifacts, seconds: concurrent.seconds, artifactsPerSecond: concurrent.artifactsPerSecond },
+      queue,
+    };
+  } finally {
+    await h.close();
+  }
+}
+
+const round = (x: number) => Math.round(x * 10) / 10;
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const result = await runExtractionBench({
+    wheels: Number(process.env.BENCH_WHEELS ?? 300),
+    sdists: Number(process.env.BENCH_SDISTS ?? 200),
+    concurrency: Number(process.env.BENCH_CONCURRENCY ?? 4),
+  });
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}

@@ -1,0 +1,252 @@
+import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createBrotliCompress, createGzip, constants as zlib } from 'node:zlib';
+import type { Redis } from 'ioredis';
+import type { RootIndexCache, RootMeta, RootVariant } from '../cache/index.js';
+import type { UpstreamConfig } from '../config/index.js';
+import { UpstreamError, asUpstreamError, type UpstreamClient } from '../http/index.js';
+import type { Logger } from '../log/index.js';
+import type { Metrics } from '../metrics/index.js';
+import type { ProtocolAdapter, RootEntry } from '../protocol/types.js';
+import { isRedisUnavailable, type CacheState } from './project-pages.js';
+
+export interface RootPagesDeps {
+  protocol: ProtocolAdapter;
+  cache: RootIndexCache;
+  redis: Redis;
+  http: UpstreamClient;
+  upstreams: () => Promise<UpstreamConfig[]>;
+  /** Seconds the list is fresh. */
+  ttlSeconds: number;
+  /** Seconds it is kept after that, served while a refill runs or when upstreams fail. */
+  staleTtlSeconds: number;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+export type RootAnswer =
+  /** A cached version: length known, body streamed out of Redis. */
+  | { kind: 'cached'; meta: RootMeta; cache: CacheState; length: number; body: () => AsyncIterable<Buffer> }
+  /** Redis is down: rendered straight from the upstreams' lists, identity only, length unknown. */
+  | { kind: 'uncached'; body: Iterable<Buffer> };
+
+/** Largest upstream root list accepted (PyPI's HTML list is a few tens of MiB). */
+export const MAX_ROOT_BYTES = 512 * 1024 * 1024;
+const LOCK_MS = 10 * 60_000;
+const POLL_MS = 250;
+/** Redis APPENDs carry at least this much (fewer round trips than one per rendered chunk). */
+const APPEND_BYTES = 256 * 1024;
+
+/**
+ * The root `/simple/` list: the union of every configured upstream's list (the first upstream to
+ * list a name gives its spelling), cached in Redis for `ttlSeconds` in every representation, and
+ * served stale while a background refill runs. It is never held whole in memory: upstream HTML is
+ * parsed as it streams in (only the names are kept), each representation is rendered in chunks
+ * and APPENDed to Redis (compressed on the way), and served back out with GETRANGE.
+ */
+export class RootPages {
+  private filling: Promise<RootMeta> | null = null;
+
+  constructor(private readonly deps: RootPagesDeps) {}
+
+  async serve(variant: RootVariant): Promise<RootAnswer> {
+    const { cache, metrics, logger } = this.deps;
+    let meta: RootMeta | null;
+    try {
+      meta = await cache.getMeta();
+    } catch {
+      metrics.cacheLookups.inc({ category: 'index', result: 'error' });
+      return this.uncached(variant);
+    }
+    if (meta && this.isFresh(meta)) {
+      metrics.cacheLookups.inc({ category: 'index', result: 'hit' });
+      return this.cached(meta, variant, 'hit');
+    }
+    if (meta) {
+      metrics.cacheLookups.inc({ category: 'index', result: 'stale' });
+      this.fill().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'root index refill failed; serving the stale list'));
+      return this.cached(meta, variant, 'stale');
+    }
+    metrics.cacheLookups.inc({ category: 'index', result: 'miss' });
+    try {
+      return this.cached(await this.fill(), variant, 'miss');
+    } catch (err) {
+      if (!isRedisUnavailable(err)) throw err;
+      return this.uncached(variant);
+    }
+  }
+
+  /** Refills the cached list now (single flight within the process and across replicas). */
+  fill(): Promise<RootMeta> {
+    this.filling ??= this.fillShared().finally(() => {
+      this.filling = null;
+    });
+    return this.filling;
+  }
+
+  private isFresh(meta: RootMeta): boolean {
+    return (Date.now() - meta.fetchedAt) / 1000 < this.deps.ttlSeconds;
+  }
+
+  private cached(meta: RootMeta, variant: RootVariant, cache: CacheState): RootAnswer {
+    return { kind: 'cached', meta, cache, length: meta.lengths[variant], body: () => this.deps.cache.read(meta.generation, variant, meta.lengths[variant]) };
+  }
+
+  /** One replica fills; the others wait for its meta (or take over when its lock expires). */
+  private async fillShared(): Promise<RootMeta> {
+    const { redis, cache } = this.deps;
+    const token = randomUUID();
+    const startedAt = Date.now();
+    for (;;) {
+      if (await redis.set(cache.lockKey, token, 'PX', LOCK_MS, 'NX')) {
+        try {
+          return await this.fillFromUpstreams();
+        } finally {
+          await redis.eval(RELEASE_LOCK, 1, cache.lockKey, token).catch(() => {});
+        }
+      }
+      for (;;) {
+        await sleep(POLL_MS);
+        const meta = await cache.getMeta();
+        if (meta && meta.fetchedAt >= startedAt) return meta;
+        if (!(await redis.exists(cache.lockKey))) break;
+      }
+      // The holder gave up without publishing: try again (a failed fill fails for everyone once).
+      const meta = await cache.getMeta();
+      if (meta && meta.fetchedAt >= startedAt) return meta;
+      if (Date.now() - startedAt > LOCK_MS) throw new Error('timed out waiting for another replica to fill the root index');
+    }
+  }
+
+  private async fillFromUpstreams(): Promise<RootMeta> {
+    const { cache, protocol, ttlSeconds, staleTtlSeconds, logger } = this.deps;
+    const started = Date.now();
+    const entries = await this.collect();
+    const generation = cache.newGeneration();
+    const pendingSeconds = Math.ceil(LOCK_MS / 1000);
+    const hash = createHash('sha256');
+    const lengths = {} as Record<RootVariant, number>;
+    try {
+      for (const format of ['html', 'json'] as const) {
+        const render = () => Readable.from(protocol.renderRootIndex(format, entries.values()), { objectMode: false });
+        lengths[format] = await pipelineTo(render(), [], (chunk) => cache.append(generation, format, chunk, pendingSeconds), hash);
+        lengths[`${format}.gz`] = await pipelineTo(render(), [createGzip({ level: 6 })], (chunk) => cache.append(generation, `${format}.gz`, chunk, pendingSeconds));
+        lengths[`${format}.br`] = await pipelineTo(
+          render(),
+          [createBrotliCompress({ params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } })],
+          (chunk) => cache.append(generation, `${format}.br`, chunk, pendingSeconds),
+        );
+      }
+      const meta: RootMeta = { etag: hash.digest('hex').slice(0, 32), fetchedAt: Date.now(), generation, lengths, projects: entries.size };
+      await cache.publish(meta, ttlSeconds + staleTtlSeconds);
+      logger.info({ projects: entries.size, htmlBytes: lengths.html, ms: Date.now() - started }, 'root index filled');
+      return meta;
+    } catch (err) {
+      await cache.discard(generation).catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * The union of the upstreams' lists, keyed by normalised name, in upstream priority order. An
+   * upstream without a root list (404) adds nothing; one that fails fails the fill, so a partial
+   * list never replaces a complete one.
+   */
+  private async collect(): Promise<Map<string, RootEntry>> {
+    const entries = new Map<string, RootEntry>();
+    for (const upstream of await this.deps.upstreams()) await this.collectFrom(upstream, entries);
+    return entries;
+  }
+
+  private async collectFrom(upstream: UpstreamConfig, entries: Map<string, RootEntry>): Promise<void> {
+    const { http, protocol, metrics } = this.deps;
+    const timer = metrics.upstreamDuration.startTimer({ upstream: upstream.name, kind: 'root' });
+    let outcome = 'error';
+    try {
+      const response = await http.get(upstream, upstream.url, { headers: { accept: protocol.rootIndexAccept, 'accept-encoding': 'identity' } });
+      timer();
+      if (response.status === 404 || response.status === 410) {
+        response.body.resume();
+        outcome = 'not_found';
+        return;
+      }
+      if (response.status !== 200) {
+        response.body.resume();
+        outcome = response.status >= 500 ? 'server_error' : 'client_error';
+        throw new UpstreamError('status', `upstream ${upstream.name} answered ${response.status} for its root index`, response.status);
+      }
+      const contentType = response.headers['content-type'];
+      const parser = protocol.createRootIndexParser(Array.isArray(contentType) ? contentType[0] : contentType, (entry) => {
+        const key = protocol.normalizeName(entry.name);
+        if (!entries.has(key)) entries.set(key, entry);
+      }, MAX_ROOT_BYTES);
+      try {
+        for await (const chunk of response.body) parser.write(chunk as Buffer);
+      } catch (err) {
+        response.body.destroy();
+        throw asUpstreamError(err, upstream.name);
+      }
+      parser.end();
+      outcome = 'ok';
+    } finally {
+      metrics.upstreamRequests.inc({ upstream: upstream.name, kind: 'root', outcome });
+    }
+  }
+
+  /** Without Redis: the upstreams' union (collected before answering) rendered straight into the response. */
+  private async uncached(variant: RootVariant): Promise<RootAnswer> {
+    const format = variant.startsWith('json') ? 'json' : 'html';
+    const entries = await this.collect();
+    const protocol = this.deps.protocol;
+    function* render(): Generator<Buffer> {
+      for (const chunk of protocol.renderRootIndex(format, entries.values())) yield Buffer.from(chunk);
+    }
+    return { kind: 'uncached', body: render() };
+  }
+}
+
+/**
+ * Pipes rendered text through optional transforms into `sink`, batching writes; returns the bytes
+ * written. Backpressure holds: the renderer runs only as fast as Redis takes the output.
+ */
+async function pipelineTo(
+  source: Readable,
+  transforms: [] | [NodeJS.ReadWriteStream],
+  sink: (chunk: Buffer) => Promise<void>,
+  hash?: Hash,
+): Promise<number> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let total = 0;
+  const flush = async () => {
+    if (pendingBytes === 0) return;
+    const chunk = Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    await sink(chunk);
+  };
+  const writer = new Writable({
+    write(chunk: Buffer | string, _encoding, callback) {
+      const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      hash?.update(buffer);
+      total += buffer.length;
+      pending.push(buffer);
+      pendingBytes += buffer.length;
+      if (pendingBytes < APPEND_BYTES) return callback();
+      flush().then(() => callback(), callback);
+    },
+    final(callback) {
+      flush().then(() => callback(), callback);
+    },
+  });
+  if (transforms.length === 0) await pipeline(source, writer);
+  else await pipeline(source, transforms[0]!, writer);
+  return total;
+}
+
+const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

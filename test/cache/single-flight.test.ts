@@ -1,0 +1,95 @@
+/**
+ * One upstream request per burst: 50 concurrent cold requests for one page (split over two gateway
+ * replicas) cause one upstream page request; 50 for one file cause one download and 50 correct
+ * bodies; a failing upstream is asked once for a burst, every request getting the reason.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildWheel, type BuiltDist } from '../support/dists.js';
+import { OrchardProcesses } from '../support/orchard.js';
+import { FakeUpstream } from '../support/upstream-server.js';
+import { blobPath, exists, fileUrl, get, sha256 } from './helpers.js';
+
+const BURST = 50;
+
+describe('single flight across gateway replicas', () => {
+  const upstream = new FakeUpstream();
+  let orchard: OrchardProcesses;
+  let replica: string;
+  let wheel: BuiltDist;
+  /** The gateway for the i-th request: alternately the first and the second replica. */
+  const gateway = (i: number) => (i % 2 === 0 ? orchard.gatewayUrl : replica);
+
+  beforeAll(async () => {
+    wheel = await buildWheel({ name: 'burst-lib', version: '1.0', padBytes: 512 * 1024 });
+    upstream.publish('burst-lib', { filename: wheel.filename, bytes: wheel.bytes });
+    await upstream.start();
+    orchard = await OrchardProcesses.start({ upstreams: `local=${upstream.url}`, services: ['gateway', 'fetcher'] });
+    replica = await orchard.startGatewayReplica();
+  });
+
+  afterAll(async () => {
+    if (process.env.ORCHARD_TEST_LOGS) console.log(orchard?.allLogs());
+    await orchard?.stop();
+    await upstream.stop();
+  });
+
+  it(`${BURST} concurrent cold requests for one page over two replicas: one upstream request, one page for all`, async () => {
+    // A slow upstream answer, so that every request arrives while the first is still waiting for it.
+    upstream.mode = 'slow';
+    upstream.slowMs = 500;
+    let answers;
+    try {
+      answers = await Promise.all(Array.from({ length: BURST }, (_, i) => get(`${gateway(i)}/simple/burst-lib/`)));
+    } finally {
+      upstream.mode = 'ok';
+    }
+    expect(upstream.requestsFor('/simple/burst-lib/')).toHaveLength(1);
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.text).toContain(wheel.filename);
+      expect(answer.headers.get('etag')).toBe(answers[0]!.headers.get('etag'));
+    }
+  });
+
+  it(`${BURST} concurrent cold requests for one file over two replicas: one upstream download, ${BURST} correct bodies`, async () => {
+    upstream.fileFaults.set(wheel.filename, { kind: 'slow', chunkBytes: 64 * 1024, intervalMs: 40 });
+    let answers;
+    try {
+      answers = await Promise.all(
+        Array.from({ length: BURST }, (_, i) => get(fileUrl(gateway(i), 'burst-lib', wheel.sha256, wheel.filename))),
+      );
+    } finally {
+      upstream.fileFaults.delete(wheel.filename);
+    }
+    expect(upstream.requestsFor(`/files/${wheel.filename}`)).toHaveLength(1);
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('x-orchard-cache')).toBeNull();
+      expect(answer.body.length).toBe(wheel.bytes.length);
+      expect(sha256(answer.body)).toBe(wheel.sha256);
+    }
+    expect(await exists(blobPath(orchard.dataDir, wheel.sha256))).toBe(true);
+  });
+
+  it(`${BURST} concurrent cold requests while the upstream fails: asked once, every request gets 502 with the reason`, async () => {
+    upstream.pageOverrides.set('broken-lib', { status: 503, contentType: 'text/plain', body: 'maintenance' });
+    upstream.mode = 'slow';
+    upstream.slowMs = 500;
+    let answers;
+    try {
+      answers = await Promise.all(Array.from({ length: BURST }, (_, i) => get(`${gateway(i)}/simple/broken-lib/`)));
+    } finally {
+      upstream.mode = 'ok';
+      upstream.pageOverrides.delete('broken-lib');
+    }
+    expect(upstream.requestsFor('/simple/broken-lib/')).toHaveLength(1);
+    for (const answer of answers) {
+      expect(answer.status).toBe(502);
+      expect(answer.text).toMatch(/upstream local answered 503/);
+    }
+    // Failures are not cached: the next request asks again and succeeds once the upstream is back.
+    const wheel2 = await buildWheel({ name: 'broken-lib', version: '1.0' });
+    upstream.publish('broken-lib', { filename: wheel2.filename, bytes: wheel2.bytes });
+    expect((await get(`${orchard.gatewayUrl}/simple/broken-lib/`)).status).toBe(200);
+  });
+});

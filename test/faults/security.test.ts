@@ -1,0 +1,192 @@
+/**
+ * No open proxy: Orchard fetches only URLs a configured upstream's page listed (absolute-form
+ * requests, CONNECT and unlisted files reach nothing); a redirect to another host carries no
+ * credentials; with ORCHARD_DENY_PRIVATE_NETWORKS private addresses are refused before connecting.
+ * Only loopback addresses are used (the private ranges are refused by the check, never contacted).
+ */
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildWheel, type BuiltDist } from '../support/dists.js';
+import { OrchardProcesses } from '../support/orchard.js';
+import { FakeUpstream } from '../support/upstream-server.js';
+import { getBytes, getText, rawExchange, statusOf } from './support/helpers.js';
+
+const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/** A plain file host on its own origin that logs the Authorization header of every request. */
+class FileHost {
+  readonly requests: Array<{ path: string; authorization?: string }> = [];
+  readonly files = new Map<string, Buffer>();
+  private server?: http.Server;
+  port = 0;
+
+  async start(): Promise<void> {
+    this.server = http.createServer((req, res) => {
+      this.requests.push({ path: req.url ?? '', authorization: req.headers.authorization });
+      const body = this.files.get(req.url ?? '');
+      if (!body) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length }).end(body);
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+describe('no open proxy; redirects carry no credentials', () => {
+  const upstream = new FakeUpstream();
+  const trusting = new FakeUpstream();
+  const fileHost = new FileHost();
+  const tcpTarget = net.createServer((s) => s.destroy());
+  let tcpConnections = 0;
+  let orchard: OrchardProcesses;
+  let listed: BuiltDist;
+  let hidden: BuiltDist;
+  let moved: BuiltDist;
+  let trusted: BuiltDist;
+  const auth = `Basic ${Buffer.from('orchard:s3cret-upstream-pass').toString('base64')}`;
+
+  beforeAll(async () => {
+    listed = await buildWheel({ name: 'listed', version: '1.0.0' });
+    hidden = await buildWheel({ name: 'listed', version: '6.6.6' });
+    moved = await buildWheel({ name: 'moved', version: '1.0.0' });
+    trusted = await buildWheel({ name: 'trusted', version: '1.0.0' });
+    upstream.publish('listed', { filename: listed.filename, bytes: listed.bytes });
+    upstream.publish('moved', { filename: moved.filename, bytes: moved.bytes });
+    trusting.publish('trusted', { filename: trusted.filename, bytes: trusted.bytes });
+    upstream.requiredAuthorization = auth;
+    trusting.requiredAuthorization = auth;
+    await upstream.start();
+    await trusting.start();
+    await fileHost.start();
+    upstream.fileFaults.set(moved.filename, { kind: 'redirect', location: `http://127.0.0.1:${fileHost.port}/moved/${moved.filename}` });
+    trusting.fileFaults.set(trusted.filename, { kind: 'redirect', location: `http://127.0.0.1:${fileHost.port}/trusted/${trusted.filename}` });
+    fileHost.files.set(`/moved/${moved.filename}`, moved.bytes);
+    fileHost.files.set(`/trusted/${trusted.filename}`, trusted.bytes);
+    tcpTarget.on('connection', () => tcpConnections++);
+    await new Promise<void>((resolve) => tcpTarget.listen(0, '127.0.0.1', resolve));
+    const withCreds = upstream.url.replace('http://', 'http://orchard:s3cret-upstream-pass@');
+    orchard = await OrchardProcesses.start({
+      upstreams: `private=${withCreds} trusting=${trusting.url.replace('http://', 'http://orchard:s3cret-upstream-pass@')}`,
+      services: ['gateway', 'fetcher'],
+      env: { ORCHARD_UPSTREAM_TRUSTING_CREDENTIAL_ORIGINS: `http://127.0.0.1:${fileHost.port}` },
+    });
+  });
+
+  afterAll(async () => {
+    if (process.env.ORCHARD_TEST_LOGS) for (const [name, log] of Object.entries(orchard?.logs ?? {})) console.log(`--- ${name}\n${log}`);
+    await orchard?.stop();
+    await upstream.stop();
+    await trusting.stop();
+    await fileHost.stop();
+    await new Promise<void>((resolve) => tcpTarget.close(() => resolve()));
+  });
+
+  it('never forwards absolute-form requests, CONNECT tunnels, or files no page listed', async () => {
+    const before = upstream.requests.length;
+    const target = `127.0.0.1:${(tcpTarget.address() as AddressInfo).port}`;
+    const upstreamHost = new URL(upstream.url).host;
+    const absolute = await rawExchange(orchard.ports.gateway, `GET http://${upstreamHost}/files/${hidden.filename} HTTP/1.1\r\nHost: ${upstreamHost}\r\nConnection: close\r\n\r\n`, 5_000);
+    expect(statusOf(absolute.text)).toBeGreaterThanOrEqual(400);
+    expect(statusOf(absolute.text)).toBeLessThan(500);
+    const connect = await rawExchange(orchard.ports.gateway, `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`, 5_000);
+    expect(statusOf(connect.text)).not.toBe(200);
+    // A file the upstream has but no page listed: its real sha256 and name are not enough.
+    upstream.publish('other', { filename: hidden.filename, bytes: hidden.bytes });
+    const unlisted = await getText(`${orchard.gatewayUrl}/files/listed/${hidden.sha256}/${hidden.filename}`);
+    expect(unlisted.status).toBe(404);
+    expect(unlisted.text).toMatch(/not listed/);
+    expect(upstream.fileRequests()).toEqual([]);
+    expect(upstream.requests.slice(before).every((r) => r.path === '/simple/listed/')).toBe(true);
+    expect(tcpConnections).toBe(0);
+  });
+
+  it('sends no credentials to a file host the upstream redirects to, unless that origin is trusted', async () => {
+    const res = await getBytes(`${orchard.gatewayUrl}/files/moved/${moved.sha256}/${moved.filename}`);
+    expect(res.status).toBe(200);
+    expect(sha(res.bytes)).toBe(moved.sha256);
+    const hops = fileHost.requests.filter((r) => r.path.startsWith('/moved/'));
+    expect(hops.length).toBeGreaterThan(0);
+    expect(hops.every((r) => r.authorization === undefined)).toBe(true);
+    // The upstream itself did get them (it requires them).
+    expect(upstream.fileRequests().every((r) => r.authorization === auth)).toBe(true);
+    // Control: an upstream configured to trust that origin (CREDENTIAL_ORIGINS) does send them.
+    expect((await getText(`${orchard.gatewayUrl}/simple/trusted/`)).status).toBe(200);
+    const trustedRes = await getBytes(`${orchard.gatewayUrl}/files/trusted/${trusted.sha256}/${trusted.filename}`);
+    expect(trustedRes.status).toBe(200);
+    expect(fileHost.requests.filter((r) => r.path.startsWith('/trusted/')).map((r) => r.authorization)).toContain(auth);
+  });
+});
+
+describe('ORCHARD_DENY_PRIVATE_NETWORKS', () => {
+  const allowed = new FakeUpstream();
+  const denied = new FakeUpstream();
+  let orchard: OrchardProcesses;
+  let app: BuiltDist;
+  let redirected: BuiltDist;
+  let literal: BuiltDist;
+
+  beforeAll(async () => {
+    app = await buildWheel({ name: 'app', version: '1.0.0' });
+    redirected = await buildWheel({ name: 'redirected', version: '1.0.0' });
+    literal = await buildWheel({ name: 'literal', version: '1.0.0' });
+    const only = await buildWheel({ name: 'only-on-denied', version: '1.0.0' });
+    await allowed.start();
+    await denied.start();
+    const deniedPort = new URL(denied.url).port;
+    allowed.publish('app', { filename: app.filename, bytes: app.bytes });
+    allowed.publish('redirected', { filename: redirected.filename, bytes: redirected.bytes });
+    allowed.publish('literal', { filename: literal.filename, bytes: literal.bytes });
+    // Redirects to loopback addresses that are not allowed: by name, and by IP literal.
+    allowed.fileFaults.set(redirected.filename, { kind: 'redirect', location: `http://localhost:${deniedPort}/files/${redirected.filename}` });
+    allowed.fileFaults.set(literal.filename, { kind: 'redirect', location: `http://127.0.0.2:${deniedPort}/files/${literal.filename}` });
+    denied.publish('only-on-denied', { filename: only.filename, bytes: only.bytes });
+    denied.publish('redirected', { filename: redirected.filename, bytes: redirected.bytes });
+    denied.publish('literal', { filename: literal.filename, bytes: literal.bytes });
+    orchard = await OrchardProcesses.start({
+      // The second upstream is named by host name: `localhost` resolves to a loopback address.
+      upstreams: `allowed=${allowed.url} denied=${denied.url.replace('127.0.0.1', 'localhost')}`,
+      services: ['gateway', 'fetcher'],
+      env: { ORCHARD_DENY_PRIVATE_NETWORKS: 'true', ORCHARD_ALLOWED_HOSTS: '127.0.0.1', ORCHARD_FETCH_WAIT_MS: '10000' },
+    });
+  });
+
+  afterAll(async () => {
+    if (process.env.ORCHARD_TEST_LOGS) for (const [name, log] of Object.entries(orchard?.logs ?? {})) console.log(`--- ${name}\n${log}`);
+    await orchard?.stop();
+    await allowed.stop();
+    await denied.stop();
+  });
+
+  it('serves from an allowed host', async () => {
+    expect((await getText(`${orchard.gatewayUrl}/simple/app/`)).status).toBe(200);
+    const file = await getBytes(`${orchard.gatewayUrl}/files/app/${app.sha256}/${app.filename}`);
+    expect(file.status).toBe(200);
+    expect(sha(file.bytes)).toBe(app.sha256);
+  });
+
+  it('refuses an upstream whose name resolves to a private address, before connecting', async () => {
+    const page = await getText(`${orchard.gatewayUrl}/simple/only-on-denied/`);
+    expect(page.status).toBe(502);
+    expect(page.text).toMatch(/refused to connect, localhost resolves to the private address/);
+    expect(denied.requests).toEqual([]);
+  });
+
+  it('refuses redirects to private addresses, by name and by IP literal, and says why', async () => {
+    for (const d of [redirected, literal]) {
+      const project = d === redirected ? 'redirected' : 'literal';
+      expect((await getText(`${orchard.gatewayUrl}/simple/${project}/`)).status).toBe(200);
+      const res = await getText(`${orchard.gatewayUrl}/files/${project}/${d.sha256}/${d.filename}`);
+      expect(res.status, res.text).toBe(502);
+      expect(res.text).toMatch(/private address/);
+    }
+    expect(denied.requests).toEqual([]);
+  });
+});

@@ -84,7 +84,9 @@ export class UpstreamPageFetcher {
         page = this.protocol.parseProjectPage(body, contentType, response.url);
       } catch (err) {
         outcome = 'invalid';
-        throw new UpstreamError('invalid-response', `upstream ${upstream.name} sent a page Orchard cannot read`, undefined, { cause: err });
+        // The protocol's MalformedPageError says what is wrong in its own words (never page content).
+        const what = err instanceof Error && err.name === 'MalformedPageError' ? err.message : 'unreadable index page';
+        throw new UpstreamError('invalid-response', `upstream ${upstream.name} answered a ${what}`, undefined, { cause: err });
       }
       outcome = 'ok';
       return {

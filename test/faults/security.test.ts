@@ -5,7 +5,9 @@
  * Only loopback addresses are used (the private ranges are refused by the check, never contacted).
  */
 import { createHash } from 'node:crypto';
+import dns from 'node:dns';
 import http from 'node:http';
+import os from 'node:os';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -133,7 +135,13 @@ describe('ORCHARD_DENY_PRIVATE_NETWORKS', () => {
   let redirected: BuiltDist;
   let literal: BuiltDist;
 
+  /** A host name other than `localhost` that resolves to a loopback address here (the machine's own name), if any. */
+  let otherName: string | undefined;
+
   beforeAll(async () => {
+    const own = os.hostname();
+    const resolved = await dns.promises.lookup(own, { all: true }).catch(() => []);
+    if (own !== 'localhost' && resolved.length > 0 && resolved.every((a) => a.address.startsWith('127.') || a.address === '::1')) otherName = own;
     app = await buildWheel({ name: 'app', version: '1.0.0' });
     redirected = await buildWheel({ name: 'redirected', version: '1.0.0' });
     literal = await buildWheel({ name: 'literal', version: '1.0.0' });
@@ -144,17 +152,19 @@ describe('ORCHARD_DENY_PRIVATE_NETWORKS', () => {
     allowed.publish('app', { filename: app.filename, bytes: app.bytes });
     allowed.publish('redirected', { filename: redirected.filename, bytes: redirected.bytes });
     allowed.publish('literal', { filename: literal.filename, bytes: literal.bytes });
-    // Redirects to loopback addresses that are not allowed: by name, and by IP literal.
-    allowed.fileFaults.set(redirected.filename, { kind: 'redirect', location: `http://localhost:${deniedPort}/files/${redirected.filename}` });
+    // Redirects to loopback addresses that are not allowed: by a name that resolves to one (when
+    // this machine has such a name), and by IP literal.
+    allowed.fileFaults.set(redirected.filename, { kind: 'redirect', location: `http://${otherName ?? '127.0.0.3'}:${deniedPort}/files/${redirected.filename}` });
     allowed.fileFaults.set(literal.filename, { kind: 'redirect', location: `http://127.0.0.2:${deniedPort}/files/${literal.filename}` });
     denied.publish('only-on-denied', { filename: only.filename, bytes: only.bytes });
     denied.publish('redirected', { filename: redirected.filename, bytes: redirected.bytes });
     denied.publish('literal', { filename: literal.filename, bytes: literal.bytes });
     orchard = await OrchardProcesses.start({
-      // The second upstream is named by host name: `localhost` resolves to a loopback address.
-      upstreams: `allowed=${allowed.url} denied=${denied.url.replace('127.0.0.1', 'localhost')}`,
+      // The allowed upstream is allowed by its name (checked at connect time, after resolving);
+      // the denied one is the same loopback address, by IP literal, which is not allowed.
+      upstreams: `allowed=${allowed.url.replace('127.0.0.1', 'localhost')} denied=${denied.url}`,
       services: ['gateway', 'fetcher'],
-      env: { ORCHARD_DENY_PRIVATE_NETWORKS: 'true', ORCHARD_ALLOWED_HOSTS: '127.0.0.1', ORCHARD_FETCH_WAIT_MS: '10000' },
+      env: { ORCHARD_DENY_PRIVATE_NETWORKS: 'true', ORCHARD_ALLOWED_HOSTS: 'localhost', ORCHARD_FETCH_WAIT_MS: '10000' },
     });
   });
 
@@ -172,10 +182,10 @@ describe('ORCHARD_DENY_PRIVATE_NETWORKS', () => {
     expect(sha(file.bytes)).toBe(app.sha256);
   });
 
-  it('refuses an upstream whose name resolves to a private address, before connecting', async () => {
+  it('refuses an upstream on a private address, before connecting', async () => {
     const page = await getText(`${orchard.gatewayUrl}/simple/only-on-denied/`);
     expect(page.status).toBe(502);
-    expect(page.text).toMatch(/refused to connect, localhost resolves to the private address/);
+    expect(page.text).toMatch(/refused to connect, 127\.0\.0\.1 is a private address/);
     expect(denied.requests).toEqual([]);
   });
 
@@ -185,7 +195,7 @@ describe('ORCHARD_DENY_PRIVATE_NETWORKS', () => {
       expect((await getText(`${orchard.gatewayUrl}/simple/${project}/`)).status).toBe(200);
       const res = await getText(`${orchard.gatewayUrl}/files/${project}/${d.sha256}/${d.filename}`);
       expect(res.status, res.text).toBe(502);
-      expect(res.text).toMatch(/private address/);
+      expect(res.text).toMatch(d === redirected && otherName ? new RegExp(`${otherName} resolves to the private address`) : /is a private address/);
     }
     expect(denied.requests).toEqual([]);
   });

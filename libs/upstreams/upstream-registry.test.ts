@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres.js';
-import { CacheKeys, FileMap, PageCache, createCacheRedis } from '../cache/index.js';
+import { CacheKeys, FileMap, PageCache, createCacheRedis, waitForRedis } from '../cache/index.js';
 import { parseUpstreams } from '../config/index.js';
 import { UpstreamRepository, createPrismaClient, runMigrations, type PrismaClient } from '../db/index.js';
 import { UpstreamError } from '../http/index.js';
@@ -48,6 +48,7 @@ beforeAll(async () => {
   await runMigrations({ databaseUrl: db.url });
   prisma = createPrismaClient({ databaseUrl: db.url, poolSize: 4 });
   redis = createCacheRedis('redis://127.0.0.1:6379/0');
+  expect(await waitForRedis(redis)).toBe(true);
 });
 
 afterAll(async () => {

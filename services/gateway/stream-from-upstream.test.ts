@@ -32,7 +32,7 @@ describe('streamFromUpstream', () => {
         if (req.url === '/good.whl') return void res.writeHead(200, { 'content-length': good.length }).end(good);
         if (req.url === '/tampered.whl') {
           const bad = Buffer.from(good);
-          bad[bad.length - 1] ^= 0xff;
+          bad[bad.length - 1] = bad.at(-1)! ^ 0xff;
           return void res.writeHead(200, { 'content-length': bad.length }).end(bad);
         }
         if (req.url === '/gzipped.whl') return void res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync(good));

@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { FakeUpstream } from '../../../test/support/upstream-server.js';
-import { ArtifactCache, CacheKeys, createCacheRedis } from '../../../libs/cache/index.js';
+import { ArtifactCache, CacheKeys, createCacheRedis, waitForRedis } from '../../../libs/cache/index.js';
 import { loadSettings } from '../../../libs/config/index.js';
 import { UpstreamRepository, createPrismaClient, runMigrations, type PrismaClient } from '../../../libs/db/index.js';
 import { UpstreamClient } from '../../../libs/http/index.js';
@@ -62,6 +62,7 @@ beforeAll(async () => {
   await runMigrations({ databaseUrl: db.url });
   prisma = createPrismaClient({ databaseUrl: db.url, poolSize: 4 });
   redis = createCacheRedis('redis://127.0.0.1:6379/0');
+  expect(await waitForRedis(redis)).toBe(true);
   prefix = `test-admin-${randomBytes(5).toString('hex')}`;
   const settings = loadSettings({ ORCHARD_UPSTREAMS: `local=${upstream.url}`, ORCHARD_CACHE_PREFIX: prefix });
   const keys = new CacheKeys(prefix);

@@ -1,9 +1,10 @@
 /**
  * A PostgreSQL cluster of the test's own (initdb into a temp directory, its own port), so a test
  * can stop and restart PostgreSQL without touching the machine's shared server. Runs as the
- * `postgres` OS user, binaries from PG_BIN (default /usr/lib/postgresql/15/bin).
+ * `postgres` OS user, binaries from PG_BIN (default: the newest /usr/lib/postgresql/<version>/bin).
  */
 import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { chmod, chown, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,14 @@ import { promisify } from 'node:util';
 import { freePort } from '../../support/orchard.js';
 
 const run = promisify(execFile);
-const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const PG_BIN = process.env.PG_BIN ?? newestPostgresBin();
+
+/** `/usr/lib/postgresql/<newest version>/bin`, where Debian's packages put initdb and pg_ctl. */
+function newestPostgresBin(): string {
+  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)) : [];
+  const newest = versions.sort((a, b) => Number(b) - Number(a))[0] ?? '15';
+  return `/usr/lib/postgresql/${newest}/bin`;
+}
 
 async function asPostgres(command: string, args: string[], timeoutMs = 60_000): Promise<string> {
   const asRoot = process.getuid?.() === 0;

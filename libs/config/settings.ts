@@ -94,6 +94,14 @@ const schema = z.object({
   /** Prefix of every cache key; the design's `orchard`. */
   ORCHARD_CACHE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('orchard'),
   ORCHARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Milliseconds the gateway keeps a project page it just served as a fresh cache hit in process
+   * memory, answering repeats of the same representation without Redis or Express (0: off). A page
+   * changed in Redis (refill, invalidation, another replica) may be served from memory this long.
+   */
+  ORCHARD_PAGE_MEMO_MS: int(0, 60_000).default(1_000),
+  /** Gateway processes sharing the port (node:cluster); 1 runs the gateway in the main process. */
+  ORCHARD_GATEWAY_WORKERS: int(1, 64).default(1),
   /** Milliseconds a service waits for in-flight work on SIGTERM. */
   ORCHARD_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(25_000),
 });
@@ -161,6 +169,8 @@ export interface Settings {
   cachePrefix: string;
   logLevel: Raw['ORCHARD_LOG_LEVEL'];
   shutdownTimeoutMs: number;
+  pageMemoMs: number;
+  gatewayWorkers: number;
 }
 
 /** Reads and validates the environment once; throws ConfigError naming every bad variable. */
@@ -227,6 +237,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     cachePrefix: raw.ORCHARD_CACHE_PREFIX,
     logLevel: raw.ORCHARD_LOG_LEVEL,
     shutdownTimeoutMs: raw.ORCHARD_SHUTDOWN_TIMEOUT_MS,
+    pageMemoMs: raw.ORCHARD_PAGE_MEMO_MS,
+    gatewayWorkers: raw.ORCHARD_GATEWAY_WORKERS,
   };
 }
 

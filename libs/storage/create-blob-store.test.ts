@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { attachmentDisposition } from './content-disposition.js';
 import { createBlobStore } from './create-blob-store.js';
 import { FsBlobStore } from './fs-blob-store.js';
-import { S3BlobStore } from './s3-blob-store.js';
+import { LazyS3BlobStore } from './lazy-s3-blob-store.js';
 
 describe('createBlobStore', () => {
   it('builds the store the settings name', async () => {
@@ -11,7 +11,8 @@ describe('createBlobStore', () => {
     expect(fs.kind).toBe('fs');
     expect(fs.presignedUrl).toBeUndefined();
     const s3 = createBlobStore({ kind: 's3', bucket: 'b', region: 'us-east-1', forcePathStyle: true });
-    expect(s3).toBeInstanceOf(S3BlobStore);
+    expect(s3).toBeInstanceOf(LazyS3BlobStore);
+    expect(s3.presignedUrl).toBeTypeOf('function');
     expect(s3.kind).toBe('s3');
     await Promise.all([fs.close(), s3.close(), s3.close()]);
   });

@@ -1,6 +1,6 @@
 import type { BlobStore } from './blob-store.js';
 import { FsBlobStore } from './fs-blob-store.js';
-import { S3BlobStore } from './s3-blob-store.js';
+import { LazyS3BlobStore } from './lazy-s3-blob-store.js';
 
 /** Settings for the local-directory store (the embedded default). */
 export interface FsStorageSettings {
@@ -22,14 +22,17 @@ export interface S3StorageSettings {
 
 export type StorageSettings = FsStorageSettings | S3StorageSettings;
 
-/** The {@link BlobStore} the settings describe. The caller owns it and must `close()` it. */
+/**
+ * The {@link BlobStore} the settings describe (the S3 one loads the AWS SDK on first use). The
+ * caller owns it and must `close()` it.
+ */
 export function createBlobStore(settings: StorageSettings): BlobStore {
   switch (settings.kind) {
     case 'fs':
       return new FsBlobStore({ root: settings.root });
     case 's3': {
       const { kind: _kind, ...options } = settings;
-      return new S3BlobStore(options);
+      return new LazyS3BlobStore(options);
     }
     default: {
       const unknown: never = settings;

@@ -14,6 +14,8 @@ import { VerifyingStream } from './verifying-stream.js';
 
 /** Where half-written files live; a key can never name it (no key segment may start with "."). */
 const TMP_DIR = '.tmp';
+/** Read buffer per open stream: 1 MiB. */
+const READ_CHUNK = 2 ** 20;
 
 export interface FsBlobStoreOptions {
   /** Directory holding the objects; created on first write. */
@@ -76,7 +78,9 @@ export class FsBlobStore implements BlobStore {
       }
       const range = options.range && satisfiableRange(options.range, info.size);
       // autoClose (the default) closes the handle when the stream ends or is destroyed.
-      const body = handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+      // 1 MiB reads: a sixteenth of the syscalls and stream callbacks of the 64 KiB default when
+      // streaming large files (profiled: per-chunk work bounded cached-file throughput).
+      const body = handle.createReadStream(range ? { start: range.start, end: range.end, highWaterMark: READ_CHUNK } : { highWaterMark: READ_CHUNK });
       if (options.signal) addAbortSignal(options.signal, body);
       return range ? { body, size: info.size, range } : { body, size: info.size };
     } catch (error) {

@@ -1,6 +1,8 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type Express } from 'express';
 import type { Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
+import type { FastPath } from './fast-path.js';
 import { errorHandler, notFound } from './http-errors.js';
 import { requestContext } from './request-context.js';
 import { fileRoutes, type FileRoutesDeps } from './routes/file-routes.js';
@@ -36,4 +38,11 @@ export function createApp(deps: AppDeps): Express {
   app.use((_req, _res, next) => next(notFound('not found')));
   app.use(errorHandler(deps.logger));
   return app;
+}
+
+/** The server's request listener: the fast path for warm page hits, express for everything else. */
+export function withFastPath(app: Express, fastPath: FastPath): RequestListener {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (!fastPath.handle(req, res)) app(req, res);
+  };
 }

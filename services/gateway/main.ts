@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import http from 'node:http';
 import { ArtifactCache, CacheKeys, RootIndexCache, createCacheRedis, waitForRedis } from '../../libs/cache/index.js';
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
@@ -8,7 +9,11 @@ import { pypiProtocol } from '../../libs/protocol/pypi/index.js';
 import { Producers, createFetchEvents, createProducerRedis, createWorkerRedis, queueDepthCollector } from '../../libs/queue/index.js';
 import { ReleaseRepository, UpstreamRepository } from '../../libs/db/index.js';
 import { UpstreamRegistry } from '../../libs/upstreams/index.js';
-import { createApp } from './app.js';
+import { createLogger } from '../../libs/log/index.js';
+import { createApp, withFastPath } from './app.js';
+import { runGatewayCluster } from './cluster.js';
+import { FastPath } from './fast-path.js';
+import { PageMemo } from './page-memo.js';
 import { FileLocator } from './file-locator.js';
 import { MetadataFiles } from './metadata-files.js';
 import { closeStalledReaders } from './stalled-readers.js';
@@ -54,10 +59,11 @@ export async function startGateway(settings: Settings) {
     metrics,
     logger,
   });
+  const memo = new PageMemo({ ttlMs: settings.pageMemoMs });
   const app = createApp({
     logger,
     metrics,
-    simple: { protocol, pages, indexTtlSeconds: settings.indexTtlSeconds },
+    simple: { protocol, pages, indexTtlSeconds: settings.indexTtlSeconds, memo },
     extra: [
       adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts: new ArtifactCache(redis, keys), logger }),
       apiRoutes({ releases: new ReleaseRepository(prisma), logger }),
@@ -107,7 +113,7 @@ export async function startGateway(settings: Settings) {
       connectionsCheckingInterval: Math.min(30_000, Math.max(1_000, Math.floor(settings.httpHeadersTimeoutMs / 4))),
       maxHeaderSize: 16 * 1024,
     },
-    app,
+    withFastPath(app, new FastPath({ memo, logger, metrics })),
   );
   server.keepAliveTimeout = 65_000;
   server.setTimeout(settings.httpIdleTimeoutMs);
@@ -129,6 +135,11 @@ export async function startGateway(settings: Settings) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { shutdown } = await startGateway(loadSettingsOrExit());
-  shutdown.installSignalHandlers();
+  const settings = loadSettingsOrExit();
+  if (settings.gatewayWorkers > 1 && cluster.isPrimary) {
+    runGatewayCluster(settings.gatewayWorkers, createLogger('gateway', settings.logLevel));
+  } else {
+    const { shutdown } = await startGateway(settings);
+    shutdown.installSignalHandlers();
+  }
 }

@@ -1,9 +1,48 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import { withLogContext, type Logger } from '../../libs/log/index.js';
 import { methodLabel, statusClass, type Metrics } from '../../libs/metrics/index.js';
 
 const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** The request id: the client's `X-Request-Id` when sane, else a fresh one. */
+export function requestId(req: IncomingMessage): string {
+  const incoming = req.headers['x-request-id'];
+  return typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
+}
+
+/**
+ * Counts and logs one request when its response closes: route-labelled metrics and one access log
+ * line. 'close' fires for finished and abandoned responses alike; a client that went away before the
+ * response finished is counted as 499 (nginx's "client closed request"). Shared by the express
+ * middleware and the gateway's fast path, so both report alike.
+ */
+export function recordRequest(
+  logger: Logger,
+  metrics: Metrics,
+  req: IncomingMessage,
+  res: ServerResponse,
+  id: string,
+  path: () => string,
+  route: () => string,
+): void {
+  const started = process.hrtime.bigint();
+  res.once('close', () => {
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const method = methodLabel(req.method ?? 'GET');
+    const status = res.writableFinished ? res.statusCode : 499;
+    const label = route();
+    metrics.httpRequests.inc({ route: label, method, status: String(status) });
+    metrics.httpDuration.observe({ route: label, method, status_class: statusClass(status) }, seconds);
+    if (logger.isLevelEnabled('info')) {
+      logger.info(
+        { requestId: id, method: req.method, path: path(), route: label, status, ms: Math.round(seconds * 1000), ua: req.headers['user-agent'] },
+        'request',
+      );
+    }
+  });
+}
 
 /**
  * Request id (kept from the client when sane), route-labelled metrics (the route comes from a fixed
@@ -12,24 +51,9 @@ const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
  */
 export function requestContext(logger: Logger, metrics: Metrics): RequestHandler {
   return (req, res, next) => {
-    const incoming = req.headers['x-request-id'];
-    const id = typeof incoming === 'string' && SAFE_ID.test(incoming) ? incoming : randomUUID();
+    const id = requestId(req);
     res.setHeader('x-request-id', id);
-    const started = process.hrtime.bigint();
-    // 'close' fires for finished and abandoned responses alike; a client that went away before the
-    // response finished is counted as 499 (nginx's "client closed request").
-    res.once('close', () => {
-      const route = typeof res.locals.route === 'string' ? res.locals.route : 'other';
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const method = methodLabel(req.method);
-      const status = res.writableFinished ? res.statusCode : 499;
-      metrics.httpRequests.inc({ route, method, status: String(status) });
-      metrics.httpDuration.observe({ route, method, status_class: statusClass(status) }, seconds);
-      logger.info(
-        { requestId: id, method: req.method, path: req.path, route, status, ms: Math.round(seconds * 1000), ua: req.headers['user-agent'] },
-        'request',
-      );
-    });
+    recordRequest(logger, metrics, req, res, id, () => req.path, () => (typeof res.locals.route === 'string' ? res.locals.route : 'other'));
     // Every log line written while this request is handled carries its id.
     withLogContext({ requestId: id }, next);
   };

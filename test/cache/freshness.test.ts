@@ -29,8 +29,9 @@ describe('page freshness, stale serving and file pass-through', () => {
       upstreams: `local=${upstream.url}`,
       services: ['gateway', 'fetcher'],
       env: {
-        ORCHARD_INDEX_TTL: '1',
-        ORCHARD_MISSING_TTL: '1',
+        // Short enough to watch pages turn stale, long enough for a loaded machine to see a hit first.
+        ORCHARD_INDEX_TTL: '2',
+        ORCHARD_MISSING_TTL: '2',
         ORCHARD_UPSTREAM_READ_TIMEOUT_MS: '1500',
         ORCHARD_FETCH_WAIT_MS: '400',
       },

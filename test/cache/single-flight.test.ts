@@ -73,8 +73,9 @@ describe('single flight across gateway replicas', () => {
 
   it(`${BURST} concurrent cold requests while the upstream fails: asked once, every request gets 502 with the reason`, async () => {
     upstream.pageOverrides.set('broken-lib', { status: 503, contentType: 'text/plain', body: 'maintenance' });
+    // Slow enough that every request arrives before the failure (one arriving later asks again).
     upstream.mode = 'slow';
-    upstream.slowMs = 500;
+    upstream.slowMs = 1500;
     let answers;
     try {
       answers = await Promise.all(Array.from({ length: BURST }, (_, i) => get(`${gateway(i)}/simple/broken-lib/`)));

@@ -5,7 +5,7 @@ import type { Logger } from '../../../libs/log/index.js';
 import { isValidProjectName, normalizeName } from '../../../libs/protocol/pypi/index.js';
 import { HttpError, badRequest, notFound } from '../http-errors.js';
 import { environmentFor, parseEnvironmentQuery, QueryError } from './api-evaluate.js';
-import { artifactView, dependentsView, releaseDependenciesView } from './api-views.js';
+import { artifactView, byText, dependentsView, releaseDependenciesView } from './api-views.js';
 
 export interface ApiRoutesDeps {
   releases: ReleaseRepository;
@@ -44,7 +44,7 @@ export function apiRoutes(deps: ApiRoutesDeps): Router {
     const versions = (await deps.releases.versionsOf(project)).filter((v) => sameVersion(v, version));
     const releases = (await Promise.all(versions.map((v) => deps.releases.dependenciesOf(project, v)))).flat();
     if (releases.length === 0) throw notFound(`no extracted artifact of ${project} ${version} is cached`);
-    releases.sort((a, b) => a.filename.localeCompare(b.filename));
+    releases.sort((a, b) => byText(a.filename, b.filename));
     return releaseDependenciesView(project, version, releases, request && environmentFor(request));
   }));
 

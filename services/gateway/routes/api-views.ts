@@ -3,7 +3,7 @@
  * README ("JSON API"): add fields, never rename or remove them.
  */
 import { compare, valid } from '@renovatebot/pep440';
-import type { ArtifactDependency, ArtifactFacts, DependentRow, ReleaseDependencies } from '../../../libs/db/index.js';
+import { normalizeName, type ArtifactDependency, type ArtifactFacts, type DependentRow, type ReleaseDependencies } from '../../../libs/db/index.js';
 import { evaluateInEnvironment, type Environment } from './api-evaluate.js';
 
 /** One requirement as declared by an artifact. */
@@ -41,7 +41,7 @@ export function artifactView(facts: ArtifactFacts) {
     sha256: facts.sha256,
     filename: facts.filename,
     size: Number(facts.size),
-    project: r?.project ?? facts.project,
+    project: r?.project ?? normalizeName(facts.project),
     version: r && r.version !== '' ? r.version : null,
     metadataStatus: r?.metadataStatus ?? 'pending',
     metadataError: r?.metadataError ?? null,
@@ -124,7 +124,7 @@ export function dependentsView(project: string, rows: DependentRow[]) {
     }
     group.artifacts.push({ sha256: row.artifactSha256, filename: row.filename });
   }
-  const dependents = [...groups.values()].sort((a, b) => a.project.localeCompare(b.project) || compareVersions(a.version, b.version) || a.raw.localeCompare(b.raw));
+  const dependents = [...groups.values()].sort((a, b) => byText(a.project, b.project) || compareVersions(a.version, b.version) || byText(a.raw, b.raw));
   return { project, dependents };
 }
 
@@ -134,5 +134,10 @@ function compareVersions(a: string, b: string): number {
   const vb = valid(b) !== null;
   if (va && vb) return compare(a, b);
   if (va !== vb) return va ? -1 : 1;
-  return a.localeCompare(b);
+  return byText(a, b);
+}
+
+/** Code-point order: the same answer whatever the server's locale. */
+export function byText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

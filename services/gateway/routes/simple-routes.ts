@@ -5,11 +5,14 @@ import { UpstreamError } from '../../../libs/http/index.js';
 import { HttpError, badRequest, notFound } from '../http-errors.js';
 import { choosePageVariant, variantEtag } from '../page-variant.js';
 import { matchesEtag } from '../send-file.js';
+import { PageMemo } from '../page-memo.js';
 
 export interface SimpleRoutesDeps {
   protocol: ProtocolAdapter;
   pages: ProjectPages;
   indexTtlSeconds: number;
+  /** Remembers fresh hits for the fast path (see FastPath); absent, nothing is memoised. */
+  memo?: PageMemo;
 }
 
 /** `/simple/<project>/`: PEP 503 HTML and PEP 691 JSON from one cached, pre-rendered page. */
@@ -38,6 +41,7 @@ function redirectToCanonical(req: Request, res: Response, protocol: ProtocolAdap
 
 async function servePage(req: Request, res: Response, deps: SimpleRoutesDeps, project: string): Promise<void> {
   const { variant, contentType, encoding } = choosePageVariant(req, res);
+  const memo = deps.memo;
   let answer;
   try {
     answer = await deps.pages.serve(project, variant);
@@ -64,5 +68,11 @@ async function servePage(req: Request, res: Response, deps: SimpleRoutesDeps, pr
   }
   if (encoding) res.set('Content-Encoding', encoding);
   res.set('Content-Length', String(answer.body.length));
+  // A fresh hit with more than the memo's lifetime of freshness left is remembered for the fast
+  // path (a query such as `format` is always negotiated here).
+  if (memo?.enabled && answer.cache === 'hit' && !req.originalUrl.includes('?')) {
+    const age = (answer.ageSeconds ?? deps.indexTtlSeconds) + 1;
+    if ((deps.indexTtlSeconds - age) * 1000 > memo.ttlMs) memo.put(PageMemo.key(project, contentType, encoding), res.getHeaders(), etag, answer.body);
+  }
   res.status(200).end(req.method === 'HEAD' ? undefined : answer.body);
 }

@@ -63,4 +63,13 @@ describe('loadSettings', () => {
   it('refuses a short admin token', () => {
     expect(() => loadSettings({ ORCHARD_ADMIN_TOKEN: 'short' })).toThrow(/ORCHARD_ADMIN_TOKEN/);
   });
+
+  it('reads the private-network deny rule and its exemptions, refusing malformed entries', () => {
+    expect(loadSettings({}).upstreamHttp).toMatchObject({ denyPrivateNetworks: false, allowedHosts: [] });
+    const settings = loadSettings({ ORCHARD_DENY_PRIVATE_NETWORKS: 'true', ORCHARD_ALLOWED_HOSTS: 'pypi.internal, 10.0.0.0/8 fd00::/8 192.168.1.7' });
+    expect(settings.upstreamHttp).toMatchObject({ denyPrivateNetworks: true, allowedHosts: ['pypi.internal', '10.0.0.0/8', 'fd00::/8', '192.168.1.7'] });
+    for (const bad of ['10.0.0.0/33', 'http://x/', 'a/b/c', 'host name']) {
+      expect(() => loadSettings({ ORCHARD_ALLOWED_HOSTS: bad.replace(' ', '_') })).toThrow(/ORCHARD_ALLOWED_HOSTS/);
+    }
+  });
 });

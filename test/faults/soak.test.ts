@@ -87,7 +87,7 @@ describe('soak', () => {
     async function one(t: Target): Promise<void> {
       const started = performance.now();
       try {
-        const res = await pool.request({ path: t.path, method: t.method, headers: t.headers, headersTimeout: 30_000, bodyTimeout: 30_000 });
+        const res = await pool.request({ path: t.path, method: t.method, headers: t.headers, headersTimeout: 60_000, bodyTimeout: 60_000 });
         let bytes: Buffer | undefined;
         if (t.sha256) bytes = Buffer.from(await res.body.arrayBuffer());
         else await res.body.dump({ limit: Infinity });

@@ -42,6 +42,7 @@ const env = {
   ORCHARD_QUEUE_PREFIX: `prof-${tag}`,
   ORCHARD_CACHE_PREFIX: `prof-${tag}`,
   ORCHARD_FETCH_WAIT_MS: '0',
+  ORCHARD_PAGE_MEMO_MS: process.env.ORCHARD_PAGE_MEMO_MS ?? '1000',
 };
 const args = [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), path.join(HERE, '..', 'dist', 'services', 'gateway', 'main.js')];
 const gateway = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });

@@ -66,6 +66,8 @@ async function startOrchard(upstream: string, extraEnv: Record<string, string> =
       ORCHARD_EXTRACTOR_PORT: String(ports.extractor),
       ORCHARD_QUEUE_PREFIX: `bench-${tag}`,
       ORCHARD_CACHE_PREFIX: `bench-${tag}`,
+      // The warm page fast path (off by default: pages may show changes up to 1 s late).
+      ORCHARD_PAGE_MEMO_MS: '1000',
       ...extraEnv,
     },
     ports,

@@ -13,7 +13,6 @@ export {
 } from './artifact-repository.js';
 export {
   ReleaseRepository,
-  normalizeName,
   type ArtifactFacts,
   type DependencyInput,
   type DependentRow,

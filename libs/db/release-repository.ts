@@ -1,3 +1,4 @@
+import { normalizeName } from '../protocol/pypi/names.js';
 import { Prisma, type Artifact, type ArtifactDependency, type PrismaClient, type Release } from './client.js';
 
 /** One declared requirement, as the extractor parsed it. */
@@ -77,10 +78,6 @@ export type StatusCounts = Record<string, number>;
 
 const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 30_000 };
 
-/** PEP 503 name normalisation. */
-export function normalizeName(name: string): string {
-  return name.replace(/[-_.]+/g, '-').toLowerCase();
-}
 
 function dependencyRows(artifactSha256: string, deps: DependencyInput[]) {
   return deps.map((d) => ({

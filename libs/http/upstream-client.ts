@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/index.js';
-import { AddressPolicy, DeniedAddressError } from './address-policy.js';
+import { AddressPolicy } from './address-policy.js';
 import { UpstreamError, asUpstreamError } from './errors.js';
 
 export interface UpstreamHttpSettings {

@@ -1,12 +1,7 @@
-import type { Redis } from 'ioredis';
-import type { UpstreamConfig } from '../config/index.js';
-import type { CacheKeys, FileMap, FileSource, PageCache, PageMeta, PageVariant } from '../cache/index.js';
-import type { Logger } from '../log/index.js';
+import type { FileSource, PageCache, PageMeta, PageVariant } from '../cache/index.js';
 import type { Metrics } from '../metrics/index.js';
-import type { ProjectPage, ProtocolAdapter } from '../protocol/types.js';
-import type { ExtractedMetadata } from './extracted-metadata.js';
-import { PageFiller, type FreshnessSettings } from './page-fill.js';
-import type { UpstreamPageFetcher } from './upstream-page-fetcher.js';
+import type { ProjectPage } from '../protocol/types.js';
+import { PageFiller, type PageFillDeps } from './page-fill.js';
 
 export type { FreshnessSettings } from './page-fill.js';
 
@@ -42,23 +37,11 @@ export interface PageCacheState {
   fileIds: string[];
 }
 
-export interface ProjectPagesDeps {
-  protocol: ProtocolAdapter;
-  pages: PageCache;
-  fileMap: FileMap;
-  redis: Redis;
-  keys: CacheKeys;
-  fetcher: UpstreamPageFetcher;
-  upstreams: () => Promise<UpstreamConfig[]>;
-  /** The upstream configuration generation (UpstreamRegistry.generation); pages of another are revalidated. */
-  generation?: () => string;
-  freshness: FreshnessSettings;
+/** The fill pipeline's dependencies, plus what serving adds. */
+export interface ProjectPagesDeps extends PageFillDeps {
   /** Called when a stale page was served: schedule a background revalidation. */
   onStale?: (project: string) => Promise<unknown>;
-  /** Advertises metadata Orchard extracted itself (PEP 658); without it pages show the upstream's only. */
-  extractedMetadata?: ExtractedMetadata;
   metrics: Metrics;
-  logger: Logger;
 }
 
 /** After a failed revalidation, stale requests wait this long before scheduling another one. */

@@ -2,8 +2,9 @@
  * The JSON API's response shapes. Field names here are the stable contract documented in the
  * README ("JSON API"): add fields, never rename or remove them.
  */
+import { normalizeName } from '../../../libs/protocol/pypi/index.js';
 import { compare, valid } from '@renovatebot/pep440';
-import { normalizeName, type ArtifactDependency, type ArtifactFacts, type DependentRow, type ReleaseDependencies } from '../../../libs/db/index.js';
+import { type ArtifactDependency, type ArtifactFacts, type DependentRow, type ReleaseDependencies } from '../../../libs/db/index.js';
 import { evaluateInEnvironment, type Environment } from './api-evaluate.js';
 
 /** One requirement as declared by an artifact. */

@@ -1,3 +1,7 @@
+import { normalizeName as normalizeProjectName } from '../names.js';
+
+export { normalizeProjectName };
+
 /**
  * Archive member names as the lookup sees them. Hostile names are ignored rather than resolved, so
  * `a/../x.dist-info/METADATA` can never stand in for the real one.
@@ -17,10 +21,6 @@ export function safeSegments(name: string): string[] | undefined {
   return kept.length > 0 ? kept : undefined;
 }
 
-/** PEP 503 normalisation: lower case, runs of `-`, `_`, `.` become one `-`. */
-export function normalizeProjectName(name: string): string {
-  return name.replace(/[-_.]+/g, '-').toLowerCase();
-}
 
 /**
  * Name and version from a distribution filename: `name-version-…` for wheels (whose name part

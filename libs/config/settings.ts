@@ -97,10 +97,10 @@ const schema = z.object({
   /**
    * Milliseconds the gateway keeps a project page it just served as a fresh cache hit in process
    * memory, answering repeats of the same representation without Redis or Express (0: off). A page
-   * changed in Redis (refill, invalidation, another replica) may be served from memory this long,
-   * which is why it is off by default (the benchmarks run with 1000).
+   * changed in Redis (refill, another replica's invalidation) may be served from memory this long;
+   * an admin invalidation clears this process's memo at once.
    */
-  ORCHARD_PAGE_MEMO_MS: int(0, 60_000).default(0),
+  ORCHARD_PAGE_MEMO_MS: int(0, 60_000).default(1000),
   /** Gateway processes sharing the port (node:cluster); 1 runs the gateway in the main process. */
   ORCHARD_GATEWAY_WORKERS: int(1, 64).default(1),
   /** Milliseconds a service waits for in-flight work on SIGTERM. */

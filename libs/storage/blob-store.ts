@@ -25,6 +25,11 @@ export interface PutResult {
 export interface GetOptions {
   range?: ByteRange;
   signal?: AbortSignal;
+  /**
+   * Read-ahead of the returned stream. Large (the default) for downloads; small for a reader that
+   * stops early, such as the extractor looking for an sdist's PKG-INFO near the start.
+   */
+  highWaterMark?: number;
 }
 
 export interface BlobRead {

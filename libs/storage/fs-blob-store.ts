@@ -80,7 +80,8 @@ export class FsBlobStore implements BlobStore {
       // autoClose (the default) closes the handle when the stream ends or is destroyed.
       // 1 MiB reads: a sixteenth of the syscalls and stream callbacks of the 64 KiB default when
       // streaming large files (profiled: per-chunk work bounded cached-file throughput).
-      const body = handle.createReadStream(range ? { start: range.start, end: range.end, highWaterMark: READ_CHUNK } : { highWaterMark: READ_CHUNK });
+      const highWaterMark = options.highWaterMark ?? READ_CHUNK;
+      const body = handle.createReadStream(range ? { start: range.start, end: range.end, highWaterMark } : { highWaterMark });
       if (options.signal) addAbortSignal(options.signal, body);
       return range ? { body, size: info.size, range } : { body, size: info.size };
     } catch (error) {

@@ -9,6 +9,9 @@ import { extractDistributionMetadata, type DistributionSource } from '../../libs
 import { UnrecoverableError, type ExtractJob } from '../../libs/queue/index.js';
 import { blobKey, metadataKey, type BlobStore } from '../../libs/storage/index.js';
 
+/** An sdist is streamed only until its PKG-INFO, which comes early: read ahead little. */
+const SDIST_READ_AHEAD = 64 * 1024;
+
 export interface ExtractDeps {
   store: BlobStore;
   releases: ReleaseRepository;
@@ -36,7 +39,7 @@ export function createExtractHandler(deps: ExtractDeps) {
       size: stat.size,
       read: (start, end) => deps.store.readRange(key, { start, end }),
       open: async () => {
-        const blob = await deps.store.get(key);
+        const blob = await deps.store.get(key, { highWaterMark: SDIST_READ_AHEAD });
         if (!blob) throw new Error(`artifact ${job.sha256} disappeared from storage`);
         return blob.body;
       },

@@ -65,7 +65,7 @@ export async function startGateway(settings: Settings) {
     metrics,
     simple: { protocol, pages, indexTtlSeconds: settings.indexTtlSeconds, memo },
     extra: [
-      adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts: new ArtifactCache(redis, keys), logger }),
+      adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts: new ArtifactCache(redis, keys), forgetPages: () => memo.clear(), logger }),
       apiRoutes({ releases: new ReleaseRepository(prisma), logger }),
     ],
     root: {

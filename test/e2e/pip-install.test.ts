@@ -51,10 +51,12 @@ describe.each(['fs', 's3'] as const)('pip installs through the gateway, end to e
     upstream.tampered.add(evil.filename);
     wheels.set(evil.filename, { filename: evil.filename, sha256: evil.sha256, requiresDist: [] });
     await upstream.start();
-    let env: Record<string, string> = {};
+    // Production defaults, the page memo included.
+    let env: Record<string, string> = { ORCHARD_PAGE_MEMO_MS: '1000' };
     if (storage === 's3') {
       s3 = await startTestS3();
       env = {
+        ...env,
         ORCHARD_STORAGE: 's3',
         S3_ENDPOINT: s3.endpoint,
         S3_BUCKET: s3.bucket,

@@ -15,6 +15,8 @@ export interface AdminRoutesDeps {
   pages: ProjectPages;
   protocol: ProtocolAdapter;
   artifacts: ArtifactCache;
+  /** Forgets pages remembered in this process (other replicas' memos expire within their TTL). */
+  forgetPages?: () => void;
   logger: Logger;
 }
 
@@ -84,12 +86,14 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   router.delete(`${PREFIX}/cache/pages/:project`, async (req, res) => {
     const project = projectName(deps.protocol, req);
     const dropped = await deps.pages.invalidate(project);
+    deps.forgetPages?.();
     deps.logger.info({ project, dropped }, 'page invalidated');
     res.json({ project, dropped });
   });
 
   router.delete(`${PREFIX}/cache/pages`, async (_req, res) => {
     const dropped = await deps.pages.invalidateAll();
+    deps.forgetPages?.();
     deps.logger.info({ dropped }, 'every page invalidated');
     res.json({ dropped });
   });

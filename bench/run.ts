@@ -242,7 +242,9 @@ async function main(): Promise<void> {
   for (const script of ['extraction.ts', 'batch-insert.ts']) {
     const file = path.join(HERE, script);
     const run = spawnSync(process.execPath, ['--import', 'tsx', file], { encoding: 'utf8', timeout: 300_000 });
-    const last = run.stdout.trim().split('\n').pop() ?? '';
+    // The script prints one JSON document (possibly pretty-printed) after any progress lines.
+    const start = run.stdout.search(/^\{/m);
+    const last = start >= 0 ? run.stdout.slice(start) : '';
     try {
       extras[script.replace('.ts', '')] = JSON.parse(last);
       console.log(`  ${script}: ${last}`);

@@ -44,7 +44,8 @@ describe('the in-process page memo (fast path for warm pages)', () => {
   const pageRequests = () => upstream.requests.filter((r) => r.path === '/simple/memo-demo/').length;
 
   it('answers repeats with exactly what the express path sent, in every representation', async () => {
-    for (const headers of [{ accept: JSON_TYPE }, { accept: 'text/html', 'accept-encoding': 'gzip' }, { accept: 'text/html' }]) {
+    const representations: Array<Record<string, string>> = [{ accept: JSON_TYPE }, { accept: 'text/html', 'accept-encoding': 'gzip' }, { accept: 'text/html' }];
+    for (const headers of representations) {
       await fetch(page, { headers }).then((r) => r.arrayBuffer());
       const viaRedis = await fetch(page, { headers });
       const redisBody = Buffer.from(await viaRedis.arrayBuffer());

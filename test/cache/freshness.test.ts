@@ -66,6 +66,8 @@ describe('page freshness, stale serving and file pass-through', () => {
     expect(stale.status).toBe(200);
     expect(stale.body.equals(first.body)).toBe(true);
     expect(stale.headers.get('etag')).toBe(etag);
+    expect(Number(stale.headers.get('age'))).toBeGreaterThanOrEqual(1);
+    expect(second.headers.get('age')).toBeNull();
 
     const conditional = await waitFor('a conditional revalidation', async () => pageRequests('fresh-lib').find((r) => r.ifNoneMatch));
     expect(conditional.ifNoneMatch).toMatch(/^"[0-9a-f]{16}"$/);
@@ -111,6 +113,7 @@ describe('page freshness, stale serving and file pass-through', () => {
         return r.headers.get('x-orchard-cache') === 'stale-error' ? r : undefined;
       });
       expect(served.headers.get('etag')).toBe(good.headers.get('etag'));
+      expect(Number(served.headers.get('age'))).toBeGreaterThanOrEqual(1);
 
       // Nothing cached and the upstream refuses connections: 502 with a one-line reason.
       const cold = await page('never-cached');

@@ -61,6 +61,8 @@ async function servePage(req: Request, res: Response, deps: SimpleRoutesDeps, pr
     'Cache-Control': `public, max-age=${deps.indexTtlSeconds}`,
     'X-Orchard-Upstream': answer.meta.upstream ?? '',
   });
+  // A stale page says how long ago Orchard last heard from the upstream about it (RFC 9111 Age).
+  if (answer.cache.startsWith('stale') && answer.ageSeconds !== undefined) res.set('Age', String(answer.ageSeconds));
   if (matchesEtag(req.headers['if-none-match'], etag)) {
     // A 304 repeats the ETag (pip and uv store it); it has no body, so no Content-Encoding.
     res.status(304).end();

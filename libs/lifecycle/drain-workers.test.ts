@@ -94,8 +94,10 @@ describe('drainWorkers with a JobHandback', () => {
     expect(back!.failedReason ?? '').toBe('');
     expect((await metrics.jobs.get()).values).toEqual([expect.objectContaining({ labels: { queue: 'fetch', outcome: 'handed_back' }, value: 1 })]);
 
+    // Listen before the second worker starts, so its completion cannot slip past unseen.
+    const events = await eventsFor();
     const second = worker(async () => ({ done: true }));
-    expect(await back!.waitUntilFinished(await eventsFor(), 10_000)).toEqual({ done: true });
+    expect(await back!.waitUntilFinished(events, 30_000)).toEqual({ done: true });
     await second.worker.close();
   });
 

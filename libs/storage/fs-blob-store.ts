@@ -80,7 +80,9 @@ export class FsBlobStore implements BlobStore {
       // autoClose (the default) closes the handle when the stream ends or is destroyed.
       // 1 MiB reads: a sixteenth of the syscalls and stream callbacks of the 64 KiB default when
       // streaming large files (profiled: per-chunk work bounded cached-file throughput).
-      const highWaterMark = options.highWaterMark ?? READ_CHUNK;
+      // A small file gets a buffer of its own size, not 1 MiB (most wheels and every metadata file).
+      const length = range ? range.end - range.start + 1 : info.size;
+      const highWaterMark = options.highWaterMark ?? Math.max(16 * 1024, Math.min(READ_CHUNK, length));
       const body = handle.createReadStream(range ? { start: range.start, end: range.end, highWaterMark } : { highWaterMark });
       if (options.signal) addAbortSignal(options.signal, body);
       return range ? { body, size: info.size, range } : { body, size: info.size };

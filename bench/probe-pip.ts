@@ -1,0 +1,58 @@
+/** Diagnostic: where a warm pip install through Orchard spends its time (per-request latencies). */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createTestDatabase } from '../test/support/postgres.js';
+import { freePort } from '../test/support/orchard.js';
+import { pipInstall } from './lib/clients.js';
+import { ensureCorpus } from './lib/corpus.js';
+import { StaticServer } from './lib/nginx.js';
+import { OrchardUnderTest } from './lib/orchard.js';
+
+const corpus = await ensureCorpus(path.join(import.meta.dirname, '.corpus'));
+const work = await mkdtemp(path.join(os.tmpdir(), 'orchard-probe-'));
+const upstream = new StaticServer(corpus.root, await freePort(), path.join(work, 'nginx'));
+await upstream.start();
+const db = await createTestDatabase();
+const ports = { gateway: await freePort(), fetcher: await freePort(), extractor: await freePort() };
+const tag = randomBytes(4).toString('hex');
+const o = new OrchardUnderTest(
+  {
+    DATABASE_URL: db.url,
+    ORCHARD_UPSTREAMS: `bench=${upstream.url}/simple/`,
+    ORCHARD_DATA_DIR: path.join(work, 'data'),
+    ORCHARD_HOST: '127.0.0.1',
+    ORCHARD_PORT: String(ports.gateway),
+    ORCHARD_FETCHER_PORT: String(ports.fetcher),
+    ORCHARD_EXTRACTOR_PORT: String(ports.extractor),
+    ORCHARD_QUEUE_PREFIX: `probe-${tag}`,
+    ORCHARD_CACHE_PREFIX: `probe-${tag}`,
+    ORCHARD_LOG_LEVEL: process.env.PROBE_LOG ?? 'warn',
+  },
+  ports,
+);
+await o.start();
+console.log('cold', await pipInstall(`${o.url}/simple/`, corpus.treeRoot));
+await new Promise((r) => setTimeout(r, 2000));
+for (let i = 0; i < 3; i++) {
+  console.log('warm orchard', await pipInstall(`${o.url}/simple/`, corpus.treeRoot));
+  console.log('nginx', await pipInstall(`${upstream.url}/simple/`, corpus.treeRoot));
+}
+const page = `${o.url}/simple/tree-dep-3/`;
+for (const accept of ['application/vnd.pypi.simple.v1+json', 'text/html']) {
+  const t = performance.now();
+  for (let i = 0; i < 50; i++) await (await fetch(page, { headers: { accept } })).arrayBuffer();
+  console.log(accept, 'ms/request', ((performance.now() - t) / 50).toFixed(2));
+}
+const json = (await (await fetch(page, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as { files: Array<{ url: string }> };
+const file = new URL(json.files[0]!.url, page).toString();
+for (const u of [file, `${file}.metadata`]) {
+  const t = performance.now();
+  for (let i = 0; i < 50; i++) await (await fetch(u)).arrayBuffer();
+  console.log(u.endsWith('.metadata') ? 'metadata' : 'file', 'ms/request', ((performance.now() - t) / 50).toFixed(2));
+}
+await o.stop();
+await upstream.stop();
+await db.drop();
+process.exit(0);

@@ -8,7 +8,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startTestS3 } from '../test/support/s3.js';
+import { startTestS3, s3ServiceEnv } from '../test/support/s3.js';
 import { S3BlobStore, blobKey } from '../libs/storage/index.js';
 import { createTestDatabase } from '../test/support/postgres.js';
 import { freePort } from '../test/support/orchard.js';
@@ -213,13 +213,7 @@ async function main(): Promise<void> {
   console.log('cached file throughput (S3 store on s3rver)…');
   const s3 = await startTestS3();
   const s3Orchard = await startOrchard(`${upstream.url}/simple/`, {
-    ORCHARD_STORAGE: 's3',
-    S3_ENDPOINT: s3.endpoint,
-    S3_BUCKET: s3.bucket,
-    S3_REGION: s3.region,
-    S3_ACCESS_KEY_ID: s3.accessKeyId,
-    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    S3_FORCE_PATH_STYLE: 'true',
+    ...s3ServiceEnv(s3),
     ORCHARD_FETCH_WAIT_MS: '600000',
   });
   try {

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseUpstreams, type UpstreamConfig } from './upstreams.js';
+import type { StorageSettings } from '../storage/create-blob-store.js';
 
 /** Thrown when the environment holds a bad value; the message names every bad variable. */
 export class ConfigError extends Error {
@@ -121,17 +122,7 @@ function isAllowedHostEntry(entry: string): boolean {
   return Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
-export type StorageSettings =
-  | { kind: 'fs'; root: string }
-  | {
-      kind: 's3';
-      endpoint?: string;
-      bucket: string;
-      region: string;
-      accessKeyId?: string;
-      secretAccessKey?: string;
-      forcePathStyle: boolean;
-    };
+export type { StorageSettings };
 
 /** The one typed settings object every service builds its graph from. */
 export interface Settings {

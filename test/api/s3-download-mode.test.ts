@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWheel } from '../support/dists.js';
 import { OrchardProcesses } from '../support/orchard.js';
 import { runPip } from '../support/pip.js';
-import { startTestS3, type TestS3 } from '../support/s3.js';
+import { startTestS3, type TestS3, s3ServiceEnv } from '../support/s3.js';
 import { FakeUpstream } from '../support/upstream-server.js';
 import { request } from './http.js';
 
@@ -28,14 +28,8 @@ describe('ORCHARD_DOWNLOAD_MODE=redirect with S3 storage', () => {
     orchard = await OrchardProcesses.start({
       upstreams: `local=${upstream.url}`,
       env: {
-        ORCHARD_STORAGE: 's3',
+        ...s3ServiceEnv(s3),
         ORCHARD_DOWNLOAD_MODE: 'redirect',
-        S3_ENDPOINT: s3.endpoint,
-        S3_BUCKET: s3.bucket,
-        S3_REGION: s3.region,
-        S3_ACCESS_KEY_ID: s3.accessKeyId,
-        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        S3_FORCE_PATH_STYLE: 'true',
       },
     });
   });
@@ -106,12 +100,7 @@ describe('ORCHARD_DOWNLOAD_MODE=stream (default) with S3 storage', () => {
       upstreams: `local=${upstream.url}`,
       services: ['gateway', 'fetcher'],
       env: {
-        ORCHARD_STORAGE: 's3',
-        S3_ENDPOINT: s3.endpoint,
-        S3_BUCKET: s3.bucket,
-        S3_ACCESS_KEY_ID: s3.accessKeyId,
-        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        S3_FORCE_PATH_STYLE: 'true',
+        ...s3ServiceEnv(s3),
       },
     });
   });

@@ -5,11 +5,12 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWheel } from '../support/dists.js';
-import { startTestS3, type TestS3 } from '../support/s3.js';
+import { startTestS3, type TestS3, s3ServiceEnv } from '../support/s3.js';
 import { blobKey, createBlobStore, type BlobStore } from '../../libs/storage/index.js';
 import { OrchardProcesses } from '../support/orchard.js';
 import { runPip } from '../support/pip.js';
 import { FakeUpstream } from '../support/upstream-server.js';
+import { waitFor } from '../support/wait.js';
 
 /** The dependency tree the upstream publishes: app → lib-a → lib-c, app → Lib_B; plus decoys. */
 const TREE = [
@@ -20,15 +21,6 @@ const TREE = [
   { name: 'lib.c', version: '0.5.0', requiresDist: [] },
 ];
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe.each(['fs', 's3'] as const)('pip installs through the gateway, end to end (%s storage)', (storage) => {
   const upstream = new FakeUpstream();
@@ -57,13 +49,7 @@ describe.each(['fs', 's3'] as const)('pip installs through the gateway, end to e
       s3 = await startTestS3();
       env = {
         ...env,
-        ORCHARD_STORAGE: 's3',
-        S3_ENDPOINT: s3.endpoint,
-        S3_BUCKET: s3.bucket,
-        S3_REGION: s3.region,
-        S3_ACCESS_KEY_ID: s3.accessKeyId,
-        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        S3_FORCE_PATH_STYLE: 'true',
+        ...s3ServiceEnv(s3),
       };
     }
     orchard = await OrchardProcesses.start({ upstreams: `local=${upstream.url}`, env });

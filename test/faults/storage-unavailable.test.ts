@@ -10,7 +10,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWheel, type BuiltDist } from '../support/dists.js';
 import { OrchardProcesses } from '../support/orchard.js';
-import { startTestS3, type TestS3 } from '../support/s3.js';
+import { startTestS3, type TestS3, s3ServiceEnv } from '../support/s3.js';
 import { FakeUpstream } from '../support/upstream-server.js';
 import { getBytes, getText, listFiles, waitFor } from './support/helpers.js';
 import { TcpProxy } from './support/tcp-proxy.js';
@@ -114,13 +114,7 @@ describe('S3 storage unavailable (endpoint unreachable)', () => {
       upstreams: `local=${upstream.url}`,
       services: ['gateway', 'fetcher'],
       env: {
-        ORCHARD_STORAGE: 's3',
-        S3_ENDPOINT: proxy.url,
-        S3_BUCKET: s3.bucket,
-        S3_REGION: s3.region,
-        S3_ACCESS_KEY_ID: s3.accessKeyId,
-        S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
-        S3_FORCE_PATH_STYLE: 'true',
+        ...s3ServiceEnv(s3, proxy.url),
         ORCHARD_FETCH_WAIT_MS: '2000',
       },
     });

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSdist, buildWheel } from '../support/dists.js';
 import { OrchardProcesses } from '../support/orchard.js';
 import { FakeUpstream } from '../support/upstream-server.js';
+import { waitFor } from '../support/wait.js';
 
 const SPECS = [
   { project: 'web-app', kind: 'wheel', version: '2.0.0', requiresDist: ['Http_Lib[socks]>=2.1,<3', 'tz-data; sys_platform == "win32"', 'docs-theme; extra == "docs"', 'backport (>=1.0); python_version < "3.9"'] },
@@ -24,15 +25,6 @@ async function json(path: string): Promise<{ status: number; body: any }> {
   return { status: res.status, body: await res.json() };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 beforeAll(async () => {
   for (const spec of SPECS) {
@@ -57,7 +49,7 @@ beforeAll(async () => {
     await waitFor(`extraction of ${sha256}`, async () => {
       const { status, body } = await json(`/api/v1/artifacts/${sha256}`);
       return status === 200 && body.metadataStatus !== 'pending' ? true : undefined;
-    });
+    }, 60_000);
   }
 }, 180_000);
 

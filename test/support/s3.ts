@@ -152,3 +152,16 @@ async function startMinio(): Promise<TestS3> {
     },
   };
 }
+
+/** The environment that points Orchard's services at a test S3 endpoint (optionally through a proxy). */
+export function s3ServiceEnv(s3: TestS3, endpoint: string = s3.endpoint): Record<string, string> {
+  return {
+    ORCHARD_STORAGE: 's3',
+    S3_ENDPOINT: endpoint,
+    S3_BUCKET: s3.bucket,
+    S3_REGION: s3.region,
+    S3_ACCESS_KEY_ID: s3.accessKeyId,
+    S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    S3_FORCE_PATH_STYLE: 'true',
+  };
+}

@@ -21,6 +21,11 @@ export class ArtifactCache {
     return raw ? (JSON.parse(raw) as CachedArtifact) : null;
   }
 
+  /** Forgets a file the store no longer has (wiped storage, another data directory). */
+  async delete(protocol: string, sha256: string): Promise<void> {
+    await this.redis.del(this.keys.key('artifact', protocol, sha256));
+  }
+
   async set(protocol: string, sha256: string, artifact: CachedArtifact): Promise<void> {
     await this.redis.set(this.keys.key('artifact', protocol, sha256), JSON.stringify(artifact));
   }

@@ -58,6 +58,24 @@ export class FileLocator {
     return this.fetch(project, sha256, source);
   }
 
+  /**
+   * The caches said the file was stored but the store does not have it (storage wiped, or a new
+   * data directory under an old Redis): forget that and fetch it again, like any miss.
+   */
+  async refetch(project: string, sha256: string, filename: string): Promise<FileLocation> {
+    const { artifacts, producers, protocol, logger } = this.deps;
+    logger.warn({ sha256, filename }, 'a file known as cached is missing from storage; fetching it again');
+    await artifacts.delete(protocol, sha256).catch(() => {});
+    const source = await this.deps.pages.lookupFile(project, sha256);
+    if (!source || source.filename !== filename) {
+      throw notFound(`${filename} is not listed for ${project} by any configured upstream`);
+    }
+    // A completed job kept under the file's id would otherwise answer "done" without fetching.
+    const previous = await producers.fetch.getJob(sha256).catch(() => undefined);
+    if (previous && (await previous.isCompleted().catch(() => false))) await previous.remove().catch(() => {});
+    return this.fetch(project, sha256, source);
+  }
+
   /** The upstream source of a listed file (for `.metadata` requests). */
   async source(project: string, sha256: string, filename: string): Promise<FileSource> {
     const source = await this.deps.pages.lookupFile(project, sha256);

@@ -134,6 +134,18 @@ describe.each(['fs', 's3'] as const)('pip installs through the gateway, end to e
     expect(rows).toHaveLength(0);
   });
 
+  it('fetches a file again when its blob vanished from storage behind the caches', async () => {
+    const wheel = [...wheels.values()].find((w) => w.filename.startsWith('lib_c'))!;
+    await store.delete(blobKey(wheel.sha256));
+    const before = upstream.fileRequests().length;
+    const res = await fetch(`${orchard.gatewayUrl}/files/lib-c/${wheel.sha256}/${wheel.filename}`);
+    expect(res.status).toBe(200);
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(createHash('sha256').update(body).digest('hex')).toBe(wheel.sha256);
+    expect(upstream.fileRequests().length).toBe(before + 1);
+    expect(await store.stat(blobKey(wheel.sha256))).toEqual({ size: body.length });
+  });
+
   it('installs again from Orchard alone once the upstream is gone', async () => {
     await upstream.stop();
     const before = upstream.requests.length;

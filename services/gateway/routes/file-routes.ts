@@ -51,18 +51,23 @@ function validate(req: Request, protocol: ProtocolAdapter): { project: string; s
 }
 
 async function serveFile(req: Request, res: Response, deps: FileRoutesDeps, project: string, sha256: string, filename: string): Promise<void> {
-  const location = await deps.files.locate(project, sha256, filename);
-  if (location.kind === 'stored') {
-    const sent = await sendStoredFile(req, res, deps.store, deps.metrics, {
+  let location = await deps.files.locate(project, sha256, filename);
+  const send = (size?: number) =>
+    sendStoredFile(req, res, deps.store, deps.metrics, {
       key: blobKey(sha256),
       sha256,
       filename,
       contentType: 'application/octet-stream',
-      size: location.size,
+      size,
       redirect: deps.downloadMode === 'redirect',
     });
-    if (sent) return;
-    throw new HttpError(503, 'storage_inconsistent', 'the cached file is not readable from storage right now');
+  if (location.kind === 'stored') {
+    if (await send(location.size)) return;
+    location = await deps.files.refetch(project, sha256, filename);
+    if (location.kind === 'stored') {
+      if (await send()) return;
+      throw new HttpError(503, 'storage_inconsistent', 'the cached file is not readable from storage right now');
+    }
   }
   const upstream = (await deps.upstreams()).find((u) => u.name === location.source.upstream);
   res.set('X-Orchard-Cache', 'pass-through');

@@ -8,7 +8,8 @@ import type { Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
 import { BodyTooLargeError, readBounded } from '../../libs/pages/index.js';
 import type { ProtocolAdapter } from '../../libs/protocol/types.js';
-import { metadataKey, type BlobStore } from '../../libs/storage/index.js';
+import { readWheelMetadata } from '../../libs/protocol/pypi/archive/index.js';
+import { blobKey, metadataKey, type BlobStore } from '../../libs/storage/index.js';
 import type { FileLocator } from './file-locator.js';
 import { HttpError, notFound } from './http-errors.js';
 import { sendBuffer } from './send-file.js';
@@ -61,6 +62,16 @@ export class MetadataFiles {
         return;
       }
     }
+    if (source && published === undefined && this.deps.protocol.advertisesExtractedMetadata(filename)) {
+      // Advertised from the artifact cache, but the stored file is gone (storage wiped, or a new data
+      // directory under an old Redis): read it from the wheel again rather than fail the client.
+      const body = await this.fromWheel(project, sha256, filename);
+      const digest = sha256Hex(body);
+      await this.store(sha256, body, digest);
+      res.set('X-Orchard-Cache', 'miss');
+      sendBuffer(req, res, body, { sha256: digest, filename: `${filename}.metadata`, contentType: CONTENT_TYPE });
+      return;
+    }
     if (!source || published === undefined) throw notFound(`no metadata file is available for ${filename}`);
     const body = await this.fetchFromUpstream(source, filename);
     const digest = sha256Hex(body);
@@ -71,6 +82,20 @@ export class MetadataFiles {
     if (!stored) await this.store(sha256, body, digest);
     res.set('X-Orchard-Cache', 'miss');
     sendBuffer(req, res, body, { sha256: digest, filename: `${filename}.metadata`, contentType: CONTENT_TYPE });
+  }
+
+  /** The wheel's own `.dist-info/METADATA`, by random access to the (re)fetched wheel in storage. */
+  private async fromWheel(project: string, sha256: string, filename: string): Promise<Buffer> {
+    let location = await this.deps.files.locate(project, sha256, filename);
+    const key = blobKey(sha256);
+    let stat = location.kind === 'stored' ? await this.deps.store.stat(key) : null;
+    if (location.kind === 'stored' && !stat) {
+      location = await this.deps.files.refetch(project, sha256, filename);
+      stat = location.kind === 'stored' ? await this.deps.store.stat(key) : null;
+    }
+    if (!stat) throw new HttpError(503, 'metadata_unavailable', `the metadata of ${filename} is not available yet; retry shortly`);
+    const source = { size: stat.size, read: (start: number, end: number) => this.deps.store.readRange(key, { start, end }) };
+    return (await readWheelMetadata(source, filename)).bytes;
   }
 
   private async readStored(sha256: string): Promise<Buffer | null> {

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWheel } from '../support/dists.js';
 import { startTestS3, type TestS3, s3ServiceEnv } from '../support/s3.js';
-import { blobKey, createBlobStore, type BlobStore } from '../../libs/storage/index.js';
+import { blobKey, createBlobStore, metadataKey, type BlobStore } from '../../libs/storage/index.js';
 import { OrchardProcesses } from '../support/orchard.js';
 import { runPip } from '../support/pip.js';
 import { FakeUpstream } from '../support/upstream-server.js';
@@ -144,6 +144,20 @@ describe.each(['fs', 's3'] as const)('pip installs through the gateway, end to e
     expect(createHash('sha256').update(body).digest('hex')).toBe(wheel.sha256);
     expect(upstream.fileRequests().length).toBe(before + 1);
     expect(await store.stat(blobKey(wheel.sha256))).toEqual({ size: body.length });
+  });
+
+  it('reads an advertised metadata file from the wheel again when storage lost both', async () => {
+    const wheel = [...wheels.values()].find((w) => w.filename.startsWith('lib_b'))!;
+    const page = await (await fetch(`${orchard.gatewayUrl}/simple/lib-b/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json();
+    const advertised = (page as { files: Array<{ filename: string; 'core-metadata'?: { sha256: string } }> }).files.find((f) => f.filename === wheel.filename)!;
+    expect(advertised['core-metadata']?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    await store.delete(metadataKey(wheel.sha256));
+    await store.delete(blobKey(wheel.sha256));
+    const res = await fetch(`${orchard.gatewayUrl}/files/lib-b/${wheel.sha256}/${wheel.filename}.metadata`);
+    expect(res.status).toBe(200);
+    const body = Buffer.from(await res.arrayBuffer());
+    expect(createHash('sha256').update(body).digest('hex')).toBe(advertised['core-metadata']!.sha256);
+    expect(body.toString()).toContain('Name: Lib_B');
   });
 
   it('installs again from Orchard alone once the upstream is gone', async () => {

@@ -54,8 +54,11 @@ const schema = z.object({
   ORCHARD_INDEX_STALE_TTL: int(0, 365 * 86400).default(7 * 86400),
   /** Seconds a project that no upstream has is remembered as missing. */
   ORCHARD_MISSING_TTL: int(0, 86400).default(60),
-  /** Milliseconds a file request waits for its fetch job before streaming from upstream. */
-  ORCHARD_FETCH_WAIT_MS: int(0, 3_600_000).default(15_000),
+  /**
+   * Milliseconds a file request waits for its fetch job before streaming from upstream: well under
+   * pip's own 15 s read timeout, so a client never waits on a silent socket that long.
+   */
+  ORCHARD_FETCH_WAIT_MS: int(0, 3_600_000).default(5_000),
   /** Largest file Orchard will fetch, in bytes. */
   ORCHARD_MAX_FILE_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(20 * 1024 ** 3),
   /** Bearer token for /api/v1/admin; admin endpoints are off without it. */

@@ -23,7 +23,12 @@ describe('single flight across gateway replicas', () => {
     wheel = await buildWheel({ name: 'burst-lib', version: '1.0', padBytes: 512 * 1024 });
     upstream.publish('burst-lib', { filename: wheel.filename, bytes: wheel.bytes });
     await upstream.start();
-    orchard = await OrchardProcesses.start({ upstreams: `local=${upstream.url}`, services: ['gateway', 'fetcher'] });
+    orchard = await OrchardProcesses.start({
+      upstreams: `local=${upstream.url}`,
+      services: ['gateway', 'fetcher'],
+      // Every request must wait for the one shared job (a pass-through would be a second download).
+      env: { ORCHARD_FETCH_WAIT_MS: '60000' },
+    });
     replica = await orchard.startGatewayReplica();
   });
 

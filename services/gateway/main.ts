@@ -31,6 +31,7 @@ export async function startGateway(settings: Settings) {
   const producers = new Producers(producerRedis, settings.queuePrefix);
   const fetchEvents = createFetchEvents(eventsRedis, settings.queuePrefix);
   const keys = new CacheKeys(settings.cachePrefix);
+  const artifacts = new ArtifactCache(redis, keys);
   const upstreamHttp = new UpstreamClient(settings.upstreamHttp);
   // ORCHARD_UPSTREAMS merged with the upstreams stored in PostgreSQL (admin API), cached in Redis.
   const registry = new UpstreamRegistry({ protocol: pypiProtocol.name, configured: settings.upstreams, repository: new UpstreamRepository(prisma), redis, keys, logger });
@@ -51,7 +52,7 @@ export async function startGateway(settings: Settings) {
   const files = new FileLocator({
     protocol: protocol.name,
     pages,
-    artifacts: new ArtifactCache(redis, keys),
+    artifacts,
     store,
     producers,
     fetchEvents,
@@ -65,7 +66,7 @@ export async function startGateway(settings: Settings) {
     metrics,
     simple: { protocol, pages, indexTtlSeconds: settings.indexTtlSeconds, memo },
     extra: [
-      adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts: new ArtifactCache(redis, keys), forgetPages: () => memo.clear(), logger }),
+      adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts, forgetPages: () => memo.clear(), logger }),
       apiRoutes({ releases: new ReleaseRepository(prisma), logger }),
     ],
     root: {
@@ -85,7 +86,7 @@ export async function startGateway(settings: Settings) {
     files: {
       protocol,
       files,
-      metadata: new MetadataFiles({ protocol, store, files, http: upstreamHttp, upstreams, metrics, logger }),
+      metadata: new MetadataFiles({ protocol, artifacts, store, files, http: upstreamHttp, upstreams, metrics, logger }),
       store,
       http: upstreamHttp,
       upstreams,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Request, Response } from 'express';
-import type { FileSource } from '../../libs/cache/index.js';
+import type { ArtifactCache, FileSource } from '../../libs/cache/index.js';
 import type { UpstreamConfig } from '../../libs/config/index.js';
 import type { UpstreamClient } from '../../libs/http/index.js';
 import type { Logger } from '../../libs/log/index.js';
@@ -20,6 +20,8 @@ const CONTENT_TYPE = 'text/plain; charset=utf-8';
 
 export interface MetadataFilesDeps {
   protocol: ProtocolAdapter;
+  /** Says which files' metadata Orchard extracted (and so advertises) itself. */
+  artifacts: ArtifactCache;
   store: BlobStore;
   files: FileLocator;
   http: UpstreamClient;
@@ -62,7 +64,7 @@ export class MetadataFiles {
         return;
       }
     }
-    if (source && published === undefined && this.deps.protocol.advertisesExtractedMetadata(filename)) {
+    if (source && published === undefined && (await this.advertisedByOrchard(sha256, filename))) {
       // Advertised from the artifact cache, but the stored file is gone (storage wiped, or a new data
       // directory under an old Redis): read it from the wheel again rather than fail the client.
       const body = await this.fromWheel(project, sha256, filename);
@@ -82,6 +84,13 @@ export class MetadataFiles {
     if (!stored) await this.store(sha256, body, digest);
     res.set('X-Orchard-Cache', 'miss');
     sendBuffer(req, res, body, { sha256: digest, filename: `${filename}.metadata`, contentType: CONTENT_TYPE });
+  }
+
+  /** Whether Orchard advertises metadata it extracted for this file (a wheel it has read before). */
+  private async advertisedByOrchard(sha256: string, filename: string): Promise<boolean> {
+    if (!this.deps.protocol.advertisesExtractedMetadata(filename)) return false;
+    const cached = await this.deps.artifacts.get(this.deps.protocol.name, sha256).catch(() => null);
+    return Boolean(cached?.metadataSha256);
   }
 
   /** The wheel's own `.dist-info/METADATA`, by random access to the (re)fetched wheel in storage. */

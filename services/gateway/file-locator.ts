@@ -63,7 +63,11 @@ export class FileLocator {
    * data directory under an old Redis): forget that and fetch it again, like any miss.
    */
   async refetch(project: string, sha256: string, filename: string): Promise<FileLocation> {
-    const { artifacts, producers, protocol, logger } = this.deps;
+    const { artifacts, producers, protocol, logger, store } = this.deps;
+    // An unreachable store looks like a missing object; that is a 503, not a reason to fetch again.
+    await store.check().catch(() => {
+      throw new HttpError(503, 'storage_unavailable', 'storage is unavailable right now; retry shortly', { 'Retry-After': '5' });
+    });
     logger.warn({ sha256, filename }, 'a file known as cached is missing from storage; fetching it again');
     await artifacts.delete(protocol, sha256).catch(() => {});
     const source = await this.deps.pages.lookupFile(project, sha256);

@@ -6,6 +6,7 @@ import { bodyText, lastPathSegment, resolveHttpUrl } from './body-text.js';
 import { MalformedPageError } from './errors.js';
 import { isSafeFilename } from './filenames.js';
 import { parseHashPair } from './hashes.js';
+import { parseBaseUrl } from './base-url.js';
 
 /** Options for {@link parseProjectHtml}. */
 export interface ParseProjectHtmlOptions {
@@ -140,12 +141,7 @@ export function parseProjectHtml(
   baseUrl: string,
   options: ParseProjectHtmlOptions = {},
 ): ProjectPage {
-  let pageUrl: URL;
-  try {
-    pageUrl = new URL(baseUrl);
-  } catch {
-    throw new MalformedPageError(`invalid base URL ${JSON.stringify(baseUrl)}`);
-  }
+  const pageUrl = parseBaseUrl(baseUrl);
   const scanned = scanIndexHtml(body);
   const base = (scanned.baseHref !== undefined && resolveHttpUrl(scanned.baseHref, pageUrl)) || pageUrl;
   const apiVersion =

@@ -5,6 +5,7 @@ import { bodyText, lastPathSegment, resolveHttpUrl } from './body-text.js';
 import { MalformedPageError } from './errors.js';
 import { isSafeFilename } from './filenames.js';
 import { normalizeHashes, parseHashPair } from './hashes.js';
+import { parseBaseUrl } from './base-url.js';
 
 /** Options for {@link parseProjectJson}. */
 export interface ParseProjectJsonOptions {
@@ -126,12 +127,7 @@ export function parseProjectJson(
   baseUrl: string,
   options: ParseProjectJsonOptions = {},
 ): ProjectPage {
-  let pageUrl: URL;
-  try {
-    pageUrl = new URL(baseUrl);
-  } catch {
-    throw new MalformedPageError(`invalid base URL ${JSON.stringify(baseUrl)}`);
-  }
+  const pageUrl = parseBaseUrl(baseUrl);
   let doc: unknown;
   try {
     doc = JSON.parse(bodyText(body));

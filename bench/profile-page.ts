@@ -3,7 +3,7 @@
  * the gateway (compiled `dist/`, run `npm run build` first) under `node --cpu-prof`. Prints
  * Orchard's and nginx's req/s and p99 side by side and writes the profile to bench/results/profiles/.
  * `PROFILE=0` runs without the profiler (for clean figures); `PROFILE_URL=file` profiles the cached
- * 200 MB file instead of the page.
+ * 200 MB file instead of the page, `PROFILE_URL=small` a cached 4 KB wheel.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -70,6 +70,19 @@ try {
     const dest = path.join(work, 'data', blobKey(corpus.big.sha256));
     await mkdir(path.dirname(dest), { recursive: true });
     await copyFile(path.join(corpus.root, 'files', corpus.big.filename), dest);
+  }
+  if (target === 'small') {
+    const project = corpus.smallProjects[0]!;
+    const pageUrl = `${url}/simple/${project}/`;
+    const page = (await (await fetch(pageUrl, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as { files: Array<{ url: string; filename: string; hashes: { sha256: string } }> };
+    const file = page.files[0]!;
+    orchardUrl = new URL(file.url, pageUrl).toString();
+    limitUrl = `${upstream.url}/files/${file.filename}`;
+    const { blobKey } = await import('../libs/storage/index.js');
+    const { copyFile } = await import('node:fs/promises');
+    const dest = path.join(work, 'data', blobKey(file.hashes.sha256));
+    await mkdir(path.dirname(dest), { recursive: true });
+    await copyFile(path.join(corpus.root, 'files', file.filename), dest);
   }
   const o = await runWrk(orchardUrl, { connections, seconds, headers });
   const n = await runWrk(limitUrl, { connections, seconds });

@@ -105,6 +105,13 @@ const schema = z.object({
    * an admin invalidation clears this process's memo at once.
    */
   ORCHARD_PAGE_MEMO_MS: int(0, 60_000).default(1000),
+  /**
+   * Bytes of small cached files (up to 1 MiB each) and PEP 658 metadata files the gateway keeps in
+   * process memory after serving them from storage, answering repeats without Redis, storage or
+   * Express; least recently used dropped first (0: off). Files are content-addressed, so an entry
+   * never goes stale.
+   */
+  ORCHARD_FILE_MEMO_BYTES: int(0, 4 * 2 ** 30).default(32 * 2 ** 20),
   /** Gateway processes sharing the port (node:cluster); 1 runs the gateway in the main process. */
   ORCHARD_GATEWAY_WORKERS: int(1, 64).default(1),
   /** Milliseconds a service waits for in-flight work on SIGTERM. */
@@ -165,6 +172,7 @@ export interface Settings {
   logLevel: Raw['ORCHARD_LOG_LEVEL'];
   shutdownTimeoutMs: number;
   pageMemoMs: number;
+  fileMemoBytes: number;
   gatewayWorkers: number;
 }
 
@@ -233,6 +241,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     logLevel: raw.ORCHARD_LOG_LEVEL,
     shutdownTimeoutMs: raw.ORCHARD_SHUTDOWN_TIMEOUT_MS,
     pageMemoMs: raw.ORCHARD_PAGE_MEMO_MS,
+    fileMemoBytes: raw.ORCHARD_FILE_MEMO_BYTES,
     gatewayWorkers: raw.ORCHARD_GATEWAY_WORKERS,
   };
 }

@@ -36,6 +36,20 @@ export interface FetchResult {
   size: number;
 }
 
+/**
+ * Progress a fetch job reports once the file is verified and in storage, before it records it in
+ * PostgreSQL and queues its extraction: clients waiting for the file are served from that moment.
+ */
+export interface FetchStored {
+  stored: true;
+  size: number;
+}
+
+/** Whether a job's progress value is {@link FetchStored}. */
+export function isFetchStored(progress: unknown): progress is FetchStored {
+  return typeof progress === 'object' && progress !== null && (progress as { stored?: unknown }).stored === true;
+}
+
 /** Each queue declared once: name, payload schema, job options and deterministic job id. */
 export const queues = {
   fetch: {

@@ -4,7 +4,7 @@ import type { ArtifactRepository } from '../../libs/db/index.js';
 import { UpstreamError, type UpstreamClient } from '../../libs/http/index.js';
 import { safeUrl, type Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
-import { UnrecoverableError, type FetchJob, type FetchResult, type Producers } from '../../libs/queue/index.js';
+import { UnrecoverableError, type FetchJob, type FetchResult, type FetchStored, type Producers } from '../../libs/queue/index.js';
 import { HashMismatchError, SizeLimitError, blobKey, type BlobStore } from '../../libs/storage/index.js';
 
 export interface FetchFileDeps {
@@ -25,7 +25,7 @@ export interface FetchFileDeps {
  * upstream) end the job at once with the reason; network trouble and 5xx are retried with backoff.
  */
 export function createFetchHandler(deps: FetchFileDeps) {
-  return async (job: FetchJob, signal?: AbortSignal): Promise<FetchResult> => {
+  return async (job: FetchJob, signal?: AbortSignal, onStored?: (stored: FetchStored) => Promise<void>): Promise<FetchResult> => {
     const { store, metrics, logger } = deps;
     const key = blobKey(job.sha256);
     let size = (await store.stat(key))?.size;
@@ -37,6 +37,8 @@ export function createFetchHandler(deps: FetchFileDeps) {
       size = await download(deps, upstream, job, key, signal);
       logger.info({ sha256: job.sha256, filename: job.filename, upstream: upstream.name, size, url: safeUrl(job.url) }, 'file fetched and verified');
     }
+    // Waiting clients are served from here on; the bookkeeping below does not hold them up.
+    await onStored?.({ stored: true, size }).catch(() => {});
     const record = {
       sha256: job.sha256,
       size,

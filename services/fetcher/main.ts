@@ -43,7 +43,7 @@ export async function startFetcher(settings: Settings) {
   const common = { connection: workerRedis, prefix: settings.queuePrefix, hooks, stalledIntervalMs: settings.jobStalledMs };
   // A download still running when the shutdown grace runs out is aborted and handed back to the queue.
   const handback = new JobHandback({ logger, metrics });
-  const fetchWorker = createWorker('fetch', handback.wrap('fetch', (payload: FetchJob, _job, signal) => fetchFile(payload, signal)), {
+  const fetchWorker = createWorker('fetch', handback.wrap('fetch', (payload: FetchJob, job, signal) => fetchFile(payload, signal, (stored) => job.updateProgress(stored))), {
     ...common,
     concurrency: settings.fetcherConcurrency,
   });

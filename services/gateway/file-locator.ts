@@ -4,7 +4,7 @@ import type { ArtifactCache, FileSource } from '../../libs/cache/index.js';
 import type { Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
 import type { ProjectPages } from '../../libs/pages/index.js';
-import type { Producers } from '../../libs/queue/index.js';
+import { isFetchStored, type Producers } from '../../libs/queue/index.js';
 import { blobKey, type BlobStore } from '../../libs/storage/index.js';
 import { HttpError, notFound } from './http-errors.js';
 
@@ -41,20 +41,22 @@ export class FileLocator {
     if (cached) {
       // The bytes are known by their sha256 alone; serving them under another name (another
       // version's file name, say) would let a link misname what a client installs.
-      if (cached.filename !== filename) throw notFound(`${filename} is not listed for ${project} by any configured upstream`);
+      if (cached.filename !== filename) throw notListed(project, filename);
       metrics.cacheLookups.inc({ category: 'artifact', result: 'hit' });
       return { kind: 'stored', size: cached.size };
     }
     const stat = await store.stat(blobKey(sha256));
     if (stat) {
+      // Without the artifact cache's record of its name, the listing says which name these bytes go
+      // by; when the listing cannot be read (upstream down, no cached page), the stored bytes serve.
+      const listed = await this.deps.pages.lookupFile(project, sha256).catch(() => undefined);
+      if (listed !== undefined && listed?.filename !== filename) throw notListed(project, filename);
       metrics.cacheLookups.inc({ category: 'artifact', result: 'hit' });
       return { kind: 'stored', size: stat.size };
     }
     metrics.cacheLookups.inc({ category: 'artifact', result: 'miss' });
     const source = await this.deps.pages.lookupFile(project, sha256);
-    if (!source || source.filename !== filename) {
-      throw notFound(`${filename} is not listed for ${project} by any configured upstream`);
-    }
+    if (!source || source.filename !== filename) throw notListed(project, filename);
     return this.fetch(project, sha256, source);
   }
 
@@ -71,21 +73,20 @@ export class FileLocator {
     logger.warn({ sha256, filename }, 'a file known as cached is missing from storage; fetching it again');
     await artifacts.delete(protocol, sha256).catch(() => {});
     const source = await this.deps.pages.lookupFile(project, sha256);
-    if (!source || source.filename !== filename) {
-      throw notFound(`${filename} is not listed for ${project} by any configured upstream`);
-    }
+    if (!source || source.filename !== filename) throw notListed(project, filename);
     // A completed job kept under the file's id would otherwise answer "done" without fetching.
     const previous = await producers.fetch.getJob(sha256).catch(() => undefined);
     if (previous && (await previous.isCompleted().catch(() => false))) await previous.remove().catch(() => {});
     return this.fetch(project, sha256, source);
   }
 
-  /** The upstream source of a listed file (for `.metadata` requests). */
-  async source(project: string, sha256: string, filename: string): Promise<FileSource> {
+  /**
+   * The upstream source of a file (for `.metadata` requests): null when no configured upstream lists
+   * it; a 404 when it is listed under another name; lookup failures (upstream down) throw.
+   */
+  async source(project: string, sha256: string, filename: string): Promise<FileSource | null> {
     const source = await this.deps.pages.lookupFile(project, sha256);
-    if (!source || source.filename !== filename) {
-      throw notFound(`${filename} is not listed for ${project} by any configured upstream`);
-    }
+    if (source && source.filename !== filename) throw notListed(project, filename);
     return source;
   }
 
@@ -130,27 +131,38 @@ function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number
   return new Promise((resolve) => {
     const completedEvent = `completed:${jobId}`;
     const failedEvent = `failed:${jobId}`;
+    const progressEvent = `progress:${jobId}`;
     const finish = (outcome: JobOutcome) => {
       clearTimeout(timer);
       emitter.off(completedEvent, onCompleted);
       emitter.off(failedEvent, onFailed);
+      emitter.off(progressEvent, onProgress);
       resolve(outcome);
     };
     const onCompleted = () => finish({ kind: 'completed' });
     const onFailed = (args: { failedReason?: string }) => finish({ kind: 'failed', reason: args.failedReason ?? 'the fetch failed' });
+    // Verified and stored: the job's remaining bookkeeping (PostgreSQL, extraction) need not be awaited.
+    const onProgress = (args: { data?: unknown }) => {
+      if (isFetchStored(args.data)) onCompleted();
+    };
     const timer = setTimeout(() => finish({ kind: 'timeout' }), ms);
     emitter.on(completedEvent, onCompleted);
     emitter.on(failedEvent, onFailed);
+    emitter.on(progressEvent, onProgress);
     // The job may have finished before the listeners were in place (or long ago: a file whose job
     // completed is in storage, but one that failed for good stays failed for a minute).
     void (async () => {
       await events.waitUntilReady();
       const job = await queue.getJob(jobId);
       const state = job ? await job.getState() : undefined;
-      if (state === 'completed') onCompleted();
+      if (state === 'completed' || (state === 'active' && isFetchStored(job?.progress))) onCompleted();
       else if (state === 'failed') onFailed({ failedReason: job?.failedReason });
     })().catch(() => {});
   });
+}
+
+function notListed(project: string, filename: string): HttpError {
+  return notFound(`${filename} is not listed for ${project} by any configured upstream`);
 }
 
 function oneLine(message: string): string {

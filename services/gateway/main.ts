@@ -13,6 +13,7 @@ import { createLogger } from '../../libs/log/index.js';
 import { createApp, withFastPath } from './app.js';
 import { runGatewayCluster } from './cluster.js';
 import { FastPath } from './fast-path.js';
+import { FileMemo } from './file-memo.js';
 import { PageMemo } from './page-memo.js';
 import { FileLocator } from './file-locator.js';
 import { MetadataFiles } from './metadata-files.js';
@@ -61,6 +62,7 @@ export async function startGateway(settings: Settings) {
     logger,
   });
   const memo = new PageMemo({ ttlMs: settings.pageMemoMs });
+  const fileMemo = new FileMemo(settings.fileMemoBytes);
   const app = createApp({
     logger,
     metrics,
@@ -86,12 +88,13 @@ export async function startGateway(settings: Settings) {
     files: {
       protocol,
       files,
-      metadata: new MetadataFiles({ protocol, artifacts, store, files, http: upstreamHttp, upstreams, metrics, logger }),
+      metadata: new MetadataFiles({ protocol, artifacts, store, files, http: upstreamHttp, upstreams, metrics, logger, memo: fileMemo }),
       store,
       http: upstreamHttp,
       upstreams,
       metrics,
       downloadMode: settings.downloadMode,
+      memo: fileMemo,
     },
     ops: {
       registry: metrics.registry,
@@ -114,7 +117,7 @@ export async function startGateway(settings: Settings) {
       connectionsCheckingInterval: Math.min(30_000, Math.max(1_000, Math.floor(settings.httpHeadersTimeoutMs / 4))),
       maxHeaderSize: 16 * 1024,
     },
-    withFastPath(app, new FastPath({ memo, logger, metrics })),
+    withFastPath(app, new FastPath({ memo, files: fileMemo, logger, metrics })),
   );
   server.keepAliveTimeout = 65_000;
   server.setTimeout(settings.httpIdleTimeoutMs);

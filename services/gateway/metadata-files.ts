@@ -10,6 +10,7 @@ import { BodyTooLargeError, readBounded } from '../../libs/pages/index.js';
 import type { ProtocolAdapter } from '../../libs/protocol/types.js';
 import { readWheelMetadata } from '../../libs/protocol/pypi/archive/index.js';
 import { blobKey, metadataKey, type BlobStore } from '../../libs/storage/index.js';
+import { FileMemo } from './file-memo.js';
 import type { FileLocator } from './file-locator.js';
 import { HttpError, notFound } from './http-errors.js';
 import { sendBuffer } from './send-file.js';
@@ -28,6 +29,8 @@ export interface MetadataFilesDeps {
   upstreams: () => Promise<UpstreamConfig[]>;
   metrics: Metrics;
   logger: Logger;
+  /** Metadata files served from storage are remembered here for the fast path. */
+  memo?: FileMemo;
 }
 
 /**
@@ -52,15 +55,17 @@ export class MetadataFiles {
     try {
       source = await this.deps.files.source(project, sha256, filename);
     } catch (err) {
-      // Not listed (any more) or the upstream is unreachable: stored metadata of a wheel still serves.
-      if (!stored) throw err;
+      // The upstream is unreachable: stored metadata still serves (never under another file's name).
+      if (!stored || (err instanceof HttpError && err.status === 404)) throw err;
     }
+    if (!source && !stored) throw notFound(`${filename} is not listed for ${project} by any configured upstream`);
     const published = source?.coreMetadata;
     if (stored && (published !== undefined || this.deps.protocol.advertisesExtractedMetadata(filename))) {
       const digest = sha256Hex(stored);
       if (typeof published !== 'string' || published === digest) {
         res.set('X-Orchard-Cache', 'hit');
         sendBuffer(req, res, stored, { sha256: digest, filename: `${filename}.metadata`, contentType: CONTENT_TYPE });
+        this.remember(req, res, sha256, `${filename}.metadata`, digest, stored);
         return;
       }
     }
@@ -84,6 +89,16 @@ export class MetadataFiles {
     if (!stored) await this.store(sha256, body, digest);
     res.set('X-Orchard-Cache', 'miss');
     sendBuffer(req, res, body, { sha256: digest, filename: `${filename}.metadata`, contentType: CONTENT_TYPE });
+  }
+
+  /**
+   * A full 200 of stored metadata is the same answer for every later request of this file: its
+   * bytes are content-addressed and the digest they must match is the file's, fixed by its sha256.
+   */
+  private remember(req: Request, res: Response, sha256: string, servedAs: string, digest: string, body: Buffer): void {
+    const { memo } = this.deps;
+    if (!memo || req.method !== 'GET' || res.statusCode !== 200 || req.headers.range !== undefined) return;
+    memo.put(FileMemo.metadataKey(sha256), servedAs, res.getHeaders(), `"${digest}"`, body);
   }
 
   /** Whether Orchard advertises metadata it extracted for this file (a wheel it has read before). */

@@ -125,7 +125,8 @@ describe('graceful shutdown on SIGTERM', () => {
     const answer = await response;
     expect(answer.status).toBe(200);
     expect(await sha256Of(answer)).toBe(wheel.sha256);
-    expect(await fetchQueue.getJobState(wheel.sha256)).toBe('completed');
+    // The client is served once the file is stored; the job completes after recording it.
+    await waitFor('the job completed', async () => ((await fetchQueue.getJobState(wheel.sha256)) === 'completed' ? true : undefined));
     expect(createHash('sha256').update(await readFile(blobPath(wheel.sha256))).digest('hex')).toBe(wheel.sha256);
     // Served correctly from the cache too.
     const again = await fetch(fileUrl('slow-handback', wheel));

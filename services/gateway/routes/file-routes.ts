@@ -6,9 +6,11 @@ import type { ProtocolAdapter } from '../../../libs/protocol/types.js';
 import { blobKey, isSha256Hex, type BlobStore } from '../../../libs/storage/index.js';
 import type { FileLocator } from '../file-locator.js';
 import { HttpError, badRequest } from '../http-errors.js';
-import { sendStoredFile } from '../send-file.js';
+import { FileMemo } from '../file-memo.js';
+import { sendBuffer, sendStoredFile } from '../send-file.js';
 import { streamFromUpstream } from '../stream-from-upstream.js';
 import type { MetadataFiles } from '../metadata-files.js';
+import { BodyTooLargeError, readBounded } from '../../../libs/pages/index.js';
 
 export interface FileRoutesDeps {
   protocol: ProtocolAdapter;
@@ -20,6 +22,8 @@ export interface FileRoutesDeps {
   metrics: Metrics;
   /** `redirect`: cached files answer 307 to a presigned storage URL (s3) instead of streaming. */
   downloadMode?: 'stream' | 'redirect';
+  /** Small files served whole from storage are remembered here for the fast path. */
+  memo?: FileMemo;
 }
 
 const FILENAME = /^[A-Za-z0-9][A-Za-z0-9._+!-]{0,254}$/;
@@ -62,14 +66,54 @@ async function serveFile(req: Request, res: Response, deps: FileRoutesDeps, proj
       redirect: deps.downloadMode === 'redirect',
     });
   if (location.kind === 'stored') {
-    if (await send(location.size)) return;
+    if (location.size !== undefined && memoizable(req, deps, location.size)) {
+      if (await sendMemoized(req, res, deps, { sha256, filename, size: location.size })) return;
+    } else if (await send(location.size)) return;
     location = await deps.files.refetch(project, sha256, filename);
     if (location.kind === 'stored') {
       if (await send()) return;
-      throw new HttpError(503, 'storage_inconsistent', 'the cached file is not readable from storage right now');
+      throw inconsistentStorage();
     }
   }
   const upstream = (await deps.upstreams()).find((u) => u.name === location.source.upstream);
   res.set('X-Orchard-Cache', 'pass-through');
   await streamFromUpstream(req, res, deps.http, upstream, location.source, sha256, deps.metrics);
+}
+
+/** A plain full GET of a file small enough for the memo (ranges and conditionals stream as usual). */
+function memoizable(req: Request, deps: FileRoutesDeps, size: number): boolean {
+  return (
+    deps.memo !== undefined &&
+    deps.memo.accepts(size) &&
+    deps.downloadMode !== 'redirect' &&
+    req.method === 'GET' &&
+    req.headers.range === undefined &&
+    req.headers['if-none-match'] === undefined
+  );
+}
+
+/**
+ * Reads a small stored file whole, sends it with the same headers as a streamed one, and remembers
+ * the answer for the fast path. Returns false when the store does not have it.
+ */
+async function sendMemoized(req: Request, res: Response, deps: FileRoutesDeps, file: { sha256: string; filename: string; size: number }): Promise<boolean> {
+  const blob = await deps.store.get(blobKey(file.sha256));
+  if (!blob) return false;
+  let body: Buffer;
+  try {
+    body = await readBounded(blob.body, file.size, file.filename);
+  } catch (err) {
+    if (err instanceof BodyTooLargeError) throw inconsistentStorage();
+    throw err;
+  }
+  if (body.length !== file.size) throw inconsistentStorage();
+  const etag = `"${file.sha256}"`;
+  sendBuffer(req, res, body, { sha256: file.sha256, filename: file.filename, contentType: 'application/octet-stream' });
+  res.once('finish', () => deps.metrics.bytesServed.inc({ source: 'storage' }, body.length));
+  deps.memo!.put(FileMemo.fileKey(file.sha256), file.filename, res.getHeaders(), etag, body);
+  return true;
+}
+
+function inconsistentStorage(): HttpError {
+  return new HttpError(503, 'storage_inconsistent', 'the cached file is not readable from storage right now');
 }

@@ -28,7 +28,7 @@ const o = new OrchardUnderTest(
     ORCHARD_EXTRACTOR_PORT: String(ports.extractor),
     ORCHARD_QUEUE_PREFIX: `probe-${tag}`,
     ORCHARD_CACHE_PREFIX: `probe-${tag}`,
-    ORCHARD_LOG_LEVEL: process.env.PROBE_LOG ?? "warn",
+    ORCHARD_LOG_LEVEL: process.env.PROBE_LOG ?? 'warn',
   },
   ports,
 );
@@ -47,16 +47,7 @@ for (const p of corpus.smallProjects.slice(0, 30)) {
     const page = (await (await fetch(pageUrl, { headers: json })).json()) as { files: Array<{ url: string }> };
     fileUrl = new URL(page.files[0]!.url, pageUrl).toString();
   }));
-  const t0 = Date.now();
   rows.coldFile!.push(await ms(() => drain(fileUrl)));
-  if (process.env.PROBE_JOBS) {
-    const { Redis } = await import('ioredis');
-    const r = new Redis();
-    const sha = fileUrl.split('/')[5]!;
-    const h = await r.hgetall(`probe-${tag}:fetch:${sha}`);
-    console.log('added +', Number(h.timestamp) - t0, 'processed +', Number(h.processedOn) - t0, 'finished +', Number(h.finishedOn) - t0, 'served +', Date.now() - t0);
-    r.disconnect();
-  }
   rows.warmPage!.push(await ms(async () => (await fetch(pageUrl, { headers: json })).arrayBuffer()));
   rows.warmFile!.push(await ms(() => drain(fileUrl)));
   rows.nginxPage!.push(await ms(async () => (await fetch(`${upstream.url}/simple/${p}/`)).arrayBuffer()));

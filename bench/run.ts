@@ -113,6 +113,14 @@ async function pageThroughput(orchardUrl: string, mirror: StaticServer, mirrorDi
   }
 }
 
+/** A small project's wheel through Orchard and the same file straight from nginx. */
+async function smallFileUrls(orchardUrl: string, project: string, nginxUrl: string): Promise<{ orchard: string; nginx: string }> {
+  const pageUrl = `${orchardUrl}/simple/${project}/`;
+  const page = (await (await fetch(pageUrl, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as { files: Array<{ url: string; filename: string }> };
+  const file = page.files[0]!;
+  return { orchard: new URL(file.url, pageUrl).toString(), nginx: `${nginxUrl}/files/${file.filename}` };
+}
+
 async function rawBody(url: string, headers: Record<string, string>): Promise<ArrayBuffer> {
   const { request } = await import('undici');
   const res = await request(url, { headers });
@@ -156,25 +164,28 @@ async function main(): Promise<void> {
     console.log('pip install of a 25-package tree (fresh target, no pip cache)…');
     const cold = await pipInstall(`${o.url}/simple/`, corpus.treeRoot);
     const direct1 = await pipInstall(`${upstream.url}/simple/`, corpus.treeRoot);
-    const warm = await pipInstall(`${o.url}/simple/`, corpus.treeRoot);
-    const direct2 = await pipInstall(`${upstream.url}/simple/`, corpus.treeRoot);
     figure({ name: 'cold pip install (s)', orchard: cold, limit: direct1, unit: 's', ratio: cold / direct1, target: '≤ 1.5×', met: cold <= 1.5 * direct1 });
-    figure({ name: 'warm pip install (s)', orchard: warm, limit: direct2, unit: 's', ratio: warm / direct2, target: '≤ 1.15×', met: warm <= 1.15 * direct2 });
+    // Warm: once the cold install's fetches and extractions have finished; three pairs, each
+    // Orchard run followed by the same install straight from nginx, and the median pair reported
+    // (one pip run swings by a tenth of a second with the machine's load).
+    await o.waitForIdleQueues();
+    const pairs: Array<{ orchard: number; nginx: number }> = [];
+    for (let i = 0; i < 3; i++) pairs.push({ orchard: await pipInstall(`${o.url}/simple/`, corpus.treeRoot), nginx: await pipInstall(`${upstream.url}/simple/`, corpus.treeRoot) });
+    const warm = [...pairs].sort((a, b) => a.orchard / a.nginx - b.orchard / b.nginx)[1]!;
+    figure({
+      name: 'warm pip install, median of 3 pairs (s)',
+      orchard: warm.orchard,
+      limit: warm.nginx,
+      unit: 's',
+      ratio: warm.orchard / warm.nginx,
+      target: '≤ 1.15×',
+      met: warm.orchard <= 1.15 * warm.nginx,
+      extra: Object.fromEntries(pairs.flatMap((p, i) => [[`orchard${i + 1}`, p.orchard], [`nginx${i + 1}`, p.nginx]])),
+    });
 
     console.log('warm index pages…');
     await drain(`${o.url}/simple/${corpus.hotProject}/`);
     await pageThroughput(o.url, mirror, mirrorDir, corpus.hotProject, 1);
-    // The same, on a second gateway on the same Redis and database run as 2 processes
-    // (ORCHARD_GATEWAY_WORKERS=2): nginx runs one worker per core too.
-    const clusterPort = await freePort();
-    const clustered = new OrchardUnderTest({ ...o.env, ORCHARD_PORT: String(clusterPort), ORCHARD_GATEWAY_WORKERS: '2' }, { ...o.ports, gateway: clusterPort });
-    await clustered.start(['gateway']);
-    try {
-      await drain(`${clustered.url}/simple/${corpus.hotProject}/`);
-      await pageThroughput(clustered.url, mirror, mirrorDir, corpus.hotProject, 2, [32]);
-    } finally {
-      await clustered.stop();
-    }
 
     console.log('cold fetch of a 200 MB wheel (upstream → storage)…');
     const bigUrl = `${o.url}/files/${corpus.big.project}/${corpus.big.sha256}/${corpus.big.filename}`;
@@ -195,8 +206,30 @@ async function main(): Promise<void> {
     const directSmall = await timed(smalls.map((p) => () => drain(`${upstream.url}/files/${p.replace(/-/g, '_')}-1.0.0-py3-none-any.whl`)), 16);
     figure({ name: 'cold small-file fetches (files/s)', orchard: smalls.length / smallSeconds, limit: smalls.length / directSmall, unit: 'files/s' });
 
+    console.log('cached small files (fs store, file memo)…');
+    const small = await smallFileUrls(o.url, corpus.smallProjects[0]!, upstream.url);
+    await drain(small.orchard);
+    await drain(small.orchard);
+    const so = await runWrk(small.orchard, { connections: 32, seconds: SECONDS });
+    const sn = await runWrk(small.nginx, { connections: 32, seconds: SECONDS });
+    figure({ name: 'cached 5 KB wheel, 32 connections (req/s)', orchard: so.requestsPerSecond, limit: sn.requestsPerSecond, unit: 'req/s', extra: latency(so, sn) });
+
     console.log('cached file throughput (fs store)…');
     await fileThroughput('fs 200 MB', bigUrl, bigDirect);
+
+    console.log('the same on 2 gateway workers…');
+    // Pages and cached files again, on a second gateway on the same Redis and database run as 2
+    // processes (ORCHARD_GATEWAY_WORKERS=2): nginx runs one worker per core too.
+    const clusterPort = await freePort();
+    const clustered = new OrchardUnderTest({ ...o.env, ORCHARD_PORT: String(clusterPort), ORCHARD_GATEWAY_WORKERS: '2' }, { ...o.ports, gateway: clusterPort });
+    await clustered.start(['gateway']);
+    try {
+      await drain(`${clustered.url}/simple/${corpus.hotProject}/`);
+      await pageThroughput(clustered.url, mirror, mirrorDir, corpus.hotProject, 2, [32]);
+      await fileThroughput('fs 200 MB, 2 gateway workers', `${clustered.url}/files/${corpus.big.project}/${corpus.big.sha256}/${corpus.big.filename}`, bigDirect);
+    } finally {
+      await clustered.stop();
+    }
 
     console.log('10 clients downloading a 1 GB file (cold, then warm)…');
     const hugeUrl = `${o.url}/files/${corpus.huge.project}/${corpus.huge.sha256}/${corpus.huge.filename}`;

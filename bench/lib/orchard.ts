@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { queues } from '../../libs/queue/index.js';
 
 export type Service = 'gateway' | 'fetcher' | 'extractor';
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -36,6 +39,26 @@ export class OrchardUnderTest {
         if (Date.now() > deadline) throw new Error(`${service} did not start`);
         await new Promise((r) => setTimeout(r, 100));
       }
+    }
+  }
+
+  /**
+   * Waits until no fetch, extract or refresh job is waiting, delayed or running: the cache is as warm
+   * as it gets (metadata extracted, pages re-rendered with it on their next read).
+   */
+  async waitForIdleQueues(timeoutMs = 120_000): Promise<void> {
+    const connection = new Redis(this.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+    const all = Object.values(queues).map((q) => new Queue(q.name, { connection, prefix: this.env.ORCHARD_QUEUE_PREFIX }));
+    try {
+      for (const deadline = Date.now() + timeoutMs; ; ) {
+        const counts = await Promise.all(all.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
+        if (counts.every((c) => Object.values(c).every((n) => n === 0))) return;
+        if (Date.now() > deadline) throw new Error(`queues still busy: ${JSON.stringify(counts)}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    } finally {
+      await Promise.all(all.map((q) => q.close()));
+      connection.disconnect();
     }
   }
 

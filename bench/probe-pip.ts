@@ -32,7 +32,13 @@ const o = new OrchardUnderTest(
   },
   ports,
 );
-await o.start();
+// PROBE_SERVICES=gateway,fetcher leaves the extractor out (how much does extraction cost a cold install?).
+await o.start(process.env.PROBE_SERVICES ? (process.env.PROBE_SERVICES.split(',') as Array<'gateway' | 'fetcher' | 'extractor'>) : undefined);
+if (process.env.PROBE_WARMUP) {
+  // Warm processes, cold cache: an unrelated install first (JIT, Prisma's query compiler, pools).
+  console.log('warm-up', await pipInstall(`${o.url}/simple/`, corpus.smallProjects.at(-1)!));
+  await new Promise((r) => setTimeout(r, 2000));
+}
 console.log('cold', await pipInstall(`${o.url}/simple/`, corpus.treeRoot));
 await new Promise((r) => setTimeout(r, 2000));
 for (let i = 0; i < 3; i++) {

@@ -162,6 +162,14 @@ async function main(): Promise<void> {
   const samplers = (['gateway', 'fetcher', 'extractor'] as const).map((s) => [s, new RssSampler(o.pid(s)).start()] as const);
   try {
     console.log('pip install of a 25-package tree (fresh target, no pip cache)…');
+    // Cold means nothing of the tree is cached, not freshly started processes: a proxy runs for days.
+    // One unrelated install first pays the services' start-up costs (JIT, Prisma's query compiler,
+    // connection pools, lazily loaded modules); it is reported on its own.
+    const firstProject = corpus.smallProjects.at(-1)!;
+    const first = await pipInstall(`${o.url}/simple/`, firstProject);
+    const firstDirect = await pipInstall(`${upstream.url}/simple/`, firstProject);
+    figure({ name: 'first install after the services start, 1 package (s)', orchard: first, limit: firstDirect, unit: 's', ratio: first / firstDirect });
+    await o.waitForIdleQueues();
     const cold = await pipInstall(`${o.url}/simple/`, corpus.treeRoot);
     const direct1 = await pipInstall(`${upstream.url}/simple/`, corpus.treeRoot);
     figure({ name: 'cold pip install (s)', orchard: cold, limit: direct1, unit: 's', ratio: cold / direct1, target: '≤ 1.5×', met: cold <= 1.5 * direct1 });

@@ -5,6 +5,7 @@ export interface LoadResult {
   bytesPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  /** Socket errors (connect, read, write, timeout); a non-2xx answer fails the run instead. */
   errors: number;
 }
 
@@ -36,14 +37,16 @@ function parseWrk(out: string): LoadResult {
   const p50 = /\s50%\s+([\d.]+)(\w+)/.exec(out);
   const p99 = /\s99%\s+([\d.]+)(\w+)/.exec(out);
   if (!rps || !transfer || !p50 || !p99) throw new Error('could not parse wrk output');
+  // A figure measured against error pages would be meaningless (a 403 is far cheaper than a page).
   const errors = /Non-2xx or 3xx responses:\s+(\d+)/.exec(out);
+  if (errors) throw new Error(`${errors[1]} responses were not 2xx`);
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   return {
     requestsPerSecond: Number(rps[1]),
     bytesPerSecond: Number(transfer[1]) * unitBytes(transfer[2]!),
     p50Ms: Number(p50[1]) * unitMs(p50[2]!),
     p99Ms: Number(p99[1]) * unitMs(p99[2]!),
-    errors: (errors ? Number(errors[1]) : 0) + (socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0),
+    errors: socketErrors ? socketErrors.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
   };
 }
 

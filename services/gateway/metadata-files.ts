@@ -65,7 +65,8 @@ export class MetadataFiles {
       if (typeof published !== 'string' || published === digest) {
         res.set('X-Orchard-Cache', 'hit');
         sendBuffer(req, res, stored, { sha256: digest, filename: `${filename}.metadata`, contentType: CONTENT_TYPE });
-        this.remember(req, res, sha256, `${filename}.metadata`, digest, stored);
+        // Remembered only under a name the listing confirmed (an unlisted file's name is unchecked).
+        if (source) this.remember(req, res, sha256, `${filename}.metadata`, digest, stored);
         return;
       }
     }

@@ -69,7 +69,10 @@ describe('fetcher killed mid-download', () => {
     expect(next.headers.get('x-orchard-cache')).toBeNull();
     expect(createHash('sha256').update(next.bytes).digest('hex')).toBe(wheel.sha256);
     expect(await storedBlobs(orchard.dataDir)).toEqual([wheel.sha256]);
-    expect(await artifactRows(orchard.database.url, wheel.sha256)).toEqual([{ sha256: wheel.sha256, size: wheel.bytes.length, filename: wheel.filename }]);
+    // Clients are served once the file is stored; its row follows when the job records it.
+    const row = { sha256: wheel.sha256, size: wheel.bytes.length, filename: wheel.filename };
+    await waitFor('the artifact row', async () => ((await artifactRows(orchard.database.url, wheel.sha256)).length > 0 ? true : undefined));
+    expect(await artifactRows(orchard.database.url, wheel.sha256)).toEqual([row]);
     expect(upstream.fileRequests()).toHaveLength(2);
   });
 });

@@ -108,8 +108,8 @@ async function sendMemoized(req: Request, res: Response, deps: FileRoutesDeps, f
   }
   if (body.length !== file.size) throw inconsistentStorage();
   const etag = `"${file.sha256}"`;
-  sendBuffer(req, res, body, { sha256: file.sha256, filename: file.filename, contentType: 'application/octet-stream' });
   res.once('finish', () => deps.metrics.bytesServed.inc({ source: 'storage' }, body.length));
+  sendBuffer(req, res, body, { sha256: file.sha256, filename: file.filename, contentType: 'application/octet-stream' });
   deps.memo!.put(FileMemo.fileKey(file.sha256), file.filename, res.getHeaders(), etag, body);
   return true;
 }

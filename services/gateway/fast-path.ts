@@ -79,7 +79,10 @@ export class FastPath {
     if (!entry) return false;
     if (!metadata) {
       metrics.cacheLookups.inc({ category: 'artifact', result: 'hit' });
-      if (req.method === 'GET') res.once('finish', () => metrics.bytesServed.inc({ source: 'memory' }, entry.body.length));
+      // A 304 or a HEAD sends no body.
+      res.once('finish', () => {
+        if (req.method === 'GET' && res.statusCode === 200) metrics.bytesServed.inc({ source: 'memory' }, entry.body.length);
+      });
     }
     this.answer(req, res, url, metadata ? 'metadata' : 'file', entry);
     return true;

@@ -1,38 +1,18 @@
 /** Diagnostic: per-request latency of cold page and file misses through Orchard, against nginx. */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createTestDatabase } from '../test/support/postgres.js';
 import { freePort } from '../test/support/orchard.js';
 import { drain } from './lib/clients.js';
 import { ensureCorpus } from './lib/corpus.js';
 import { StaticServer } from './lib/nginx.js';
-import { OrchardUnderTest } from './lib/orchard.js';
+import { startBenchOrchard, type Service } from './lib/orchard.js';
 
 const corpus = await ensureCorpus(path.join(import.meta.dirname, '.corpus'));
 const work = await mkdtemp(path.join(os.tmpdir(), 'orchard-probe-'));
 const upstream = new StaticServer(corpus.root, await freePort(), path.join(work, 'nginx'));
 await upstream.start();
-const db = await createTestDatabase();
-const ports = { gateway: await freePort(), fetcher: await freePort(), extractor: await freePort() };
-const tag = randomBytes(4).toString('hex');
-const o = new OrchardUnderTest(
-  {
-    DATABASE_URL: db.url,
-    ORCHARD_UPSTREAMS: `bench=${upstream.url}/simple/`,
-    ORCHARD_DATA_DIR: path.join(work, 'data'),
-    ORCHARD_HOST: '127.0.0.1',
-    ORCHARD_PORT: String(ports.gateway),
-    ORCHARD_FETCHER_PORT: String(ports.fetcher),
-    ORCHARD_EXTRACTOR_PORT: String(ports.extractor),
-    ORCHARD_QUEUE_PREFIX: `probe-${tag}`,
-    ORCHARD_CACHE_PREFIX: `probe-${tag}`,
-    ORCHARD_LOG_LEVEL: process.env.PROBE_LOG ?? 'warn',
-  },
-  ports,
-);
-await o.start();
+const { orchard: o, stop } = await startBenchOrchard(`${upstream.url}/simple/`, { ORCHARD_LOG_LEVEL: process.env.PROBE_LOG ?? 'warn' });
 const ms = async (f: () => Promise<unknown>) => {
   const t = performance.now();
   await f();
@@ -57,7 +37,6 @@ for (const [k, v] of Object.entries(rows)) {
   const s = [...v].sort((a, b) => a - b);
   console.log(k.padEnd(10), 'median', s[s.length >> 1]!.toFixed(2), 'max', s[s.length - 1]!.toFixed(2));
 }
-await o.stop();
+await stop();
 await upstream.stop();
-await db.drop();
 process.exit(0);

@@ -1,39 +1,20 @@
 /** Diagnostic: where a warm pip install through Orchard spends its time (per-request latencies). */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createTestDatabase } from '../test/support/postgres.js';
 import { freePort } from '../test/support/orchard.js';
 import { pipInstall } from './lib/clients.js';
 import { ensureCorpus } from './lib/corpus.js';
 import { StaticServer } from './lib/nginx.js';
-import { OrchardUnderTest } from './lib/orchard.js';
+import { startBenchOrchard, type Service } from './lib/orchard.js';
 
 const corpus = await ensureCorpus(path.join(import.meta.dirname, '.corpus'));
 const work = await mkdtemp(path.join(os.tmpdir(), 'orchard-probe-'));
 const upstream = new StaticServer(corpus.root, await freePort(), path.join(work, 'nginx'));
 await upstream.start();
-const db = await createTestDatabase();
-const ports = { gateway: await freePort(), fetcher: await freePort(), extractor: await freePort() };
-const tag = randomBytes(4).toString('hex');
-const o = new OrchardUnderTest(
-  {
-    DATABASE_URL: db.url,
-    ORCHARD_UPSTREAMS: `bench=${upstream.url}/simple/`,
-    ORCHARD_DATA_DIR: path.join(work, 'data'),
-    ORCHARD_HOST: '127.0.0.1',
-    ORCHARD_PORT: String(ports.gateway),
-    ORCHARD_FETCHER_PORT: String(ports.fetcher),
-    ORCHARD_EXTRACTOR_PORT: String(ports.extractor),
-    ORCHARD_QUEUE_PREFIX: `probe-${tag}`,
-    ORCHARD_CACHE_PREFIX: `probe-${tag}`,
-    ORCHARD_LOG_LEVEL: process.env.PROBE_LOG ?? 'warn',
-  },
-  ports,
-);
 // PROBE_SERVICES=gateway,fetcher leaves the extractor out (how much does extraction cost a cold install?).
-await o.start(process.env.PROBE_SERVICES ? (process.env.PROBE_SERVICES.split(',') as Array<'gateway' | 'fetcher' | 'extractor'>) : undefined);
+const services = process.env.PROBE_SERVICES ? (process.env.PROBE_SERVICES.split(',') as Service[]) : undefined;
+const { orchard: o, stop } = await startBenchOrchard(`${upstream.url}/simple/`, { ORCHARD_LOG_LEVEL: process.env.PROBE_LOG ?? 'warn' }, services);
 if (process.env.PROBE_WARMUP) {
   // Warm processes, cold cache: an unrelated install first (JIT, Prisma's query compiler, pools).
   console.log('warm-up', await pipInstall(`${o.url}/simple/`, corpus.smallProjects.at(-1)!));
@@ -58,7 +39,6 @@ for (const u of [file, `${file}.metadata`]) {
   for (let i = 0; i < 50; i++) await (await fetch(u)).arrayBuffer();
   console.log(u.endsWith('.metadata') ? 'metadata' : 'file', 'ms/request', ((performance.now() - t) / 50).toFixed(2));
 }
-await o.stop();
+await stop();
 await upstream.stop();
-await db.drop();
 process.exit(0);

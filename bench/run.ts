@@ -3,21 +3,19 @@
  * side by side with nginx serving the same bytes from the same disk in the same run, and reported
  * as a ratio. Prints a table and writes bench/results/bench-<date>.json.
  */
-import { randomBytes } from 'node:crypto';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestS3, s3ServiceEnv } from '../test/support/s3.js';
 import { S3BlobStore, blobKey } from '../libs/storage/index.js';
-import { createTestDatabase } from '../test/support/postgres.js';
 import { freePort } from '../test/support/orchard.js';
 import { drain, pipInstall, timed } from './lib/clients.js';
 import { ensureCorpus } from './lib/corpus.js';
 import { BareNodeServer } from './lib/bare-node.js';
 import { mirrorOrchard } from './lib/mirror.js';
 import { StaticServer } from './lib/nginx.js';
-import { OrchardUnderTest, type Service } from './lib/orchard.js';
+import { OrchardUnderTest, startBenchOrchard } from './lib/orchard.js';
 import { RssSampler } from './lib/rss.js';
 import { runWrk, type LoadResult } from './lib/wrk.js';
 
@@ -50,39 +48,6 @@ function ensureTools(): void {
   console.log(`installing ${missing.join(', ')} from Debian's packages`);
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
   execFileSync('apt-get', ['install', '-y', '-qq', ...missing.map((m) => (m === 'nginx' ? 'nginx-light' : m))], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-}
-
-async function startOrchard(upstream: string, extraEnv: Record<string, string> = {}, services?: Service[]) {
-  const db = await createTestDatabase();
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'orchard-bench-data-'));
-  const ports = { gateway: await freePort(), fetcher: await freePort(), extractor: await freePort() };
-  const tag = randomBytes(4).toString('hex');
-  const orchard = new OrchardUnderTest(
-    {
-      DATABASE_URL: db.url,
-      ORCHARD_UPSTREAMS: `bench=${upstream}`,
-      ORCHARD_DATA_DIR: dataDir,
-      ORCHARD_HOST: '127.0.0.1',
-      ORCHARD_PORT: String(ports.gateway),
-      ORCHARD_FETCHER_PORT: String(ports.fetcher),
-      ORCHARD_EXTRACTOR_PORT: String(ports.extractor),
-      ORCHARD_QUEUE_PREFIX: `bench-${tag}`,
-      ORCHARD_CACHE_PREFIX: `bench-${tag}`,
-      // The warm page fast path (off by default: pages may show changes up to 1 s late).
-      ORCHARD_PAGE_MEMO_MS: '1000',
-      ...extraEnv,
-    },
-    ports,
-  );
-  await orchard.start(services);
-  return {
-    orchard,
-    async stop() {
-      await orchard.stop();
-      await db.drop();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
 }
 
 async function pageThroughput(orchardUrl: string, mirror: StaticServer, mirrorDir: string, project: string, workers: number, connectionCounts = [32, 256]): Promise<void> {
@@ -161,7 +126,7 @@ async function main(): Promise<void> {
   await mkdir(mirrorDir, { recursive: true });
   const mirror = new StaticServer(mirrorDir, await freePort(), path.join(work, 'nginx-mirror'));
   await mirror.start();
-  const fs = await startOrchard(`${upstream.url}/simple/`);
+  const fs = await startBenchOrchard(`${upstream.url}/simple/`);
   const o = fs.orchard;
   const samplers = (['gateway', 'fetcher', 'extractor'] as const).map((s) => [s, new RssSampler(o.pid(s)).start()] as const);
   try {
@@ -281,7 +246,7 @@ async function main(): Promise<void> {
 
   console.log('cached file throughput (S3 store on s3rver)…');
   const s3 = await startTestS3();
-  const s3Orchard = await startOrchard(`${upstream.url}/simple/`, {
+  const s3Orchard = await startBenchOrchard(`${upstream.url}/simple/`, {
     ...s3ServiceEnv(s3),
     ORCHARD_FETCH_WAIT_MS: '600000',
   });

@@ -1,8 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { queues } from '../../libs/queue/index.js';
+import { freePort } from '../../test/support/orchard.js';
+import { createTestDatabase } from '../../test/support/postgres.js';
 
 export type Service = 'gateway' | 'fetcher' | 'extractor';
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -75,4 +80,41 @@ export class OrchardUnderTest {
     );
     this.children.clear();
   }
+}
+
+/**
+ * All three services (or `services`) on a database, data directory, queue and cache prefix of their
+ * own, with `upstream` as their one upstream; `stop()` removes all of it again.
+ */
+export async function startBenchOrchard(upstream: string, extraEnv: Record<string, string> = {}, services?: Service[]) {
+  const db = await createTestDatabase();
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'orchard-bench-data-'));
+  const ports = { gateway: await freePort(), fetcher: await freePort(), extractor: await freePort() };
+  const tag = randomBytes(4).toString('hex');
+  const orchard = new OrchardUnderTest(
+    {
+      DATABASE_URL: db.url,
+      ORCHARD_UPSTREAMS: `bench=${upstream}`,
+      ORCHARD_DATA_DIR: dataDir,
+      ORCHARD_HOST: '127.0.0.1',
+      ORCHARD_PORT: String(ports.gateway),
+      ORCHARD_FETCHER_PORT: String(ports.fetcher),
+      ORCHARD_EXTRACTOR_PORT: String(ports.extractor),
+      ORCHARD_QUEUE_PREFIX: `bench-${tag}`,
+      ORCHARD_CACHE_PREFIX: `bench-${tag}`,
+      // The warm page fast path (the production default, stated: pages may show changes up to 1 s late).
+      ORCHARD_PAGE_MEMO_MS: '1000',
+      ...extraEnv,
+    },
+    ports,
+  );
+  await orchard.start(services);
+  return {
+    orchard,
+    async stop() {
+      await orchard.stop();
+      await db.drop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }

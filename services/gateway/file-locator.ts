@@ -161,7 +161,8 @@ function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number
   });
 }
 
-function notListed(project: string, filename: string): HttpError {
+/** The 404 for a file no configured upstream lists under this name. */
+export function notListed(project: string, filename: string): HttpError {
   return notFound(`${filename} is not listed for ${project} by any configured upstream`);
 }
 

@@ -11,7 +11,7 @@ import type { ProtocolAdapter } from '../../libs/protocol/types.js';
 import { readWheelMetadata } from '../../libs/protocol/pypi/archive/index.js';
 import { blobKey, metadataKey, type BlobStore } from '../../libs/storage/index.js';
 import { FileMemo } from './file-memo.js';
-import type { FileLocator } from './file-locator.js';
+import { notListed, type FileLocator } from './file-locator.js';
 import { HttpError, notFound } from './http-errors.js';
 import { sendBuffer } from './send-file.js';
 
@@ -58,7 +58,7 @@ export class MetadataFiles {
       // The upstream is unreachable: stored metadata still serves (never under another file's name).
       if (!stored || (err instanceof HttpError && err.status === 404)) throw err;
     }
-    if (!source && !stored) throw notFound(`${filename} is not listed for ${project} by any configured upstream`);
+    if (!source && !stored) throw notListed(project, filename);
     const published = source?.coreMetadata;
     if (stored && (published !== undefined || this.deps.protocol.advertisesExtractedMetadata(filename))) {
       const digest = sha256Hex(stored);

@@ -186,13 +186,10 @@ async function main(): Promise<void> {
 
     console.log('cold small files (fetches per second)…');
     const smalls = corpus.smallProjects.slice(0, 200);
-    const smallUrls: string[] = [];
-    for (const p of smalls) {
-      const page = (await (await fetch(`${o.url}/simple/${p}/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as { files: Array<{ url: string }> };
-      smallUrls.push(new URL(page.files[0]!.url, `${o.url}/simple/${p}/`).toString());
-    }
-    const smallSeconds = await timed(smallUrls.map((u) => () => drain(u)), 16);
-    const directSmall = await timed(smalls.map((p) => () => drain(`${upstream.url}/files/${p.replace(/-/g, '_')}-1.0.0-py3-none-any.whl`)), 16);
+    const smallUrls: Array<{ orchard: string; nginx: string }> = [];
+    for (const p of smalls) smallUrls.push(await smallFileUrls(o.url, p, upstream.url));
+    const smallSeconds = await timed(smallUrls.map((u) => () => drain(u.orchard)), 16);
+    const directSmall = await timed(smallUrls.map((u) => () => drain(u.nginx)), 16);
     figure({ name: 'cold small-file fetches (files/s)', orchard: smalls.length / smallSeconds, limit: smalls.length / directSmall, unit: 'files/s' });
 
     console.log('cached small files (fs store, file memo)…');

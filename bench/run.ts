@@ -16,6 +16,7 @@ import { BareNodeServer } from './lib/bare-node.js';
 import { mirrorOrchard } from './lib/mirror.js';
 import { StaticServer } from './lib/nginx.js';
 import { OrchardUnderTest, startBenchOrchard } from './lib/orchard.js';
+import { measureCachedPageDuringFill } from './lib/page-fill-latency.js';
 import { RssSampler } from './lib/rss.js';
 import { runWrk, type LoadResult } from './lib/wrk.js';
 
@@ -240,6 +241,18 @@ async function main(): Promise<void> {
     for (const [s, sampler] of samplers) memory[`${s} peak RSS, whole fs run (MiB)`] = await sampler.stop();
     await fs.stop();
   }
+
+  console.log('a cached page while a maximal upstream page fills (its own gateway)…');
+  const fill = await measureCachedPageDuringFill(2 * SECONDS);
+  figure({
+    name: `p99 of a cached page while ${fill.files}-file pages fill vs with no fill, 32 conn (ms)`,
+    orchard: fill.filling.p99Ms,
+    limit: fill.idle.p99Ms,
+    unit: 'ms',
+    ratio: fill.filling.p99Ms / fill.idle.p99Ms,
+    extra: { fills: fill.fills, secondsPerFill: fill.secondsPerFill, pageBytes: fill.pageBytes, fillingRps: fill.filling.requestsPerSecond, idleRps: fill.idle.requestsPerSecond, fillingP50Ms: fill.filling.p50Ms, idleP50Ms: fill.idle.p50Ms },
+  });
+  memory['gateway peak RSS while maximal pages fill (MiB)'] = fill.gatewayPeakRssMiB;
 
   console.log('cached file throughput (S3 store on s3rver)…');
   const s3 = await startTestS3();

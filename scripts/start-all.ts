@@ -6,15 +6,14 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSettingsOrExit } from '../libs/config/index.js';
-import { runMigrations } from '../libs/db/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ext = path.extname(fileURLToPath(import.meta.url));
 const services = ['gateway', 'fetcher', 'extractor'] as const;
 
+// Nothing waits for PostgreSQL here: each service creates and migrates the database in the
+// background (serialised on an advisory lock) and serves what needs no database meanwhile.
 const settings = loadSettingsOrExit();
-// Migrate once up front so the three services do not queue on the migration lock at first start.
-await runMigrations({ databaseUrl: settings.databaseUrl });
 
 const children = new Map<string, ChildProcess>();
 let stopping = false;

@@ -12,8 +12,18 @@ export interface FileSource {
 }
 
 /**
- * The file→upstream map (category `upstream`): per project, file id → FileSource. Rewritten with
- * every page fill, expires after an hour and is dropped when upstream configuration changes.
+ * The map's field for one listed file: its sha256 and the name the listing gives it. The same bytes
+ * may be listed under several names (another project, a second link on one page); each name is its
+ * own entry, so every name a current listing gives a file serves it.
+ */
+export function listedFileKey(sha256: string, filename: string): string {
+  return `${sha256}/${filename}`;
+}
+
+/**
+ * The file→upstream map (category `upstream`): per project, listed file (sha256 and name) →
+ * FileSource. Rewritten with every page fill, expires after an hour and is dropped when upstream
+ * configuration changes.
  */
 export class FileMap {
   constructor(
@@ -27,33 +37,46 @@ export class FileMap {
    * file is not in it, no upstream listed the file and there is no reason to ask again). With a
    * `generation`, a map written under another upstream configuration counts as unknown.
    */
-  async get(protocol: string, project: string, fileId: string, generation?: string): Promise<{ source: FileSource | null; known: boolean }> {
-    const [raw, marker] = await this.redis.hmget(this.keys.key('upstream', protocol, project), fileId, MARKER);
-    const known = marker !== null && marker !== undefined && (generation === undefined || marker === generation);
+  async get(protocol: string, project: string, listedKey: string, generation?: string): Promise<{ source: FileSource | null; known: boolean }> {
+    const [raw, marker] = await this.redis.hmget(this.keys.key('upstream', protocol, project), listedKey, MARKER);
+    const known = isCurrent(marker, generation);
     return { source: known && raw ? (JSON.parse(raw) as FileSource) : null, known };
   }
 
-  /** The ids of every file in a project's map (null when there is no current map). */
+  /** The sha256 of every file in a project's map, once each (null when there is no current map). */
   async fileIds(protocol: string, project: string, generation?: string): Promise<string[] | null> {
     const key = this.keys.key('upstream', protocol, project);
-    const [[, marker], [, ids]] = (await this.redis.multi().hget(key, MARKER).hkeys(key).exec()) as [[unknown, string | null], [unknown, string[]]];
-    if (marker === null || (generation !== undefined && marker !== generation)) return null;
-    return ids.filter((id) => id !== MARKER);
+    const [[, marker], [, fields]] = (await this.redis.multi().hget(key, MARKER).hkeys(key).exec()) as [[unknown, string | null], [unknown, string[]]];
+    if (!isCurrent(marker, generation)) return null;
+    return [...new Set(fields.filter((field) => field !== MARKER).map((field) => field.slice(0, field.indexOf('/'))))];
   }
 
   async delete(protocol: string, project: string): Promise<void> {
     await this.redis.del(this.keys.key('upstream', protocol, project));
   }
 
-  /** Replaces a project's map; `generation` is the upstream configuration it was built under. */
+  /**
+   * Replaces a project's map (keys from {@link listedFileKey}); `generation` is the upstream
+   * configuration it was built under.
+   */
   async replace(protocol: string, project: string, files: Map<string, FileSource>, generation = ''): Promise<void> {
     const key = this.keys.key('upstream', protocol, project);
-    // The marker field keeps the map present for a page that lists no file, and holds its generation.
-    const fields: string[] = [MARKER, generation];
+    // The marker field keeps the map present for a page that lists no file, and holds its format and generation.
+    const fields: string[] = [MARKER, `${FORMAT}${generation}`];
     for (const [id, source] of files) fields.push(id, JSON.stringify(source));
     await this.redis.multi().del(key).hset(key, ...fields).expire(key, this.ttlSeconds).exec();
   }
 }
 
-/** Field name no file id can take (file ids are sha256 hex). */
+/** Field name no listed file can take (theirs start with a sha256). */
 const MARKER = '';
+/**
+ * Format of the map's fields, leading the marker's value: a map written by an older version (keyed
+ * by sha256 alone) counts as unknown and is rebuilt by the next lookup.
+ */
+const FORMAT = 'v2:';
+
+function isCurrent(marker: string | null | undefined, generation: string | undefined): boolean {
+  if (typeof marker !== 'string' || !marker.startsWith(FORMAT)) return false;
+  return generation === undefined || marker.slice(FORMAT.length) === generation;
+}

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseUpstreams, type UpstreamConfig } from './upstreams.js';
@@ -61,9 +62,30 @@ const schema = z.object({
   ORCHARD_FETCH_WAIT_MS: int(0, 3_600_000).default(5_000),
   /** Largest file Orchard will fetch, in bytes. */
   ORCHARD_MAX_FILE_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(20 * 1024 ** 3),
+  /**
+   * Largest upstream project page, in bytes (a larger one is refused with a 502 while it arrives,
+   * nothing cached). The largest real PyPI pages list tens of thousands of files at roughly 500-600
+   * bytes each (HTML or JSON), i.e. a few tens of MB; 64 MiB leaves margin while bounding what one
+   * fill costs (a JSON page is parsed in one piece). At most 256 MiB: a body must fit one string.
+   */
+  ORCHARD_MAX_PAGE_BYTES: int(1024, 256 * 2 ** 20).default(64 * 2 ** 20),
+  /**
+   * Most files (links) an upstream project page may list; parsing stops at the first one past it
+   * (502, nothing cached). Real pages list up to tens of thousands; 100,000 leaves margin while
+   * bounding the memory and time of a fill.
+   */
+  ORCHARD_MAX_PAGE_FILES: int(1, 10_000_000).default(100_000),
   /** Bearer token for /api/v1/admin; admin endpoints are off without it. */
   ORCHARD_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   ORCHARD_FETCHER_PORT: int(1, 65535).default(9101),
+  /**
+   * Base URL gateways reach this fetcher's ops port at, to follow a download while it runs (default
+   * `http://127.0.0.1:<ORCHARD_FETCHER_PORT>`; in Kubernetes the pod's IP, from the downward API).
+   * `{hostname}` stands for the machine's host name (Docker Compose replicas).
+   */
+  ORCHARD_FETCHER_STREAM_URL: z.string().regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'must be an http(s) URL').optional(),
+  /** Local directory a fetcher spools downloads in while they run (default: the OS temp directory). */
+  ORCHARD_FETCHER_SPOOL_DIR: z.string().min(1).optional(),
   ORCHARD_EXTRACTOR_PORT: int(1, 65535).default(9102),
   /** Jobs each fetcher process runs at once. */
   ORCHARD_FETCHER_CONCURRENCY: int(1, 1000).default(8),
@@ -78,11 +100,12 @@ const schema = z.object({
   /** Redirects followed for one upstream request. */
   ORCHARD_UPSTREAM_MAX_REDIRECTS: int(0, 20).default(5),
   /**
-   * Refuse upstream connections (pages, files, redirects) to private, loopback and link-local
-   * addresses. Off by default: private indexes usually live on private networks.
+   * File URLs and redirects to private, loopback and link-local addresses are always refused unless
+   * they stay on the upstream's own origin; this refuses them for the upstream's own origin (its
+   * pages) too. Off by default: private indexes usually live on private networks.
    */
   ORCHARD_DENY_PRIVATE_NETWORKS: bool.default(false),
-  /** Space- or comma-separated host names, IP addresses or CIDR ranges exempt from the deny rule. */
+  /** Space- or comma-separated host names, IP addresses or CIDR ranges exempt from the private-address refusal. */
   ORCHARD_ALLOWED_HOSTS: z.string().default(''),
   /** Milliseconds a client may take to send a request's headers (slowloris guard). */
   ORCHARD_HTTP_HEADERS_TIMEOUT_MS: int(1_000, 600_000).default(30_000),
@@ -139,6 +162,8 @@ export interface Settings {
   host: string;
   gatewayPort: number;
   fetcherPort: number;
+  fetcherStreamUrl: string;
+  fetcherSpoolDir: string;
   extractorPort: number;
   databaseUrl: string;
   dbPoolSize: number;
@@ -152,6 +177,8 @@ export interface Settings {
   missingTtlSeconds: number;
   fetchWaitMs: number;
   maxFileBytes: number;
+  maxPageBytes: number;
+  maxPageFiles: number;
   adminToken?: string;
   fetcherConcurrency: number;
   extractorConcurrency: number;
@@ -208,6 +235,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     host: raw.ORCHARD_HOST,
     gatewayPort: raw.ORCHARD_PORT,
     fetcherPort: raw.ORCHARD_FETCHER_PORT,
+    fetcherStreamUrl: (raw.ORCHARD_FETCHER_STREAM_URL ?? `http://127.0.0.1:${raw.ORCHARD_FETCHER_PORT}`).replace('{hostname}', os.hostname()),
+    fetcherSpoolDir: path.resolve(raw.ORCHARD_FETCHER_SPOOL_DIR ?? path.join(os.tmpdir(), 'orchard-spool')),
     extractorPort: raw.ORCHARD_EXTRACTOR_PORT,
     databaseUrl: raw.DATABASE_URL,
     dbPoolSize: raw.ORCHARD_DB_POOL_SIZE,
@@ -221,6 +250,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     missingTtlSeconds: raw.ORCHARD_MISSING_TTL,
     fetchWaitMs: raw.ORCHARD_FETCH_WAIT_MS,
     maxFileBytes: raw.ORCHARD_MAX_FILE_BYTES,
+    maxPageBytes: raw.ORCHARD_MAX_PAGE_BYTES,
+    maxPageFiles: raw.ORCHARD_MAX_PAGE_FILES,
     adminToken: raw.ORCHARD_ADMIN_TOKEN,
     fetcherConcurrency: raw.ORCHARD_FETCHER_CONCURRENCY,
     extractorConcurrency: raw.ORCHARD_EXTRACTOR_CONCURRENCY,

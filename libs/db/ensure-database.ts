@@ -16,6 +16,16 @@ function pgCode(error: unknown): string | undefined {
     : undefined;
 }
 
+/**
+ * A client whose connection errors surface as the failure of the query in flight: without an
+ * 'error' listener, a server shutting down between two queries would crash the process.
+ */
+export function openClient(connectionString: string, connectTimeoutMs: number): pg.Client {
+  const client = new pg.Client({ connectionString, connectionTimeoutMillis: connectTimeoutMs });
+  client.on('error', () => undefined);
+  return client;
+}
+
 /** The database named in a connection URL, and the URL of the server's `postgres` maintenance database. */
 export function splitDatabaseUrl(databaseUrl: string): { database: string; maintenanceUrl: string } {
   const url = new URL(databaseUrl);
@@ -35,8 +45,8 @@ export function quoteIdentifier(name: string): string {
  * processes at once: losing the race to another creator is not an error.
  * @returns whether this call created the database
  */
-export async function ensureDatabase(databaseUrl: string, logger?: MigrationLogger): Promise<boolean> {
-  const probe = new pg.Client({ connectionString: databaseUrl });
+export async function ensureDatabase(databaseUrl: string, logger?: MigrationLogger, connectTimeoutMs = 10_000): Promise<boolean> {
+  const probe = openClient(databaseUrl, connectTimeoutMs);
   try {
     await probe.connect();
     return false;
@@ -47,7 +57,7 @@ export async function ensureDatabase(databaseUrl: string, logger?: MigrationLogg
   }
 
   const { database, maintenanceUrl } = splitDatabaseUrl(databaseUrl);
-  const admin = new pg.Client({ connectionString: maintenanceUrl });
+  const admin = openClient(maintenanceUrl, connectTimeoutMs);
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${quoteIdentifier(database)}`);

@@ -3,6 +3,13 @@ export type { Artifact, ArtifactDependency, CachedUrl, Release, UpstreamSource }
 export { runMigrations, MigrationError, type RunMigrationsOptions, type MigrationLogger } from './migrate.js';
 export { findMigrationsDir } from './migration-files.js';
 export {
+  BackgroundMigrations,
+  type BackgroundMigrationsLogger,
+  type BackgroundMigrationsOptions,
+  type MigrationState,
+} from './background-migrations.js';
+export { DatabaseUnavailableError, isDatabaseClientError, isDatabaseUnavailable } from './database-unavailable.js';
+export {
   ArtifactRepository,
   canonicalUrl,
   urlHash,
@@ -12,14 +19,21 @@ export {
   type RecordFetchedResult,
 } from './artifact-repository.js';
 export {
+  DEFAULT_PAGE_ROWS,
   ReleaseRepository,
   type ArtifactFacts,
   type DependencyInput,
-  type DependentRow,
   type ExtractionInput,
   type FailureInput,
-  type ReleaseDependencies,
 } from './release-repository.js';
+export {
+  compareVersions,
+  type DependentEntry,
+  type DependentKey,
+  type Page,
+  type ReleaseArtifact,
+  type ReleaseRowKey,
+} from './dependency-pages.js';
 export {
   UpstreamRepository,
   toPublic,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { ensureDatabase, type MigrationLogger } from './ensure-database.js';
+import { ensureDatabase, openClient, type MigrationLogger } from './ensure-database.js';
 import { checksumMatches, findMigrationsDir, readMigrationFiles, type MigrationFile } from './migration-files.js';
 
 export type { MigrationLogger } from './ensure-database.js';
@@ -12,6 +12,10 @@ export interface RunMigrationsOptions {
   /** Directory holding `<name>/migration.sql`; defaults to the nearest `prisma/migrations` above this module. */
   migrationsDir?: string;
   logger?: MigrationLogger;
+  /** How long connecting may take before the attempt fails; default 10 s. */
+  connectTimeoutMs?: number;
+  /** Ends the attempt: its connection is closed, so a migration in progress rolls back. */
+  signal?: AbortSignal;
 }
 
 /** A migration problem that needs a human: a failed earlier run or an edited, already applied file. */
@@ -57,14 +61,19 @@ interface MigrationRow {
  * @throws MigrationError when an applied migration's file changed or an earlier attempt failed
  */
 export async function runMigrations(options: RunMigrationsOptions): Promise<string[]> {
-  const { databaseUrl, logger } = options;
+  const { databaseUrl, logger, signal } = options;
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const migrationsDir = options.migrationsDir ?? findMigrationsDir();
   const files = await readMigrationFiles(migrationsDir);
-  await ensureDatabase(databaseUrl, logger);
+  signal?.throwIfAborted();
+  await ensureDatabase(databaseUrl, logger, connectTimeoutMs);
+  signal?.throwIfAborted();
 
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
+  const client = openClient(databaseUrl, connectTimeoutMs);
+  const abort = () => void client.end().catch(() => undefined);
+  signal?.addEventListener('abort', abort, { once: true });
   try {
+    await client.connect();
     await client.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCK_KEY]);
     try {
       await client.query(CREATE_MIGRATIONS_TABLE);
@@ -84,9 +93,12 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<stri
       await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCK_KEY]).catch(() => undefined);
     }
   } finally {
-    await client.end();
+    signal?.removeEventListener('abort', abort);
+    await client.end().catch(() => undefined);
   }
 }
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** The files not yet applied, after checking the recorded history is sound. */
 function pendingMigrations(files: MigrationFile[], rows: MigrationRow[]): MigrationFile[] {

@@ -128,7 +128,7 @@ describe('ReleaseRepository queries for the API and re-extraction', () => {
   it('gives dependents their url and raw requirement', async () => {
     const sha = await artifact('app');
     await releases.recordExtraction(extraction(sha, [{ name: 'Lib', specifier: '', extras: [], url: 'https://x.example/lib.whl', raw: 'Lib @ https://x.example/lib.whl' }], { project: 'app' }));
-    expect(await releases.dependentsOf('lib')).toEqual([
+    expect((await releases.dependentsPage('lib', undefined, 10)).items).toEqual([
       expect.objectContaining({ project: 'app', url: 'https://x.example/lib.whl', raw: 'Lib @ https://x.example/lib.whl' }),
     ]);
   });

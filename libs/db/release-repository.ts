@@ -1,5 +1,17 @@
 import { normalizeName } from '../protocol/pypi/names.js';
 import { Prisma, type Artifact, type ArtifactDependency, type PrismaClient, type Release } from './client.js';
+import {
+  artifactDependencyPage,
+  declaringArtifacts,
+  dependentsPage,
+  releaseArtifacts,
+  releaseDependencyPage,
+  type DependentEntry,
+  type DependentKey,
+  type Page,
+  type ReleaseArtifact,
+  type ReleaseRowKey,
+} from './dependency-pages.js';
 
 /** One declared requirement, as the extractor parsed it. */
 export interface DependencyInput {
@@ -48,30 +60,11 @@ export interface FailureInput {
   reason: string;
 }
 
-/** An artifact with everything extracted from it. */
-export type ArtifactFacts = Artifact & { release: Release | null; dependencies: ArtifactDependency[] };
+/** An artifact with everything extracted from it: its dependency rows one page at a time. */
+export type ArtifactFacts = Artifact & { release: Release | null; dependencies: ArtifactDependency[]; moreDependencies: boolean };
 
-/** One artifact of a release and the requirements it declares. */
-export interface ReleaseDependencies {
-  release: Release;
-  filename: string;
-  dependencies: ArtifactDependency[];
-}
-
-/** One cached artifact that requires a given project. */
-export interface DependentRow {
-  project: string;
-  version: string;
-  artifactSha256: string;
-  filename: string;
-  specifier: string;
-  extras: string[];
-  marker: string | null;
-  url: string | null;
-  extra: string | null;
-  /** The requirement exactly as declared. */
-  raw: string;
-}
+/** Rows per page when the caller does not say. */
+export const DEFAULT_PAGE_ROWS = 1000;
 
 /** How many releases are in each metadata status ("ok", "failed", "unsupported", "pending"). */
 export type StatusCounts = Record<string, number>;
@@ -161,61 +154,38 @@ export class ReleaseRepository {
     }, TRANSACTION_OPTIONS);
   }
 
-  /** The artifact, its release and its dependency rows, or null when the artifact is unknown. */
-  async artifactFacts(sha256: string): Promise<ArtifactFacts | null> {
-    return this.prisma.artifact.findUnique({
-      where: { sha256 },
-      include: { release: true, dependencies: { orderBy: { id: 'asc' } } },
-    });
+  /**
+   * The artifact, its release and one page of its dependency rows (declared order, after `afterId`,
+   * at most `limit`), or null when the artifact is unknown.
+   */
+  async artifactFacts(sha256: string, page: { afterId?: bigint; limit: number } = { limit: DEFAULT_PAGE_ROWS }): Promise<ArtifactFacts | null> {
+    const artifact = await this.prisma.artifact.findUnique({ where: { sha256 }, include: { release: true } });
+    if (!artifact) return null;
+    const dependencies = await artifactDependencyPage(this.prisma, sha256, page.afterId, page.limit);
+    return { ...artifact, dependencies: dependencies.items, moreDependencies: dependencies.more };
+  }
+
+  /** Every cached artifact of `project` at any of `versions` (exact strings), by filename, without requirements. */
+  async releaseArtifacts(project: string, versions: string[]): Promise<ReleaseArtifact[]> {
+    return releaseArtifacts(this.prisma, project, versions);
+  }
+
+  /** One page of the requirements of `artifacts` (in that order), after `after`. */
+  async releaseDependencyPage(artifacts: ReleaseArtifact[], after: ReleaseRowKey | undefined, limit: number): Promise<Page<ArtifactDependency>> {
+    return releaseDependencyPage(this.prisma, artifacts, after, limit);
+  }
+
+  /** For each of `raws`, which of `artifactSha256s` declare it. */
+  async declaringArtifacts(artifactSha256s: string[], raws: string[]): Promise<Map<string, Set<string>>> {
+    return declaringArtifacts(this.prisma, artifactSha256s, raws);
   }
 
   /**
-   * Every cached artifact of `project` at `version` (exact version string) with the requirements
-   * each declares; artifacts of one release may differ (e.g. per-platform wheels).
+   * One page of the cached releases requiring `name` (any spelling; compared normalised): one entry
+   * per requiring release and requirement, by project, PEP 440 version, then raw requirement.
    */
-  async dependenciesOf(project: string, version: string): Promise<ReleaseDependencies[]> {
-    const releases = await this.prisma.release.findMany({
-      where: { project: normalizeName(project), version },
-      include: {
-        artifact: { select: { filename: true, dependencies: { orderBy: { id: 'asc' } } } },
-      },
-      orderBy: { artifact: { filename: 'asc' } },
-    });
-    return releases.map(({ artifact, ...release }) => ({
-      release,
-      filename: artifact.filename,
-      dependencies: artifact.dependencies,
-    }));
-  }
-
-  /**
-   * Every cached artifact whose release requires `name` (any spelling; compared normalised),
-   * ordered by project, then version (as text), then filename.
-   */
-  async dependentsOf(name: string): Promise<DependentRow[]> {
-    const rows = await this.prisma.artifactDependency.findMany({
-      where: { name: normalizeName(name), artifact: { release: { isNot: null } } },
-      select: {
-        artifactSha256: true,
-        specifier: true,
-        extras: true,
-        marker: true,
-        url: true,
-        extra: true,
-        raw: true,
-        artifact: { select: { filename: true, release: { select: { project: true, version: true } } } },
-      },
-      orderBy: [
-        { artifact: { release: { project: 'asc' } } },
-        { artifact: { release: { version: 'asc' } } },
-        { artifact: { filename: 'asc' } },
-      ],
-    });
-    return rows.flatMap(({ artifact, ...dep }) =>
-      artifact.release === null
-        ? []
-        : [{ project: artifact.release.project, version: artifact.release.version, filename: artifact.filename, ...dep }],
-    );
+  async dependentsPage(name: string, after: DependentKey | undefined, limit: number): Promise<Page<DependentEntry>> {
+    return dependentsPage(this.prisma, name, after, limit);
   }
 
   /**

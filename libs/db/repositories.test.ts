@@ -162,7 +162,7 @@ describe('ReleaseRepository', () => {
     expect(unsupported).toMatchObject({ project: 'weird', version: '', metadataStatus: 'unsupported' });
   });
 
-  it('answers dependenciesOf for every artifact of a version and dependentsOf by normalised name', async () => {
+  it('pages the requirements of every artifact of a version, and dependents by normalised name', async () => {
     const wheel = fetched('attrs-wheel', { project: 'attrs' });
     const sdist = fetched('attrs-sdist', { project: 'attrs', filename: 'attrs-23.1.0.tar.gz' });
     const other = fetched('aiohttp');
@@ -173,18 +173,34 @@ describe('ReleaseRepository', () => {
     await releases.recordExtraction(extraction(other.sha256, 'aiohttp', '3.9.0', [dep('attrs', '>=17.3.0'), dep('yarl')]));
     await releases.recordExtraction(extraction(older.sha256, 'aiohttp', '3.8.0', [dep('Attrs', '>=17.3.0', { extras: ['x'] })]));
 
-    const ofAttrs = await releases.dependenciesOf('Attrs', '23.1.0');
-    expect(ofAttrs.map((r) => [r.filename, r.release.version, r.dependencies.map((d) => d.name)])).toEqual([
-      ['attrs-23.1.0.tar.gz', '23.1.0', ['importlib-metadata']],
-      [wheel.filename, '23.1.0', ['importlib-metadata']],
+    const ofAttrs = await releases.releaseArtifacts('Attrs', ['23.1.0']);
+    expect(ofAttrs.map((r) => [r.filename, r.release.version])).toEqual([
+      ['attrs-23.1.0.tar.gz', '23.1.0'],
+      [wheel.filename, '23.1.0'],
     ]);
-    expect(await releases.dependenciesOf('attrs', '0.0')).toEqual([]);
+    const rows = await releases.releaseDependencyPage(ofAttrs, undefined, 10);
+    expect(rows.items.map((d) => [d.artifactSha256, d.name])).toEqual([
+      [sdist.sha256, 'importlib-metadata'],
+      [wheel.sha256, 'importlib-metadata'],
+    ]);
+    expect(rows.more).toBe(false);
+    expect(await releases.releaseArtifacts('attrs', ['0.0'])).toEqual([]);
 
-    expect(await releases.dependentsOf('ATTRS')).toEqual([
-      { project: 'aiohttp', version: '3.8.0', artifactSha256: older.sha256, filename: older.filename, specifier: '>=17.3.0', extras: ['x'], marker: null, url: null, extra: null, raw: 'Attrs>=17.3.0' },
-      { project: 'aiohttp', version: '3.9.0', artifactSha256: other.sha256, filename: other.filename, specifier: '>=17.3.0', extras: [], marker: null, url: null, extra: null, raw: 'attrs>=17.3.0' },
+    const dependents = await releases.dependentsPage('ATTRS', undefined, 10);
+    expect(dependents).toEqual({
+      items: [
+        { project: 'aiohttp', version: '3.8.0', specifier: '>=17.3.0', extras: ['x'], marker: null, url: null, extra: null, raw: 'Attrs>=17.3.0', artifacts: [{ sha256: older.sha256, filename: older.filename }] },
+        { project: 'aiohttp', version: '3.9.0', specifier: '>=17.3.0', extras: [], marker: null, url: null, extra: null, raw: 'attrs>=17.3.0', artifacts: [{ sha256: other.sha256, filename: other.filename }] },
+      ],
+      more: false,
+    });
+    const first = await releases.dependentsPage('attrs', undefined, 1);
+    expect(first.more).toBe(true);
+    expect(await releases.dependentsPage('attrs', first.items[0], 1)).toEqual({ items: [dependents.items[1]], more: false });
+    expect((await releases.dependentsPage('importlib.metadata', undefined, 10)).items.map((r) => [r.raw, r.artifacts.map((a) => a.filename)])).toEqual([
+      ['importlib-metadata', [wheel.filename]],
+      ['importlib_metadata', [sdist.filename]],
     ]);
-    expect((await releases.dependentsOf('importlib.metadata')).map((r) => r.filename)).toEqual([sdist.filename, wheel.filename]);
   });
 
   it('inserts dependencies one by one for the benchmark', async () => {

@@ -1,4 +1,5 @@
 import { errors as undiciErrors } from 'undici';
+import { DeniedAddressError } from './address-policy.js';
 
 /** Why an upstream request failed, in terms the gateway maps to a status and a one-line reason. */
 export type UpstreamFailure =
@@ -9,7 +10,7 @@ export type UpstreamFailure =
   | 'invalid-redirect'
   /** The upstream answered, but with a body Orchard cannot use (malformed or too large). */
   | 'invalid-response'
-  /** The address is refused by ORCHARD_DENY_PRIVATE_NETWORKS (never connected to). */
+  /** The address is private and refused by the address policy (never connected to). */
   | 'denied';
 
 /**
@@ -42,7 +43,13 @@ export function asUpstreamError(err: unknown, upstream: string): Error {
   if (err instanceof UpstreamError) return err;
   if (err instanceof Error && (err.name === 'AbortError' || err instanceof undiciErrors.RequestAbortedError)) return err;
   const denied = deniedAddress(err);
-  if (denied) return new UpstreamError('denied', `upstream ${upstream}: refused to connect, ${denied.message} (ORCHARD_DENY_PRIVATE_NETWORKS)`, undefined, { cause: err });
+  if (denied?.scope === 'upstream-origin') {
+    return new UpstreamError('denied', `upstream ${upstream}: refused to connect, ${denied.message} (ORCHARD_DENY_PRIVATE_NETWORKS)`, undefined, { cause: err });
+  }
+  if (denied) {
+    // The host came from a page or a redirect: say nothing about what it resolved to.
+    return new UpstreamError('denied', `upstream ${upstream}: refused, a file URL or redirect points at a private or loopback address`, undefined, { cause: err });
+  }
   if (
     err instanceof undiciErrors.ConnectTimeoutError ||
     err instanceof undiciErrors.HeadersTimeoutError ||
@@ -54,10 +61,22 @@ export function asUpstreamError(err: unknown, upstream: string): Error {
   return new UpstreamError('unreachable', `upstream ${upstream} is unreachable`, undefined, { cause: err });
 }
 
-/** The DeniedAddressError (code ORCHARD_DENIED_ADDRESS) somewhere in an error's cause chain. */
-function deniedAddress(err: unknown): Error | undefined {
+/** The DeniedAddressError somewhere in an error's cause chain. */
+function deniedAddress(err: unknown): DeniedAddressError | undefined {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    if ((e as { code?: unknown }).code === 'ORCHARD_DENIED_ADDRESS') return e;
+    if (e instanceof DeniedAddressError) return e;
   }
   return undefined;
+}
+
+/**
+ * The failure for a file request that ended in an error status, with a message safe to show a
+ * client: the status itself when the upstream's own origin answered; only its class when another
+ * origin (a file host a page or redirect pointed at) did, so Orchard cannot be used to probe what
+ * answers where.
+ */
+export function statusError(upstream: { name: string; url: string }, answeredUrl: string, status: number, filename: string): UpstreamError {
+  const own = new URL(answeredUrl).origin === new URL(upstream.url).origin;
+  const what = own ? `upstream ${upstream.name} answered ${status}` : `the file host of upstream ${upstream.name} answered an error (${Math.floor(status / 100)}xx)`;
+  return new UpstreamError('status', `${what} for ${filename}`, status);
 }

@@ -35,7 +35,8 @@ const TOKEN = 'tok-0123456789abcdef';
 describe('UpstreamClient: credentials per origin, redirects, failures', () => {
   let fileHost: Awaited<ReturnType<typeof server>>;
   let index: Awaited<ReturnType<typeof server>>;
-  const client = new UpstreamClient({ connections: 4, connectTimeoutMs: 1000, readTimeoutMs: 500, keepAliveMs: 1000, maxRedirects: 3 });
+  // The file host is another origin on loopback: exempt it, as a private deployment would.
+  const client = new UpstreamClient({ connections: 4, connectTimeoutMs: 1000, readTimeoutMs: 500, keepAliveMs: 1000, maxRedirects: 3, allowedHosts: ['127.0.0.1'] });
 
   beforeAll(async () => {
     fileHost = await server((_req, res) => res.end('file bytes'));
@@ -133,6 +134,63 @@ describe('UpstreamClient: credentials per origin, redirects, failures', () => {
       expect(String((err as Error).message)).not.toContain(SECRET);
       expect(String((err as Error).message)).toMatch(/^upstream private /);
     }
+  });
+});
+
+describe('UpstreamClient: private addresses', () => {
+  let fileHost: Awaited<ReturnType<typeof server>>;
+  let index: Awaited<ReturnType<typeof server>>;
+  const settings = { connections: 4, connectTimeoutMs: 1000, readTimeoutMs: 500, keepAliveMs: 1000, maxRedirects: 3 };
+  const client = new UpstreamClient(settings);
+  const strict = new UpstreamClient({ ...settings, denyPrivateNetworks: true });
+  const upstream = (): UpstreamConfig => ({ name: 'local', protocol: 'pypi', url: `${index.origin}/simple/`, priority: 10, auth: { type: 'none' }, credentialOrigins: [] });
+
+  beforeAll(async () => {
+    fileHost = await server((_req, res) => res.end('internal bytes'));
+    index = await server((req, res) => {
+      if (req.url === '/simple/to-file-host/') return void res.writeHead(302, { location: `${fileHost.origin}/f.whl` }).end();
+      res.end(`ok ${req.url}`);
+    });
+  });
+
+  afterAll(async () => {
+    await client.close();
+    await strict.close();
+    await index.close();
+    await fileHost.close();
+  });
+
+  it("connects to an upstream on a private address, its own origin only, by default", async () => {
+    const res = await client.get(upstream(), `${index.origin}/files/a.whl`);
+    expect(res.status).toBe(200);
+    expect(await text(res.body)).toBe('ok /files/a.whl');
+  });
+
+  it('refuses file URLs and redirects to another private origin before connecting, without saying what it resolved to', async () => {
+    const port = new URL(fileHost.origin).port;
+    const targets = [
+      `${fileHost.origin}/f.whl`,
+      `http://localhost:${port}/f.whl`,
+      `http://[::ffff:127.0.0.1]:${port}/f.whl`,
+      `http://[::ffff:7f00:1]:${port}/f.whl`,
+      `http://[64:ff9b::7f00:1]:${port}/f.whl`,
+      `http://[::127.0.0.1]:${port}/f.whl`,
+      `${index.origin}/simple/to-file-host/`,
+    ];
+    for (const target of targets) {
+      const err = await client.get(upstream(), target).catch((e: unknown) => e);
+      expect(err, target).toBeInstanceOf(UpstreamError);
+      expect((err as UpstreamError).failure).toBe('denied');
+      expect((err as UpstreamError).transient).toBe(false);
+      expect((err as Error).message).toBe('upstream local: refused, a file URL or redirect points at a private or loopback address');
+    }
+    expect(fileHost.seen).toEqual([]);
+  });
+
+  it('with denyPrivateNetworks refuses the upstream origin too, naming the address', async () => {
+    const err = await strict.get(upstream(), `${index.origin}/simple/x/`).catch((e: unknown) => e);
+    expect((err as UpstreamError).failure).toBe('denied');
+    expect((err as Error).message).toMatch(/refused to connect, 127\.0\.0\.1 is a private address/);
   });
 });
 

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, buildConnector, request, type Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/index.js';
-import { AddressPolicy } from './address-policy.js';
+import { AddressPolicy, type DeniedScope } from './address-policy.js';
 import { UpstreamError, asUpstreamError } from './errors.js';
 
 export interface UpstreamHttpSettings {
@@ -10,9 +10,12 @@ export interface UpstreamHttpSettings {
   readTimeoutMs: number;
   keepAliveMs: number;
   maxRedirects: number;
-  /** Refuse connections to private, loopback and link-local addresses (default false). */
+  /**
+   * Refuse private, loopback and link-local addresses for the upstream's own origin too (default
+   * false). Every other origin (file hosts, redirect targets) is refused such addresses regardless.
+   */
   denyPrivateNetworks?: boolean;
-  /** Hosts (names, IP addresses or CIDR ranges) exempt from `denyPrivateNetworks`. */
+  /** Hosts (names, IP addresses or CIDR ranges) exempt from the private-address refusal. */
   allowedHosts?: string[];
 }
 
@@ -34,6 +37,7 @@ export interface UpstreamRequestOptions {
  * The upstream client manager: one undici Agent per upstream (a keep-alive Pool per origin inside
  * it, with a connection limit and timeouts), redirects followed by hand so credentials are sent only
  * to the upstream's own origin (or origins it was configured to trust), never to a file host.
+ * Every connection passes the address policy (see {@link AddressPolicy}) at connect time.
  */
 export class UpstreamClient {
   private readonly agents = new Map<string, Agent>();
@@ -45,7 +49,7 @@ export class UpstreamClient {
 
   /** GET (or HEAD) a URL on behalf of an upstream. Resolves for every final status; throws UpstreamError for network failures. */
   async get(upstream: UpstreamConfig, url: string, options: UpstreamRequestOptions = {}): Promise<UpstreamResponse> {
-    const dispatcher = this.agentFor(upstream.name);
+    const dispatcher = this.agentFor(upstream);
     let current = url;
     for (let hop = 0; ; hop++) {
       const headers: Record<string, string> = { 'user-agent': 'orchard', ...options.headers };
@@ -53,8 +57,6 @@ export class UpstreamClient {
       if (authorization) headers.authorization = authorization;
       let response: Dispatcher.ResponseData;
       try {
-        // IP literals never reach the connect-time lookup; names are checked there (see agentFor).
-        this.policy.checkUrl(current);
         response = await request(current, {
           method: options.method ?? 'GET',
           headers,
@@ -89,20 +91,50 @@ export class UpstreamClient {
     return `Basic ${Buffer.from(`${upstream.auth.username}:${upstream.auth.password}`).toString('base64')}`;
   }
 
-  private agentFor(name: string): Agent {
-    let agent = this.agents.get(name);
+  /**
+   * One Agent per upstream and origin of its URL (an upstream whose URL changes gets a new one, so
+   * its connections' address policy always matches the origin it exempts).
+   */
+  private agentFor(upstream: UpstreamConfig): Agent {
+    const own = new URL(upstream.url);
+    const key = `${upstream.name} ${own.origin}`;
+    let agent = this.agents.get(key);
     if (!agent) {
       agent = new Agent({
         connections: this.settings.connections,
         keepAliveTimeout: this.settings.keepAliveMs,
         keepAliveMaxTimeout: this.settings.keepAliveMs,
-        connect: this.policy.enabled ? { timeout: this.settings.connectTimeoutMs, lookup: this.policy.lookup } : { timeout: this.settings.connectTimeoutMs },
+        connect: this.connectorFor(own),
         headersTimeout: this.settings.readTimeoutMs,
         bodyTimeout: this.settings.readTimeoutMs,
       });
-      this.agents.set(name, agent);
+      this.agents.set(key, agent);
     }
     return agent;
+  }
+
+  /**
+   * Connects through the address policy: undici calls this once per new connection, with the origin
+   * of its pool, so the decision is made on the address actually connected to (IP literals here,
+   * names in the lookup, which Node calls for names only).
+   */
+  private connectorFor(own: URL): buildConnector.connector {
+    const timeout = this.settings.connectTimeoutMs;
+    const unchecked = buildConnector({ timeout });
+    const checked = (scope: DeniedScope) => ({ scope, connect: buildConnector({ timeout, lookup: this.policy.lookupFor(scope) }) });
+    const upstreamOrigin = checked('upstream-origin');
+    const otherOrigin = checked('other-origin');
+    return (options, callback) => {
+      const isOwn = options.protocol === own.protocol && options.hostname.toLowerCase() === own.hostname.replace(/^\[|\]$/g, '') && options.port === own.port;
+      if (isOwn && !this.policy.checksUpstreamOrigin) return unchecked(options, callback);
+      const { scope, connect } = isOwn ? upstreamOrigin : otherOrigin;
+      try {
+        this.policy.checkLiteral(options.hostname, scope);
+      } catch (denied) {
+        return callback(denied as Error, null);
+      }
+      connect(options, callback);
+    };
   }
 
   /** Pool sizes for /ready. */

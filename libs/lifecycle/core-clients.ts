@@ -1,8 +1,9 @@
 import type { Settings } from '../config/index.js';
-import { createPrismaClient, runMigrations, type PrismaClient } from '../db/index.js';
+import { BackgroundMigrations, createPrismaClient, type PrismaClient } from '../db/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { createMetrics, type Metrics, type ServiceName } from '../metrics/index.js';
 import { createBlobStore, type BlobStore } from '../storage/index.js';
+import { CheckPending, type Check } from './readiness.js';
 import { Shutdown } from './shutdown.js';
 
 /** What every Orchard service starts with. */
@@ -10,29 +11,68 @@ export interface CoreClients {
   logger: Logger;
   metrics: Metrics;
   prisma: PrismaClient;
+  /** Creates and migrates the database in the background; `applied` resolves once it has. */
+  migrations: BackgroundMigrations;
   store: BlobStore;
   shutdown: Shutdown;
 }
 
 /**
- * Opens the clients every service needs, in order: logs, metrics, the database (created and
- * migrated when missing; concurrent starters serialise on an advisory lock) and blob storage.
- * Their close steps are registered last-opened-first on the returned Shutdown, after whatever the
- * service registers itself.
+ * Opens the clients every service needs: logs, metrics, the database and blob storage. PostgreSQL
+ * does not gate the start: the database is created and migrated in the background (concurrent
+ * services serialise on an advisory lock), retried until PostgreSQL answers, so a service started
+ * during a database outage serves whatever needs no database. Close steps are registered by
+ * {@link closeCoreClientsOnShutdown}.
  */
 export async function openCoreClients(service: ServiceName, settings: Settings): Promise<CoreClients> {
   const logger = createLogger(service, settings.logLevel);
   const metrics = createMetrics(service);
-  const applied = await runMigrations({ databaseUrl: settings.databaseUrl, logger });
-  if (applied.length > 0) logger.info({ applied }, 'database migrated');
+  const migrations = new BackgroundMigrations({ databaseUrl: settings.databaseUrl, logger });
+  migrations.start();
+  // With PostgreSQL up, the first attempt succeeds in well under a second: waiting for it keeps a
+  // healthy start as before (no window where the API answers 503). With PostgreSQL down it fails
+  // at once (refused) or after FIRST_ATTEMPT_WAIT_MS (unanswered), and the service starts anyway.
+  await untilOrAfter(migrations.firstAttempt, FIRST_ATTEMPT_WAIT_MS);
   const prisma = createPrismaClient({ databaseUrl: settings.databaseUrl, poolSize: settings.dbPoolSize });
   const store = createBlobStore(settings.storage);
   const shutdown = new Shutdown(logger, settings.shutdownTimeoutMs);
-  return { logger, metrics, prisma, store, shutdown };
+  return { logger, metrics, prisma, migrations, store, shutdown };
+}
+
+const FIRST_ATTEMPT_WAIT_MS = 5_000;
+
+async function untilOrAfter(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/**
+ * The /ready checks for PostgreSQL: `postgres` (a query answers) and `migrations` (`pending` with
+ * the reason until the background migration has succeeded, `error` when it needs a human).
+ */
+export function databaseChecks(core: Pick<CoreClients, 'prisma' | 'migrations'>): { postgres: Check; migrations: Check } {
+  return {
+    postgres: () => core.prisma.$queryRaw`SELECT 1`,
+    migrations: async () => {
+      const state = core.migrations.state();
+      switch (state.status) {
+        case 'applied':
+          return;
+        case 'pending':
+          throw new CheckPending(state.attempts === 0 ? 'migrations pending: first attempt running' : `migrations pending: ${state.reason}`);
+        case 'failed':
+          throw new Error(`migrations failed: ${state.reason}`);
+        case 'stopped':
+          throw new Error('migrations stopped: shutting down');
+      }
+    },
+  };
 }
 
 /** Registers the core clients' close steps; call after the service's own steps. */
 export function closeCoreClientsOnShutdown(core: CoreClients): void {
+  core.shutdown.add({ name: 'migrations', run: () => core.migrations.stop() });
   core.shutdown.add({ name: 'storage', run: () => core.store.close() });
   core.shutdown.add({ name: 'postgres', run: () => core.prisma.$disconnect() });
 }

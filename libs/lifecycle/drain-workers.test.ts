@@ -6,7 +6,7 @@ import { testRedisUrl } from '../../test/support/redis.js';
 import { createLogger } from '../log/index.js';
 import { createMetrics } from '../metrics/index.js';
 import type { QueueEvents } from 'bullmq';
-import { Producers, createFetchEvents, createProducerRedis, createWorker, createWorkerRedis, jobMetricsHooks, type FetchJob } from '../queue/index.js';
+import { Producers, createFetchEvents, createProducerRedis, createWorker, createWorkerRedis, fetchJobId, jobMetricsHooks, type FetchJob } from '../queue/index.js';
 import { drainGraceMs, drainWorkers } from './drain-workers.js';
 import { JobHandback } from './job-handback.js';
 
@@ -70,11 +70,11 @@ describe('drainWorkers with a JobHandback', () => {
     const job = fetchJob(1);
     const { worker: w, metrics } = worker((_p, signal) => work(300, signal));
     await producers.addFetch(job);
-    await whenActive(job.sha256);
+    await whenActive(fetchJobId(job));
     const started = Date.now();
     await drainWorkers([w], { graceMs: 5_000, handback: undefined, logger });
     expect(Date.now() - started).toBeLessThan(4_000);
-    expect(await producers.fetch.getJobState(job.sha256)).toBe('completed');
+    expect(await producers.fetch.getJobState(fetchJobId(job))).toBe('completed');
     expect((await metrics.jobs.get()).values).toEqual([expect.objectContaining({ labels: { queue: 'fetch', outcome: 'completed' }, value: 1 })]);
   });
 
@@ -84,11 +84,11 @@ describe('drainWorkers with a JobHandback', () => {
     const handback = new JobHandback({ logger, metrics });
     const first = worker((_p, signal) => work(60_000, signal), handback);
     await producers.addFetch(job);
-    await whenActive(job.sha256);
+    await whenActive(fetchJobId(job));
     const started = Date.now();
     await drainWorkers([first.worker], { graceMs: 200, handback, logger });
     expect(Date.now() - started).toBeLessThan(3_000);
-    const back = await producers.fetch.getJob(job.sha256);
+    const back = await producers.fetch.getJob(fetchJobId(job));
     expect(await back!.getState()).toBe('waiting');
     expect(back!.attemptsMade).toBe(0);
     expect(back!.failedReason ?? '').toBe('');
@@ -105,9 +105,9 @@ describe('drainWorkers with a JobHandback', () => {
     const job = fetchJob(3);
     const { worker: w } = worker((_p, signal) => work(600, signal));
     await producers.addFetch(job);
-    await whenActive(job.sha256);
+    await whenActive(fetchJobId(job));
     await drainWorkers([w], { graceMs: 50, logger });
-    expect(await producers.fetch.getJobState(job.sha256)).toBe('completed');
+    expect(await producers.fetch.getJobState(fetchJobId(job))).toBe('completed');
   });
 
   let events: QueueEvents | undefined;

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Registry } from 'prom-client';
-import { runChecks, type Check } from './readiness.js';
+import { readinessBody, runChecks, type Check } from './readiness.js';
 
 export interface OpsServerOptions {
   host: string;
@@ -9,6 +9,8 @@ export interface OpsServerOptions {
   checks: Record<string, Check>;
   /** Extra facts for /ready (pool sizes, concurrency). */
   details?: () => Record<string, unknown>;
+  /** More routes of the service's own: answers and returns true, or returns false for a 404. */
+  routes?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
   /** Refreshes scrape-time gauges (queue depth) before /metrics renders. */
   beforeScrape?: () => Promise<void>;
 }
@@ -37,7 +39,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, optio
     const result = await runChecks(options.checks);
     res
       .writeHead(result.ready ? 200 : 503, { 'content-type': 'application/json' })
-      .end(JSON.stringify({ status: result.ready ? 'ready' : 'unready', checks: result.checks, ...options.details?.() }));
+      .end(JSON.stringify(readinessBody(result, options.details?.())));
     return;
   }
   if (path === '/metrics') {
@@ -46,6 +48,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, optio
     res.writeHead(200, { 'content-type': options.registry.contentType }).end(body);
     return;
   }
+  if (options.routes?.(req, res)) return;
   res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
 }
 

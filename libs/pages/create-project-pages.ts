@@ -32,7 +32,10 @@ export function createProjectPages(options: {
     fileMap: new FileMap(options.redis, keys),
     redis: options.redis,
     keys,
-    fetcher: new UpstreamPageFetcher(options.http, options.protocol, options.metrics),
+    fetcher: new UpstreamPageFetcher(options.http, options.protocol, options.metrics, {
+      maxBytes: options.settings.maxPageBytes,
+      maxFiles: options.settings.maxPageFiles,
+    }),
     upstreams: options.upstreams,
     generation: options.generation,
     freshness: options.settings,

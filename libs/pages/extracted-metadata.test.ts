@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../../test/support/redis.js';
-import { ArtifactCache, CacheKeys, PageCache, type PageMeta } from '../cache/index.js';
+import { ArtifactCache, CacheKeys, PageCache, listedFileKey, type PageMeta } from '../cache/index.js';
 import { pypiProtocol } from '../protocol/pypi/index.js';
 import type { ProjectPage } from '../protocol/types.js';
 import { ExtractedMetadata } from './extracted-metadata.js';
@@ -28,30 +28,36 @@ const upstreamPage: ProjectPage = {
 
 const jsonFiles = (body: Buffer | undefined) => (JSON.parse(body!.toString()) as { files: Array<Record<string, unknown>> }).files;
 
+/** The file map's key of a file of `upstreamPage`, by its sha256. */
+const listed = (sha256: string) => {
+  const file = upstreamPage.files.find((f) => f.hashes.sha256 === sha256)!;
+  return listedFileKey(sha256, file.filename);
+};
+
 describe('page builder: extracted metadata', () => {
   it('asks only about wheels the upstream gave no hashed metadata for', () => {
     expect(extractedMetadataCandidates(pypiProtocol, upstreamPage)).toEqual([WHEEL, UNHASHED]);
   });
 
-  it('advertises extracted metadata in both formats, keeps the upstream’s own, and keeps the model upstream-only', () => {
+  it('advertises extracted metadata in both formats, keeps the upstream’s own, and keeps the model upstream-only', async () => {
     const extracted = new Map([
       [WHEEL, sha('1')],
       [SDIST, sha('2')],
       [ADVERTISED, sha('3')],
       [UNHASHED, sha('4')],
     ]);
-    const built = buildPage(pypiProtocol, 'demo', 'up', upstreamPage, extracted);
+    const built = await buildPage(pypiProtocol, 'demo', 'up', upstreamPage, extracted);
     expect(built.extractedMetadata).toBe(2);
     expect(jsonFiles(built.bodies.json).map((f) => f['core-metadata'])).toEqual([{ sha256: sha('1') }, undefined, { sha256: sha('e') }, { sha256: sha('4') }]);
     const html = built.bodies.html!.toString();
     expect(html).toContain(`data-core-metadata="sha256=${sha('1')}" data-dist-info-metadata="sha256=${sha('1')}">demo-1.0-py3-none-any.whl`);
     expect(html).not.toContain(sha('2'));
     // The file map keeps what the upstream offers (used to fetch its metadata file), not Orchard's.
-    expect(built.files.get(WHEEL)?.coreMetadata).toBeUndefined();
-    expect(built.files.get(ADVERTISED)?.coreMetadata).toBe(sha('e'));
-    expect(built.files.get(UNHASHED)?.coreMetadata).toBe(true);
+    expect(built.files.get(listed(WHEEL))?.coreMetadata).toBeUndefined();
+    expect(built.files.get(listed(ADVERTISED))?.coreMetadata).toBe(sha('e'));
+    expect(built.files.get(listed(UNHASHED))?.coreMetadata).toBe(true);
     expect(JSON.parse(built.bodies.model!.toString()).files[0]).not.toHaveProperty('coreMetadata');
-    const plain = buildPage(pypiProtocol, 'demo', 'up', upstreamPage);
+    const plain = await buildPage(pypiProtocol, 'demo', 'up', upstreamPage);
     expect(plain.extractedMetadata).toBe(0);
     expect(plain.etag).not.toBe(built.etag);
   });
@@ -65,7 +71,7 @@ describe('ExtractedMetadata (real Redis)', () => {
   let extracted: ExtractedMetadata;
 
   const store = async (project: string, metaOverrides: Partial<PageMeta> = {}) => {
-    const built = buildPage(pypiProtocol, project, 'up', upstreamPage);
+    const built = await buildPage(pypiProtocol, project, 'up', upstreamPage);
     const meta: PageMeta = { kind: 'page', etag: built.etag, fetchedAt: Date.now(), upstream: 'up', ...metaOverrides };
     await pages.put('pypi', project, meta, built.bodies, 600);
     return meta;

@@ -64,7 +64,7 @@ export class ExtractedMetadata {
       if (flag) await pages.clearMetadataFlag(protocol.name, project, flag);
       return null;
     }
-    const rendered = renderPage(protocol, project, model, extracted);
+    const rendered = await renderPage(protocol, project, model, extracted);
     const meta: PageMeta = { ...cached.meta, etag: rendered.etag, extractedMetadata: rendered.extractedMetadata };
     const replaced = await pages.replaceRendered(protocol.name, project, cached.rawMeta, meta, rendered.bodies, flag);
     return replaced ? { meta, bodies: rendered.bodies } : null;

@@ -1,6 +1,6 @@
 export { ProjectPages, isRedisUnavailable } from './project-pages.js';
 export type { PageAnswer, CacheState, FreshnessSettings, PageCacheState, ProjectPagesDeps } from './project-pages.js';
-export { UpstreamPageFetcher, MAX_PAGE_BYTES } from './upstream-page-fetcher.js';
+export { UpstreamPageFetcher } from './upstream-page-fetcher.js';
 export type { UpstreamPageResult, Validators } from './upstream-page-fetcher.js';
 export { buildPage, extractedMetadataCandidates, fileLink, renderPage } from './page-builder.js';
 export type { BuiltPage, RenderedPage } from './page-builder.js';

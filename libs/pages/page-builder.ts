@@ -1,8 +1,14 @@
 import { createHash } from 'node:crypto';
-import { gzipSync, brotliCompressSync, constants as zlib } from 'node:zlib';
-import type { FileSource } from '../cache/index.js';
+import { promisify } from 'node:util';
+import { brotliCompress, gzip, constants as zlib } from 'node:zlib';
+import { listedFileKey, type FileSource } from '../cache/index.js';
 import type { PageVariant } from '../cache/index.js';
 import type { ProjectFile, ProjectPage, ProtocolAdapter } from '../protocol/types.js';
+import { TimeSlices } from './time-slices.js';
+
+// The async forms compress on libuv's thread pool: a page of many megabytes never stalls other requests.
+const gzipAsync = promisify(gzip);
+const brotliAsync = promisify(brotliCompress);
 
 /** The representations of one page, rendered and compressed once. */
 export interface RenderedPage {
@@ -14,6 +20,7 @@ export interface RenderedPage {
 
 /** Everything stored for one page fill: every representation, rendered and compressed once. */
 export interface BuiltPage extends RenderedPage {
+  /** Every listed file by {@link listedFileKey} (sha256 and name): one sha256 may go by several names. */
   files: Map<string, FileSource>;
   /** Files left out because the upstream gave no sha256 to identify and verify them by. */
   skipped: number;
@@ -30,24 +37,24 @@ export function fileLink(project: string, sha256: string, filename: string): str
  * `extracted` (file sha256 → sha256 of the metadata file Orchard extracted from it) lets the page
  * advertise PEP 658 metadata the upstream did not offer.
  */
-export function buildPage(
+export async function buildPage(
   protocol: ProtocolAdapter,
   project: string,
   upstream: string,
   page: ProjectPage,
   extracted?: ReadonlyMap<string, string>,
-): BuiltPage {
+): Promise<BuiltPage> {
   const files = new Map<string, FileSource>();
   const kept: ProjectFile[] = [];
   for (const file of page.files) {
     const sha256 = protocol.fileIdentity(file);
     if (!sha256) continue;
     kept.push(file);
-    files.set(sha256, { url: file.url, upstream, filename: file.filename, ...upstreamMetadata(file) });
+    files.set(listedFileKey(sha256, file.filename), { url: file.url, upstream, filename: file.filename, ...upstreamMetadata(file) });
   }
   // The model is the upstream's page as kept: re-rendering it later adds newly extracted metadata.
   const model: ProjectPage = { ...page, files: kept };
-  return { ...renderPage(protocol, project, model, extracted), files, skipped: page.files.length - kept.length };
+  return { ...(await renderPage(protocol, project, model, extracted)), files, skipped: page.files.length - kept.length };
 }
 
 /** What the file map remembers of the upstream's own metadata file: its sha256, or true (another or no hash). */
@@ -74,14 +81,16 @@ export function extractedMetadataCandidates(protocol: ProtocolAdapter, model: Pr
 
 /**
  * Renders every representation of a page model (the `model` body included) with the extracted
- * metadata applied; the ETag is a content hash of what clients see.
+ * metadata applied; the ETag is a content hash of what clients see. Rendering pauses between chunks
+ * and compression runs off the event loop, so a page of 100,000 files never stalls other requests.
  */
-export function renderPage(
+export async function renderPage(
   protocol: ProtocolAdapter,
   project: string,
   model: ProjectPage,
   extracted?: ReadonlyMap<string, string>,
-): RenderedPage {
+): Promise<RenderedPage> {
+  const slices = new TimeSlices();
   let extractedMetadata = 0;
   let served = model;
   if (extracted && extracted.size > 0) {
@@ -98,20 +107,37 @@ export function renderPage(
     };
   }
   const link = (file: ProjectFile) => fileLink(project, protocol.fileIdentity(file)!, file.filename);
-  const html = Buffer.from(protocol.renderProjectHtml(served, link));
-  const json = Buffer.from(protocol.renderProjectJson(served, link));
-  const etag = createHash('sha256').update(html).update(json).digest('hex').slice(0, 32);
+  const hash = createHash('sha256');
+  const html = await slices.collect(protocol.renderProjectHtml(served, link), (bytes) => hash.update(bytes));
+  const json = await slices.collect(protocol.renderProjectJson(served, link), (bytes) => hash.update(bytes));
+  const etag = hash.digest('hex').slice(0, 32);
+  const modelBody = await slices.collect(modelJsonChunks(model));
+  // One after another: one thread-pool thread at a time, leaving the other core to the event loop.
+  const htmlGz = await gzipAsync(html, { level: 6 });
+  const jsonGz = await gzipAsync(json, { level: 6 });
+  const htmlBr = await brotliAsync(html, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } });
+  const jsonBr = await brotliAsync(json, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } });
   return {
     etag,
     extractedMetadata,
-    bodies: {
-      html,
-      json,
-      model: Buffer.from(JSON.stringify(model)),
-      'html.gz': gzipSync(html, { level: 6 }),
-      'json.gz': gzipSync(json, { level: 6 }),
-      'html.br': brotliCompressSync(html, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } }),
-      'json.br': brotliCompressSync(json, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } }),
-    },
+    bodies: { html, json, model: modelBody, 'html.gz': htmlGz, 'json.gz': jsonGz, 'html.br': htmlBr, 'json.br': jsonBr },
   };
+}
+
+/** Files per chunk of the stored model's JSON. */
+const MODEL_FILES_PER_CHUNK = 500;
+
+/** `JSON.stringify(model)` in chunks (the same document, read back with JSON.parse). */
+function* modelJsonChunks(model: ProjectPage): Generator<string, void, undefined> {
+  const { files, ...rest } = model;
+  const head = JSON.stringify(rest);
+  let out = head.slice(0, -1) + (head === '{}' ? '' : ',') + '"files":[';
+  for (let i = 0; i < files.length; i++) {
+    out += (i === 0 ? '' : ',') + JSON.stringify(files[i]);
+    if (i % MODEL_FILES_PER_CHUNK === MODEL_FILES_PER_CHUNK - 1) {
+      yield out;
+      out = '';
+    }
+  }
+  yield out + ']}';
 }

@@ -189,7 +189,7 @@ export class PageFiller {
       return { meta };
     }
     const extracted = store ? await this.deps.extractedMetadata?.lookup(result.page).catch(() => undefined) : undefined;
-    const built = buildPage(protocol, project, result.upstream, result.page, extracted);
+    const built = await buildPage(protocol, project, result.upstream, result.page, extracted);
     if (built.skipped > 0) logger.warn({ project, skipped: built.skipped }, 'files without a sha256 left out of the page');
     const meta: PageMeta = {
       kind: 'page',

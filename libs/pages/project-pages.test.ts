@@ -104,11 +104,12 @@ describe('ProjectPages', () => {
     await redis.del(new CacheKeys(prefix).key('upstream', 'pypi', 'one-lib'));
     await p.refresh('one-lib'); // a 304: the map is not rebuilt
     const id = await fileId('one.1');
-    expect(await p.lookupFile('one-lib', id)).toMatchObject({ filename: 'one_lib-1.1-py3-none-any.whl', upstream: 'local' });
-    expect(await p.lookupFile('one-lib', sha(42))).toBeNull();
+    expect(await p.lookupFile('one-lib', id, 'one_lib-1.1-py3-none-any.whl')).toMatchObject({ filename: 'one_lib-1.1-py3-none-any.whl', upstream: 'local' });
+    expect(await p.lookupFile('one-lib', sha(42), 'one_lib-1.1-py3-none-any.whl')).toBeNull();
     const before = oneSha();
-    // Now the map is known: an unlisted id costs no upstream request.
-    expect(await p.lookupFile('one-lib', sha(43))).toBeNull();
+    // Now the map is known: an unlisted id, or a listed id under another name, costs no upstream request.
+    expect(await p.lookupFile('one-lib', sha(43), 'one_lib-1.1-py3-none-any.whl')).toBeNull();
+    expect(await p.lookupFile('one-lib', id, 'one_lib-9.9-py3-none-any.whl')).toBeNull();
     expect(oneSha()).toBe(before);
   });
 
@@ -122,14 +123,14 @@ describe('ProjectPages', () => {
     expect(oneSha()).toBe(2);
     expect(await p.serve('one-lib', 'html')).toMatchObject({ cache: 'hit' });
     // A file map of the old generation does not count either.
-    expect(await p.lookupFile('one-lib', await fileId('one'))).toMatchObject({ upstream: 'local' });
+    expect(await p.lookupFile('one-lib', await fileId('one'), 'one_lib-1.0-py3-none-any.whl')).toMatchObject({ upstream: 'local' });
   });
 
   it('without Redis serves straight from upstream and still finds listed files', async () => {
     const down = createCacheRedis('redis://127.0.0.1:1/0', { connectTimeout: 200, commandTimeout: 200 });
     const p = pages({ redis: down });
     expect(await p.serve('one-lib', 'html')).toMatchObject({ status: 'page', cache: 'uncached' });
-    expect(await p.lookupFile('one-lib', await fileId('one'))).toMatchObject({ upstream: 'local' });
+    expect(await p.lookupFile('one-lib', await fileId('one'), 'one_lib-1.0-py3-none-any.whl')).toMatchObject({ upstream: 'local' });
     expect(await p.serve('nope-lib', 'html')).toMatchObject({ status: 'missing', cache: 'uncached' });
     down.disconnect();
   });

@@ -1,4 +1,4 @@
-import type { FileSource, PageCache, PageMeta, PageVariant } from '../cache/index.js';
+import { listedFileKey, type FileSource, type PageCache, type PageMeta, type PageVariant } from '../cache/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ProjectPage } from '../protocol/types.js';
 import { PageFiller, type PageFillDeps } from './page-fill.js';
@@ -138,29 +138,30 @@ export class ProjectPages {
   }
 
   /**
-   * The upstream source of a file listed on a project page, or null when no configured upstream
-   * lists it (Orchard is no open proxy). Loads the page when the file map has expired or was
-   * built under another upstream configuration.
+   * The upstream source of a file a project page lists under this name, or null when no configured
+   * upstream lists it so (Orchard is no open proxy). Loads the page when the file map has expired or
+   * was built under another upstream configuration.
    */
-  async lookupFile(project: string, fileId: string): Promise<FileSource | null> {
+  async lookupFile(project: string, sha256: string, filename: string): Promise<FileSource | null> {
     const { fileMap, pages, protocol } = this.deps;
     const generation = this.deps.generation?.();
+    const listed = listedFileKey(sha256, filename);
     try {
-      const mapped = await fileMap.get(protocol.name, project, fileId, generation);
+      const mapped = await fileMap.get(protocol.name, project, listed, generation);
       if (mapped.known && (!mapped.source || (await this.configured(mapped.source.upstream)))) return mapped.source;
       const seen = (await pages.getMeta(protocol.name, project))?.fetchedAt ?? 0;
       // No validators: a 304 would not rebuild the map.
       const filled = await this.filler.fill(project, { prior: null, seen, useRedis: true });
-      if (filled.built) return filled.built.files.get(fileId) ?? null;
+      if (filled.built) return filled.built.files.get(listed) ?? null;
       if (filled.meta.kind === 'missing') return null;
-      const after = await fileMap.get(protocol.name, project, fileId, generation);
+      const after = await fileMap.get(protocol.name, project, listed, generation);
       if (after.known) return after.source;
       // Another fill renewed the page by a 304, which keeps no map: ask once more, directly.
-      return (await this.filler.fillUnshared(project)).built?.files.get(fileId) ?? null;
+      return (await this.filler.fillUnshared(project)).built?.files.get(listed) ?? null;
     } catch (err) {
       if (!isRedisUnavailable(err)) throw err;
       const filled = await this.filler.fill(project, { prior: null, seen: 0, useRedis: false });
-      return filled.built?.files.get(fileId) ?? null;
+      return filled.built?.files.get(listed) ?? null;
     }
   }
 
@@ -213,7 +214,7 @@ export class ProjectPages {
     const cached = await pages.getModel(protocol.name, project);
     if (!cached || cached.meta.kind !== 'page') return null;
     const model = JSON.parse(cached.model.toString('utf8')) as ProjectPage;
-    return model.files.map((file) => protocol.fileIdentity(file)).filter((id) => id !== undefined);
+    return [...new Set(model.files.map((file) => protocol.fileIdentity(file)).filter((id) => id !== undefined))];
   }
 
   private scheduleRefresh(project: string): void {

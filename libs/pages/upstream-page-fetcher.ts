@@ -1,8 +1,9 @@
 import type { UpstreamConfig } from '../config/index.js';
 import { UpstreamClient, UpstreamError, asUpstreamError } from '../http/index.js';
 import type { Metrics } from '../metrics/index.js';
+import { PageLimitError, type PageLimits } from '../protocol/page-limits.js';
 import type { ProjectPage, ProtocolAdapter } from '../protocol/types.js';
-import { BodyTooLargeError, readBounded } from './read-bounded.js';
+import { TimeSlices } from './time-slices.js';
 
 /** Validators remembered from the owning upstream's last answer. */
 export interface Validators {
@@ -16,8 +17,11 @@ export type UpstreamPageResult =
   | { kind: 'not-modified'; upstream: string }
   | { kind: 'missing' };
 
-/** Largest project page Orchard accepts from an upstream. */
-export const MAX_PAGE_BYTES = 128 * 1024 * 1024;
+/** The settings that set each page limit, named in the error a client sees. */
+const LIMIT_VARIABLES: Record<keyof PageLimits, string> = { maxBytes: 'ORCHARD_MAX_PAGE_BYTES', maxFiles: 'ORCHARD_MAX_PAGE_FILES' };
+
+/** Bytes handed to the page parser at once: one slice of parsing work between two pauses. */
+const PARSE_CHUNK_BYTES = 64 * 1024;
 
 /** JSON first, HTML as fallback: the upstream may speak either. */
 const ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1';
@@ -32,6 +36,7 @@ export class UpstreamPageFetcher {
     private readonly http: UpstreamClient,
     private readonly protocol: ProtocolAdapter,
     private readonly metrics: Metrics,
+    private readonly limits: PageLimits,
   ) {}
 
   async fetch(project: string, upstreams: UpstreamConfig[], validators?: Validators, signal?: AbortSignal): Promise<UpstreamPageResult> {
@@ -74,20 +79,8 @@ export class UpstreamPageFetcher {
         outcome = response.status >= 500 ? 'server_error' : 'client_error';
         throw new UpstreamError('status', `upstream ${upstream.name} answered ${response.status}`, response.status);
       }
-      const body = await readBounded(response.body, MAX_PAGE_BYTES, `upstream ${upstream.name} page`).catch((err: unknown) => {
-        if (err instanceof BodyTooLargeError) throw new UpstreamError('invalid-response', err.message, undefined, { cause: err });
-        throw err;
-      });
       const contentType = header(response.headers['content-type']) ?? '';
-      let page: ProjectPage;
-      try {
-        page = this.protocol.parseProjectPage(body, contentType, response.url);
-      } catch (err) {
-        outcome = 'invalid';
-        // The protocol's MalformedPageError says what is wrong in its own words (never page content).
-        const what = err instanceof Error && err.name === 'MalformedPageError' ? err.message : 'unreadable index page';
-        throw new UpstreamError('invalid-response', `upstream ${upstream.name} answered a ${what}`, undefined, { cause: err });
-      }
+      const page = await this.parse(upstream.name, response.body, contentType, response.url);
       outcome = 'ok';
       return {
         kind: 'page',
@@ -99,11 +92,55 @@ export class UpstreamPageFetcher {
     } catch (err) {
       const failure = asUpstreamError(err, upstream.name);
       if (failure instanceof UpstreamError && failure.failure === 'timeout') outcome = 'timeout';
+      if (failure instanceof UpstreamError && failure.failure === 'invalid-response') outcome = 'invalid';
       throw failure;
     } finally {
       this.metrics.upstreamRequests.inc({ upstream: upstream.name, kind: 'page', outcome });
     }
   }
+
+  /**
+   * Parses a page as its body arrives, a bounded slice at a time with pauses in between (a page of
+   * 100,000 files never stalls other requests), stopping at the first byte or file past the limits
+   * (leaving the loop destroys the body). Errors of the body itself (connection lost, timeout) pass
+   * through; a page Orchard cannot use is an `invalid-response` naming the upstream.
+   */
+  private async parse(upstream: string, body: AsyncIterable<unknown>, contentType: string, url: string): Promise<ProjectPage> {
+    const parser = this.protocol.createProjectPageParser(contentType, url, this.limits);
+    const slices = new TimeSlices();
+    for await (const chunk of body) {
+      const bytes = chunk as Buffer;
+      for (let at = 0; at < bytes.length; at += PARSE_CHUNK_BYTES) {
+        unusableIfThrows(upstream, () => parser.write(bytes.subarray(at, at + PARSE_CHUNK_BYTES)));
+        await slices.pause();
+      }
+    }
+    const steps = parser.end();
+    for (;;) {
+      const step = unusableIfThrows(upstream, () => steps.next());
+      if (step.done) return step.value;
+      await slices.pause();
+    }
+  }
+}
+
+/** Runs one parser step; whatever it throws becomes the 502 of an unusable page. */
+function unusableIfThrows<T>(upstream: string, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    throw unusablePage(upstream, err);
+  }
+}
+
+/** The error for a page Orchard cannot use: too large (naming the limit's setting) or malformed. */
+function unusablePage(upstream: string, err: unknown): UpstreamError {
+  if (err instanceof PageLimitError) {
+    return new UpstreamError('invalid-response', `upstream ${upstream} answered an index page too large to use: ${err.message} (${LIMIT_VARIABLES[err.limit]})`, undefined, { cause: err });
+  }
+  // The protocol's MalformedPageError says what is wrong in its own words (never page content).
+  const what = err instanceof Error && err.name === 'MalformedPageError' ? err.message : 'unreadable index page';
+  return new UpstreamError('invalid-response', `upstream ${upstream} answered a ${what}`, undefined, { cause: err });
 }
 
 function header(value: string | string[] | undefined): string | undefined {

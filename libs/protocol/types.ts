@@ -2,6 +2,7 @@
  * The protocol adapter contract. Services speak only these types; `libs/protocol/pypi` is the first
  * implementation and a second protocol (npm) must fit without touching the services.
  */
+import type { PageLimits } from './page-limits.js';
 
 /** One file of a project as its upstream index describes it (PEP 503 / 691 / 592 / 658 / 700 / 714). */
 export interface ProjectFile {
@@ -48,6 +49,21 @@ export interface RootIndexParser {
   write(chunk: Buffer): void;
   /** Ends the body; throws the implementation's malformed-page error on an unusable one. */
   end(): void;
+}
+
+/**
+ * Incremental parser of an upstream project page: fed the body chunk by chunk (so a page past its
+ * limits is refused while it arrives), then built in steps.
+ */
+export interface ProjectPageParser {
+  /** Feeds the next chunk of the body; throws PageLimitError past a limit. */
+  write(chunk: Buffer): void;
+  /**
+   * Ends the body and builds the page. Each step the generator yields is a point where the caller
+   * may let other work run (a page of 100,000 files is not built in one go); it returns the page, or
+   * throws the implementation's malformed-page error or PageLimitError.
+   */
+  end(): Generator<void, ProjectPage, undefined>;
 }
 
 /** A requirement (PEP 508) as the extractor stores it. */
@@ -103,10 +119,15 @@ export interface ProtocolAdapter {
   isValidProjectName(name: string): boolean;
   /** Parses an upstream project page; `contentType` picks the format, `baseUrl` resolves links. */
   parseProjectPage(body: Buffer | string, contentType: string | undefined, baseUrl: string): ProjectPage;
-  /** Renders the HTML form of a page; `link(file)` gives each file's href (without fragment). */
-  renderProjectHtml(page: ProjectPage, link: (file: ProjectFile) => string): string;
-  /** Renders the JSON form of a page; `link(file)` gives each file's url. */
-  renderProjectJson(page: ProjectPage, link: (file: ProjectFile) => string): string;
+  /** An incremental parser of an upstream project page of `contentType`, bounded by `limits`. */
+  createProjectPageParser(contentType: string | undefined, baseUrl: string, limits: PageLimits): ProjectPageParser;
+  /**
+   * Renders the HTML form of a page in chunks (the caller may let other work run between them);
+   * `link(file)` gives each file's href (without fragment).
+   */
+  renderProjectHtml(page: ProjectPage, link: (file: ProjectFile) => string): Iterable<string>;
+  /** Renders the JSON form of a page in chunks; `link(file)` gives each file's url. */
+  renderProjectJson(page: ProjectPage, link: (file: ProjectFile) => string): Iterable<string>;
   /** The content identity of a file (lowercase sha256 hex) when its index published one. */
   fileIdentity(file: ProjectFile): string | undefined;
   /**

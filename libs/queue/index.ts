@@ -1,6 +1,6 @@
 export { queues, fetchJobSchema, extractJobSchema, refreshJobSchema } from './jobs.js';
-export type { FetchJob, ExtractJob, RefreshJob, FetchResult, FetchStored, QueueName } from './jobs.js';
-export { isFetchStored } from './jobs.js';
+export type { FetchJob, ExtractJob, RefreshJob, FetchResult, FetchStored, FetchStreaming, QueueName } from './jobs.js';
+export { fetchJobId, isFetchStored, isFetchStreaming } from './jobs.js';
 export { createWorkerRedis, createProducerRedis } from './connections.js';
 export { Producers, createFetchEvents } from './producers.js';
 export { createWorker, UnrecoverableError } from './workers.js';

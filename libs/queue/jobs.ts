@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { DefaultJobOptions } from 'bullmq';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
 
-/** `fetch`: download one file from its upstream into storage. Job id = the file's sha256. */
+/**
+ * `fetch`: download one file from its upstream into storage. Job id: see {@link fetchJobId}.
+ */
 export const fetchJobSchema = z.object({
   protocol: z.literal('pypi'),
   sha256,
@@ -45,9 +48,36 @@ export interface FetchStored {
   size: number;
 }
 
+/**
+ * Progress a fetch job reports as soon as the upstream answered: waiting clients follow the download
+ * as it arrives, from the fetcher that owns it (see `InflightDownloads` in services/fetcher).
+ */
+export interface FetchStreaming {
+  /** Where the bytes can be read while they arrive (`?offset=N` to start later). */
+  streaming: string;
+  /** The upstream's Content-Length, when it sent one. */
+  size?: number;
+}
+
+/** Whether a job's progress value is {@link FetchStreaming}. */
+export function isFetchStreaming(progress: unknown): progress is FetchStreaming {
+  return typeof progress === 'object' && progress !== null && typeof (progress as { streaming?: unknown }).streaming === 'string';
+}
+
 /** Whether a job's progress value is {@link FetchStored}. */
 export function isFetchStored(progress: unknown): progress is FetchStored {
   return typeof progress === 'object' && progress !== null && (progress as { stored?: unknown }).stored === true;
+}
+
+/**
+ * A fetch job is one listing's download: the file's sha256, then a digest of the upstream, URL and
+ * file name the listing gives. Concurrent clients of one listing share one job (one upstream GET);
+ * a download that failed (a wrong URL, a host serving other bytes) answers only requests for that
+ * same listing, never another project's or upstream's listing of the same sha256.
+ */
+export function fetchJobId(job: Pick<FetchJob, 'sha256' | 'upstream' | 'url' | 'filename'>): string {
+  const listing = createHash('sha256').update(`${job.upstream}\n${job.url}\n${job.filename}`).digest('hex').slice(0, 16);
+  return `${job.sha256}-${listing}`;
 }
 
 /** Each queue declared once: name, payload schema, job options and deterministic job id. */
@@ -55,7 +85,7 @@ export const queues = {
   fetch: {
     name: 'fetch',
     schema: fetchJobSchema,
-    jobId: (job: FetchJob) => job.sha256,
+    jobId: fetchJobId,
     options: {
       attempts: 5,
       backoff: { type: 'exponential', delay: 1_000 },

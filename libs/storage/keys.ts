@@ -10,9 +10,14 @@ export function blobKey(sha256: string): string {
   return `blobs/sha256/${shard(sha256)}`;
 }
 
-/** Storage key of a file's extracted PEP 658 metadata: `metadata/sha256/<2>/<2>/<sha256>.metadata`. */
-export function metadataKey(artifactSha256: string): string {
-  return `metadata/sha256/${shard(artifactSha256)}.metadata`;
+/**
+ * Storage key of a PEP 658 metadata file, by the sha256 of its own bytes (content-addressed, like
+ * files): `metadata/sha256/<2>/<2>/<sha256>.metadata`. Never keyed by the file it describes: the
+ * listing that names a file says which metadata digest it advertises, and only bytes hashing to
+ * that digest can be read under it.
+ */
+export function metadataKey(metadataSha256: string): string {
+  return `metadata/sha256/${shard(metadataSha256)}.metadata`;
 }
 
 export function isSha256Hex(value: string): boolean {

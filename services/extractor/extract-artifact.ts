@@ -56,10 +56,10 @@ export function createExtractHandler(deps: ExtractDeps) {
       throw new UnrecoverableError(`${job.filename}: ${failure.reason}`);
     }
     const { metadata, requirements } = extracted;
-    // The metadata file goes first: content-addressed, so a retry rewrites the same bytes, and it is
-    // advertised (metadataSha256) only by the transaction below, together with the facts.
+    // The metadata file goes first, under its own digest (so nothing else can occupy its key), and it
+    // is advertised (metadataSha256) only by the transaction below, together with the facts.
     const metadataSha256 = createHash('sha256').update(extracted.bytes).digest('hex');
-    await deps.store.put(metadataKey(job.sha256), Readable.from([extracted.bytes]), {
+    await deps.store.put(metadataKey(metadataSha256), Readable.from([extracted.bytes]), {
       expectedSha256: metadataSha256,
       contentType: 'text/plain; charset=utf-8',
     });

@@ -2,7 +2,7 @@ import { ArtifactCache, CacheKeys, createCacheRedis, waitForRedis } from '../../
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { ReleaseRepository } from '../../libs/db/index.js';
 import { withLogContext } from '../../libs/log/index.js';
-import { closeCoreClientsOnShutdown, closeServer, drainGraceMs, drainWorkers, openCoreClients, startOpsServer } from '../../libs/lifecycle/index.js';
+import { closeCoreClientsOnShutdown, closeServer, databaseChecks, drainGraceMs, drainWorkers, openCoreClients, startOpsServer } from '../../libs/lifecycle/index.js';
 import { Producers, createProducerRedis, createWorker, createWorkerRedis, jobMetricsHooks, queueDepthCollector } from '../../libs/queue/index.js';
 import { createExtractHandler } from './extract-artifact.js';
 
@@ -28,14 +28,19 @@ export async function startExtractor(settings: Settings) {
     hooks: jobMetricsHooks(metrics, logger),
     stalledIntervalMs: settings.jobStalledMs,
   });
-  void worker.run();
+  // Extract jobs wait in the queue, attempts untouched, until the database can record their
+  // results: run now, each would burn its few retries during a database outage and fail for good.
+  void core.migrations.applied.then((applied) => {
+    if (applied) void worker.run();
+    else logger.info('extract worker not started: stopped before the database was migrated');
+  });
   const ops = await startOpsServer({
     host: settings.host,
     port: settings.extractorPort,
     registry: metrics.registry,
     checks: {
       redis: () => redis.ping(),
-      postgres: () => prisma.$queryRaw`SELECT 1`,
+      ...databaseChecks(core),
       storage: () => store.check(),
     },
     details: () => ({ concurrency: { extract: settings.extractorConcurrency }, dbPoolSize: settings.dbPoolSize }),

@@ -1,14 +1,24 @@
+import { pipeline } from 'node:stream';
 import type { ArtifactCache } from '../../libs/cache/index.js';
 import type { UpstreamConfig } from '../../libs/config/index.js';
-import type { ArtifactRepository } from '../../libs/db/index.js';
-import { UpstreamError, type UpstreamClient } from '../../libs/http/index.js';
+import { isDatabaseUnavailable, type ArtifactRepository } from '../../libs/db/index.js';
+import { UpstreamError, statusError, type UpstreamClient } from '../../libs/http/index.js';
 import { safeUrl, type Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
-import { UnrecoverableError, type FetchJob, type FetchResult, type FetchStored, type Producers } from '../../libs/queue/index.js';
+import { UnrecoverableError, type FetchJob, type FetchResult, type FetchStored, type FetchStreaming, type Producers } from '../../libs/queue/index.js';
 import { HashMismatchError, SizeLimitError, blobKey, type BlobStore } from '../../libs/storage/index.js';
+import type { InflightDownloads } from './inflight-downloads.js';
+
+/** What a fetch job tells waiting clients while it runs (BullMQ job progress). */
+export interface FetchProgress {
+  jobId: string;
+  report: (progress: FetchStored | FetchStreaming) => Promise<void>;
+}
 
 export interface FetchFileDeps {
   store: BlobStore;
+  /** Downloads readable while they run (the tee to waiting clients). */
+  inflight?: InflightDownloads;
   http: UpstreamClient;
   upstreams: () => Promise<UpstreamConfig[]>;
   artifacts: ArtifactRepository;
@@ -25,7 +35,7 @@ export interface FetchFileDeps {
  * upstream) end the job at once with the reason; network trouble and 5xx are retried with backoff.
  */
 export function createFetchHandler(deps: FetchFileDeps) {
-  return async (job: FetchJob, signal?: AbortSignal, onStored?: (stored: FetchStored) => Promise<void>): Promise<FetchResult> => {
+  return async (job: FetchJob, signal?: AbortSignal, progress?: FetchProgress): Promise<FetchResult> => {
     const { store, metrics, logger } = deps;
     const key = blobKey(job.sha256);
     let size = (await store.stat(key))?.size;
@@ -34,11 +44,11 @@ export function createFetchHandler(deps: FetchFileDeps) {
       // Retried, not failed for good: an upstream just added through the admin API reaches this
       // process's registry up to a check interval after the gateway that listed the file.
       if (!upstream) throw new Error(`upstream ${job.upstream} is not configured`);
-      size = await download(deps, upstream, job, key, signal);
+      size = await download(deps, upstream, job, key, signal, progress);
       logger.info({ sha256: job.sha256, filename: job.filename, upstream: upstream.name, size, url: safeUrl(job.url) }, 'file fetched and verified');
     }
     // Waiting clients are served from here on; the bookkeeping below does not hold them up.
-    await onStored?.({ stored: true, size }).catch(() => {});
+    await progress?.report({ stored: true, size }).catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'could not report the stored file'));
     const record = {
       sha256: job.sha256,
       size,
@@ -49,15 +59,20 @@ export function createFetchHandler(deps: FetchFileDeps) {
       url: job.url,
       upstream: job.upstream,
     };
-    await whileDatabaseIsDown(() => deps.artifacts.recordFetched(record), logger, job.sha256, signal);
-    await deps.artifactCache.set(job.protocol, job.sha256, { size, filename: job.filename }).catch(() => {});
+    const { artifact } = await whileDatabaseIsDown(() => deps.artifacts.recordFetched(record), logger, job.sha256, signal);
+    // A file fetched again (storage lost it) keeps the metadata extracted from it before: the
+    // extract job of its sha256 is not run twice, and pages keep advertising that digest.
+    const extracted = artifact.metadataSha256 ? { metadataSha256: artifact.metadataSha256 } : {};
+    await deps.artifactCache
+      .set(job.protocol, job.sha256, { size, filename: job.filename, ...extracted })
+      .catch((err: unknown) => logger.debug({ sha256: job.sha256, err: (err as Error).message }, 'could not cache the artifact record'));
     await deps.producers.addExtract({ protocol: job.protocol, sha256: job.sha256, project: job.project, filename: job.filename });
     metrics.cacheLookups.inc({ category: 'artifact', result: 'filled' });
     return { sha256: job.sha256, size };
   };
 }
 
-async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: FetchJob, key: string, signal?: AbortSignal): Promise<number> {
+async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: FetchJob, key: string, signal?: AbortSignal, progress?: FetchProgress): Promise<number> {
   const { metrics } = deps;
   const timer = metrics.upstreamDuration.startTimer({ upstream: upstream.name, kind: 'file' });
   let outcome = 'error';
@@ -67,7 +82,7 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
     if (response.status !== 200) {
       response.body.resume();
       outcome = response.status >= 500 ? 'server_error' : 'client_error';
-      const error = new UpstreamError('status', `upstream ${upstream.name} answered ${response.status} for ${job.filename}`, response.status);
+      const error = statusError(upstream, response.url, response.status, job.filename);
       throw error.transient ? error : new UnrecoverableError(error.message);
     }
     const encoding = response.headers['content-encoding'];
@@ -75,12 +90,27 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
       response.body.resume();
       throw new UnrecoverableError(`upstream ${upstream.name} sent ${job.filename} with content-encoding ${String(encoding)}`);
     }
-    const result = await deps.store.put(key, response.body, {
-      expectedSha256: job.sha256,
-      maxBytes: deps.maxFileBytes,
-      contentType: 'application/octet-stream',
-      signal,
-    });
+    const length = Number(response.headers['content-length']);
+    const size = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+    if (size !== undefined && size > deps.maxFileBytes) {
+      response.body.resume();
+      throw new SizeLimitError(deps.maxFileBytes);
+    }
+    // Waiting clients follow the bytes as they arrive (one upstream download however long it takes).
+    const spool = deps.inflight && progress ? deps.inflight.begin(progress.jobId, size) : undefined;
+    const body = spool ? pipeline(response.body, spool.tee, () => {}) : response.body;
+    if (spool) await progress!.report({ streaming: deps.inflight!.urlFor(progress!.jobId), ...(size !== undefined ? { size } : {}) }).catch((err: unknown) => deps.logger.debug({ err: (err as Error).message }, 'could not report the download'));
+    let result;
+    try {
+      result = await deps.store.put(key, body, {
+        expectedSha256: job.sha256,
+        maxBytes: deps.maxFileBytes,
+        contentType: 'application/octet-stream',
+        signal,
+      });
+    } finally {
+      spool?.settle(result !== undefined);
+    }
     metrics.bytesFetched.inc({ upstream: upstream.name }, result.size);
     outcome = 'ok';
     return result.size;
@@ -88,11 +118,16 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
     if (err instanceof HashMismatchError) {
       outcome = 'hash_mismatch';
       metrics.hashMismatches.inc({ upstream: upstream.name });
-      throw new UnrecoverableError(`${job.filename} from upstream ${upstream.name} does not match its published sha256 (got ${err.actual}); not stored`);
+      // The actual hash stays in the log: shown to a client it would reveal what answered at the URL.
+      deps.logger.warn({ sha256: job.sha256, actual: err.actual, filename: job.filename, upstream: upstream.name }, 'file does not match its published sha256');
+      throw new UnrecoverableError(`${job.filename} from upstream ${upstream.name} does not match its published sha256; not stored`);
     }
     if (err instanceof SizeLimitError) throw new UnrecoverableError(`${job.filename} is larger than ORCHARD_MAX_FILE_BYTES (${err.limit})`);
     // A denied address or a broken redirect will not change by retrying.
-    if (err instanceof UpstreamError && !err.transient) throw new UnrecoverableError(err.message);
+    if (err instanceof UpstreamError && !err.transient) {
+      if (err.failure === 'denied') deps.logger.warn({ filename: job.filename, upstream: upstream.name, url: safeUrl(job.url), reason: (err.cause as Error | undefined)?.message }, 'file URL refused');
+      throw new UnrecoverableError(err.message);
+    }
     throw err;
   } finally {
     metrics.upstreamRequests.inc({ upstream: upstream.name, kind: 'file', outcome });
@@ -119,14 +154,4 @@ async function whileDatabaseIsDown<T>(write: () => Promise<T>, logger: Logger, s
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
-}
-
-/** Connection-level failures (server down, restarting, connection cut), as opposed to a bad query. */
-function isDatabaseUnavailable(err: unknown): boolean {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^(P1001|P1002|P1017|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|57P0[123]|08\d{3})$/.test(code)) return true;
-    if (/Can't reach database server|Connection terminated|connection .*closed|the database system is (starting up|shutting down)|terminating connection|ECONNREFUSED|ECONNRESET/i.test(e.message)) return true;
-  }
-  return false;
 }

@@ -3,13 +3,14 @@ import { ArtifactCache, CacheKeys, createCacheRedis, waitForRedis } from '../../
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { ArtifactRepository, UpstreamRepository } from '../../libs/db/index.js';
 import { UpstreamClient } from '../../libs/http/index.js';
-import { JobHandback, closeCoreClientsOnShutdown, closeServer, drainGraceMs, drainWorkers, openCoreClients, startOpsServer } from '../../libs/lifecycle/index.js';
+import { JobHandback, closeCoreClientsOnShutdown, closeServer, databaseChecks, drainGraceMs, drainWorkers, openCoreClients, startOpsServer } from '../../libs/lifecycle/index.js';
 import { createProjectPages } from '../../libs/pages/index.js';
 import { pypiProtocol } from '../../libs/protocol/pypi/index.js';
 import { UpstreamRegistry } from '../../libs/upstreams/index.js';
 import { Producers, createProducerRedis, createWorker, createWorkerRedis, jobMetricsHooks, queueDepthCollector, type FetchJob } from '../../libs/queue/index.js';
 
 import { createFetchHandler } from './fetch-file.js';
+import { InflightDownloads } from './inflight-downloads.js';
 
 /** Builds the fetcher (workers for `fetch` and `refresh`) and starts it; returns its shutdown. */
 export async function startFetcher(settings: Settings) {
@@ -28,8 +29,10 @@ export async function startFetcher(settings: Settings) {
   const upstreams = () => registry.list();
   const generation = () => registry.generation();
   const pages = createProjectPages({ settings, protocol: pypiProtocol, redis, http: upstreamHttp, upstreams, generation, metrics, logger });
+  const inflight = new InflightDownloads({ dir: settings.fetcherSpoolDir, baseUrl: settings.fetcherStreamUrl, logger });
   const fetchFile = createFetchHandler({
     store,
+    inflight,
     http: upstreamHttp,
     upstreams,
     artifacts: new ArtifactRepository(prisma),
@@ -43,7 +46,7 @@ export async function startFetcher(settings: Settings) {
   const common = { connection: workerRedis, prefix: settings.queuePrefix, hooks, stalledIntervalMs: settings.jobStalledMs };
   // A download still running when the shutdown grace runs out is aborted and handed back to the queue.
   const handback = new JobHandback({ logger, metrics });
-  const fetchWorker = createWorker('fetch', handback.wrap('fetch', (payload: FetchJob, job, signal) => fetchFile(payload, signal, (stored) => job.updateProgress(stored))), {
+  const fetchWorker = createWorker('fetch', handback.wrap('fetch', (payload: FetchJob, job, signal) => fetchFile(payload, signal, { jobId: job.id!, report: (progress) => job.updateProgress(progress) })), {
     ...common,
     concurrency: settings.fetcherConcurrency,
   });
@@ -57,9 +60,10 @@ export async function startFetcher(settings: Settings) {
     registry: metrics.registry,
     checks: {
       redis: () => redis.ping(),
-      postgres: () => prisma.$queryRaw`SELECT 1`,
+      ...databaseChecks(core),
       storage: () => store.check(),
     },
+    routes: (req, res) => inflight.handle(req, res),
     details: () => ({ concurrency: { fetch: settings.fetcherConcurrency, refresh: 4 }, dbPoolSize: settings.dbPoolSize, upstreamPool: upstreamHttp.describe() }),
     beforeScrape: queueDepthCollector(metrics, [producers.fetch, producers.refresh]),
   });
@@ -72,6 +76,7 @@ export async function startFetcher(settings: Settings) {
     run: () => drainWorkers([fetchWorker, refreshWorker], { graceMs: drainGraceMs(settings.shutdownTimeoutMs), handback, logger }),
   });
   shutdown.add({ name: 'ops server', run: () => closeServer(ops) });
+  shutdown.add({ name: 'spool', run: () => inflight.close() });
   shutdown.add({ name: 'producers', run: () => producers.close() });
   shutdown.add({ name: 'upstream pools', run: () => upstreamHttp.close() });
   shutdown.add({ name: 'upstream registry', run: async () => registry.close() });

@@ -23,7 +23,7 @@ interface Negotiated {
 const NEGOTIATION_CACHE = 256;
 const PAGES = '/simple/';
 /** `/files/<canonical project>/<sha256>/<filename>`, exactly as Orchard's pages link them. */
-const FILE_URL = /^\/files\/[a-z0-9]+(?:-[a-z0-9]+)*\/([0-9a-f]{64})\/([A-Za-z0-9][A-Za-z0-9._+!-]{0,254})$/;
+const FILE_URL = /^\/files\/[a-z0-9]+(?:-[a-z0-9]+)*\/[0-9a-f]{64}\/([A-Za-z0-9][A-Za-z0-9._+!-]{0,254})$/;
 const METADATA_SUFFIX = '.metadata';
 
 /**
@@ -73,9 +73,8 @@ export class FastPath {
     if (!files.enabled || req.headers.range !== undefined) return false;
     const match = FILE_URL.exec(url);
     if (!match) return false;
-    const [, sha256, filename] = match as unknown as [string, string, string];
-    const metadata = filename.endsWith(METADATA_SUFFIX);
-    const entry = files.get(metadata ? FileMemo.metadataKey(sha256) : FileMemo.fileKey(sha256), filename);
+    const metadata = match[1]!.endsWith(METADATA_SUFFIX);
+    const entry = files.get(url);
     if (!entry) return false;
     if (!metadata) {
       metrics.cacheLookups.inc({ category: 'artifact', result: 'hit' });

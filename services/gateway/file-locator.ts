@@ -4,12 +4,14 @@ import type { ArtifactCache, FileSource } from '../../libs/cache/index.js';
 import type { Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
 import type { ProjectPages } from '../../libs/pages/index.js';
-import { isFetchStored, type Producers } from '../../libs/queue/index.js';
+import { fetchJobId, isFetchStored, isFetchStreaming, type Producers } from '../../libs/queue/index.js';
 import { blobKey, type BlobStore } from '../../libs/storage/index.js';
 import { HttpError, notFound } from './http-errors.js';
 
 export type FileLocation =
   | { kind: 'stored'; size?: number }
+  /** Being downloaded by a fetcher, which serves the bytes as they arrive (see `InflightDownloads`). */
+  | { kind: 'inflight'; jobId: string; url: string; size?: number; source: FileSource }
   /** Not cached yet and the fetch job did not finish in time (or the queue is down): stream from upstream. */
   | { kind: 'upstream'; source: FileSource };
 
@@ -26,8 +28,9 @@ export interface FileLocatorDeps {
 }
 
 /**
- * Finds a file's bytes: already in storage, or fetched now by the file's `fetch` job (job id = its
- * sha256, so concurrent misses share one download). A file no configured upstream listed is a 404.
+ * Finds a file's bytes: already in storage, or fetched now by its listing's `fetch` job (one job per
+ * sha256 and listing, so concurrent misses share one download; see `fetchJobId`). A file no
+ * configured upstream lists under the requested name is a 404.
  */
 export class FileLocator {
   constructor(private readonly deps: FileLocatorDeps) {
@@ -39,24 +42,25 @@ export class FileLocator {
     const { artifacts, store, metrics, protocol } = this.deps;
     const cached = await artifacts.get(protocol, sha256).catch(() => null);
     if (cached) {
-      // The bytes are known by their sha256 alone; serving them under another name (another
-      // version's file name, say) would let a link misname what a client installs.
-      if (cached.filename !== filename) throw notListed(project, filename);
+      // The bytes are known by their sha256 alone: under a name other than the one they were first
+      // fetched as, the listing must give them that name (serving them under any name would let a
+      // link misname what a client installs).
+      if (cached.filename !== filename && !(await this.deps.pages.lookupFile(project, sha256, filename))) throw notListed(project, filename);
       metrics.cacheLookups.inc({ category: 'artifact', result: 'hit' });
       return { kind: 'stored', size: cached.size };
     }
     const stat = await store.stat(blobKey(sha256));
     if (stat) {
-      // Without the artifact cache's record of its name, the listing says which name these bytes go
+      // Without the artifact cache's record of its name, the listing says which names these bytes go
       // by; when the listing cannot be read (upstream down, no cached page), the stored bytes serve.
-      const listed = await this.deps.pages.lookupFile(project, sha256).catch(() => undefined);
-      if (listed !== undefined && listed?.filename !== filename) throw notListed(project, filename);
+      const listed = await this.deps.pages.lookupFile(project, sha256, filename).catch(() => undefined);
+      if (listed === null) throw notListed(project, filename);
       metrics.cacheLookups.inc({ category: 'artifact', result: 'hit' });
       return { kind: 'stored', size: stat.size };
     }
     metrics.cacheLookups.inc({ category: 'artifact', result: 'miss' });
-    const source = await this.deps.pages.lookupFile(project, sha256);
-    if (!source || source.filename !== filename) throw notListed(project, filename);
+    const source = await this.deps.pages.lookupFile(project, sha256, filename);
+    if (!source) throw notListed(project, filename);
     return this.fetch(project, sha256, source);
   }
 
@@ -71,23 +75,21 @@ export class FileLocator {
       throw new HttpError(503, 'storage_unavailable', 'storage is unavailable right now; retry shortly', { 'Retry-After': '5' });
     });
     logger.warn({ sha256, filename }, 'a file known as cached is missing from storage; fetching it again');
-    await artifacts.delete(protocol, sha256).catch(() => {});
-    const source = await this.deps.pages.lookupFile(project, sha256);
-    if (!source || source.filename !== filename) throw notListed(project, filename);
-    // A completed job kept under the file's id would otherwise answer "done" without fetching.
-    const previous = await producers.fetch.getJob(sha256).catch(() => undefined);
+    await artifacts.delete(protocol, sha256).catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'could not forget the artifact record'));
+    const source = await this.deps.pages.lookupFile(project, sha256, filename);
+    if (!source) throw notListed(project, filename);
+    // A completed job kept under the listing's id would otherwise answer "done" without fetching.
+    const previous = await producers.fetch.getJob(fetchJobId({ ...source, sha256 })).catch(() => undefined);
     if (previous && (await previous.isCompleted().catch(() => false))) await previous.remove().catch(() => {});
     return this.fetch(project, sha256, source);
   }
 
   /**
    * The upstream source of a file (for `.metadata` requests): null when no configured upstream lists
-   * it; a 404 when it is listed under another name; lookup failures (upstream down) throw.
+   * it under this name; lookup failures (upstream down) throw.
    */
-  async source(project: string, sha256: string, filename: string): Promise<FileSource | null> {
-    const source = await this.deps.pages.lookupFile(project, sha256);
-    if (source && source.filename !== filename) throw notListed(project, filename);
-    return source;
+  source(project: string, sha256: string, filename: string): Promise<FileSource | null> {
+    return this.deps.pages.lookupFile(project, sha256, filename);
   }
 
   private async fetch(project: string, sha256: string, source: FileSource): Promise<FileLocation> {
@@ -105,26 +107,71 @@ export class FileLocator {
       logger.warn({ err: (err as Error).message }, 'queue unavailable; streaming the file from upstream');
       return { kind: 'upstream', source };
     }
-    const outcome = await waitForJob(fetchEvents, producers.fetch, sha256, fetchWaitMs);
+    const jobId = fetchJobId({ ...source, sha256 });
+    const location = await this.await(jobId, source, fetchWaitMs);
+    return location ?? { kind: 'upstream', source };
+  }
+
+  /**
+   * Where a download that was being followed can be read from again after the fetcher serving it
+   * went away (shut down and handed the job back, or died): stored by now, or followed again from
+   * the fetcher that took the job over. Null when none did within `waitMs`.
+   */
+  resume(location: Extract<FileLocation, { kind: 'inflight' }>, waitMs: number): Promise<FileLocation | null> {
+    return this.await(location.jobId, location.source, waitMs);
+  }
+
+  /**
+   * Waits, up to ORCHARD_FETCH_WAIT_MS, until a download in progress is stored: for what only a
+   * stored file can answer (a byte range, a wheel's METADATA). Null when it is not stored by then.
+   */
+  async untilStored(location: Extract<FileLocation, { kind: 'inflight' }>): Promise<{ kind: 'stored' } | null> {
+    const stored = await this.await(location.jobId, location.source, this.deps.fetchWaitMs, { streaming: false });
+    return stored?.kind === 'stored' ? { kind: 'stored' } : null;
+  }
+
+  private async await(jobId: string, source: FileSource, waitMs: number, accept = { streaming: true }): Promise<FileLocation | null> {
+    const { fetchEvents, producers } = this.deps;
+    const outcome = await waitForJob(fetchEvents, producers.fetch, jobId, waitMs, accept.streaming);
     switch (outcome.kind) {
       case 'completed':
         return { kind: 'stored' };
+      case 'streaming':
+        return { kind: 'inflight', jobId, url: outcome.url, size: outcome.size, source };
       case 'timeout':
-        return { kind: 'upstream', source };
+        return null;
       case 'failed':
         throw new HttpError(502, 'fetch_failed', `could not fetch ${source.filename}: ${oneLine(outcome.reason)}`);
     }
   }
 }
 
-type JobOutcome = { kind: 'completed' } | { kind: 'failed'; reason: string } | { kind: 'timeout' };
+type JobOutcome =
+  | { kind: 'completed' }
+  | { kind: 'streaming'; url: string; size?: number }
+  | { kind: 'failed'; reason: string }
+  | { kind: 'timeout' };
 
 /**
  * Waits up to `ms` for a fetch job to finish. Unlike BullMQ's `waitUntilFinished`, Redis trouble
  * while waiting never rejects (nor escapes as an unhandled rejection): the deadline decides, and the
  * request streams from upstream instead.
  */
-function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number): Promise<JobOutcome> {
+/**
+ * How long a request waits, once its download is streaming, for the file to be stored before it
+ * follows the download instead. Most files take less: they are then served from storage, and a
+ * failed download is a clear 502 rather than a cut connection; a long download's clients get its
+ * first bytes this soon after the fetcher.
+ */
+const STREAM_AFTER_MS = 500;
+
+/**
+ * Waits up to `ms` for a fetch job to be stored, to fail, or (with `streaming`) to have streamed for
+ * {@link STREAM_AFTER_MS}. Unlike BullMQ's `waitUntilFinished`, Redis trouble while waiting never
+ * rejects (nor escapes as an unhandled rejection): the deadline decides, and the request streams
+ * from upstream instead.
+ */
+function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number, streaming: boolean): Promise<JobOutcome> {
   if (ms <= 0) return Promise.resolve({ kind: 'timeout' });
   // Per-job events (`completed:<id>`) are emitted but not in BullMQ's typed listener map.
   const emitter = events as unknown as EventEmitter;
@@ -132,8 +179,11 @@ function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number
     const completedEvent = `completed:${jobId}`;
     const failedEvent = `failed:${jobId}`;
     const progressEvent = `progress:${jobId}`;
+    let follow: JobOutcome | undefined;
+    let streamTimer: NodeJS.Timeout | undefined;
     const finish = (outcome: JobOutcome) => {
       clearTimeout(timer);
+      clearTimeout(streamTimer);
       emitter.off(completedEvent, onCompleted);
       emitter.off(failedEvent, onFailed);
       emitter.off(progressEvent, onProgress);
@@ -141,11 +191,17 @@ function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number
     };
     const onCompleted = () => finish({ kind: 'completed' });
     const onFailed = (args: { failedReason?: string }) => finish({ kind: 'failed', reason: args.failedReason ?? 'the fetch failed' });
-    // Verified and stored: the job's remaining bookkeeping (PostgreSQL, extraction) need not be awaited.
+    // Verified and stored: the job's remaining bookkeeping (PostgreSQL, extraction) need not be
+    // awaited. Streaming: the fetcher serves the bytes as they arrive.
     const onProgress = (args: { data?: unknown }) => {
       if (isFetchStored(args.data)) onCompleted();
+      else if (streaming && isFetchStreaming(args.data)) {
+        // A new owner's stream (a job handed over) replaces the one being waited on.
+        follow = { kind: 'streaming', url: args.data.streaming, size: args.data.size };
+        streamTimer ??= setTimeout(() => finish(follow!), STREAM_AFTER_MS);
+      }
     };
-    const timer = setTimeout(() => finish({ kind: 'timeout' }), ms);
+    const timer = setTimeout(() => finish(follow ?? { kind: 'timeout' }), ms);
     emitter.on(completedEvent, onCompleted);
     emitter.on(failedEvent, onFailed);
     emitter.on(progressEvent, onProgress);
@@ -156,8 +212,11 @@ function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number
       const job = await queue.getJob(jobId);
       const state = job ? await job.getState() : undefined;
       if (state === 'completed' || (state === 'active' && isFetchStored(job?.progress))) onCompleted();
+      else if (state === 'active' && isFetchStreaming(job?.progress)) onProgress({ data: job.progress });
       else if (state === 'failed') onFailed({ failedReason: job?.failedReason });
-    })().catch(() => {});
+    })().catch(() => {
+      // Redis trouble: the deadline decides (see above).
+    });
   });
 }
 

@@ -1,9 +1,11 @@
 import type { ErrorRequestHandler } from 'express';
+import { isDatabaseClientError, isDatabaseUnavailable } from '../../libs/db/index.js';
 import { UpstreamError } from '../../libs/http/index.js';
 import type { Logger } from '../../libs/log/index.js';
 import { BodyTooLargeError } from '../../libs/pages/index.js';
 import { MalformedPageError } from '../../libs/protocol/pypi/index.js';
 import { StorageUnavailableError } from '../../libs/storage/index.js';
+import { cutOff } from './body-delivery.js';
 
 /** An error with a status and a short reason safe to show the client. */
 export class HttpError extends Error {
@@ -25,6 +27,7 @@ export const badRequest = (message: string) => new HttpError(400, 'bad_request',
  * Known failures of the parts below the routes, as the client sees them. Each is somebody else's
  * fault, never the client's, but not Orchard's own bug either:
  * - storage unreachable → 503 (retry later; /ready says the same);
+ * - PostgreSQL unreachable or not migrated yet → 503 (the JSON and admin APIs need it);
  * - an upstream unreachable or answering an error → 502, timing out → 504;
  * - an upstream page that is not a PEP 503/691 page, or is too large → 502 with the reason.
  * The messages carry no URL and no credential (UpstreamError messages name the upstream only).
@@ -33,6 +36,9 @@ export function toHttpError(err: unknown): HttpError | undefined {
   if (err instanceof HttpError) return err;
   if (err instanceof StorageUnavailableError) {
     return new HttpError(503, 'storage_unavailable', 'storage is unavailable right now; retry later', { 'Retry-After': '5' });
+  }
+  if (isDatabaseClientError(err) && isDatabaseUnavailable(err)) {
+    return new HttpError(503, 'database_unavailable', 'the database is unavailable right now; retry later', { 'Retry-After': '10' });
   }
   if (err instanceof UpstreamError) {
     return new HttpError(err.failure === 'timeout' ? 504 : 502, 'upstream_failed', oneLine(err.message));
@@ -65,7 +71,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       logger.error({ err, requestId, method: req.method, path: req.path }, 'unhandled error');
     }
     if (res.headersSent) {
-      res.destroy();
+      cutOff(res, status);
       return;
     }
     // A handler may have set the headers of the file it meant to send (ETag, an immutable

@@ -1,9 +1,10 @@
 import cluster from 'node:cluster';
 import http from 'node:http';
+import { Agent } from 'undici';
 import { ArtifactCache, CacheKeys, RootIndexCache, createCacheRedis, waitForRedis } from '../../libs/cache/index.js';
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { UpstreamClient } from '../../libs/http/index.js';
-import { closeCoreClientsOnShutdown, closeServer, openCoreClients } from '../../libs/lifecycle/index.js';
+import { closeCoreClientsOnShutdown, closeServer, databaseChecks, openCoreClients } from '../../libs/lifecycle/index.js';
 import { RootPages, createProjectPages } from '../../libs/pages/index.js';
 import { pypiProtocol } from '../../libs/protocol/pypi/index.js';
 import { Producers, createFetchEvents, createProducerRedis, createWorkerRedis, queueDepthCollector } from '../../libs/queue/index.js';
@@ -61,6 +62,8 @@ export async function startGateway(settings: Settings) {
     metrics,
     logger,
   });
+  // Reads downloads in progress from the fetchers' ops ports (see InflightDownloads).
+  const fetcherAgent = new Agent({ connections: 256, keepAliveTimeout: 10_000 });
   const memo = new PageMemo({ ttlMs: settings.pageMemoMs });
   const fileMemo = new FileMemo(settings.fileMemoBytes);
   const app = createApp({
@@ -93,14 +96,16 @@ export async function startGateway(settings: Settings) {
       http: upstreamHttp,
       upstreams,
       metrics,
+      maxFileBytes: settings.maxFileBytes,
       downloadMode: settings.downloadMode,
       memo: fileMemo,
+      inflight: { files, store, dispatcher: fetcherAgent, metrics, logger, maxFileBytes: settings.maxFileBytes, resumeWaitMs: Math.max(settings.fetchWaitMs, 30_000) },
     },
     ops: {
       registry: metrics.registry,
       checks: {
         redis: () => redis.ping(),
-        postgres: () => prisma.$queryRaw`SELECT 1`,
+        ...databaseChecks(core),
         storage: () => store.check(),
       },
       details: () => ({ dbPoolSize: settings.dbPoolSize, upstreamPool: upstreamHttp.describe() }),
@@ -132,6 +137,7 @@ export async function startGateway(settings: Settings) {
   shutdown.add({ name: 'queue events', run: () => fetchEvents.close() });
   shutdown.add({ name: 'producers', run: () => producers.close() });
   shutdown.add({ name: 'upstream pools', run: () => upstreamHttp.close() });
+  shutdown.add({ name: 'fetcher connections', run: () => fetcherAgent.close() });
   shutdown.add({ name: 'upstream registry', run: async () => registry.close() });
   shutdown.add({ name: 'redis', run: async () => { redis.disconnect(); producerRedis.disconnect(); eventsRedis.disconnect(); } });
   closeCoreClientsOnShutdown(core);

@@ -29,104 +29,131 @@ export interface MetadataFilesDeps {
   upstreams: () => Promise<UpstreamConfig[]>;
   metrics: Metrics;
   logger: Logger;
-  /** Metadata files served from storage are remembered here for the fast path. */
+  /** Verified metadata files are remembered here for the fast path. */
   memo?: FileMemo;
 }
 
+/** The digest a listing's page advertises for a file's metadata, and where bytes of it come from. */
+type Advertised = { sha256: string; from: 'upstream' | 'wheel' };
+
 /**
- * PEP 658 `<file>.metadata`. The served bytes always hash to what the page advertises for the file:
+ * PEP 658 `<file>.metadata`. Metadata files are stored by their own sha256 (content-addressed), so
+ * no listing can put bytes where another listing's answer reads them. What a request gets is decided
+ * by the listing that names the file (project, sha256, file name):
  *
- * - the stored metadata file (the METADATA the extractor read from the cached wheel, or the
- *   upstream's metadata file stored earlier), when the upstream published no sha256 for its own
- *   metadata or the stored bytes match it;
- * - otherwise the upstream's own metadata file, fetched and verified against its published sha256,
- *   and stored when nothing is yet (so later requests need no upstream).
- *
- * Metadata files are small, so they are read into memory and hashed on every request: the ETag is
- * their true sha256, and a stored file that differs from the upstream's (a private index whose
- * metadata file is not the wheel's METADATA) is never served under the upstream's hash.
+ * - the listing advertises a digest (the upstream's published one, or the one of the METADATA
+ *   Orchard read from the verified wheel): the stored file of that digest, or else the upstream's
+ *   metadata file (or the wheel's METADATA) verified against that digest, then stored under it;
+ * - the upstream advertises metadata without a hash: the METADATA of the wheel when Orchard has the
+ *   wheel (the verified wheel is the authority), otherwise the upstream's bytes passed through for
+ *   this request only: never stored, never remembered, `Cache-Control: no-store`;
+ * - nothing advertised: 404.
  */
 export class MetadataFiles {
   constructor(private readonly deps: MetadataFilesDeps) {}
 
   async serve(req: Request, res: Response, project: string, sha256: string, filename: string): Promise<void> {
-    const stored = await this.readStored(sha256);
-    let source: FileSource | null = null;
-    try {
-      source = await this.deps.files.source(project, sha256, filename);
-    } catch (err) {
-      // The upstream is unreachable: stored metadata still serves (never under another file's name).
-      if (!stored || (err instanceof HttpError && err.status === 404)) throw err;
-    }
-    if (!source && !stored) throw notListed(project, filename);
-    const published = source?.coreMetadata;
-    if (stored && (published !== undefined || this.deps.protocol.advertisesExtractedMetadata(filename))) {
-      const digest = sha256Hex(stored);
-      if (typeof published !== 'string' || published === digest) {
+    const source = await this.listing(project, sha256, filename);
+    const advertised = await this.advertised(sha256, filename, source);
+    if (advertised) {
+      const stored = await this.readStored(advertised.sha256);
+      if (stored) {
         res.set('X-Orchard-Cache', 'hit');
-        sendBuffer(req, res, stored, { sha256: digest, filename: `${filename}.metadata`, contentType: CONTENT_TYPE });
-        // Remembered only under a name the listing confirmed (an unlisted file's name is unchecked).
-        if (source) this.remember(req, res, sha256, `${filename}.metadata`, digest, stored);
+        this.send(req, res, stored, advertised.sha256, filename);
+        this.remember(req, res, project, sha256, filename, advertised.sha256, stored);
         return;
       }
-    }
-    if (source && published === undefined && (await this.advertisedByOrchard(sha256, filename))) {
-      // Advertised from the artifact cache, but the stored file is gone (storage wiped, or a new data
-      // directory under an old Redis): read it from the wheel again rather than fail the client.
-      const body = await this.fromWheel(project, sha256, filename);
-      const digest = sha256Hex(body);
-      await this.store(sha256, body, digest);
+      const body = advertised.from === 'upstream' ? await this.fetchFromUpstream(source!, filename) : await this.fromWheel(project, sha256, filename);
+      this.verify(body, advertised, filename, source?.upstream);
+      await this.store(advertised.sha256, body);
       res.set('X-Orchard-Cache', 'miss');
-      sendBuffer(req, res, body, { sha256: digest, filename: `${filename}.metadata`, contentType: CONTENT_TYPE });
+      this.send(req, res, body, advertised.sha256, filename);
       return;
     }
-    if (!source || published === undefined) throw notFound(`no metadata file is available for ${filename}`);
-    const body = await this.fetchFromUpstream(source, filename);
-    const digest = sha256Hex(body);
-    if (typeof published === 'string' && digest !== published) {
-      this.deps.metrics.hashMismatches.inc({ upstream: source.upstream });
-      throw new HttpError(502, 'hash_mismatch', `upstream metadata for ${filename} does not match its published sha256`);
+    if (source?.coreMetadata !== true) throw notFound(`no metadata file is available for ${filename}`);
+    if (this.deps.protocol.advertisesExtractedMetadata(filename) && (await this.deps.store.stat(blobKey(sha256)))) {
+      const body = await this.fromWheel(project, sha256, filename);
+      const digest = sha256Hex(body);
+      await this.store(digest, body);
+      res.set('X-Orchard-Cache', 'hit');
+      this.send(req, res, body, digest, filename);
+      return;
     }
-    if (!stored) await this.store(sha256, body, digest);
-    res.set('X-Orchard-Cache', 'miss');
-    sendBuffer(req, res, body, { sha256: digest, filename: `${filename}.metadata`, contentType: CONTENT_TYPE });
+    const body = await this.fetchFromUpstream(source, filename);
+    res.set('X-Orchard-Cache', 'pass-through');
+    this.send(req, res, body, sha256Hex(body), filename, 'no-store');
   }
 
   /**
-   * A full 200 of stored metadata is the same answer for every later request of this file: its
-   * bytes are content-addressed and the digest they must match is the file's, fixed by its sha256.
+   * The listing's source of the file; null when the listing cannot be read (upstream down, no cached
+   * map) but Orchard extracted this file's metadata under exactly this name itself.
    */
-  private remember(req: Request, res: Response, sha256: string, servedAs: string, digest: string, body: Buffer): void {
-    const { memo } = this.deps;
-    if (!memo || req.method !== 'GET' || res.statusCode !== 200 || req.headers.range !== undefined) return;
-    memo.put(FileMemo.metadataKey(sha256), servedAs, res.getHeaders(), `"${digest}"`, body);
+  private async listing(project: string, sha256: string, filename: string): Promise<FileSource | null> {
+    let source: FileSource | null;
+    try {
+      source = await this.deps.files.source(project, sha256, filename);
+    } catch (err) {
+      const cached = await this.deps.artifacts.get(this.deps.protocol.name, sha256).catch(() => null);
+      if (cached?.metadataSha256 && cached.filename === filename) return null;
+      throw err;
+    }
+    if (!source) throw notListed(project, filename);
+    return source;
   }
 
-  /** Whether Orchard advertises metadata it extracted for this file (a wheel it has read before). */
-  private async advertisedByOrchard(sha256: string, filename: string): Promise<boolean> {
-    if (!this.deps.protocol.advertisesExtractedMetadata(filename)) return false;
-    const cached = await this.deps.artifacts.get(this.deps.protocol.name, sha256).catch(() => null);
-    return Boolean(cached?.metadataSha256);
+  /** What the page serving this listing advertises (see `renderPage`), or undefined. */
+  private async advertised(sha256: string, filename: string, source: FileSource | null): Promise<Advertised | undefined> {
+    if (typeof source?.coreMetadata === 'string') return { sha256: source.coreMetadata, from: 'upstream' };
+    if (!this.deps.protocol.advertisesExtractedMetadata(filename)) return undefined;
+    const cached = await this.deps.artifacts.get(this.deps.protocol.name, sha256).catch((err: unknown) => {
+      this.deps.logger.debug({ sha256, err: (err as Error).message }, 'artifact cache unavailable for a metadata lookup');
+      return null;
+    });
+    return cached?.metadataSha256 ? { sha256: cached.metadataSha256, from: 'wheel' } : undefined;
+  }
+
+  private send(req: Request, res: Response, body: Buffer, digest: string, filename: string, cacheControl?: string): void {
+    sendBuffer(req, res, body, { sha256: digest, filename: `${filename}.metadata`, contentType: CONTENT_TYPE, cacheControl });
+  }
+
+  private verify(body: Buffer, expected: Advertised, filename: string, upstream: string | undefined): void {
+    if (sha256Hex(body) === expected.sha256) return;
+    if (upstream) this.deps.metrics.hashMismatches.inc({ upstream });
+    const by = expected.from === 'upstream' ? 'published' : 'advertised';
+    throw new HttpError(502, 'hash_mismatch', `the metadata file of ${filename} does not match its ${by} sha256`);
+  }
+
+  /**
+   * A full 200 of verified metadata is the same answer for every later request of this URL: the
+   * listing advertised its digest and the bytes hash to it.
+   */
+  private remember(req: Request, res: Response, project: string, sha256: string, filename: string, digest: string, body: Buffer): void {
+    const { memo } = this.deps;
+    if (!memo || req.method !== 'GET' || res.statusCode !== 200 || req.headers.range !== undefined) return;
+    memo.put(FileMemo.path(project, sha256, `${filename}.metadata`), res.getHeaders(), `"${digest}"`, body);
   }
 
   /** The wheel's own `.dist-info/METADATA`, by random access to the (re)fetched wheel in storage. */
   private async fromWheel(project: string, sha256: string, filename: string): Promise<Buffer> {
-    let location = await this.deps.files.locate(project, sha256, filename);
+    const { files, store } = this.deps;
     const key = blobKey(sha256);
-    let stat = location.kind === 'stored' ? await this.deps.store.stat(key) : null;
-    if (location.kind === 'stored' && !stat) {
-      location = await this.deps.files.refetch(project, sha256, filename);
-      stat = location.kind === 'stored' ? await this.deps.store.stat(key) : null;
-    }
+    let location = await files.locate(project, sha256, filename);
+    if (location.kind === 'stored' && !(await store.stat(key))) location = await files.refetch(project, sha256, filename);
+    if (location.kind === 'inflight') location = (await files.untilStored(location)) ?? location;
+    const stat = location.kind === 'stored' ? await store.stat(key) : null;
     if (!stat) throw new HttpError(503, 'metadata_unavailable', `the metadata of ${filename} is not available yet; retry shortly`);
     const source = { size: stat.size, read: (start: number, end: number) => this.deps.store.readRange(key, { start, end }) };
     return (await readWheelMetadata(source, filename)).bytes;
   }
 
-  private async readStored(sha256: string): Promise<Buffer | null> {
-    const blob = await this.deps.store.get(metadataKey(sha256));
+  /** The stored metadata file of this digest; null when absent (or, on corruption, when it does not hash to it). */
+  private async readStored(digest: string): Promise<Buffer | null> {
+    const blob = await this.deps.store.get(metadataKey(digest));
     if (!blob) return null;
-    return readBounded(blob.body, MAX_METADATA_BYTES, 'stored metadata file');
+    const body = await readBounded(blob.body, MAX_METADATA_BYTES, 'stored metadata file');
+    if (sha256Hex(body) === digest) return body;
+    this.deps.logger.warn({ digest }, 'a stored metadata file does not hash to its key; reading it again');
+    return null;
   }
 
   private async fetchFromUpstream(source: FileSource, filename: string): Promise<Buffer> {
@@ -152,12 +179,12 @@ export class MetadataFiles {
     }
   }
 
-  /** Stores verified upstream metadata; a storage failure only costs the next request an upstream fetch. */
-  private async store(sha256: string, body: Buffer, digest: string): Promise<void> {
+  /** Stores verified metadata under its own digest; a storage failure only costs a later request a re-read. */
+  private async store(digest: string, body: Buffer): Promise<void> {
     try {
-      await this.deps.store.put(metadataKey(sha256), Readable.from([body]), { expectedSha256: digest, maxBytes: MAX_METADATA_BYTES, contentType: CONTENT_TYPE });
+      await this.deps.store.put(metadataKey(digest), Readable.from([body]), { expectedSha256: digest, maxBytes: MAX_METADATA_BYTES, contentType: CONTENT_TYPE });
     } catch (err) {
-      this.deps.logger.warn({ sha256, err: (err as Error).message }, 'could not store the upstream metadata file');
+      this.deps.logger.warn({ digest, err: (err as Error).message }, 'could not store a metadata file');
     }
   }
 }

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHandler } from 'express';
 import { withLogContext, type Logger } from '../../libs/log/index.js';
 import { methodLabel, statusClass, type Metrics } from '../../libs/metrics/index.js';
+import { finalStatus, trackBodyDelivery } from './body-delivery.js';
 
 const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -14,9 +15,11 @@ export function requestId(req: IncomingMessage): string {
 
 /**
  * Counts and logs one request when its response closes: route-labelled metrics and one access log
- * line. 'close' fires for finished and abandoned responses alike; a client that went away before the
- * response finished is counted as 499 (nginx's "client closed request"). Shared by the express
- * middleware and the gateway's fast path, so both report alike.
+ * line. 'close' fires for finished and abandoned responses alike: a response whose whole body went
+ * out counts with its own status even when the client closed at once; one the client left before
+ * its body was complete counts as 499 (nginx's "client closed request"); one the gateway cut off
+ * counts with the failure's status (see {@link finalStatus}). Shared by the express middleware and
+ * the gateway's fast path, so both report alike.
  */
 export function recordRequest(
   logger: Logger,
@@ -28,10 +31,11 @@ export function recordRequest(
   route: () => string,
 ): void {
   const started = process.hrtime.bigint();
+  trackBodyDelivery(res);
   res.once('close', () => {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const method = methodLabel(req.method ?? 'GET');
-    const status = res.writableFinished ? res.statusCode : 499;
+    const status = finalStatus(res);
     const label = route();
     metrics.httpRequests.inc({ route: label, method, status: String(status) });
     metrics.httpDuration.observe({ route: label, method, status_class: statusClass(status) }, seconds);

@@ -3,6 +3,7 @@ import type { Request, Response } from 'express';
 import parseRange from 'range-parser';
 import type { BlobStore, ByteRange } from '../../libs/storage/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
+import { bodyDelivered } from './body-delivery.js';
 import { HttpError } from './http-errors.js';
 
 export interface SendFileOptions {
@@ -63,9 +64,9 @@ export async function sendStoredFile(req: Request, res: Response, store: BlobSto
     return false;
   }
   await pipeline(blob.body, res).catch((err: unknown) => {
-    if (!res.writableFinished && !controller.signal.aborted) throw err;
+    if (!bodyDelivered(res) && !controller.signal.aborted) throw err;
   });
-  if (res.writableFinished) metrics.bytesServed.inc({ source: 'storage' }, length);
+  if (bodyDelivered(res)) metrics.bytesServed.inc({ source: 'storage' }, length);
   return true;
 }
 
@@ -73,8 +74,13 @@ export async function sendStoredFile(req: Request, res: Response, store: BlobSto
  * Sends a small body held in memory (PEP 658 metadata) with the same semantics as a stored file:
  * strong ETag (the body's sha256), 304, one byte range, HEAD, immutable caching.
  */
-export function sendBuffer(req: Request, res: Response, body: Buffer, file: { sha256: string; filename: string; contentType: string }): void {
-  const range = prepare(req, res, { etag: `"${file.sha256}"`, size: body.length, contentType: file.contentType, filename: file.filename });
+export function sendBuffer(
+  req: Request,
+  res: Response,
+  body: Buffer,
+  file: { sha256: string; filename: string; contentType: string; /** Instead of immutable caching. */ cacheControl?: string },
+): void {
+  const range = prepare(req, res, { etag: `"${file.sha256}"`, size: body.length, contentType: file.contentType, filename: file.filename, cacheControl: file.cacheControl });
   if (range === 'done') return;
   if (req.method === 'HEAD') {
     res.end();
@@ -92,11 +98,11 @@ export function sendBuffer(req: Request, res: Response, body: Buffer, file: { sh
 function prepare(
   req: Request,
   res: Response,
-  file: { etag: string; size: number; contentType: string; filename: string },
+  file: { etag: string; size: number; contentType: string; filename: string; cacheControl?: string },
 ): ByteRange | null | 'done' {
   res.set({
     ETag: file.etag,
-    'Cache-Control': IMMUTABLE,
+    'Cache-Control': file.cacheControl ?? IMMUTABLE,
     'Accept-Ranges': 'bytes',
     'Content-Type': file.contentType,
     'Content-Disposition': `attachment; filename="${file.filename.replace(/["\\]/g, '')}"`,

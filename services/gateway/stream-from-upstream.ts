@@ -4,8 +4,9 @@ import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import type { FileSource } from '../../libs/cache/index.js';
 import type { UpstreamConfig } from '../../libs/config/index.js';
-import { UpstreamError, type UpstreamClient } from '../../libs/http/index.js';
+import { UpstreamError, asUpstreamError, statusError, type UpstreamClient } from '../../libs/http/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
+import { bodyDelivered } from './body-delivery.js';
 import { HttpError } from './http-errors.js';
 
 /**
@@ -15,7 +16,9 @@ import { HttpError } from './http-errors.js';
  *
  * The bytes are hashed on the way through and the last chunk is held back until the sha256 is
  * known: bytes that do not match what the page published never reach the client complete (the
- * response is cut off, so the client sees a failed download rather than a wrong file).
+ * response is cut off, so the client sees a failed download rather than a wrong file). A file
+ * larger than `maxFileBytes` (ORCHARD_MAX_FILE_BYTES) is refused when its Content-Length says so,
+ * and cut off before more than that many bytes are sent when it does not.
  */
 export async function streamFromUpstream(
   req: Request,
@@ -25,6 +28,7 @@ export async function streamFromUpstream(
   source: FileSource,
   sha256: string,
   metrics: Metrics,
+  maxFileBytes: number,
 ): Promise<void> {
   if (!upstream) throw new HttpError(502, 'upstream_removed', `upstream ${source.upstream} is no longer configured`);
   const controller = new AbortController();
@@ -44,7 +48,7 @@ export async function streamFromUpstream(
   metrics.upstreamRequests.inc({ upstream: upstream.name, kind: 'file', outcome: response.status === 200 ? 'ok' : 'error' });
   if (response.status !== 200) {
     response.body.resume();
-    throw new HttpError(502, 'upstream_status', `upstream ${upstream.name} answered ${response.status} for ${source.filename}`);
+    throw new HttpError(502, 'upstream_status', statusError(upstream, response.url, response.status, source.filename).message);
   }
   const encoding = response.headers['content-encoding'];
   if (encoding && encoding !== 'identity') {
@@ -52,6 +56,10 @@ export async function streamFromUpstream(
     throw new HttpError(502, 'upstream_encoding', `upstream ${upstream.name} sent ${source.filename} with content-encoding ${String(encoding)}`);
   }
   const length = response.headers['content-length'];
+  if (typeof length === 'string' && /^\d+$/.test(length) && Number(length) > maxFileBytes) {
+    response.body.destroy();
+    throw tooLarge(source.filename, maxFileBytes);
+  }
   res.status(200).set({
     ETag: `"${sha256}"`,
     'Content-Type': 'application/octet-stream',
@@ -66,32 +74,53 @@ export async function streamFromUpstream(
     res.end();
     return;
   }
-  const verify = new VerifyingPassThrough(sha256);
+  const verify = new VerifyingPassThrough(sha256, maxFileBytes);
   await pipeline(response.body, verify, res).catch((err: unknown) => {
     // Headers are out: the error handler can only cut the connection, which is the point.
     if (verify.mismatch) {
       metrics.hashMismatches.inc({ upstream: upstream.name });
       throw new HttpError(502, 'hash_mismatch', `${source.filename} from upstream ${upstream.name} does not match its published sha256`);
     }
-    if (!controller.signal.aborted) throw err;
+    if (verify.tooLarge) throw tooLarge(source.filename, maxFileBytes);
+    if (bodyDelivered(res) || controller.signal.aborted) return;
+    // The upstream broke off (closed, reset, timed out) mid-file: its failure, reported as such.
+    const failure = asUpstreamError(err, upstream.name);
+    if (!(failure instanceof UpstreamError)) throw err;
+    throw new HttpError(failure.failure === 'timeout' ? 504 : 502, 'upstream_failed', `could not fetch ${source.filename}: the download from upstream ${upstream.name} broke off (${failure.failure})`);
   });
-  metrics.bytesServed.inc({ source: 'upstream' }, verify.bytes);
+  if (bodyDelivered(res)) metrics.bytesServed.inc({ source: 'upstream' }, verify.bytes);
 }
 
-/** Passes bytes through, hashing them, and releases the last chunk only when the sha256 matches. */
-class VerifyingPassThrough extends Transform {
+function tooLarge(filename: string, limit: number): HttpError {
+  return new HttpError(502, 'file_too_large', `${filename} is larger than ORCHARD_MAX_FILE_BYTES (${limit} bytes)`);
+}
+
+/**
+ * Passes bytes through, hashing them, and releases the last chunk only when the sha256 matches;
+ * fails as soon as more than `maxBytes` have arrived (the held chunk keeps what went out within it).
+ */
+export class VerifyingPassThrough extends Transform {
   bytes = 0;
   mismatch = false;
+  tooLarge = false;
   private readonly hash = createHash('sha256');
   private held: Buffer | undefined;
 
-  constructor(private readonly expected: string) {
+  constructor(
+    private readonly expected: string,
+    private readonly maxBytes: number,
+  ) {
     super();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
     this.bytes += chunk.length;
+    if (this.bytes > this.maxBytes) {
+      this.tooLarge = true;
+      callback(new Error('the upstream file is larger than ORCHARD_MAX_FILE_BYTES'));
+      return;
+    }
+    this.hash.update(chunk);
     if (this.held) this.push(this.held);
     this.held = chunk;
     callback();

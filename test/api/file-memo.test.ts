@@ -113,7 +113,7 @@ describe('the in-process file memo (fast path for small cached files)', () => {
 
   it('really answers from memory: storage and the artifact cache lost them, the memo still serves the verified bytes', async () => {
     await rm(path.join(orchard.dataDir, blobKey(small.sha256)));
-    await rm(path.join(orchard.dataDir, metadataKey(small.sha256)));
+    await rm(path.join(orchard.dataDir, metadataKey(sha256(small.metadata))));
     await redis.del(`${orchard.env.ORCHARD_CACHE_PREFIX}:artifact:pypi:${small.sha256}`);
     const file = await fetchBytes(url('memo-file', small));
     expect(file.res.status).toBe(200);

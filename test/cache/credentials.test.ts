@@ -50,7 +50,8 @@ describe('upstream credentials', () => {
     const withCredentials = basicIndex.url.replace('http://', `http://ci:${BASIC_PASSWORD}@`);
     orchard = await OrchardProcesses.start({
       upstreams: `basic=${withCredentials} broken=${brokenIndex.url}`,
-      env: { ORCHARD_UPSTREAM_BROKEN_TOKEN: BROKEN_TOKEN, ORCHARD_ADMIN_TOKEN: ADMIN, ORCHARD_LOG_LEVEL: 'debug' },
+      // The file host is another origin on loopback: exempt from the private-address refusal.
+      env: { ORCHARD_UPSTREAM_BROKEN_TOKEN: BROKEN_TOKEN, ORCHARD_ADMIN_TOKEN: ADMIN, ORCHARD_LOG_LEVEL: 'debug', ORCHARD_ALLOWED_HOSTS: '127.0.0.1' },
     });
     const added = await record(`${orchard.gatewayUrl}/api/v1/admin/upstreams`, {
       method: 'POST',

@@ -16,14 +16,17 @@ describe('page freshness, stale serving and file pass-through', () => {
   let orchard: OrchardProcesses;
   let v1: BuiltDist;
   let slow: BuiltDist;
+  let slowTwo: BuiltDist;
   const page = (project: string, init?: RequestInit) => get(`${orchard.gatewayUrl}/simple/${project}/`, init);
   const pageRequests = (project: string) => upstream.requestsFor(`/simple/${project}/`);
 
   beforeAll(async () => {
     v1 = await buildWheel({ name: 'fresh-lib', version: '1.0' });
     slow = await buildWheel({ name: 'slow-lib', version: '1.0', padBytes: 256 * 1024 });
+    slowTwo = await buildWheel({ name: 'slow-lib', version: '2.0', padBytes: 256 * 1024 });
     upstream.publish('fresh-lib', { filename: v1.filename, bytes: v1.bytes });
     upstream.publish('slow-lib', { filename: slow.filename, bytes: slow.bytes });
+    upstream.publish('slow-lib', { filename: slowTwo.filename, bytes: slowTwo.bytes });
     await upstream.start();
     orchard = await OrchardProcesses.start({
       upstreams: `local=${upstream.url}`,
@@ -169,18 +172,16 @@ describe('page freshness, stale serving and file pass-through', () => {
     expect(found.text).toContain(wheel.filename);
   });
 
-  it('streams a slow file straight from upstream past ORCHARD_FETCH_WAIT_MS, and the fetch job still completes the cached copy', async () => {
+  it('serves a slow file past ORCHARD_FETCH_WAIT_MS as it arrives at the fetcher: one upstream download', async () => {
     upstream.fileFaults.set(slow.filename, { kind: 'slow', chunkBytes: 32 * 1024, intervalMs: 100 });
     try {
       expect((await page('slow-lib')).status).toBe(200);
       const url = fileUrl(orchard.gatewayUrl, 'slow-lib', slow.sha256, slow.filename);
-      const started = Date.now();
-      const passed = await get(url);
-      expect(passed.status).toBe(200);
-      expect(passed.headers.get('x-orchard-cache')).toBe('pass-through');
-      expect(passed.headers.get('content-length')).toBe(String(slow.bytes.length));
-      expect(sha256(passed.body)).toBe(slow.sha256);
-      expect(Date.now() - started).toBeGreaterThan(400);
+      const followed = await get(url);
+      expect(followed.status).toBe(200);
+      expect(followed.headers.get('x-orchard-cache')).toBe('miss');
+      expect(followed.headers.get('content-length')).toBe(String(slow.bytes.length));
+      expect(sha256(followed.body)).toBe(slow.sha256);
 
       const blob = blobPath(orchard.dataDir, slow.sha256);
       await waitFor('the cached copy', async () => ((await exists(blob)) ? true : undefined), 30_000);
@@ -188,11 +189,30 @@ describe('page freshness, stale serving and file pass-through', () => {
       expect(cached.status).toBe(200);
       expect(cached.headers.get('x-orchard-cache')).toBeNull();
       expect(sha256(cached.body)).toBe(slow.sha256);
-      // One download by the fetch job, one passed through: no more.
-      expect(upstream.requestsFor(`/files/${slow.filename}`)).toHaveLength(2);
+      expect(upstream.requestsFor(`/files/${slow.filename}`)).toHaveLength(1);
     } finally {
       upstream.fileFaults.delete(slow.filename);
     }
+  });
+
+  it('streams a file straight from upstream when no fetcher takes its job within ORCHARD_FETCH_WAIT_MS, and the job completes the cached copy later', async () => {
+    await orchard.stopService('fetcher');
+    try {
+      const url = fileUrl(orchard.gatewayUrl, 'slow-lib', slowTwo.sha256, slowTwo.filename);
+      const started = Date.now();
+      const passed = await get(url);
+      expect(passed.status).toBe(200);
+      expect(passed.headers.get('x-orchard-cache')).toBe('pass-through');
+      expect(passed.headers.get('content-length')).toBe(String(slowTwo.bytes.length));
+      expect(sha256(passed.body)).toBe(slowTwo.sha256);
+      expect(Date.now() - started).toBeGreaterThan(400);
+    } finally {
+      await orchard.startService('fetcher');
+    }
+    const blob = blobPath(orchard.dataDir, slowTwo.sha256);
+    await waitFor('the cached copy', async () => ((await exists(blob)) ? true : undefined), 30_000);
+    // One download by the fetch job, one passed through: no more.
+    expect(upstream.requestsFor(`/files/${slowTwo.filename}`)).toHaveLength(2);
   });
 
   it('fetches only files a configured upstream listed: any other file id is a 404 without an upstream request', async () => {

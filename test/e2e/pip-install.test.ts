@@ -151,7 +151,7 @@ describe.each(['fs', 's3'] as const)('pip installs through the gateway, end to e
     const page = await (await fetch(`${orchard.gatewayUrl}/simple/lib-b/`, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json();
     const advertised = (page as { files: Array<{ filename: string; 'core-metadata'?: { sha256: string } }> }).files.find((f) => f.filename === wheel.filename)!;
     expect(advertised['core-metadata']?.sha256).toMatch(/^[0-9a-f]{64}$/);
-    await store.delete(metadataKey(wheel.sha256));
+    await store.delete(metadataKey(advertised['core-metadata']!.sha256));
     await store.delete(blobKey(wheel.sha256));
     const res = await fetch(`${orchard.gatewayUrl}/files/lib-b/${wheel.sha256}/${wheel.filename}.metadata`);
     expect(res.status).toBe(200);

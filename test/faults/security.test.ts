@@ -1,7 +1,8 @@
 /**
  * No open proxy: Orchard fetches only URLs a configured upstream's page listed (absolute-form
  * requests, CONNECT and unlisted files reach nothing); a redirect to another host carries no
- * credentials; with ORCHARD_DENY_PRIVATE_NETWORKS private addresses are refused before connecting.
+ * credentials; file URLs and redirects to private addresses other than the upstream's own origin are
+ * refused before connecting (with ORCHARD_DENY_PRIVATE_NETWORKS the upstream's own origin too).
  * Only loopback addresses are used (the private ranges are refused by the check, never contacted).
  */
 import { createHash } from 'node:crypto';
@@ -14,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWheel, type BuiltDist } from '../support/dists.js';
 import { OrchardProcesses } from '../support/orchard.js';
 import { FakeUpstream } from '../support/upstream-server.js';
-import { getBytes, getText, rawExchange, statusOf } from './support/helpers.js';
+import { artifactRows, getBytes, getText, rawExchange, statusOf, storedBlobs } from './support/helpers.js';
 
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -78,7 +79,8 @@ describe('no open proxy; redirects carry no credentials', () => {
     orchard = await OrchardProcesses.start({
       upstreams: `private=${withCreds} trusting=${trusting.url.replace('http://', 'http://orchard:s3cret-upstream-pass@')}`,
       services: ['gateway', 'fetcher'],
-      env: { ORCHARD_UPSTREAM_TRUSTING_CREDENTIAL_ORIGINS: `http://127.0.0.1:${fileHost.port}` },
+      // The file host is another origin on loopback: exempt, as a private deployment's CDN would be.
+      env: { ORCHARD_UPSTREAM_TRUSTING_CREDENTIAL_ORIGINS: `http://127.0.0.1:${fileHost.port}`, ORCHARD_ALLOWED_HOSTS: '127.0.0.1' },
     });
   });
 
@@ -189,14 +191,81 @@ describe('ORCHARD_DENY_PRIVATE_NETWORKS', () => {
     expect(denied.requests).toEqual([]);
   });
 
-  it('refuses redirects to private addresses, by name and by IP literal, and says why', async () => {
+  it('refuses redirects to private addresses, by name and by IP literal, and says so', async () => {
     for (const d of [redirected, literal]) {
       const project = d === redirected ? 'redirected' : 'literal';
       expect((await getText(`${orchard.gatewayUrl}/simple/${project}/`)).status).toBe(200);
       const res = await getText(`${orchard.gatewayUrl}/files/${project}/${d.sha256}/${d.filename}`);
       expect(res.status, res.text).toBe(502);
-      expect(res.text).toMatch(d === redirected && otherName ? new RegExp(`${otherName} resolves to the private address`) : /is a private address/);
+      // Another origin than the upstream's: refused without saying what the name resolved to.
+      expect(res.text).toMatch(/refused, a file URL or redirect points at a private or loopback address/);
+      expect(res.text).not.toMatch(/127\.0\.0\.[0-9]/);
     }
     expect(denied.requests).toEqual([]);
+  });
+});
+
+describe('file URLs pointing at internal addresses (default policy)', () => {
+  const upstream = new FakeUpstream();
+  const internal = new FileHost();
+  let orchard: OrchardProcesses;
+  let wheel: BuiltDist;
+  let probe: BuiltDist;
+  const refused = /refused, a file URL or redirect points at a private or loopback address/;
+
+  beforeAll(async () => {
+    wheel = await buildWheel({ name: 'ssrf', version: '1.0.0' });
+    probe = await buildWheel({ name: 'probe', version: '1.0.0' });
+    await upstream.start();
+    await internal.start();
+    // An internal service answering with bytes whose sha256 an attacker knows (like a /health body).
+    internal.files.set(`/${wheel.filename}`, wheel.bytes);
+    const at = (host: string, file: BuiltDist) => `<a href="http://${host}:${internal.port}/${file.filename}#sha256=${file.sha256}">${file.filename}</a>`;
+    upstream.pageOverrides.set('ssrf', { contentType: 'text/html', body: `<!DOCTYPE html><html><body>${at('127.0.0.1', wheel)}</body></html>` });
+    upstream.pageOverrides.set('ssrf-mapped', { contentType: 'text/html', body: `<!DOCTYPE html><html><body>${at('[::ffff:127.0.0.1]', wheel)}</body></html>` });
+    // An allowed file host answering an error: its status must not come back to the client.
+    upstream.pageOverrides.set('probe', { contentType: 'text/html', body: `<!DOCTYPE html><html><body>${at('localhost', probe)}</body></html>` });
+    orchard = await OrchardProcesses.start({
+      upstreams: `local=${upstream.url}`,
+      services: ['gateway', 'fetcher'],
+      env: { ORCHARD_ALLOWED_HOSTS: 'localhost' },
+    });
+  });
+
+  afterAll(async () => {
+    if (process.env.ORCHARD_TEST_LOGS) for (const [name, log] of Object.entries(orchard?.logs ?? {})) console.log(`--- ${name}\n${log}`);
+    await orchard?.stop();
+    await upstream.stop();
+    await internal.stop();
+  });
+
+  it('refuses a listed file URL on another loopback origin (also IPv4-mapped), never contacting it or storing anything', async () => {
+    for (const project of ['ssrf', 'ssrf-mapped']) {
+      expect((await getText(`${orchard.gatewayUrl}/simple/${project}/`)).status).toBe(200);
+      const res = await getText(`${orchard.gatewayUrl}/files/${project}/${wheel.sha256}/${wheel.filename}`);
+      expect(res.status, res.text).toBe(502);
+      expect(res.text).toMatch(refused);
+      expect(res.text).not.toMatch(/127\.0\.0\.1|::ffff/);
+    }
+    expect(internal.requests).toEqual([]);
+    expect(await storedBlobs(orchard.dataDir)).not.toContain(wheel.sha256);
+    expect(await artifactRows(orchard.database.url, wheel.sha256)).toHaveLength(0);
+  });
+
+  it('serves the same file from the upstream\'s own origin, which is on loopback too', async () => {
+    upstream.publish('ssrf-own', { filename: wheel.filename, bytes: wheel.bytes });
+    expect((await getText(`${orchard.gatewayUrl}/simple/ssrf-own/`)).status).toBe(200);
+    const res = await getBytes(`${orchard.gatewayUrl}/files/ssrf-own/${wheel.sha256}/${wheel.filename}`);
+    expect(res.status).toBe(200);
+    expect(sha(res.bytes)).toBe(wheel.sha256);
+  });
+
+  it("does not echo another origin's status", async () => {
+    expect((await getText(`${orchard.gatewayUrl}/simple/probe/`)).status).toBe(200);
+    const res = await getText(`${orchard.gatewayUrl}/files/probe/${probe.sha256}/${probe.filename}`);
+    expect(res.status).toBe(502);
+    expect(res.text).toMatch(/the file host of upstream local answered an error \(4xx\)/);
+    expect(res.text).not.toMatch(/404/);
+    expect(internal.requests.map((r) => r.path)).toEqual([`/${probe.filename}`]);
   });
 });

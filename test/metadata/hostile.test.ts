@@ -14,6 +14,7 @@ import { createGzip, gzipSync } from 'node:zlib';
 import { Job, QueueEvents } from 'bullmq';
 import { ZipFile } from 'yazl';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_METADATA_BYTES, MAX_REQUIREMENTS } from '../../libs/protocol/pypi/index.js';
 import { createProducerRedis, createWorker, createWorkerRedis, Producers, UnrecoverableError } from '../../libs/queue/index.js';
 import { blobKey, metadataKey } from '../../libs/storage/index.js';
 import { buildTar, buildWheel } from '../support/dists.js';
@@ -102,8 +103,8 @@ describe('wheels that cannot be read are recorded as failed, with the reason', (
 
   it('oversized METADATA, and zip bombs by ratio and by lying about the size', async () => {
     const huge = goodMetadata(`Description: ${'x'.repeat(11 * 1024 * 1024)}\n`);
-    await expectFailure(WHEEL, await zipOf([{ name: META, data: huge, compress: false }]), /METADATA larger than 10 MiB/);
-    const bomb = goodMetadata(`Summary: ${'A'.repeat(5 * 1024 * 1024)}\n`);
+    await expectFailure(WHEEL, await zipOf([{ name: META, data: huge, compress: false }]), /METADATA larger than 4 MiB/);
+    const bomb = goodMetadata(`Summary: ${'A'.repeat(3 * 1024 * 1024)}\n`);
     await expectFailure(WHEEL, await zipOf([{ name: META, data: bomb }]), /compression ratio exceeds 200:1/);
 
     // Declares 100 bytes in both headers; the data inflates to far more.
@@ -114,6 +115,27 @@ describe('wheels that cannot be read are recorded as failed, with the reason', (
       patched.writeUInt32LE(100, at);
     }
     await expectFailure(WHEEL, patched, /inflates beyond its declared size|compression ratio/);
+  });
+
+  it('the attack of the review: 9.9 MB of METADATA with 330,000 Requires-Dist lines is refused, not stored', async () => {
+    const lines = Array.from({ length: 330_000 }, (_, i) => `Requires-Dist: dep-${i}>=1.0\n`).join('');
+    const attack = goodMetadata(lines);
+    expect(Buffer.byteLength(attack)).toBeGreaterThan(MAX_METADATA_BYTES);
+    await expectFailure(WHEEL, await zipOf([{ name: META, data: attack }]), /^METADATA larger than 4 MiB$/);
+  });
+
+  it(`more than ${MAX_REQUIREMENTS} requirements under the size bound is refused; exactly ${MAX_REQUIREMENTS} is accepted`, async () => {
+    const requiring = (n: number) => goodMetadata(Array.from({ length: n }, (_, i) => `Requires-Dist: dep-${i}>=1.0\n`).join(''));
+    const tooMany = requiring(MAX_REQUIREMENTS + 1);
+    expect(Buffer.byteLength(tooMany)).toBeLessThan(MAX_METADATA_BYTES);
+    await expectFailure(WHEEL, await zipOf([{ name: META, data: tooMany }]), new RegExp(`^METADATA declares ${MAX_REQUIREMENTS + 1} requirements, more than the ${MAX_REQUIREMENTS} accepted$`));
+    const sdist = gzipSync(buildTar([{ path: 'bad_pkg-1.0/PKG-INFO', body: `Metadata-Version: 1.1\nName: bad-pkg\nVersion: 1.0\n${Array.from({ length: MAX_REQUIREMENTS + 1 }, (_, i) => `Requires: dep${i}\n`).join('')}` }]));
+    await expectFailure('bad_pkg-1.0.tar.gz', sdist, /^PKG-INFO declares 5001 requirements/);
+
+    const atBound = await run(WHEEL, await zipOf([{ name: META, data: requiring(MAX_REQUIREMENTS) }]));
+    expect(atBound.error).toBeUndefined();
+    expect(atBound.release).toMatchObject({ metadataStatus: 'ok' });
+    expect(atBound.dependencies).toBe(MAX_REQUIREMENTS);
   });
 
   it('bad core metadata: no Name, an invalid requirement among valid ones, an absurdly long one', async () => {

@@ -61,6 +61,10 @@ describe('graceful shutdown on SIGTERM', () => {
     fetchQueue = new Queue('fetch', { connection: redis, prefix: orchard.env.ORCHARD_QUEUE_PREFIX! });
   });
 
+  /** The id of the fetch job of the (one) listing of this file. */
+  const jobIdOf = async (sha256: string): Promise<string> =>
+    waitFor('the fetch job', async () => (await fetchQueue.getJobs(['active', 'waiting', 'completed', 'failed', 'delayed'])).find((j) => j.data.sha256 === sha256)?.id);
+
   afterAll(async () => {
     if (process.env.ORCHARD_TEST_LOGS) for (const [name, log] of Object.entries(orchard?.logs ?? {})) console.log(`--- ${name}\n${log}`);
     await fetchQueue?.close();
@@ -80,8 +84,8 @@ describe('graceful shutdown on SIGTERM', () => {
     expect(ms).toBeGreaterThan(1_000); // it waited for the download
     expect(ms).toBeLessThan(10_000);
 
-    expect((await fetchQueue.getJob(wheel.sha256))?.finishedOn).toBeDefined();
-    expect(await fetchQueue.getJobState(wheel.sha256)).toBe('completed');
+    expect((await fetchQueue.getJob(await jobIdOf(wheel.sha256)))?.finishedOn).toBeDefined();
+    expect(await fetchQueue.getJobState(await jobIdOf(wheel.sha256))).toBe('completed');
     expect(createHash('sha256').update(await readFile(blobPath(wheel.sha256))).digest('hex')).toBe(wheel.sha256);
     const answer = await response;
     expect(answer.status).toBe(200);
@@ -92,7 +96,7 @@ describe('graceful shutdown on SIGTERM', () => {
     expect(lines.indexOf('file fetched and verified')).toBeGreaterThan(lines.indexOf('shutting down'));
     expect(lines.indexOf('shut down cleanly')).toBeGreaterThan(lines.indexOf('file fetched and verified'));
     // Lines written by a job carry its queue and id.
-    expect(records.find((l) => l.msg === 'file fetched and verified')).toMatchObject({ queue: 'fetch', jobId: wheel.sha256 });
+    expect(records.find((l) => l.msg === 'file fetched and verified')).toMatchObject({ queue: 'fetch', jobId: await jobIdOf(wheel.sha256) });
   });
 
   it('hands a download that outlasts the grace period back to the queue, exits 0, and a restarted fetcher completes it', async () => {
@@ -103,20 +107,21 @@ describe('graceful shutdown on SIGTERM', () => {
     // About 25 s of body: far longer than the grace period.
     upstream.fileFaults.set(wheel.filename, { kind: 'slow', chunkBytes: 20_000, intervalMs: 500 });
     const { response } = await downloadInProgress('slow-handback', wheel);
-    await waitFor('the job active', async () => ((await fetchQueue.getJobState(wheel.sha256)) === 'active' ? true : undefined));
+    await waitFor('the job active', async () => ((await fetchQueue.getJobState(await jobIdOf(wheel.sha256))) === 'active' ? true : undefined));
 
     const { code, ms } = await sigterm('fetcher');
     expect(code).toBe(0);
     expect(ms).toBeLessThan(6_000); // not the 25 s default, nor a lock expiry
 
     // Back in the queue, the attempt not counted, nothing half-written left in storage.
-    const job = await fetchQueue.getJob(wheel.sha256);
+    const handedBack = await jobIdOf(wheel.sha256);
+    const job = await fetchQueue.getJob(handedBack);
     expect(await job!.getState()).toBe('waiting');
     expect(job!.attemptsMade).toBe(0);
     expect(job!.failedReason ?? '').toBe('');
     await expect(stat(blobPath(wheel.sha256))).rejects.toThrow(/ENOENT/);
     expect(await readdir(path.join(orchard.dataDir, '.tmp')).catch(() => [])).toEqual([]);
-    expect(logLines(orchard.logs.fetcher).some((l) => l.msg === 'job handed back to its queue' && l.jobId === wheel.sha256)).toBe(true);
+    expect(logLines(orchard.logs.fetcher).some((l) => l.msg === 'job handed back to its queue' && l.jobId === handedBack)).toBe(true);
 
     // The upstream recovers; a fetcher started again takes the job at once.
     upstream.fileFaults.delete(wheel.filename);
@@ -126,7 +131,7 @@ describe('graceful shutdown on SIGTERM', () => {
     expect(answer.status).toBe(200);
     expect(await sha256Of(answer)).toBe(wheel.sha256);
     // The client is served once the file is stored; the job completes after recording it.
-    await waitFor('the job completed', async () => ((await fetchQueue.getJobState(wheel.sha256)) === 'completed' ? true : undefined));
+    await waitFor('the job completed', async () => ((await fetchQueue.getJobState(await jobIdOf(wheel.sha256))) === 'completed' ? true : undefined));
     expect(createHash('sha256').update(await readFile(blobPath(wheel.sha256))).digest('hex')).toBe(wheel.sha256);
     // Served correctly from the cache too.
     const again = await fetch(fileUrl('slow-handback', wheel));

@@ -1,10 +1,11 @@
 /** The PyPI (PEP 503/691) implementation of the protocol adapter contract. */
-import type { ProjectFile, ProjectPage, ProtocolAdapter } from '../types.js';
+import type { PageLimits } from '../page-limits.js';
+import type { ProjectFile, ProjectPage, ProjectPageParser, ProtocolAdapter } from '../types.js';
 import { isValidProjectName, normalizeName } from './names.js';
-import { parseProjectHtml } from './parse-project-html.js';
-import { parseProjectJson } from './parse-project-json.js';
-import { renderProjectHtml } from './render-project-html.js';
-import { renderProjectJson } from './render-project-json.js';
+import { createProjectHtmlParser, parseProjectHtml } from './parse-project-html.js';
+import { createProjectJsonParser, parseProjectJson } from './parse-project-json.js';
+import { renderProjectHtmlChunks } from './render-project-html.js';
+import { renderProjectJsonChunks } from './render-project-json.js';
 import { classifyFilename } from './filenames.js';
 import { createRootIndexParser, renderRootIndex, ROOT_INDEX_ACCEPT } from './root-index.js';
 
@@ -33,14 +34,20 @@ export function parseProjectPage(body: Buffer | string, contentType: string | un
   return isJsonContentType(contentType) ? parseProjectJson(body, baseUrl) : parseProjectHtml(body, baseUrl);
 }
 
+/** An incremental project page parser, choosing JSON or HTML by content type. */
+export function createProjectPageParser(contentType: string | undefined, baseUrl: string, limits: PageLimits): ProjectPageParser {
+  return isJsonContentType(contentType) ? createProjectJsonParser(baseUrl, limits) : createProjectHtmlParser(baseUrl, limits);
+}
+
 /** The PyPI protocol adapter. */
 export const pypiProtocol: ProtocolAdapter = {
   name: 'pypi',
   normalizeName,
   isValidProjectName,
   parseProjectPage,
-  renderProjectHtml,
-  renderProjectJson,
+  createProjectPageParser,
+  renderProjectHtml: renderProjectHtmlChunks,
+  renderProjectJson: renderProjectJsonChunks,
   fileIdentity,
   // PEP 658 metadata is a wheel's METADATA; an sdist's PKG-INFO may lack (or mark dynamic) its
   // dependencies, and pip would trust it instead of building the sdist.

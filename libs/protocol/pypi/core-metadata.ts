@@ -1,9 +1,10 @@
 /** Core metadata 1.0–2.4 (METADATA / PKG-INFO) parsing, compatible with `packaging.metadata`. */
 import type { CoreMetadata } from '../types.js';
 import { MetadataError } from './errors.js';
+import { MAX_METADATA_BYTES } from './metadata-bounds.js';
 
-/** Default size cap for METADATA/PKG-INFO bytes. */
-export const DEFAULT_MAX_METADATA_BYTES = 10 * 1024 * 1024;
+/** Default size cap for METADATA/PKG-INFO bytes (see metadata-bounds.ts). */
+export const DEFAULT_MAX_METADATA_BYTES = MAX_METADATA_BYTES;
 
 /** Options for {@link parseCoreMetadata}. */
 export interface ParseCoreMetadataOptions {

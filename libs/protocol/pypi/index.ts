@@ -1,5 +1,6 @@
 /** Public API of the PyPI protocol implementation (pure functions, no I/O). */
 export {
+  createProjectPageParser,
   fileIdentity,
   isJsonContentType,
   parseProjectPage,
@@ -14,6 +15,7 @@ export {
   type ParseCoreMetadataOptions,
 } from './core-metadata.js';
 export { MalformedPageError, MarkerError, MetadataError, RequirementError } from './errors.js';
+export { MAX_METADATA_BYTES, MAX_REQUIREMENTS } from './metadata-bounds.js';
 export {
   classifyFilename,
   isSafeFilename,
@@ -47,10 +49,10 @@ export {
   normalizeExtra,
   normalizeName,
 } from './names.js';
-export { parseProjectHtml, type ParseProjectHtmlOptions } from './parse-project-html.js';
-export { parseProjectJson, type ParseProjectJsonOptions } from './parse-project-json.js';
-export { renderProjectHtml, type FileLinker } from './render-project-html.js';
-export { renderProjectJson } from './render-project-json.js';
+export { createProjectHtmlParser, parseProjectHtml, type ParseProjectHtmlOptions } from './parse-project-html.js';
+export { createProjectJsonParser, MAX_PASSTHROUGH_DEPTH, parseProjectJson, type ParseProjectJsonOptions } from './parse-project-json.js';
+export { renderProjectHtml, renderProjectHtmlChunks, type FileLinker } from './render-project-html.js';
+export { renderProjectJson, renderProjectJsonChunks } from './render-project-json.js';
 export { parseLegacyRequires, parseRequirement } from './requirements.js';
 export {
   createRootIndexParser,

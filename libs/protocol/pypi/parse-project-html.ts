@@ -1,12 +1,14 @@
 /** PEP 503 (+ 592, 629, 658, 714) project page HTML → ProjectPage. */
 import { Parser } from 'htmlparser2';
-import type { ProjectFile, ProjectPage } from '../types.js';
+import type { ProjectFile, ProjectPage, ProjectPageParser } from '../types.js';
 import { checkApiVersion, DEFAULT_API_VERSION } from './api-version.js';
 import { bodyText, lastPathSegment, resolveHttpUrl } from './body-text.js';
 import { MalformedPageError } from './errors.js';
 import { isSafeFilename } from './filenames.js';
 import { parseHashPair } from './hashes.js';
 import { parseBaseUrl } from './base-url.js';
+import { PageLimitError, type PageLimits } from '../page-limits.js';
+import { runToEnd, UNLIMITED } from './page-steps.js';
 
 /** Options for {@link parseProjectHtml}. */
 export interface ParseProjectHtmlOptions {
@@ -31,16 +33,25 @@ export interface ScannedPage {
   title?: string;
 }
 
-/**
- * Tokenises an index page the way browsers and pip tolerate it: unclosed tags, stray text, any
- * attribute quoting. Throws {@link MalformedPageError} when the body is not plausibly HTML.
- */
-export function scanIndexHtml(body: Buffer | Uint8Array | string): ScannedPage {
-  const text = bodyText(body);
-  if (text.includes('\u0000')) throw new MalformedPageError('binary data where HTML was expected');
-  if (text.trim().length === 0) throw new MalformedPageError('empty page');
-  if (!text.includes('<')) throw new MalformedPageError('no HTML markup');
+/** An index page tokeniser fed chunk by chunk (see {@link createIndexHtmlScanner}). */
+export interface IndexHtmlScanner {
+  write(chunk: Buffer | Uint8Array | string): void;
+  /** Ends the body; throws {@link MalformedPageError} when it was not plausibly HTML. */
+  end(): ScannedPage;
+}
 
+/**
+ * Tokenises an index page incrementally, the way browsers and pip tolerate it: unclosed tags, stray
+ * text, any attribute quoting. Only anchors and a few head elements are kept, never the body.
+ * Throws {@link MalformedPageError} on binary data, and {@link PageLimitError} as soon as the page
+ * has more than `maxAnchors` anchors.
+ */
+export function createIndexHtmlScanner(options: { maxAnchors?: number } = {}): IndexHtmlScanner {
+  const maxAnchors = options.maxAnchors ?? Infinity;
+  const decoder = new TextDecoder('utf-8');
+  let started = false;
+  let sawText = false;
+  let sawMarkup = false;
   const result: ScannedPage = { anchors: [] };
   let anchor: RawAnchor | undefined;
   let heading: string | undefined;
@@ -57,6 +68,7 @@ export function scanIndexHtml(body: Buffer | Uint8Array | string): ScannedPage {
       onopentag(name, attributes) {
         if (name === 'a') {
           closeAnchor();
+          if (result.anchors.length >= maxAnchors) throw new PageLimitError('maxFiles', maxAnchors);
           anchor = { attributes, text: '' };
         } else if (name === 'base') {
           if (result.baseHref === undefined && attributes['href'] !== undefined) {
@@ -86,9 +98,40 @@ export function scanIndexHtml(body: Buffer | Uint8Array | string): ScannedPage {
     },
     { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
   );
-  parser.end(text);
-  closeAnchor();
-  return result;
+  const feed = (text: string): void => {
+    if (text.length === 0) return;
+    if (!started) {
+      started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    if (text.includes('\u0000')) throw new MalformedPageError('binary data where HTML was expected');
+    if (!sawText && text.trim().length > 0) sawText = true;
+    if (!sawMarkup && text.includes('<')) sawMarkup = true;
+    parser.write(text);
+  };
+  return {
+    write(chunk) {
+      feed(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+    },
+    end() {
+      feed(decoder.decode());
+      if (!sawText) throw new MalformedPageError('empty page');
+      if (!sawMarkup) throw new MalformedPageError('no HTML markup');
+      parser.end();
+      closeAnchor();
+      return result;
+    },
+  };
+}
+
+/**
+ * Tokenises a whole index page (see {@link createIndexHtmlScanner}). Throws
+ * {@link MalformedPageError} when the body is not plausibly HTML.
+ */
+export function scanIndexHtml(body: Buffer | Uint8Array | string): ScannedPage {
+  const scanner = createIndexHtmlScanner();
+  scanner.write(body);
+  return scanner.end();
 }
 
 /** PEP 714: prefer data-core-metadata, fall back to data-dist-info-metadata. */
@@ -131,6 +174,41 @@ export function anchorToFile(anchor: RawAnchor, base: URL): ProjectFile | undefi
   return file;
 }
 
+/** Anchors turned into files between two steps of {@link createProjectHtmlParser}'s `end()`. */
+const FILES_PER_STEP = 500;
+
+/**
+ * An incremental PEP 503 project page parser: the body is tokenised as it arrives (only anchors are
+ * kept) and refused once it passes `limits`; `end()` resolves the links in steps.
+ */
+export function createProjectHtmlParser(baseUrl: string, limits: PageLimits, options: ParseProjectHtmlOptions = {}): ProjectPageParser {
+  const pageUrl = parseBaseUrl(baseUrl);
+  const scanner = createIndexHtmlScanner({ maxAnchors: limits.maxFiles });
+  let bytes = 0;
+  return {
+    write(chunk) {
+      bytes += chunk.length;
+      if (bytes > limits.maxBytes) throw new PageLimitError('maxBytes', limits.maxBytes);
+      scanner.write(chunk);
+    },
+    *end() {
+      const scanned = scanner.end();
+      const base = (scanned.baseHref !== undefined && resolveHttpUrl(scanned.baseHref, pageUrl)) || pageUrl;
+      const apiVersion =
+        scanned.repositoryVersion !== undefined ? checkApiVersion(scanned.repositoryVersion) : DEFAULT_API_VERSION;
+      const files: ProjectFile[] = [];
+      const anchors = scanned.anchors;
+      for (let i = 0; i < anchors.length; i++) {
+        const file = anchorToFile(anchors[i]!, base);
+        if (file) files.push(file);
+        if (i % FILES_PER_STEP === FILES_PER_STEP - 1) yield;
+      }
+      const name = scanned.title ?? options.name ?? lastPathSegment(pageUrl);
+      return { name, meta: { 'api-version': apiVersion }, files };
+    },
+  };
+}
+
 /**
  * Parses a PEP 503 project page. Links are resolved against `<base href>` (itself resolved against
  * `baseUrl`) or `baseUrl`; anchors without an http(s) href or a safe filename are skipped.
@@ -141,16 +219,7 @@ export function parseProjectHtml(
   baseUrl: string,
   options: ParseProjectHtmlOptions = {},
 ): ProjectPage {
-  const pageUrl = parseBaseUrl(baseUrl);
-  const scanned = scanIndexHtml(body);
-  const base = (scanned.baseHref !== undefined && resolveHttpUrl(scanned.baseHref, pageUrl)) || pageUrl;
-  const apiVersion =
-    scanned.repositoryVersion !== undefined ? checkApiVersion(scanned.repositoryVersion) : DEFAULT_API_VERSION;
-  const files: ProjectFile[] = [];
-  for (const anchor of scanned.anchors) {
-    const file = anchorToFile(anchor, base);
-    if (file) files.push(file);
-  }
-  const name = scanned.title ?? options.name ?? lastPathSegment(pageUrl);
-  return { name, meta: { 'api-version': apiVersion }, files };
+  const parser = createProjectHtmlParser(baseUrl, UNLIMITED, options);
+  parser.write(typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+  return runToEnd(parser.end());
 }

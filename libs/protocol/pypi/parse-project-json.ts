@@ -1,11 +1,13 @@
 /** PEP 691 (+ 700, 714) project page JSON → ProjectPage. */
-import type { ProjectFile, ProjectPage } from '../types.js';
+import type { ProjectFile, ProjectPage, ProjectPageParser } from '../types.js';
 import { checkApiVersion, DEFAULT_API_VERSION } from './api-version.js';
 import { bodyText, lastPathSegment, resolveHttpUrl } from './body-text.js';
 import { MalformedPageError } from './errors.js';
 import { isSafeFilename } from './filenames.js';
 import { normalizeHashes, parseHashPair } from './hashes.js';
 import { parseBaseUrl } from './base-url.js';
+import { PageLimitError, type PageLimits } from '../page-limits.js';
+import { runToEnd, UNLIMITED } from './page-steps.js';
 
 /** Options for {@link parseProjectJson}. */
 export interface ParseProjectJsonOptions {
@@ -113,62 +115,120 @@ function parseFile(entry: unknown, index: number, base: URL): ProjectFile | unde
       hasExtra = true;
     }
   }
-  if (hasExtra) file.extra = extra;
+  if (hasExtra) {
+    checkDepth(extra, where);
+    file.extra = extra;
+  }
   return file;
+}
+
+/**
+ * How deep a value Orchard passes through unchanged (unknown keys, `meta`) may nest. Far beyond
+ * anything an index sends; a deeper one is refused, since serialising it again would exhaust the
+ * stack.
+ */
+export const MAX_PASSTHROUGH_DEPTH = 64;
+
+/** Files checked between two steps of {@link createProjectJsonParser}'s `end()`. */
+const FILES_PER_STEP = 500;
+
+/** Throws unless `value` nests at most `MAX_PASSTHROUGH_DEPTH` levels (walked without recursion). */
+function checkDepth(value: unknown, where: string): void {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: current, depth } = stack.pop()!;
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth >= MAX_PASSTHROUGH_DEPTH) throw new MalformedPageError(`${where} nests deeper than ${MAX_PASSTHROUGH_DEPTH} levels`);
+    for (const child of Object.values(current)) {
+      if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1 });
+    }
+  }
+}
+
+/**
+ * An incremental PEP 691 JSON project page parser: the body is collected up to `limits.maxBytes`
+ * (there is no incremental JSON parser here, so the bytes bound what one JSON.parse costs), then
+ * `end()` parses it and checks the files in steps, refusing more than `limits.maxFiles`.
+ */
+export function createProjectJsonParser(baseUrl: string, limits: PageLimits, options: ParseProjectJsonOptions = {}): ProjectPageParser {
+  const pageUrl = parseBaseUrl(baseUrl);
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  return {
+    write(chunk) {
+      bytes += chunk.length;
+      if (bytes > limits.maxBytes) throw new PageLimitError('maxBytes', limits.maxBytes);
+      chunks.push(chunk);
+    },
+    *end() {
+      const body = Buffer.concat(chunks, bytes);
+      chunks.length = 0;
+      let doc: unknown;
+      try {
+        doc = JSON.parse(bodyText(body));
+      } catch {
+        throw new MalformedPageError('invalid JSON');
+      }
+      yield;
+      if (!isObject(doc)) throw new MalformedPageError('top level is not an object');
+
+      const rawMeta = doc['meta'] ?? {};
+      if (!isObject(rawMeta)) throw new MalformedPageError('meta is not an object');
+      checkDepth(rawMeta, 'meta');
+      const rawVersion = rawMeta['api-version'] ?? DEFAULT_API_VERSION;
+      if (typeof rawVersion !== 'string') throw new MalformedPageError('meta.api-version is not a string');
+      const meta = { ...rawMeta, 'api-version': checkApiVersion(rawVersion) };
+
+      const name = doc['name'] ?? options.name ?? lastPathSegment(pageUrl);
+      if (typeof name !== 'string') throw new MalformedPageError('name is not a string');
+
+      const rawFiles = doc['files'];
+      if (!Array.isArray(rawFiles)) throw new MalformedPageError('files is not an array');
+      if (rawFiles.length > limits.maxFiles) throw new PageLimitError('maxFiles', limits.maxFiles);
+      const files: ProjectFile[] = [];
+      for (let i = 0; i < rawFiles.length; i++) {
+        const file = parseFile(rawFiles[i], i, pageUrl);
+        if (file) files.push(file);
+        if (i % FILES_PER_STEP === FILES_PER_STEP - 1) yield;
+      }
+
+      const page: ProjectPage = { name, meta, files };
+      const versions = doc['versions'];
+      if (versions !== undefined) {
+        if (!Array.isArray(versions) || !versions.every((v) => typeof v === 'string')) {
+          throw new MalformedPageError('versions is not an array of strings');
+        }
+        page.versions = versions;
+      }
+      const extra: Json = {};
+      let hasExtra = false;
+      for (const [k, v] of Object.entries(doc)) {
+        if (!KNOWN_PAGE_KEYS.has(k) && k !== '__proto__') {
+          extra[k] = v;
+          hasExtra = true;
+        }
+      }
+      if (hasExtra) {
+        checkDepth(extra, 'the page');
+        page.extra = extra;
+      }
+      return page;
+    },
+  };
 }
 
 /**
  * Parses a PEP 691 JSON project page (`application/vnd.pypi.simple.v1+json`). File URLs are
  * resolved against `baseUrl`; all `meta` keys are kept; unknown keys go to `extra`.
- * @throws {MalformedPageError} on invalid JSON, wrong shapes, or an api-version other than 1.x.
+ * @throws {MalformedPageError} on invalid JSON, wrong shapes, values nested deeper than
+ * {@link MAX_PASSTHROUGH_DEPTH}, or an api-version other than 1.x.
  */
 export function parseProjectJson(
   body: Buffer | Uint8Array | string,
   baseUrl: string,
   options: ParseProjectJsonOptions = {},
 ): ProjectPage {
-  const pageUrl = parseBaseUrl(baseUrl);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bodyText(body));
-  } catch {
-    throw new MalformedPageError('invalid JSON');
-  }
-  if (!isObject(doc)) throw new MalformedPageError('top level is not an object');
-
-  const rawMeta = doc['meta'] ?? {};
-  if (!isObject(rawMeta)) throw new MalformedPageError('meta is not an object');
-  const rawVersion = rawMeta['api-version'] ?? DEFAULT_API_VERSION;
-  if (typeof rawVersion !== 'string') throw new MalformedPageError('meta.api-version is not a string');
-  const meta = { ...rawMeta, 'api-version': checkApiVersion(rawVersion) };
-
-  const name = doc['name'] ?? options.name ?? lastPathSegment(pageUrl);
-  if (typeof name !== 'string') throw new MalformedPageError('name is not a string');
-
-  const rawFiles = doc['files'];
-  if (!Array.isArray(rawFiles)) throw new MalformedPageError('files is not an array');
-  const files: ProjectFile[] = [];
-  rawFiles.forEach((entry, i) => {
-    const file = parseFile(entry, i, pageUrl);
-    if (file) files.push(file);
-  });
-
-  const page: ProjectPage = { name, meta, files };
-  const versions = doc['versions'];
-  if (versions !== undefined) {
-    if (!Array.isArray(versions) || !versions.every((v) => typeof v === 'string')) {
-      throw new MalformedPageError('versions is not an array of strings');
-    }
-    page.versions = versions;
-  }
-  const extra: Json = {};
-  let hasExtra = false;
-  for (const [k, v] of Object.entries(doc)) {
-    if (!KNOWN_PAGE_KEYS.has(k) && k !== '__proto__') {
-      extra[k] = v;
-      hasExtra = true;
-    }
-  }
-  if (hasExtra) page.extra = extra;
-  return page;
+  const parser = createProjectJsonParser(baseUrl, UNLIMITED, options);
+  parser.write(typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+  return runToEnd(parser.end());
 }

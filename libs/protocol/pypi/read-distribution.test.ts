@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { buildTar } from '../../../test/support/dists.js';
 import { bufferRangeSource, UnsupportedArchiveError } from './archive/index.js';
 import { MetadataError, RequirementError } from './errors.js';
+import { MAX_METADATA_BYTES, MAX_REQUIREMENTS } from './metadata-bounds.js';
 import { extractDistributionMetadata, type DistributionSource } from './read-distribution.js';
 
 async function zipOf(entries: Array<[string, Buffer | string]>): Promise<Buffer> {
@@ -140,5 +141,23 @@ describe('metadata versions 1.0 to 2.4', () => {
     await expect(extractDistributionMetadata('x-1.0.tar.bz2', source(Buffer.from('BZh9')))).rejects.toBeInstanceOf(UnsupportedArchiveError);
     await expect(extractDistributionMetadata('x-1.0-py2.7.egg', source(Buffer.from('PK')))).rejects.toThrow(/eggs/);
     await expect(extractDistributionMetadata('x-1.0.msi', source(Buffer.from('')))).rejects.toThrow(/not a wheel or an sdist/);
+  });
+});
+
+describe('bounds no real distribution reaches', () => {
+  const requiring = (n: number, field = 'Requires-Dist') => Array.from({ length: n }, (_, i) => `${field}: dep${i}\n`).join('');
+
+  it(`accepts ${MAX_REQUIREMENTS} requirements and refuses one more, in METADATA and in a legacy PKG-INFO`, async () => {
+    expect((await wheel(head('2.1') + requiring(MAX_REQUIREMENTS))).requirements).toHaveLength(MAX_REQUIREMENTS);
+    const tooMany = wheel(head('2.1') + requiring(MAX_REQUIREMENTS + 1));
+    await expect(tooMany).rejects.toBeInstanceOf(MetadataError);
+    await expect(tooMany).rejects.toMatchObject({ reason: `METADATA declares ${MAX_REQUIREMENTS + 1} requirements, more than the ${MAX_REQUIREMENTS} accepted` });
+    await expect(sdist(head('1.1') + requiring(MAX_REQUIREMENTS + 1, 'Requires'))).rejects.toMatchObject({ reason: /^PKG-INFO declares/ });
+  });
+
+  it(`refuses METADATA over ${MAX_METADATA_BYTES} bytes before reading it`, async () => {
+    const padded = head('2.1') + `Summary: ${'x'.repeat(MAX_METADATA_BYTES)}\n`;
+    await expect(wheel(padded)).rejects.toMatchObject({ reason: 'METADATA larger than 4 MiB' });
+    await expect(sdist(padded)).rejects.toMatchObject({ reason: 'PKG-INFO larger than 4 MiB' });
   });
 });

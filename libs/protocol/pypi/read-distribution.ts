@@ -4,6 +4,7 @@ import { readSdistPkgInfo, readWheelMetadata, UnsupportedArchiveError, type Rang
 import { parseCoreMetadata } from './core-metadata.js';
 import { MetadataError, RequirementError } from './errors.js';
 import { classifyFilename } from './filenames.js';
+import { MAX_REQUIREMENTS } from './metadata-bounds.js';
 import { parseLegacyRequires, parseRequirement } from './requirements.js';
 
 /** A stored distribution, readable by range (zips) or as a stream (tarballs). */
@@ -42,15 +43,20 @@ export async function extractDistributionMetadata(filename: string, source: Dist
   if (kind === 'egg') throw new UnsupportedArchiveError('eggs are not read for metadata');
   if (kind === 'other') throw new UnsupportedArchiveError('not a wheel or an sdist: not read for metadata');
   const file = kind === 'wheel' ? await readWheelMetadata(source, filename) : await readSdistPkgInfo(() => source.open(), filename, undefined, source);
-  checkIsText(file.bytes, kind === 'wheel' ? 'METADATA' : 'PKG-INFO');
+  const label = kind === 'wheel' ? 'METADATA' : 'PKG-INFO';
+  checkIsText(file.bytes, label);
   const metadata = parseCoreMetadata(file.bytes);
-  const requirements = parseRequirements(metadata);
+  const requirements = parseRequirements(metadata, label);
   return { bytes: file.bytes, metadata, requirements, dependenciesKnown: kind === 'wheel' || sdistDeclaresDependencies(metadata) };
 }
 
-function parseRequirements(metadata: CoreMetadata): Requirement[] {
+/** Parses the requirements, refusing more than {@link MAX_REQUIREMENTS} before parsing any. */
+function parseRequirements(metadata: CoreMetadata, label: string): Requirement[] {
   const legacy = metadata.requiresDist.length === 0;
   const raws = legacy ? metadata.requires : metadata.requiresDist;
+  if (raws.length > MAX_REQUIREMENTS) {
+    throw new MetadataError(`${label} declares ${raws.length} requirements, more than the ${MAX_REQUIREMENTS} accepted`);
+  }
   return raws.map((raw) => {
     if (Buffer.byteLength(raw) > MAX_REQUIREMENT_BYTES) {
       throw new RequirementError(`longer than ${MAX_REQUIREMENT_BYTES} bytes`, `${raw.slice(0, 80)}…`);

@@ -31,11 +31,14 @@ export function renderFileAnchor(file: ProjectFile, href: string): string {
   return out + '>' + escapeText(file.filename) + '</a><br/>\n';
 }
 
+/** Files per chunk of the chunked renderers: big enough to amortise, small enough to pause often. */
+export const FILES_PER_CHUNK = 500;
+
 /**
- * Renders a project page as PEP 503 HTML, declaring the page's api-version (PEP 629). File order
- * is kept. `link(file)` gives each file's href.
+ * Renders a project page as PEP 503 HTML in chunks, declaring the page's api-version (PEP 629).
+ * File order is kept. `link(file)` gives each file's href.
  */
-export function renderProjectHtml(page: ProjectPage, link: FileLinker): string {
+export function* renderProjectHtmlChunks(page: ProjectPage, link: FileLinker): Generator<string, void, undefined> {
   const name = escapeText(page.name);
   let out =
     '<!DOCTYPE html>\n<html>\n  <head>\n    <meta name="pypi:repository-version" content="' +
@@ -45,6 +48,19 @@ export function renderProjectHtml(page: ProjectPage, link: FileLinker): string {
     '</title>\n  </head>\n  <body>\n    <h1>Links for ' +
     name +
     '</h1>\n';
-  for (const file of page.files) out += renderFileAnchor(file, link(file));
-  return out + '  </body>\n</html>\n';
+  let count = 0;
+  for (const file of page.files) {
+    out += renderFileAnchor(file, link(file));
+    if (++count === FILES_PER_CHUNK) {
+      yield out;
+      out = '';
+      count = 0;
+    }
+  }
+  yield out + '  </body>\n</html>\n';
+}
+
+/** Renders a project page as PEP 503 HTML in one string (see {@link renderProjectHtmlChunks}). */
+export function renderProjectHtml(page: ProjectPage, link: FileLinker): string {
+  return [...renderProjectHtmlChunks(page, link)].join('');
 }

@@ -2,7 +2,7 @@
 import type { ProjectFile, ProjectPage } from '../types.js';
 import { effectiveApiVersion } from './api-version.js';
 import { normalizeName } from './names.js';
-import type { FileLinker } from './render-project-html.js';
+import { FILES_PER_CHUNK, type FileLinker } from './render-project-html.js';
 import { KNOWN_FILE_KEYS, KNOWN_PAGE_KEYS } from './parse-project-json.js';
 
 function fileJson(file: ProjectFile, url: string): Record<string, unknown> {
@@ -21,20 +21,36 @@ function fileJson(file: ProjectFile, url: string): Record<string, unknown> {
 }
 
 /**
- * Renders a project page as PEP 691 JSON. `meta` keeps every key, with `api-version` raised to
- * 1.1 when the page carries PEP 700 data. Unknown keys (`extra`) are passed through but never
- * override known ones. `link(file)` gives each file's url.
+ * Renders a project page as PEP 691 JSON in chunks. `meta` keeps every key, with `api-version`
+ * raised to 1.1 when the page carries PEP 700 data. Unknown keys (`extra`) are passed through but
+ * never override known ones. `link(file)` gives each file's url.
  */
-export function renderProjectJson(page: ProjectPage, link: FileLinker): string {
-  const out: Record<string, unknown> = {
-    meta: { ...page.meta, 'api-version': effectiveApiVersion(page) },
-    // PEP 691: the normalised name (an HTML upstream's title may spell it otherwise).
-    name: normalizeName(page.name),
-    files: page.files.map((f) => fileJson(f, link(f))),
-  };
-  if (page.versions !== undefined) out['versions'] = page.versions;
-  if (page.extra) {
-    for (const [k, v] of Object.entries(page.extra)) if (!KNOWN_PAGE_KEYS.has(k)) out[k] = v;
+export function* renderProjectJsonChunks(page: ProjectPage, link: FileLinker): Generator<string, void, undefined> {
+  const meta = { ...page.meta, 'api-version': effectiveApiVersion(page) };
+  // PEP 691: the normalised name (an HTML upstream's title may spell it otherwise).
+  let out = '{"meta":' + JSON.stringify(meta) + ',"name":' + JSON.stringify(normalizeName(page.name)) + ',"files":[';
+  let count = 0;
+  let first = true;
+  for (const file of page.files) {
+    out += (first ? '' : ',') + JSON.stringify(fileJson(file, link(file)));
+    first = false;
+    if (++count === FILES_PER_CHUNK) {
+      yield out;
+      out = '';
+      count = 0;
+    }
   }
-  return JSON.stringify(out);
+  out += ']';
+  if (page.versions !== undefined) out += ',"versions":' + JSON.stringify(page.versions);
+  if (page.extra) {
+    for (const [k, v] of Object.entries(page.extra)) {
+      if (!KNOWN_PAGE_KEYS.has(k) && v !== undefined) out += ',' + JSON.stringify(k) + ':' + JSON.stringify(v);
+    }
+  }
+  yield out + '}';
+}
+
+/** Renders a project page as PEP 691 JSON in one string (see {@link renderProjectJsonChunks}). */
+export function renderProjectJson(page: ProjectPage, link: FileLinker): string {
+  return [...renderProjectJsonChunks(page, link)].join('');
 }

@@ -72,7 +72,7 @@ describe('GET /api/v1/artifacts/<sha256>', () => {
     expect(status).toBe(200);
     expect(type).toMatch(/^application\/json/);
     expect(Object.keys(body).sort()).toEqual(
-      ['dependencies', 'dependenciesKnown', 'dynamic', 'extractedAt', 'filename', 'licenseExpression', 'metadataError', 'metadataSha256', 'metadataStatus', 'metadataVersion', 'project', 'providesExtra', 'requiresPython', 'sha256', 'size', 'summary', 'version'].sort(),
+      ['dependencies', 'dependenciesKnown', 'dynamic', 'extractedAt', 'filename', 'licenseExpression', 'metadataError', 'metadataSha256', 'metadataStatus', 'metadataVersion', 'next', 'nextCursor', 'project', 'providesExtra', 'requiresPython', 'sha256', 'size', 'summary', 'version'].sort(),
     );
     expect(body).toMatchObject({
       sha256: sha['app-1.0.0-py3-none-any.whl'],
@@ -160,6 +160,8 @@ describe('GET /api/v1/projects/<name>/dependents', () => {
         { project: 'lib-a', version: '1.0', name: 'lib-c', specifier: '>=0.5', extras: [], marker: null, url: null, extra: null, raw: 'lib.c (>=0.5)', artifacts: [{ sha256: sha['lib_a-1.0-py3-none-any.whl'], filename: 'lib_a-1.0-py3-none-any.whl' }] },
         { project: 'lib-b', version: '2.0.0', name: 'lib-c', specifier: '', extras: [], marker: 'extra == "fast"', url: null, extra: 'fast', raw: 'lib-c; extra == "fast"', artifacts: [{ sha256: sha['lib_b-2.0.0-py3-none-any.whl'], filename: 'lib_b-2.0.0-py3-none-any.whl' }] },
       ],
+      nextCursor: null,
+      next: null,
     });
   });
 

@@ -1,11 +1,12 @@
 import { eq, valid } from '@renovatebot/pep440';
 import { Router, type Request, type Response } from 'express';
-import type { ReleaseRepository } from '../../../libs/db/index.js';
+import type { ArtifactDependency, ReleaseArtifact, ReleaseRepository } from '../../../libs/db/index.js';
 import type { Logger } from '../../../libs/log/index.js';
 import { isValidProjectName, normalizeName } from '../../../libs/protocol/pypi/index.js';
-import { HttpError, badRequest, notFound } from '../http-errors.js';
+import { badRequest, notFound, toHttpError } from '../http-errors.js';
 import { environmentFor, parseEnvironmentQuery, QueryError } from './api-evaluate.js';
-import { artifactView, byText, dependentsView, releaseDependenciesView } from './api-views.js';
+import { cursorId, PAGINATION_PARAMS, pageFields, parsePageRequest, withoutPagination } from './api-pagination.js';
+import { artifactView, dependentsView, releaseDependenciesView, unionSources } from './api-views.js';
 
 export interface ApiRoutesDeps {
   releases: ReleaseRepository;
@@ -21,7 +22,8 @@ const VERSION = /^[A-Za-z0-9][A-Za-z0-9._!+-]{0,127}$/;
  * - `GET /api/v1/projects/<name>/versions/<version>/dependencies`: a release's requirements,
  *   optionally evaluated for `?python=&platform=&implementation=&machine=&extras=`;
  * - `GET /api/v1/projects/<name>/dependents`: which cached releases require a project.
- * Names are accepted in any spelling and answered normalised. Errors are JSON
+ * Lists are paginated (`?limit=&cursor=`, see api-pagination.ts): each answer is bounded whatever
+ * is stored. Names are accepted in any spelling and answered normalised. Errors are JSON
  * `{"error": {"code", "message"}}`: 400 for bad input, 404 for what is not cached.
  * Only these paths are handled here, so other routers may serve the rest of `/api/v1/`.
  */
@@ -31,9 +33,13 @@ export function apiRoutes(deps: ApiRoutesDeps): Router {
   router.get('/api/v1/artifacts/:sha256', json(deps, 'api_artifact', async (req) => {
     const sha256 = String(req.params.sha256);
     if (!SHA256.test(sha256)) throw badRequest('invalid sha256: expected 64 hexadecimal digits');
-    const facts = await deps.releases.artifactFacts(sha256.toLowerCase());
+    checkQuery(req.query, new Set());
+    const page = parsePageRequest(req.query, 'artifact-dependencies', 1);
+    const afterId = page.after && cursorId(page.after[0]!);
+    const facts = await deps.releases.artifactFacts(sha256.toLowerCase(), { afterId, limit: page.limit });
     if (!facts) throw notFound(`no cached artifact has sha256 ${sha256.toLowerCase()}`);
-    return artifactView(facts);
+    const last = facts.moreDependencies ? facts.dependencies.at(-1) : undefined;
+    return { ...artifactView(facts), ...pageFields(req, 'artifact-dependencies', last && [String(last.id)]) };
   }));
 
   router.get('/api/v1/projects/:name/versions/:version/dependencies', json(deps, 'api_release_dependencies', async (req) => {
@@ -41,17 +47,27 @@ export function apiRoutes(deps: ApiRoutesDeps): Router {
     const version = String(req.params.version);
     if (!VERSION.test(version)) throw badRequest('invalid version');
     const request = parseQuery(req);
+    const page = parsePageRequest(req.query, 'release-dependencies', 3);
+    const after = page.after && { filename: page.after[0]!, artifactSha256: page.after[1]!, id: cursorId(page.after[2]!) };
     const versions = (await deps.releases.versionsOf(project)).filter((v) => sameVersion(v, version));
-    const releases = (await Promise.all(versions.map((v) => deps.releases.dependenciesOf(project, v)))).flat();
-    if (releases.length === 0) throw notFound(`no extracted artifact of ${project} ${version} is cached`);
-    releases.sort((a, b) => byText(a.filename, b.filename));
-    return releaseDependenciesView(project, version, releases, request && environmentFor(request));
+    const artifacts = versions.length === 0 ? [] : await deps.releases.releaseArtifacts(project, versions);
+    if (artifacts.length === 0) throw notFound(`no extracted artifact of ${project} ${version} is cached`);
+    const rows = await deps.releases.releaseDependencyPage(artifacts, after, page.limit);
+    const declaredEarlier = await declaredEarlierCheck(deps.releases, artifacts, rows.items);
+    const view = releaseDependenciesView(project, version, { artifacts, rows: rows.items, declaredEarlier }, request && environmentFor(request));
+    const last = rows.more ? rows.items.at(-1) : undefined;
+    const filenameOf = (sha: string) => artifacts.find((a) => a.release.artifactSha256 === sha)!.filename;
+    return { ...view, ...pageFields(req, 'release-dependencies', last && [filenameOf(last.artifactSha256), last.artifactSha256, String(last.id)]) };
   }));
 
   router.get('/api/v1/projects/:name/dependents', json(deps, 'api_dependents', async (req) => {
     const project = projectParam(req);
-    if (Object.keys(req.query).length > 0) throw badRequest('this endpoint takes no query parameters');
-    return dependentsView(project, await deps.releases.dependentsOf(project));
+    checkQuery(req.query, new Set());
+    const page = parsePageRequest(req.query, 'dependents', 3);
+    const after = page.after && { project: page.after[0]!, version: page.after[1]!, raw: page.after[2]! };
+    const entries = await deps.releases.dependentsPage(project, after, page.limit);
+    const last = entries.more ? entries.items.at(-1) : undefined;
+    return { ...dependentsView(project, entries.items), ...pageFields(req, 'dependents', last && [last.project, last.version, last.raw]) };
   }));
 
   return router;
@@ -63,9 +79,33 @@ function projectParam(req: Request): string {
   return normalizeName(raw);
 }
 
+/** Refuses query parameters other than `accepted` and the pagination ones. */
+function checkQuery(query: Record<string, unknown>, accepted: Set<string>): void {
+  const unknown = Object.keys(query).find((key) => !accepted.has(key) && !PAGINATION_PARAMS.has(key));
+  if (unknown !== undefined) throw badRequest(`unknown query parameter ${JSON.stringify(unknown)}; accepted: limit, cursor`);
+}
+
+/**
+ * Whether a row's requirement was declared by a union source ordered before the row's artifact.
+ * Sources after the page's first artifact and before a row's own are wholly on this page, which the
+ * view checks itself; so only sources up to the first artifact are asked about, in one query.
+ */
+async function declaredEarlierCheck(releases: ReleaseRepository, artifacts: ReleaseArtifact[], rows: ArtifactDependency[]) {
+  const position = new Map(artifacts.map((a, i) => [a.release.artifactSha256, i]));
+  const first = rows[0];
+  if (!first) return () => false;
+  const firstPosition = position.get(first.artifactSha256)!;
+  const sources = unionSources(artifacts).filter((a) => position.get(a.release.artifactSha256)! <= firstPosition);
+  const declaring = await releases.declaringArtifacts(
+    sources.map((a) => a.release.artifactSha256),
+    [...new Set(rows.map((r) => r.raw))],
+  );
+  return (row: ArtifactDependency) => [...(declaring.get(row.raw) ?? [])].some((sha) => position.get(sha)! < position.get(row.artifactSha256)!);
+}
+
 function parseQuery(req: Request) {
   try {
-    return parseEnvironmentQuery(req.query as Record<string, unknown>);
+    return parseEnvironmentQuery(withoutPagination(req.query as Record<string, unknown>));
   } catch (err) {
     if (err instanceof QueryError) throw badRequest(err.message);
     throw err;
@@ -93,8 +133,12 @@ function json(deps: ApiRoutesDeps, route: string, handler: (req: Request) => Pro
       let status = 500;
       let code = 'internal';
       let message = `internal error (request ${requestId})`;
-      if (err instanceof HttpError) ({ status, code, message } = err);
-      else deps.logger.error({ err, requestId, path: req.path }, 'API request failed');
+      // The same mapping as the one error handler (a database outage is a 503), answered as JSON.
+      const known = toHttpError(err);
+      if (known) {
+        ({ status, code, message } = known);
+        res.set(known.headers);
+      } else deps.logger.error({ err, requestId, path: req.path }, 'API request failed');
       if (res.headersSent) {
         res.destroy();
         return;

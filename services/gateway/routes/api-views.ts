@@ -3,8 +3,7 @@
  * README ("JSON API"): add fields, never rename or remove them.
  */
 import { normalizeName } from '../../../libs/protocol/pypi/index.js';
-import { compare, valid } from '@renovatebot/pep440';
-import { type ArtifactDependency, type ArtifactFacts, type DependentRow, type ReleaseDependencies } from '../../../libs/db/index.js';
+import { type ArtifactDependency, type ArtifactFacts, type DependentEntry, type ReleaseArtifact } from '../../../libs/db/index.js';
 import { evaluateInEnvironment, type Environment } from './api-evaluate.js';
 
 /** One requirement as declared by an artifact. */
@@ -76,17 +75,39 @@ function evaluate(deps: DependencyView[], env: Environment | undefined): { kept:
   return { kept, undetermined };
 }
 
-/** Requirements of several artifacts, each `raw` once, in first-seen order. */
-function union<T extends DependencyView>(lists: T[][]): T[] {
-  const seen = new Map<string, T>();
-  for (const list of lists) for (const d of list) if (!seen.has(d.raw)) seen.set(d.raw, d);
-  return [...seen.values()];
+/** One page of a release's requirements, and what the union on this page must leave out. */
+export interface ReleasePage {
+  /** Every artifact of the release, in page order (filename, then sha256). */
+  artifacts: ReleaseArtifact[];
+  /** This page's requirement rows, artifact after artifact, each artifact's in declared order. */
+  rows: ArtifactDependency[];
+  /**
+   * Whether a row's `raw` was already declared by a union source ordered before the row's artifact
+   * (rows of earlier pages included), so that the union lists each `raw` once over all pages.
+   */
+  declaredEarlier: (row: ArtifactDependency) => boolean;
 }
 
-/** `GET /api/v1/projects/<name>/versions/<version>/dependencies`. */
-export function releaseDependenciesView(project: string, version: string, releases: ReleaseDependencies[], env: Environment | undefined) {
-  const artifacts = releases.map(({ release, filename, dependencies }) => {
-    const { kept, undetermined } = evaluate(dependencies.map(dependencyView), env);
+/** The artifacts whose requirements form a release's union: the known ones, else every extracted one. */
+export function unionSources(artifacts: ReleaseArtifact[]): ReleaseArtifact[] {
+  const extracted = artifacts.filter((a) => a.release.metadataStatus === 'ok');
+  const known = extracted.filter((a) => a.release.dependenciesKnown);
+  return known.length > 0 ? known : extracted;
+}
+
+/**
+ * `GET /api/v1/projects/<name>/versions/<version>/dependencies`, one page: every artifact with its
+ * requirements on this page, and the union's part on this page.
+ */
+export function releaseDependenciesView(project: string, version: string, page: ReleasePage, env: Environment | undefined) {
+  const byArtifact = new Map<string, DependencyView[]>();
+  for (const row of page.rows) {
+    let list = byArtifact.get(row.artifactSha256);
+    if (!list) byArtifact.set(row.artifactSha256, (list = []));
+    list.push(dependencyView(row));
+  }
+  const artifacts = page.artifacts.map(({ release, filename }) => {
+    const { kept, undetermined } = evaluate(byArtifact.get(release.artifactSha256) ?? [], env);
     return {
       sha256: release.artifactSha256,
       filename,
@@ -99,46 +120,30 @@ export function releaseDependenciesView(project: string, version: string, releas
       ...(env ? { undetermined } : {}),
     };
   });
-  const extracted = artifacts.filter((a) => a.metadataStatus === 'ok');
-  const known = extracted.filter((a) => a.dependenciesKnown);
-  const sources = known.length > 0 ? known : extracted;
+  const sources = new Set(unionSources(page.artifacts).map((a) => a.release.artifactSha256));
+  const seen = new Set<string>();
+  const union: DependencyView[] = [];
+  for (const row of page.rows) {
+    if (!sources.has(row.artifactSha256) || seen.has(row.raw) || page.declaredEarlier(row)) continue;
+    seen.add(row.raw);
+    union.push(dependencyView(row));
+  }
+  const { kept, undetermined } = evaluate(union, env);
   return {
     project,
     version,
     environment: env ? { ...env.variables, extras: env.extras } : null,
-    dependenciesKnown: known.length > 0,
-    dependencies: union(sources.map((a) => a.dependencies)),
-    ...(env ? { undetermined: union(sources.map((a) => a.undetermined ?? [])) } : {}),
+    dependenciesKnown: artifacts.some((a) => a.dependenciesKnown),
+    dependencies: kept,
+    ...(env ? { undetermined } : {}),
     artifacts,
   };
 }
 
-/** `GET /api/v1/projects/<name>/dependents`: one entry per requiring release and requirement. */
-export function dependentsView(project: string, rows: DependentRow[]) {
-  const groups = new Map<string, DependencyView & { project: string; version: string; artifacts: Array<{ sha256: string; filename: string }> }>();
-  for (const row of rows) {
-    const key = JSON.stringify([row.project, row.version, row.raw]);
-    let group = groups.get(key);
-    if (!group) {
-      group = { project: row.project, version: row.version, ...dependencyView({ ...row, name: project }), artifacts: [] };
-      groups.set(key, group);
-    }
-    group.artifacts.push({ sha256: row.artifactSha256, filename: row.filename });
-  }
-  const dependents = [...groups.values()].sort((a, b) => byText(a.project, b.project) || compareVersions(a.version, b.version) || byText(a.raw, b.raw));
-  return { project, dependents };
-}
-
-/** PEP 440 order where both are valid versions; text order otherwise (invalid after valid). */
-function compareVersions(a: string, b: string): number {
-  const va = valid(a) !== null;
-  const vb = valid(b) !== null;
-  if (va && vb) return compare(a, b);
-  if (va !== vb) return va ? -1 : 1;
-  return byText(a, b);
-}
-
-/** Code-point order: the same answer whatever the server's locale. */
-export function byText(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/** `GET /api/v1/projects/<name>/dependents`, one page: one entry per requiring release and requirement. */
+export function dependentsView(project: string, entries: DependentEntry[]) {
+  return {
+    project,
+    dependents: entries.map((e) => ({ project: e.project, version: e.version, ...dependencyView({ ...e, name: project }), artifacts: e.artifacts })),
+  };
 }

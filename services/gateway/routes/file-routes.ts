@@ -8,6 +8,7 @@ import type { FileLocator } from '../file-locator.js';
 import { HttpError, badRequest } from '../http-errors.js';
 import { FileMemo } from '../file-memo.js';
 import { sendBuffer, sendStoredFile } from '../send-file.js';
+import { streamFromFetcher, type FetcherStreamDeps } from '../stream-from-fetcher.js';
 import { streamFromUpstream } from '../stream-from-upstream.js';
 import type { MetadataFiles } from '../metadata-files.js';
 import { BodyTooLargeError, readBounded } from '../../../libs/pages/index.js';
@@ -20,10 +21,14 @@ export interface FileRoutesDeps {
   http: UpstreamClient;
   upstreams: () => Promise<UpstreamConfig[]>;
   metrics: Metrics;
+  /** ORCHARD_MAX_FILE_BYTES: the largest file streamed straight from an upstream. */
+  maxFileBytes: number;
   /** `redirect`: cached files answer 307 to a presigned storage URL (s3) instead of streaming. */
   downloadMode?: 'stream' | 'redirect';
   /** Small files served whole from storage are remembered here for the fast path. */
   memo?: FileMemo;
+  /** Following downloads in progress at the fetcher that owns them. */
+  inflight: FetcherStreamDeps;
 }
 
 const FILENAME = /^[A-Za-z0-9][A-Za-z0-9._+!-]{0,254}$/;
@@ -56,6 +61,9 @@ function validate(req: Request, protocol: ProtocolAdapter): { project: string; s
 
 async function serveFile(req: Request, res: Response, deps: FileRoutesDeps, project: string, sha256: string, filename: string): Promise<void> {
   let location = await deps.files.locate(project, sha256, filename);
+  // A byte range (a resumed download, uv reading a wheel's central directory) is answered from
+  // storage: a download in progress is awaited for a while rather than answered in full.
+  if (location.kind === 'inflight' && req.headers.range !== undefined) location = (await deps.files.untilStored(location)) ?? location;
   const send = (size?: number) =>
     sendStoredFile(req, res, deps.store, deps.metrics, {
       key: blobKey(sha256),
@@ -67,7 +75,7 @@ async function serveFile(req: Request, res: Response, deps: FileRoutesDeps, proj
     });
   if (location.kind === 'stored') {
     if (location.size !== undefined && memoizable(req, deps, location.size)) {
-      if (await sendMemoized(req, res, deps, { sha256, filename, size: location.size })) return;
+      if (await sendMemoized(req, res, deps, { project, sha256, filename, size: location.size })) return;
     } else if (await send(location.size)) return;
     location = await deps.files.refetch(project, sha256, filename);
     if (location.kind === 'stored') {
@@ -75,9 +83,14 @@ async function serveFile(req: Request, res: Response, deps: FileRoutesDeps, proj
       throw inconsistentStorage();
     }
   }
+  if (location.kind === 'inflight') {
+    await streamFromFetcher(req, res, deps.inflight, location, sha256, filename);
+    return;
+  }
+  // No fetcher took the job in time (or the queue is down): the one fallback that streams itself.
   const upstream = (await deps.upstreams()).find((u) => u.name === location.source.upstream);
   res.set('X-Orchard-Cache', 'pass-through');
-  await streamFromUpstream(req, res, deps.http, upstream, location.source, sha256, deps.metrics);
+  await streamFromUpstream(req, res, deps.http, upstream, location.source, sha256, deps.metrics, deps.maxFileBytes);
 }
 
 /** A plain full GET of a file small enough for the memo (ranges and conditionals stream as usual). */
@@ -96,7 +109,12 @@ function memoizable(req: Request, deps: FileRoutesDeps, size: number): boolean {
  * Reads a small stored file whole, sends it with the same headers as a streamed one, and remembers
  * the answer for the fast path. Returns false when the store does not have it.
  */
-async function sendMemoized(req: Request, res: Response, deps: FileRoutesDeps, file: { sha256: string; filename: string; size: number }): Promise<boolean> {
+async function sendMemoized(
+  req: Request,
+  res: Response,
+  deps: FileRoutesDeps,
+  file: { project: string; sha256: string; filename: string; size: number },
+): Promise<boolean> {
   const blob = await deps.store.get(blobKey(file.sha256));
   if (!blob) return false;
   let body: Buffer;
@@ -110,7 +128,7 @@ async function sendMemoized(req: Request, res: Response, deps: FileRoutesDeps, f
   const etag = `"${file.sha256}"`;
   res.once('finish', () => deps.metrics.bytesServed.inc({ source: 'storage' }, body.length));
   sendBuffer(req, res, body, { sha256: file.sha256, filename: file.filename, contentType: 'application/octet-stream' });
-  deps.memo!.put(FileMemo.fileKey(file.sha256), file.filename, res.getHeaders(), etag, body);
+  deps.memo!.put(FileMemo.path(file.project, file.sha256, file.filename), res.getHeaders(), etag, body);
   return true;
 }
 

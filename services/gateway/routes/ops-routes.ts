@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import type { Registry } from 'prom-client';
-import { runChecks, type Check } from '../../../libs/lifecycle/index.js';
+import { readinessBody, runChecks, type Check } from '../../../libs/lifecycle/index.js';
 
 /** `/health` (process up), `/ready` (dependencies reachable) and `/metrics`. */
 export function opsRoutes(deps: {
@@ -18,7 +18,7 @@ export function opsRoutes(deps: {
   router.get('/ready', async (_req, res) => {
     res.locals.route = 'ready';
     const result = await runChecks(deps.checks);
-    res.status(result.ready ? 200 : 503).json({ status: result.ready ? 'ready' : 'unready', checks: result.checks, ...deps.details() });
+    res.status(result.ready ? 200 : 503).json(readinessBody(result, deps.details()));
   });
   router.get('/metrics', async (_req, res) => {
     res.locals.route = 'metrics';

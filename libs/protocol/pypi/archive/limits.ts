@@ -1,6 +1,8 @@
+import { MAX_METADATA_BYTES } from '../metadata-bounds.js';
+
 /** Bounds applied to untrusted archives. Every field is optional; defaults below. */
 export interface ArchiveLimits {
-  /** Largest METADATA / PKG-INFO accepted, uncompressed. Default 10 MiB. */
+  /** Largest METADATA / PKG-INFO accepted, uncompressed. Default {@link MAX_METADATA_BYTES} (4 MiB). */
   maxMetadataBytes?: number;
   /** Largest zip central directory read. Default 64 MiB. */
   maxCentralDirectoryBytes?: number;
@@ -14,7 +16,7 @@ export interface ArchiveLimits {
 
 /** The defaults used for any limit not given. */
 export const DEFAULT_ARCHIVE_LIMITS: Readonly<Required<ArchiveLimits>> = Object.freeze({
-  maxMetadataBytes: 10 * 1024 * 1024,
+  maxMetadataBytes: MAX_METADATA_BYTES,
   maxCentralDirectoryBytes: 64 * 1024 * 1024,
   maxEntries: 1_000_000,
   maxCompressionRatio: 200,

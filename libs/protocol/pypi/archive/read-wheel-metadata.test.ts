@@ -151,7 +151,7 @@ describe('readWheelMetadata', () => {
 
   it('rejects a METADATA over the size limit or the compression ratio', async () => {
     const huge = await zipOf([{ name: META, data: Buffer.alloc(11 * 1024 * 1024, 'a') }]);
-    expect(await reason(read(huge))).toBe('METADATA larger than 10 MiB');
+    expect(await reason(read(huge))).toBe('METADATA larger than 4 MiB');
     const dense = await zipOf([{ name: META, data: Buffer.alloc(1024 * 1024, 'a') }]);
     expect(await reason(read(dense))).toBe('compression ratio exceeds 200:1');
     expect((await read(dense, undefined, { maxCompressionRatio: 5000 })).bytes.length).toBe(1024 * 1024);

@@ -1,0 +1,106 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Request, Response } from 'express';
+import { request, type Dispatcher } from 'undici';
+import type { Logger } from '../../libs/log/index.js';
+import type { Metrics } from '../../libs/metrics/index.js';
+import { blobKey, type BlobStore } from '../../libs/storage/index.js';
+import { bodyDelivered } from './body-delivery.js';
+import type { FileLocation, FileLocator } from './file-locator.js';
+import { HttpError } from './http-errors.js';
+import { VerifyingPassThrough } from './stream-from-upstream.js';
+
+type Inflight = Extract<FileLocation, { kind: 'inflight' }>;
+
+export interface FetcherStreamDeps {
+  files: FileLocator;
+  store: BlobStore;
+  /** Connections to the fetchers' ops ports (internal traffic: no upstream address policy). */
+  dispatcher: Dispatcher;
+  metrics: Metrics;
+  logger: Logger;
+  maxFileBytes: number;
+  /** How long a client's download waits for another fetcher when the one serving it went away. */
+  resumeWaitMs: number;
+}
+
+/** A download followed across this many fetchers going away at most (shutdowns, crashes). */
+const MAX_RESUMES = 5;
+
+/**
+ * Serves a file while the fetcher that owns its one upstream download is still receiving it: the
+ * client gets the bytes as they arrive (first byte about when the fetcher has it), however long the
+ * download takes and however many clients wait. If that fetcher goes away mid-file, the answer
+ * continues from the same offset — from the fetcher that took the job over, or from storage once it
+ * is there. The bytes are hashed on the way and the last chunk is held back until the sha256
+ * matches, so a wrong file never reaches a client complete.
+ */
+export async function streamFromFetcher(req: Request, res: Response, deps: FetcherStreamDeps, location: Inflight, sha256: string, filename: string): Promise<void> {
+  res.status(200).set({
+    ETag: `"${sha256}"`,
+    'Content-Type': 'application/octet-stream',
+    'Content-Disposition': `attachment; filename="${filename.replace(/["\\]/g, '')}"`,
+    // As for a stored file: a client (or cache) only ever holds a complete body, and a complete body
+    // is a verified one (a mismatch cuts the connection before the last chunk).
+    'Cache-Control': 'public, max-age=31536000, immutable',
+    'Accept-Ranges': 'bytes',
+    'X-Orchard-Cache': 'miss',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  if (location.size !== undefined) res.set('Content-Length', String(location.size));
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  const controller = new AbortController();
+  res.once('close', () => controller.abort());
+  const verify = new VerifyingPassThrough(sha256, deps.maxFileBytes);
+  await pipeline(Readable.from(follow(deps, location, sha256, controller.signal)), verify, res).catch((err: unknown) => {
+    // Headers are out: the error handler can only cut the connection, which is the point.
+    if (verify.mismatch) throw new HttpError(502, 'hash_mismatch', `${filename} does not match its published sha256`);
+    if (bodyDelivered(res) || controller.signal.aborted) return;
+    throw err;
+  });
+  if (bodyDelivered(res)) deps.metrics.bytesServed.inc({ source: 'fetcher' }, verify.bytes);
+}
+
+/** The file's bytes in order, from wherever they can be read now, resuming at the offset reached. */
+async function* follow(deps: FetcherStreamDeps, first: Inflight, sha256: string, signal: AbortSignal): AsyncGenerator<Buffer> {
+  let offset = 0;
+  let location: FileLocation = first;
+  for (let resumes = 0; ; resumes++) {
+    try {
+      const chunks = location.kind === 'inflight' ? fromFetcher(deps.dispatcher, location.url, offset, signal) : fromStore(deps.store, sha256, offset, signal);
+      for await (const chunk of chunks) {
+        offset += chunk.length;
+        yield chunk;
+      }
+      return;
+    } catch (err) {
+      if (signal.aborted || resumes >= MAX_RESUMES) throw err;
+      deps.logger.warn({ sha256, offset, reason: (err as Error).message }, 'the fetcher serving a download went away; resuming it');
+      const next = await deps.files.resume(first, deps.resumeWaitMs);
+      if (!next || next.kind === 'upstream') throw err;
+      location = next;
+    }
+  }
+}
+
+async function* fromFetcher(dispatcher: Dispatcher, url: string, offset: number, signal: AbortSignal): AsyncGenerator<Buffer> {
+  const response = await request(`${url}?offset=${offset}`, { dispatcher, signal });
+  if (response.statusCode !== 200) {
+    await response.body.dump();
+    throw new Error(`the fetcher answered ${response.statusCode} for a download in progress`);
+  }
+  for await (const chunk of response.body) yield chunk as Buffer;
+}
+
+async function* fromStore(store: BlobStore, sha256: string, offset: number, signal: AbortSignal): AsyncGenerator<Buffer> {
+  const key = blobKey(sha256);
+  const stat = await store.stat(key);
+  if (!stat) throw new Error('the downloaded file is not in storage');
+  if (offset >= stat.size) return;
+  const blob = await store.get(key, { range: { start: offset, end: stat.size - 1 }, signal });
+  if (!blob) throw new Error('the downloaded file is not in storage');
+  for await (const chunk of blob.body) yield chunk as Buffer;
+}

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { startTestS3, s3ServiceEnv } from '../test/support/s3.js';
 import { S3BlobStore, blobKey } from '../libs/storage/index.js';
 import { freePort } from '../test/support/orchard.js';
-import { drain, pipInstall, timed } from './lib/clients.js';
+import { drain, pipInstall, timed, timedDownload } from './lib/clients.js';
 import { ensureCorpus } from './lib/corpus.js';
 import { BareNodeServer } from './lib/bare-node.js';
 import { mirrorOrchard } from './lib/mirror.js';
@@ -18,6 +18,7 @@ import { StaticServer } from './lib/nginx.js';
 import { OrchardUnderTest, startBenchOrchard } from './lib/orchard.js';
 import { measureCachedPageDuringFill } from './lib/page-fill-latency.js';
 import { RssSampler } from './lib/rss.js';
+import { measureSlowHerd } from './lib/slow-herd.js';
 import { runWrk, type LoadResult } from './lib/wrk.js';
 
 interface Figure {
@@ -181,9 +182,15 @@ async function main(): Promise<void> {
     const bigUrl = `${o.url}/files/${corpus.big.project}/${corpus.big.sha256}/${corpus.big.filename}`;
     const bigDirect = `${upstream.url}/files/${corpus.big.filename}`;
     await drain(`${o.url}/simple/${corpus.big.project}/`);
-    const coldFetch = await timed([() => drain(bigUrl)], 1);
-    const directFetch = await timed([() => drain(bigDirect)], 1);
-    figure({ name: 'cold fetch 200 MB (MiB/s)', orchard: corpus.big.size / 2 ** 20 / coldFetch, limit: corpus.big.size / 2 ** 20 / directFetch, unit: 'MiB/s' });
+    const coldFetch = await timedDownload(bigUrl);
+    const directFetch = await timedDownload(bigDirect);
+    figure({
+      name: 'cold fetch 200 MB (MiB/s)',
+      orchard: corpus.big.size / 2 ** 20 / coldFetch.done,
+      limit: corpus.big.size / 2 ** 20 / directFetch.done,
+      unit: 'MiB/s',
+      extra: { orchardFirstByteMs: Math.round(coldFetch.firstByte * 1000), nginxFirstByteMs: Math.round(directFetch.firstByte * 1000) },
+    });
 
     console.log('cold small files (fetches per second)…');
     const smalls = corpus.smallProjects.slice(0, 200);
@@ -253,6 +260,25 @@ async function main(): Promise<void> {
     extra: { fills: fill.fills, secondsPerFill: fill.secondsPerFill, pageBytes: fill.pageBytes, fillingRps: fill.filling.requestsPerSecond, idleRps: fill.idle.requestsPerSecond, fillingP50Ms: fill.filling.p50Ms, idleP50Ms: fill.idle.p50Ms },
   });
   memory['gateway peak RSS while maximal pages fill (MiB)'] = fill.gatewayPeakRssMiB;
+
+  console.log('a herd of 50 on one cold 30 MB file from a 3 MB/s upstream (its own Orchard)…');
+  const herd = await measureSlowHerd();
+  figure({
+    name: `herd of ${herd.clients} on a cold ${Math.round(herd.fileBytes / 1e6)} MB file at ${herd.upstreamBytesPerSecond / 1e6} MB/s: wall (s), Orchard vs straight at the upstream`,
+    orchard: herd.orchard.wallSeconds,
+    limit: herd.direct.wallSeconds,
+    unit: 's',
+    ratio: herd.orchard.wallSeconds / herd.direct.wallSeconds,
+    target: '1 upstream GET',
+    met: herd.upstreamGets === 1,
+    extra: {
+      upstreamGets: herd.upstreamGets,
+      orchardFirstByteP50Ms: Math.round(herd.orchard.firstByteP50Seconds * 1000),
+      orchardFirstByteP99Ms: Math.round(herd.orchard.firstByteP99Seconds * 1000),
+      directFirstByteP50Ms: Math.round(herd.direct.firstByteP50Seconds * 1000),
+      directFirstByteP99Ms: Math.round(herd.direct.firstByteP99Seconds * 1000),
+    },
+  });
 
   console.log('cached file throughput (S3 store on s3rver)…');
   const s3 = await startTestS3();

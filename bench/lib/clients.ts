@@ -16,6 +16,21 @@ export async function drain(url: string): Promise<number> {
   return bytes;
 }
 
+/** Downloads `url` to nowhere; returns seconds (since `started`, a `performance.now()`) to the first body byte and to the end. */
+export async function timedDownload(url: string, started = performance.now()): Promise<{ firstByte: number; done: number }> {
+  const res = await request(url, { headersTimeout: 600_000, bodyTimeout: 600_000 });
+  if (res.statusCode !== 200) {
+    await res.body.dump();
+    throw new Error(`${url}: ${res.statusCode}`);
+  }
+  let firstByte: number | undefined;
+  for await (const chunk of res.body) {
+    if ((chunk as Buffer).length > 0) firstByte ??= (performance.now() - started) / 1000;
+  }
+  const done = (performance.now() - started) / 1000;
+  return { firstByte: firstByte ?? done, done };
+}
+
 /** Runs `count` jobs with at most `concurrency` at once; returns seconds taken. */
 export async function timed(jobs: Array<() => Promise<unknown>>, concurrency: number): Promise<number> {
   const started = performance.now();

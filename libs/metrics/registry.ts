@@ -53,7 +53,7 @@ export function createMetrics(service: ServiceName) {
     }),
     bytesServed: new Counter({
       name: 'orchard_bytes_served_total',
-      help: 'File bytes sent to clients, by source (storage, memory: the gateway file memo, upstream)',
+      help: 'File bytes sent to clients, by source (storage, memory: the gateway file memo, fetcher: a download followed as it arrives, upstream: passed through)',
       labelNames: ['source'] as const,
       registers: [registry],
     }),

@@ -97,9 +97,11 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
       throw new SizeLimitError(deps.maxFileBytes);
     }
     // Waiting clients follow the bytes as they arrive (one upstream download however long it takes).
-    const spool = deps.inflight && progress ? deps.inflight.begin(progress.jobId, size) : undefined;
+    const announce = (url: string) =>
+      void progress!.report({ streaming: url, ...(size !== undefined ? { size } : {}) }).catch((err: unknown) => deps.logger.debug({ err: (err as Error).message }, 'could not report the download'));
+    const spool = deps.inflight && progress ? deps.inflight.begin(progress.jobId, size, announce) : undefined;
+    // Errors reach store.put through the tee (pipeline destroys it with the body's error).
     const body = spool ? pipeline(response.body, spool.tee, () => {}) : response.body;
-    if (spool) await progress!.report({ streaming: deps.inflight!.urlFor(progress!.jobId), ...(size !== undefined ? { size } : {}) }).catch((err: unknown) => deps.logger.debug({ err: (err as Error).message }, 'could not report the download'));
     let result;
     try {
       result = await deps.store.put(key, body, {

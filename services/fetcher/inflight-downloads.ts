@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { open, rm, type FileHandle } from 'node:fs/promises';
@@ -10,7 +11,8 @@ import type { Logger } from '../../libs/log/index.js';
 const READ_CHUNK = 256 * 1024;
 /** How long a finished download's spool stays readable for readers that joined just before the end. */
 const FINISHED_GRACE_MS = 30_000;
-const PATH = /^\/inflight\/([0-9a-f]{64}-[0-9a-f]{16})$/;
+/** `/inflight/<fetch job id>/<attempt token>`: each attempt of a job is its own stream. */
+const PATH = /^\/inflight\/([0-9a-f]{64}-[0-9a-f]{16})\/([0-9a-f]{16})$/;
 
 type State = 'running' | 'done' | 'failed';
 
@@ -18,6 +20,7 @@ type State = 'running' | 'done' | 'failed';
 class Download extends EventEmitter {
   written = 0;
   state: State = 'running';
+  readonly token = randomBytes(8).toString('hex');
 
   constructor(
     readonly file: string,
@@ -60,20 +63,24 @@ export class InflightDownloads {
     mkdirSync(options.dir, { recursive: true });
   }
 
-  /** Where readers follow the download of this job. */
-  urlFor(jobId: string): string {
-    return `${this.options.baseUrl.replace(/\/$/, '')}/inflight/${jobId}`;
-  }
-
   /**
    * Starts spooling one download: the returned stream passes the bytes through unchanged once they
-   * are in the spool file. Call `settle` with the stored outcome when the download ends.
+   * are in the spool file. `announce` gets the URL readers follow it at once its first bytes are
+   * there (so a download that fails at once, its store refusing the write, is never announced).
+   * Call `settle` with the stored outcome when the download ends.
    */
-  begin(jobId: string, size: number | undefined): { tee: Transform; settle: (ok: boolean) => void } {
+  begin(jobId: string, size: number | undefined, announce: (url: string) => void): { tee: Transform; settle: (ok: boolean) => void } {
     const file = path.join(this.options.dir, `${jobId}-${process.pid}-${Date.now()}`);
     const download = new Download(file, size);
     this.downloads.set(jobId, download);
-    const tee = new SpoolTee(file, download);
+    const url = `${this.options.baseUrl.replace(/\/$/, '')}/inflight/${jobId}/${download.token}`;
+    const onFirstBytes = () => {
+      if (download.written === 0 && download.state === 'running') return;
+      download.off('change', onFirstBytes);
+      if (download.written > 0) announce(url);
+    };
+    download.on('change', onFirstBytes);
+    const tee = new SpoolTee(file, download, this.options.logger);
     const settle = (ok: boolean) => {
       download.settle(ok ? 'done' : 'failed');
       void tee.closeFile();
@@ -95,7 +102,7 @@ export class InflightDownloads {
     if (!match || req.method !== 'GET') return false;
     const download = this.downloads.get(match[1]!);
     const offset = Number(url.searchParams.get('offset') ?? '0');
-    if (!download || download.state === 'failed' || !Number.isSafeInteger(offset) || offset < 0) {
+    if (!download || download.token !== match[2] || download.state === 'failed' || !Number.isSafeInteger(offset) || offset < 0) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('no such download\n');
       return true;
     }
@@ -162,6 +169,7 @@ class SpoolTee extends Transform {
   constructor(
     private readonly file: string,
     private readonly download: Download,
+    private readonly logger: Logger,
   ) {
     super();
   }
@@ -177,8 +185,12 @@ class SpoolTee extends Transform {
       }, callback);
   }
 
+  /** Closes the spool file; a failure to open or close it already failed the download or costs nothing. */
   async closeFile(): Promise<void> {
-    const handle = await this.handle?.catch(() => undefined);
-    await handle?.close().catch(() => undefined);
+    try {
+      await (await this.handle)?.close();
+    } catch (err) {
+      this.logger.debug({ file: this.file, err: (err as Error).message }, 'spool file not closed cleanly');
+    }
   }
 }

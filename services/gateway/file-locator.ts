@@ -118,7 +118,8 @@ export class FileLocator {
    * the fetcher that took the job over. Null when none did within `waitMs`.
    */
   resume(location: Extract<FileLocation, { kind: 'inflight' }>, waitMs: number): Promise<FileLocation | null> {
-    return this.await(location.jobId, location.source, waitMs);
+    // The job's progress may still name the stream that just broke (its owner died holding it).
+    return this.await(location.jobId, location.source, waitMs, { streaming: true, except: location.url });
   }
 
   /**
@@ -130,9 +131,9 @@ export class FileLocator {
     return stored?.kind === 'stored' ? { kind: 'stored' } : null;
   }
 
-  private async await(jobId: string, source: FileSource, waitMs: number, accept = { streaming: true }): Promise<FileLocation | null> {
+  private async await(jobId: string, source: FileSource, waitMs: number, accept: StreamingAccepted = { streaming: true }): Promise<FileLocation | null> {
     const { fetchEvents, producers } = this.deps;
-    const outcome = await waitForJob(fetchEvents, producers.fetch, jobId, waitMs, accept.streaming);
+    const outcome = await waitForJob(fetchEvents, producers.fetch, jobId, waitMs, accept);
     switch (outcome.kind) {
       case 'completed':
         return { kind: 'stored' };
@@ -145,6 +146,9 @@ export class FileLocator {
     }
   }
 }
+
+/** Whether a download in progress answers the wait, and which stream (one that broke) does not. */
+type StreamingAccepted = { streaming: false } | { streaming: true; except?: string };
 
 type JobOutcome =
   | { kind: 'completed' }
@@ -171,7 +175,7 @@ const STREAM_AFTER_MS = 500;
  * rejects (nor escapes as an unhandled rejection): the deadline decides, and the request streams
  * from upstream instead.
  */
-function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number, streaming: boolean): Promise<JobOutcome> {
+function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number, accept: StreamingAccepted): Promise<JobOutcome> {
   if (ms <= 0) return Promise.resolve({ kind: 'timeout' });
   // Per-job events (`completed:<id>`) are emitted but not in BullMQ's typed listener map.
   const emitter = events as unknown as EventEmitter;
@@ -195,7 +199,7 @@ function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number
     // awaited. Streaming: the fetcher serves the bytes as they arrive.
     const onProgress = (args: { data?: unknown }) => {
       if (isFetchStored(args.data)) onCompleted();
-      else if (streaming && isFetchStreaming(args.data)) {
+      else if (accept.streaming && isFetchStreaming(args.data) && args.data.streaming !== accept.except) {
         // A new owner's stream (a job handed over) replaces the one being waited on.
         follow = { kind: 'streaming', url: args.data.streaming, size: args.data.size };
         streamTimer ??= setTimeout(() => finish(follow!), STREAM_AFTER_MS);

@@ -34,37 +34,64 @@ const MAX_RESUMES = 5;
  * continues from the same offset — from the fetcher that took the job over, or from storage once it
  * is there. The bytes are hashed on the way and the last chunk is held back until the sha256
  * matches, so a wrong file never reaches a client complete.
+ *
+ * Returns false, having sent nothing, when the fetcher delivered no byte at all (its download
+ * failed at once, or it went away): the caller then falls back to the upstream itself.
  */
-export async function streamFromFetcher(req: Request, res: Response, deps: FetcherStreamDeps, location: Inflight, sha256: string, filename: string): Promise<void> {
-  res.status(200).set({
-    ETag: `"${sha256}"`,
-    'Content-Type': 'application/octet-stream',
-    'Content-Disposition': `attachment; filename="${filename.replace(/["\\]/g, '')}"`,
-    // As for a stored file: a client (or cache) only ever holds a complete body, and a complete body
-    // is a verified one (a mismatch cuts the connection before the last chunk).
-    'Cache-Control': 'public, max-age=31536000, immutable',
-    'Accept-Ranges': 'bytes',
-    'X-Orchard-Cache': 'miss',
-    'X-Content-Type-Options': 'nosniff',
-  });
-  if (location.size !== undefined) res.set('Content-Length', String(location.size));
+export async function streamFromFetcher(req: Request, res: Response, deps: FetcherStreamDeps, location: Inflight, sha256: string, filename: string): Promise<boolean> {
+  const headers = () => {
+    res.status(200).set({
+      ETag: `"${sha256}"`,
+      'Content-Type': 'application/octet-stream',
+      'Content-Disposition': `attachment; filename="${filename.replace(/["\\]/g, '')}"`,
+      // As for a stored file: a client (or cache) only ever holds a complete body, and a complete
+      // body is a verified one (a mismatch cuts the connection before the last chunk).
+      'Cache-Control': 'public, max-age=31536000, immutable',
+      'Accept-Ranges': 'bytes',
+      'X-Orchard-Cache': 'miss',
+      'X-Content-Type-Options': 'nosniff',
+    });
+    if (location.size !== undefined) res.set('Content-Length', String(location.size));
+  };
   if (req.method === 'HEAD') {
+    headers();
     res.end();
-    return;
+    return true;
   }
   const controller = new AbortController();
   res.once('close', () => controller.abort());
+  const chunks = follow(deps, location, sha256, controller.signal);
+  let first: IteratorResult<Buffer>;
+  try {
+    first = await chunks.next();
+  } catch (err) {
+    if (controller.signal.aborted) return true;
+    deps.logger.warn({ sha256, reason: (err as Error).message }, 'the fetcher delivered no byte of a download; streaming from upstream instead');
+    return false;
+  }
+  headers();
   const verify = new VerifyingPassThrough(sha256, deps.maxFileBytes);
-  await pipeline(Readable.from(follow(deps, location, sha256, controller.signal)), verify, res).catch((err: unknown) => {
+  await pipeline(Readable.from(prepend(first, chunks)), verify, res).catch((err: unknown) => {
     // Headers are out: the error handler can only cut the connection, which is the point.
     if (verify.mismatch) throw new HttpError(502, 'hash_mismatch', `${filename} does not match its published sha256`);
     if (bodyDelivered(res) || controller.signal.aborted) return;
     throw err;
   });
   if (bodyDelivered(res)) deps.metrics.bytesServed.inc({ source: 'fetcher' }, verify.bytes);
+  return true;
 }
 
-/** The file's bytes in order, from wherever they can be read now, resuming at the offset reached. */
+async function* prepend(first: IteratorResult<Buffer>, rest: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
+  if (first.done) return;
+  yield first.value;
+  yield* rest;
+}
+
+/**
+ * The file's bytes in order, from wherever they can be read now. Once bytes went out, a broken
+ * source is resumed at the offset reached (from the download's next owner, or storage); before
+ * that, the failure is the caller's to handle.
+ */
 async function* follow(deps: FetcherStreamDeps, first: Inflight, sha256: string, signal: AbortSignal): AsyncGenerator<Buffer> {
   let offset = 0;
   let location: FileLocation = first;
@@ -77,9 +104,9 @@ async function* follow(deps: FetcherStreamDeps, first: Inflight, sha256: string,
       }
       return;
     } catch (err) {
-      if (signal.aborted || resumes >= MAX_RESUMES) throw err;
+      if (signal.aborted || offset === 0 || resumes >= MAX_RESUMES) throw err;
       deps.logger.warn({ sha256, offset, reason: (err as Error).message }, 'the fetcher serving a download went away; resuming it');
-      const next = await deps.files.resume(first, deps.resumeWaitMs);
+      const next = await deps.files.resume(location.kind === 'inflight' ? location : first, deps.resumeWaitMs);
       if (!next || next.kind === 'upstream') throw err;
       location = next;
     }

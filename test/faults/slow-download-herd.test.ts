@@ -31,7 +31,7 @@ for (const storage of ['fs', 's3'] as const) {
     let replica: string;
     let wheel: Awaited<ReturnType<typeof buildWheel>>;
 
-    /** Whether the file is complete in storage (fs: its blob; S3: served as a cache hit by the gateway's store). */
+    /** Whether the file is complete in storage (fs: its blob; S3: its object). */
     const stored = async () => (storage === 'fs' ? exists(blobPath(orchard.dataDir, wheel.sha256)) : (await s3Stat(s3!, wheel.sha256)) !== undefined);
 
     const download = (base: string): Promise<Download> =>
@@ -96,8 +96,9 @@ async function s3Stat(s3: TestS3, sha: string): Promise<number | undefined> {
   try {
     const head = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `blobs/sha256/${sha.slice(0, 2)}/${sha.slice(2, 4)}/${sha}` }));
     return head.ContentLength;
-  } catch {
-    return undefined;
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NotFound') return undefined;
+    throw err;
   } finally {
     client.destroy();
   }

@@ -83,11 +83,9 @@ async function serveFile(req: Request, res: Response, deps: FileRoutesDeps, proj
       throw inconsistentStorage();
     }
   }
-  if (location.kind === 'inflight') {
-    await streamFromFetcher(req, res, deps.inflight, location, sha256, filename);
-    return;
-  }
-  // No fetcher took the job in time (or the queue is down): the one fallback that streams itself.
+  if (location.kind === 'inflight' && (await streamFromFetcher(req, res, deps.inflight, location, sha256, filename))) return;
+  // No fetcher took the job in time, or its download broke before a byte (or the queue is down):
+  // the one fallback that streams from the upstream itself.
   const upstream = (await deps.upstreams()).find((u) => u.name === location.source.upstream);
   res.set('X-Orchard-Cache', 'pass-through');
   await streamFromUpstream(req, res, deps.http, upstream, location.source, sha256, deps.metrics, deps.maxFileBytes);

@@ -3,6 +3,7 @@ import pg from 'pg';
 /** Minimal logger the migration code writes to; a pino logger fits. */
 export interface MigrationLogger {
   info(message: string): void;
+  debug?(message: string): void;
 }
 
 const INVALID_CATALOG_NAME = '3D000';

@@ -70,7 +70,9 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<stri
   signal?.throwIfAborted();
 
   const client = openClient(databaseUrl, connectTimeoutMs);
-  const abort = () => void client.end().catch(() => undefined);
+  // Closing is best effort: the connection may already be gone (that is often why we close).
+  const closed = (err: unknown) => logger?.debug?.(`migration connection not closed cleanly: ${(err as Error).message}`);
+  const abort = () => void client.end().catch(closed);
   signal?.addEventListener('abort', abort, { once: true });
   try {
     await client.connect();
@@ -90,11 +92,11 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<stri
       return applied;
     } finally {
       // Ending the session releases the lock anyway; a failed unlock must not hide the real error.
-      await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCK_KEY]).catch(() => undefined);
+      await client.query('SELECT pg_advisory_unlock($1)', [ADVISORY_LOCK_KEY]).catch(closed);
     }
   } finally {
     signal?.removeEventListener('abort', abort);
-    await client.end().catch(() => undefined);
+    await client.end().catch(closed);
   }
 }
 

@@ -97,9 +97,7 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
       throw new SizeLimitError(deps.maxFileBytes);
     }
     // Waiting clients follow the bytes as they arrive (one upstream download however long it takes).
-    const announce = (url: string) =>
-      void progress!.report({ streaming: url, ...(size !== undefined ? { size } : {}) }).catch((err: unknown) => deps.logger.debug({ err: (err as Error).message }, 'could not report the download'));
-    const spool = deps.inflight && progress ? deps.inflight.begin(progress.jobId, size, announce) : undefined;
+    const spool = deps.inflight && progress ? deps.inflight.begin(progress.jobId, size, (url) => announceStream(progress, url, size, deps.logger)) : undefined;
     // Errors reach store.put through the tee (pipeline destroys it with the body's error).
     const body = spool ? pipeline(response.body, spool.tee, () => {}) : response.body;
     let result;
@@ -134,6 +132,11 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
   } finally {
     metrics.upstreamRequests.inc({ upstream: upstream.name, kind: 'file', outcome });
   }
+}
+
+/** Tells waiting clients where to follow the download (job progress); they wait for storage if it is lost. */
+function announceStream(progress: FetchProgress, url: string, size: number | undefined, logger: Logger): void {
+  void progress.report({ streaming: url, ...(size !== undefined ? { size } : {}) }).catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'could not report the download'));
 }
 
 /** Longest a fetched, stored file waits for PostgreSQL to come back before its job fails as usual. */

@@ -53,7 +53,10 @@ export class FileLocator {
     if (stat) {
       // Without the artifact cache's record of its name, the listing says which names these bytes go
       // by; when the listing cannot be read (upstream down, no cached page), the stored bytes serve.
-      const listed = await this.deps.pages.lookupFile(project, sha256, filename).catch(() => undefined);
+      const listed = await this.deps.pages.lookupFile(project, sha256, filename).catch((err: unknown) => {
+        this.deps.logger.debug({ project, err: (err as Error).message }, 'listing unreadable; serving the stored file');
+        return undefined;
+      });
       if (listed === null) throw notListed(project, filename);
       metrics.cacheLookups.inc({ category: 'artifact', result: 'hit' });
       return { kind: 'stored', size: stat.size };
@@ -79,8 +82,10 @@ export class FileLocator {
     const source = await this.deps.pages.lookupFile(project, sha256, filename);
     if (!source) throw notListed(project, filename);
     // A completed job kept under the listing's id would otherwise answer "done" without fetching.
-    const previous = await producers.fetch.getJob(fetchJobId({ ...source, sha256 })).catch(() => undefined);
-    if (previous && (await previous.isCompleted().catch(() => false))) await previous.remove().catch(() => {});
+    // Best effort: with the queue unreachable, the fetch below falls back to the upstream anyway.
+    const forget = (err: unknown) => logger.debug({ err: (err as Error).message }, 'could not clear the completed fetch job');
+    const previous = await producers.fetch.getJob(fetchJobId({ ...source, sha256 })).catch(forget);
+    if (previous && (await previous.isCompleted().catch(forget))) await previous.remove().catch(forget);
     return this.fetch(project, sha256, source);
   }
 

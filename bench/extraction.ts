@@ -8,16 +8,30 @@
  * - `concurrent`: the handler at the extractor's default concurrency (4) in one process;
  * - `queue`: a real BullMQ worker (concurrency 4) draining the corpus enqueued up front: what one
  *   extractor process sustains during a backfill, queue round trips included.
+ * Each is measured with both of the repository's dependency writers (`byWriter`: the raw `unnest`
+ * insert Orchard used before, as the baseline, and Prisma `createMany`, the product's), one after the other on the same corpus; the
+ * top-level figures are the product writer's.
  *
  *   npx tsx bench/extraction.ts      prints a JSON result
  *
- * Environment: BENCH_WHEELS (300), BENCH_SDISTS (200), BENCH_CONCURRENCY (4).
+ * Environment: BENCH_WHEELS (300), BENCH_SDISTS (200), BENCH_CONCURRENCY (4),
+ * BENCH_MAX_REQUIREMENTS (50: each file declares 0–50 requirements, sdists of metadata 1.0 none).
  */
 import os from 'node:os';
 import { QueueEvents } from 'bullmq';
+import { pino } from 'pino';
+import { ArtifactCache, CacheKeys, createCacheRedis } from '../libs/cache/index.js';
+import { ReleaseRepository } from '../libs/db/index.js';
+import { PRODUCT_WRITER, releaseRepositoryWith, type DependencyWriter } from './lib/raw-sql-dependencies.js';
+import { registeredProtocols } from '../libs/protocol/index.js';
+import { pypiProtocol } from '../libs/protocol/pypi/index.js';
 import { createProducerRedis, createWorker, createWorkerRedis, Producers, queues, type ExtractJob } from '../libs/queue/index.js';
+import { createExtractHandler, type ExtractOutcome } from '../services/extractor/extract-artifact.js';
 import { generateCorpus } from '../test/metadata/corpus.js';
 import { createExtractionHarness, REDIS_URL, type ExtractionHarness } from '../test/metadata/harness.js';
+
+type Extract = (job: ExtractJob) => Promise<ExtractOutcome>;
+const WRITERS: DependencyWriter[] = ['createMany', 'unnest'];
 
 export interface ExtractionRate {
   artifacts: number;
@@ -29,12 +43,16 @@ export interface ExtractionResult {
   benchmark: 'extraction';
   date: string;
   machine: { cpus: number; model: string; node: string };
-  corpus: { wheels: number; sdists: number; requirements: number; bytes: number };
+  corpus: { wheels: number; sdists: number; requirements: number; maxRequirements: number; bytes: number };
   concurrency: number;
-  sequential: ExtractionRate & { wheelsPerSecond: number; sdistsPerSecond: number; p50Ms: number; p99Ms: number };
+  defaultWriter: DependencyWriter;
+  sequential: SequentialRate;
   concurrent: ExtractionRate;
   queue: ExtractionRate;
+  byWriter: Record<DependencyWriter, { sequential: SequentialRate; concurrent: ExtractionRate; queue: ExtractionRate }>;
 }
+
+type SequentialRate = ExtractionRate & { wheelsPerSecond: number; sdistsPerSecond: number; p50Ms: number; p99Ms: number };
 
 async function rate(jobs: ExtractJob[], concurrency: number, run: (job: ExtractJob) => Promise<unknown>): Promise<ExtractionRate & { latencies: number[]; order: string[] }> {
   const latencies: number[] = [];
@@ -56,14 +74,14 @@ async function rate(jobs: ExtractJob[], concurrency: number, run: (job: ExtractJ
   return { artifacts: jobs.length, seconds: round(seconds), artifactsPerSecond: round(jobs.length / seconds), latencies, order };
 }
 
-async function queueRate(h: ExtractionHarness, jobs: ExtractJob[], concurrency: number): Promise<ExtractionRate> {
-  const prefix = `${h.prefix}-bench`;
+async function queueRate(h: ExtractionHarness, extract: Extract, jobs: ExtractJob[], concurrency: number, tag: string): Promise<ExtractionRate> {
+  const prefix = `${h.prefix}-bench-${tag}`;
   const workerRedis = createWorkerRedis(REDIS_URL);
   const producerRedis = createProducerRedis(REDIS_URL);
   const eventsRedis = createWorkerRedis(REDIS_URL);
   const producers = new Producers(producerRedis, prefix);
   const events = new QueueEvents(queues.extract.name, { connection: eventsRedis, prefix });
-  const worker = createWorker('extract', (payload) => h.extract(payload), { connection: workerRedis, prefix, concurrency });
+  const worker = createWorker('extract', (payload) => extract(payload), { connection: workerRedis, prefix, concurrency });
   try {
     await events.waitUntilReady();
     let done = 0;
@@ -92,11 +110,27 @@ async function queueRate(h: ExtractionHarness, jobs: ExtractJob[], concurrency: 
   }
 }
 
+/**
+ * The extract handler as the harness builds it, but writing through a repository with `writer`:
+ * the harness's own handler always uses the product's writer.
+ */
+function handlerWith(h: ExtractionHarness, writer: DependencyWriter, redis: ReturnType<typeof createCacheRedis>): Extract {
+  return createExtractHandler({
+    protocols: registeredProtocols(),
+    store: h.store,
+    releases: releaseRepositoryWith(writer, h.prisma, pypiProtocol),
+    artifactCache: new ArtifactCache(redis, new CacheKeys(h.prefix)),
+    logger: pino({ level: 'silent' }),
+  });
+}
+
 /** Runs the benchmark on a fresh database and store and returns its result. */
-export async function runExtractionBench(options: { wheels?: number; sdists?: number; concurrency?: number } = {}): Promise<ExtractionResult> {
+export async function runExtractionBench(options: { wheels?: number; sdists?: number; concurrency?: number; maxRequirements?: number } = {}): Promise<ExtractionResult> {
   const concurrency = options.concurrency ?? 4;
-  const corpus = await generateCorpus({ seed: 42, wheels: options.wheels ?? 300, sdists: options.sdists ?? 200 });
+  const maxRequirements = options.maxRequirements ?? 50;
+  const corpus = await generateCorpus({ seed: 42, wheels: options.wheels ?? 300, sdists: options.sdists ?? 200, maxRequirements });
   const h = await createExtractionHarness({ poolSize: concurrency + 2 });
+  const redis = createCacheRedis(REDIS_URL);
   try {
     const jobs: ExtractJob[] = [];
     for (const file of corpus) jobs.push(await h.storeArtifact(file));
@@ -110,21 +144,44 @@ export async function runExtractionBench(options: { wheels?: number; sdists?: nu
       await h.prisma.release.deleteMany();
       await h.prisma.artifact.updateMany({ data: { metadataSha256: null } });
     };
-    await rate(jobs.slice(0, 50), 1, h.extract); // warm-up: connections, JIT, query plans
-    await reset();
-    const sequential = await rate(jobs, 1, h.extract);
-    await reset();
-    const concurrent = await rate(jobs, concurrency, h.extract);
-    await reset();
-    const queue = await queueRate(h, jobs, concurrency);
-    const perKind = (kind: ExtractJob[]) => {
+    const handlers = Object.fromEntries(WRITERS.map((w) => [w, handlerWith(h, w, redis)])) as Record<DependencyWriter, Extract>;
+    for (const w of WRITERS) await rate(jobs.slice(0, 50), 1, handlers[w]); // warm-up: connections, JIT, query plans
+    const perKind = (pass: Awaited<ReturnType<typeof rate>>, kind: ExtractJob[]) => {
       const ids = new Set(kind.map((j) => j.sha256));
-      const ms = sequential.latencies.filter((_, i) => ids.has(sequential.order[i]!));
+      const ms = pass.latencies.filter((_, i) => ids.has(pass.order[i]!));
       return round((1000 * ms.length) / ms.reduce((a, b) => a + b, 0));
     };
-    const wheelRate = { artifactsPerSecond: perKind(wheels) };
-    const sdistRate = { artifactsPerSecond: perKind(sdists) };
-    const sorted = [...sequential.latencies].sort((a, b) => a - b);
+    const sequentialFigures = (pass: Awaited<ReturnType<typeof rate>>): SequentialRate => {
+      const sorted = [...pass.latencies].sort((a, b) => a - b);
+      return {
+        artifacts: pass.artifacts,
+        seconds: pass.seconds,
+        artifactsPerSecond: pass.artifactsPerSecond,
+        // From the same pass: 1 / mean latency of each kind.
+        wheelsPerSecond: perKind(pass, wheels),
+        sdistsPerSecond: perKind(pass, sdists),
+        p50Ms: round(sorted[Math.floor(sorted.length * 0.5)]!),
+        p99Ms: round(sorted[Math.floor(sorted.length * 0.99)]!),
+      };
+    };
+    const plain = ({ artifacts, seconds, artifactsPerSecond }: ExtractionRate): ExtractionRate => ({ artifacts, seconds, artifactsPerSecond });
+    // Mode by mode, each writer in turn, so that drift in the machine's load hits both alike.
+    const sequential = {} as Record<DependencyWriter, SequentialRate>;
+    const concurrent = {} as Record<DependencyWriter, ExtractionRate>;
+    const queue = {} as Record<DependencyWriter, ExtractionRate>;
+    for (const w of WRITERS) {
+      await reset();
+      sequential[w] = sequentialFigures(await rate(jobs, 1, handlers[w]));
+    }
+    for (const w of WRITERS) {
+      await reset();
+      concurrent[w] = plain(await rate(jobs, concurrency, handlers[w]));
+    }
+    for (const w of WRITERS) {
+      await reset();
+      queue[w] = await queueRate(h, handlers[w], jobs, concurrency, w);
+    }
+    const byWriter = Object.fromEntries(WRITERS.map((w) => [w, { sequential: sequential[w], concurrent: concurrent[w], queue: queue[w] }])) as ExtractionResult['byWriter'];
     const cpus = os.cpus();
     return {
       benchmark: 'extraction',
@@ -134,23 +191,16 @@ export async function runExtractionBench(options: { wheels?: number; sdists?: nu
         wheels: wheels.length,
         sdists: sdists.length,
         requirements: corpus.reduce((n, f) => n + f.dependencies.length, 0),
+        maxRequirements,
         bytes: corpus.reduce((n, f) => n + f.bytes.length, 0),
       },
       concurrency,
-      sequential: {
-        artifacts: sequential.artifacts,
-        seconds: sequential.seconds,
-        artifactsPerSecond: sequential.artifactsPerSecond,
-        // From the same pass: 1 / mean latency of each kind.
-        wheelsPerSecond: wheelRate.artifactsPerSecond,
-        sdistsPerSecond: sdistRate.artifactsPerSecond,
-        p50Ms: round(sorted[Math.floor(sorted.length * 0.5)]!),
-        p99Ms: round(sorted[Math.floor(sorted.length * 0.99)]!),
-      },
-      concurrent: { artifacts: concurrent.artifacts, seconds: concurrent.seconds, artifactsPerSecond: concurrent.artifactsPerSecond },
-      queue,
+      defaultWriter: PRODUCT_WRITER,
+      ...byWriter[PRODUCT_WRITER],
+      byWriter,
     };
   } finally {
+    redis.disconnect();
     await h.close();
   }
 }
@@ -162,6 +212,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     wheels: Number(process.env.BENCH_WHEELS ?? 300),
     sdists: Number(process.env.BENCH_SDISTS ?? 200),
     concurrency: Number(process.env.BENCH_CONCURRENCY ?? 4),
+    maxRequirements: Number(process.env.BENCH_MAX_REQUIREMENTS ?? 50),
   });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }

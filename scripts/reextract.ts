@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { QueueEvents } from 'bullmq';
 import { loadSettingsOrExit } from '../libs/config/index.js';
 import { ArtifactRepository, createPrismaClient } from '../libs/db/index.js';
+import { registeredProtocols } from '../libs/protocol/index.js';
 import { Producers, createWorkerRedis, queues } from '../libs/queue/index.js';
 import { reextractAll, type ReextractProgress } from '../services/extractor/reextract-all.js';
 
@@ -80,9 +81,12 @@ async function main(): Promise<number> {
     if (flags.wait && (await producers.extract.getWorkersCount()) === 0) {
       process.stderr.write('reextract: no extractor worker is connected to this queue; jobs wait until one starts (npm run start:extractor)\n');
     }
+    // The artifacts of the primary protocol: the one whose releases the extractor records.
+    const protocol = registeredProtocols().primary.name;
     const result = await reextractAll({
-      artifacts: artifacts.listAll({ batchSize: flags.batchSize }),
-      total: await artifacts.count(),
+      artifacts: artifacts.listAll({ batchSize: flags.batchSize, protocol }),
+      protocol,
+      total: await artifacts.count(protocol),
       queue: producers.extract,
       events,
       runId,

@@ -11,8 +11,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const ext = path.extname(fileURLToPath(import.meta.url));
 const services = ['gateway', 'fetcher', 'extractor'] as const;
 
-// Nothing waits for PostgreSQL here: each service creates and migrates the database in the
-// background (serialised on an advisory lock) and serves what needs no database meanwhile.
+// Nothing waits for PostgreSQL here: with ORCHARD_MIGRATE=auto (the default) each service creates
+// and migrates the database in the background (serialised on an advisory lock) and serves what
+// needs no database meanwhile; with off they wait for `npm run migrate` instead.
 const settings = loadSettingsOrExit();
 
 const children = new Map<string, ChildProcess>();

@@ -9,15 +9,27 @@ export interface CachedArtifact {
   metadataSha256?: string;
 }
 
-/** Immutable facts about verified files (category `artifact`, no TTL), keyed by sha256. */
+/**
+ * How long an artifact record lives after it was last written or read by a file request. The facts
+ * never change, but a record is only a shortcut: without it a file request costs a storage stat and
+ * a listing lookup (see FileLocator), so an unused record may go, and Redis never fills up with them.
+ */
+export const ARTIFACT_TTL_SECONDS = 30 * 24 * 3600;
+
+/**
+ * Immutable facts about verified files (category `artifact`), keyed by sha256; each record expires
+ * {@link ARTIFACT_TTL_SECONDS} after it was last written or read by {@link get}.
+ */
 export class ArtifactCache {
   constructor(
     private readonly redis: Redis,
     private readonly keys: CacheKeys,
+    private readonly ttlSeconds = ARTIFACT_TTL_SECONDS,
   ) {}
 
+  /** The record, renewing its lifetime (GETEX): files in use keep theirs. */
   async get(protocol: string, sha256: string): Promise<CachedArtifact | null> {
-    const raw = await this.redis.get(this.keys.key('artifact', protocol, sha256));
+    const raw = await this.redis.getex(this.keys.key('artifact', protocol, sha256), 'EX', this.ttlSeconds);
     return raw ? (JSON.parse(raw) as CachedArtifact) : null;
   }
 
@@ -27,7 +39,7 @@ export class ArtifactCache {
   }
 
   async set(protocol: string, sha256: string, artifact: CachedArtifact): Promise<void> {
-    await this.redis.set(this.keys.key('artifact', protocol, sha256), JSON.stringify(artifact));
+    await this.redis.set(this.keys.key('artifact', protocol, sha256), JSON.stringify(artifact), 'EX', this.ttlSeconds);
   }
 
   /** How many of the given files are known as cached (EXISTS in batches; for the admin API). */
@@ -42,17 +54,23 @@ export class ArtifactCache {
 
   /**
    * The stored metadata file's sha256 of each given file that has one (one MGET): what a page fill
-   * needs to advertise metadata Orchard extracted itself.
+   * needs to advertise metadata Orchard extracted itself. The records found are renewed (one
+   * pipeline), so a page that keeps being filled keeps advertising them.
    */
   async metadataDigests(protocol: string, sha256s: readonly string[]): Promise<Map<string, string>> {
     const found = new Map<string, string>();
     if (sha256s.length === 0) return found;
-    const raws = await this.redis.mget(sha256s.map((sha256) => this.keys.key('artifact', protocol, sha256)));
+    const keys = sha256s.map((sha256) => this.keys.key('artifact', protocol, sha256));
+    const raws = await this.redis.mget(keys);
+    const renew = this.redis.pipeline();
     raws.forEach((raw, i) => {
       if (!raw) return;
       const digest = (JSON.parse(raw) as CachedArtifact).metadataSha256;
-      if (digest) found.set(sha256s[i]!, digest);
+      if (!digest) return;
+      found.set(sha256s[i]!, digest);
+      renew.expire(keys[i]!, this.ttlSeconds);
     });
+    if (found.size > 0) await renew.exec();
     return found;
   }
 
@@ -65,7 +83,7 @@ export class ArtifactCache {
     const flag = `${Date.now()}-${sha256.slice(0, 12)}`;
     await this.redis
       .multi()
-      .set(this.keys.key('artifact', protocol, sha256), JSON.stringify(artifact))
+      .set(this.keys.key('artifact', protocol, sha256), JSON.stringify(artifact), 'EX', this.ttlSeconds)
       .eval(FLAG_PAGE, 1, this.keys.key('index', protocol, project), PAGE_METADATA_FIELD, flag)
       .exec();
   }

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArtifactCache } from './artifact-cache.js';
+import { ARTIFACT_TTL_SECONDS, ArtifactCache } from './artifact-cache.js';
+import { InvalidationSubscriber, invalidationChannel, publishInvalidation, type Invalidation } from './invalidations.js';
+import { createLogger } from '../log/index.js';
 import { FileMap } from './file-map.js';
 import { CacheKeys } from './keys.js';
 import { PageCache, type PageMeta } from './page-cache.js';
@@ -64,10 +66,69 @@ describe('Redis cache (real Redis)', () => {
     expect(await redis.ttl(keys.key('upstream', 'pypi', 'six'))).toBeGreaterThan(50);
   });
 
-  it('keeps artifact facts without expiry', async () => {
+  it('keeps artifact facts for 30 days after their last write or read, never without expiry', async () => {
+    const key = keys.key('artifact', 'pypi', 'c'.repeat(64));
     await artifacts.set('pypi', 'c'.repeat(64), { size: 10, filename: 'x.whl' });
+    expect(await redis.ttl(key)).toBeGreaterThan(ARTIFACT_TTL_SECONDS - 60);
+    await redis.expire(key, 100);
     expect(await artifacts.get('pypi', 'c'.repeat(64))).toEqual({ size: 10, filename: 'x.whl' });
-    expect(await redis.ttl(keys.key('artifact', 'pypi', 'c'.repeat(64)))).toBe(-1);
+    expect(await redis.ttl(key), 'a read renews it').toBeGreaterThan(ARTIFACT_TTL_SECONDS - 60);
+
+    await artifacts.setExtracted('pypi', 'six', 'd'.repeat(64), { size: 11, filename: 'y.whl', metadataSha256: 'e'.repeat(64) });
+    const extracted = keys.key('artifact', 'pypi', 'd'.repeat(64));
+    expect(await redis.ttl(extracted)).toBeGreaterThan(ARTIFACT_TTL_SECONDS - 60);
+    await redis.expire(extracted, 100);
+    expect(await artifacts.metadataDigests('pypi', ['d'.repeat(64), 'f'.repeat(64)])).toEqual(new Map([['d'.repeat(64), 'e'.repeat(64)]]));
+    expect(await redis.ttl(extracted), 'a page fill advertising it renews it').toBeGreaterThan(ARTIFACT_TTL_SECONDS - 60);
+  });
+
+  it('drops every file map at once, but not the upstream registry keys of the same category', async () => {
+    const source = { url: 'https://files.example/a.whl', upstream: 'pypi', filename: 'a.whl' };
+    await files.replace('pypi', 'one', new Map([['a'.repeat(64), source]]));
+    await files.replace('pypi', 'two', new Map());
+    await redis.set(keys.key('upstream', 'pypi', '@version'), 'v1', 'EX', 60);
+    expect(await files.deleteAll('pypi')).toBeGreaterThanOrEqual(2);
+    expect((await files.get('pypi', 'one', 'a'.repeat(64))).known).toBe(false);
+    expect((await files.get('pypi', 'two', 'a'.repeat(64))).known).toBe(false);
+    expect(await redis.get(keys.key('upstream', 'pypi', '@version'))).toBe('v1');
+  });
+
+  it('delivers invalidations to every subscriber, and an invalidation of everything after a reconnection', async () => {
+    const channel = invalidationChannel(prefix);
+    const received: Array<{ who: string; invalidation: Invalidation }> = [];
+    const logger = createLogger('test', 'silent');
+    const subscribers = ['a', 'b'].map(
+      (who) => new InvalidationSubscriber(`${REDIS_URL}?connectionName=${prefix}-${who}`, channel, 'pypi', (invalidation) => received.push({ who, invalidation }), logger),
+    );
+    try {
+      await until(() => subscribers.every((s) => s.subscribed));
+      // SUBSCRIBE is acknowledged after 'ready'; wait until the server counts both.
+      await until(async () => ((await redis.pubsub('NUMSUB', channel)) as [string, number])[1] === 2);
+      await publishInvalidation(redis, channel, { protocol: 'pypi', project: 'six' });
+      await publishInvalidation(redis, channel, { protocol: 'npm' });
+      await publishInvalidation(redis, channel, { protocol: 'pypi' });
+      await until(() => received.length >= 4);
+      expect(received).toEqual(
+        expect.arrayContaining([
+          { who: 'a', invalidation: { protocol: 'pypi', project: 'six' } },
+          { who: 'b', invalidation: { protocol: 'pypi', project: 'six' } },
+          { who: 'a', invalidation: { protocol: 'pypi' } },
+          { who: 'b', invalidation: { protocol: 'pypi' } },
+        ]),
+      );
+      expect(received).toHaveLength(4);
+      received.length = 0;
+      // A dropped connection may have lost messages: the subscriber forgets everything when it is back.
+      // Only this test's subscriber connections (named below): the shared Redis has others.
+      const clients = (await redis.client('LIST', 'TYPE', 'pubsub')) as string;
+      const ids = clients.split('\n').filter((line) => line.includes(`name=${prefix}-`)).map((line) => /\bid=(\d+)/.exec(line)![1]!);
+      expect(ids).toHaveLength(2);
+      for (const id of ids) await redis.client('KILL', 'ID', id);
+      await until(() => received.length >= 2);
+      expect(received.map((r) => r.invalidation)).toEqual([{ protocol: 'pypi' }, { protocol: 'pypi' }]);
+    } finally {
+      for (const s of subscribers) s.close();
+    }
   });
 
   it('fails fast instead of hanging when Redis is unreachable', async () => {
@@ -79,3 +140,11 @@ describe('Redis cache (real Redis)', () => {
     down.disconnect();
   });
 });
+
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { CacheKeys } from './keys.js';
+import { deleteMatching } from './scan-delete.js';
 
 /** Where a file listed on a project page comes from: the only URLs Orchard will fetch. */
 export interface FileSource {
@@ -53,6 +54,15 @@ export class FileMap {
 
   async delete(protocol: string, project: string): Promise<void> {
     await this.redis.del(this.keys.key('upstream', protocol, project));
+  }
+
+  /**
+   * Drops every project's map (a purged page's files are then looked up in a fresh listing); the
+   * upstream registry's own keys in this category (`@stored`, `@version`) stay. Returns how many went.
+   */
+  async deleteAll(protocol: string): Promise<number> {
+    const registryKeys = this.keys.key('upstream', protocol, '@');
+    return deleteMatching(this.redis, this.keys.pattern('upstream', protocol), (key) => key.startsWith(registryKeys));
   }
 
   /**

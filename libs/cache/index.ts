@@ -1,4 +1,4 @@
-export { createCacheRedis, waitForRedis } from './redis-connection.js';
+export { createCacheRedis, redisReadinessChecks, waitForRedis } from './redis-connection.js';
 export { CacheKeys } from './keys.js';
 export type { CacheCategory, ImmutableCategory, MutableCategory } from './keys.js';
 export { PageCache } from './page-cache.js';
@@ -10,3 +10,6 @@ export type { CachedArtifact } from './artifact-cache.js';
 export { deleteMatching } from './scan-delete.js';
 export { RootIndexCache, ROOT_VARIANTS } from './root-cache.js';
 export type { RootMeta, RootVariant } from './root-cache.js';
+export { InvalidationSubscriber, invalidationChannel, publishInvalidation } from './invalidations.js';
+export type { Invalidation, InvalidationHandler } from './invalidations.js';
+export { ARTIFACT_TTL_SECONDS } from './artifact-cache.js';

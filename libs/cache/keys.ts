@@ -1,4 +1,7 @@
-/** Immutable categories never expire; mutable ones carry a TTL (DESIGN.md "Redis keys"). */
+/**
+ * Immutable categories hold facts that never change (kept until unused for a long time: see
+ * ArtifactCache); mutable ones carry a freshness TTL. docs/cache-model.md lists every key and its lifetime.
+ */
 export type ImmutableCategory = 'artifact' | 'deps' | 'resolve';
 export type MutableCategory = 'index' | 'versions' | 'upstream';
 export type CacheCategory = ImmutableCategory | MutableCategory;

@@ -29,6 +29,12 @@ describe('loadSettings', () => {
     expect(message).toContain('ORCHARD_STORAGE');
   });
 
+  it('migrates at start unless ORCHARD_MIGRATE=off, and refuses any other value', () => {
+    expect(loadSettings({}).migrate).toBe('auto');
+    expect(loadSettings({ ORCHARD_MIGRATE: 'off' }).migrate).toBe('off');
+    expect(() => loadSettings({ ORCHARD_MIGRATE: 'no' })).toThrow(/ORCHARD_MIGRATE/);
+  });
+
   it('requires a bucket for s3 and s3 for redirect downloads', () => {
     expect(() => loadSettings({ ORCHARD_STORAGE: 's3' })).toThrow(/S3_BUCKET/);
     expect(() => loadSettings({ ORCHARD_DOWNLOAD_MODE: 'redirect' })).toThrow(/ORCHARD_DOWNLOAD_MODE/);
@@ -58,6 +64,13 @@ describe('loadSettings', () => {
     }
     expect(() => loadSettings({ ORCHARD_UPSTREAMS: 'a=ftp://x/ b=https://y/' })).toThrow(/http or https/);
     expect(() => loadSettings({ ORCHARD_UPSTREAMS: 'a=https://x/ a=https://y/' })).toThrow(/listed twice/);
+  });
+
+  it('puts the cache in REDIS_URL unless ORCHARD_CACHE_REDIS_URL names another Redis', () => {
+    expect(loadSettings({ REDIS_URL: 'redis://queue:6379/0' }).cacheRedisUrl).toBe('redis://queue:6379/0');
+    const split = loadSettings({ REDIS_URL: 'redis://queue:6379/0', ORCHARD_CACHE_REDIS_URL: 'redis://cache:6379/1' });
+    expect([split.redisUrl, split.cacheRedisUrl]).toEqual(['redis://queue:6379/0', 'redis://cache:6379/1']);
+    expect(() => loadSettings({ ORCHARD_CACHE_REDIS_URL: 'http://cache/' })).toThrow(/ORCHARD_CACHE_REDIS_URL/);
   });
 
   it('refuses a short admin token', () => {

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { parseUpstreams, type UpstreamConfig } from './upstreams.js';
+import { primaryProtocol } from '../protocol/index.js';
 import type { StorageSettings } from '../storage/create-blob-store.js';
 
 /** Thrown when the environment holds a bad value; the message names every bad variable. */
@@ -27,14 +28,25 @@ const schema = z.object({
   ORCHARD_PORT: int(1, 65535).default(8080),
   /** Address the gateway and workers bind to. */
   ORCHARD_HOST: z.string().min(1).default('0.0.0.0'),
-  /** PostgreSQL; the database is created and migrated at start when missing. */
+  /** PostgreSQL; the database is created and migrated at start when missing (unless ORCHARD_MIGRATE=off). */
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).default('postgresql://postgres@127.0.0.1:5432/orchard'),
+  /**
+   * `auto`: each service creates and migrates the database in the background at start. `off`: a
+   * service never runs DDL; it waits (unready, `migrations: pending`) until the migration Job or
+   * `migrate-cli` has applied this release's migrations, so its database user needs no DDL rights.
+   */
+  ORCHARD_MIGRATE: z.enum(['auto', 'off']).default('auto'),
   /** Connections in each service's PostgreSQL pool. */
   ORCHARD_DB_POOL_SIZE: int(1, 500).default(10),
-  /** Redis for the page cache, locks and BullMQ. */
+  /** Redis for BullMQ (and for the cache unless ORCHARD_CACHE_REDIS_URL is set); run it with `noeviction`. */
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379/0'),
-  /** Space-separated `name=url`, in priority order. */
-  ORCHARD_UPSTREAMS: z.string().default('pypi=https://pypi.org/simple/'),
+  /**
+   * Redis for the cache (pages, file maps, artifact records, locks, invalidation messages); default
+   * REDIS_URL. Apart from the queues it can run with `maxmemory` and `allkeys-lru` (docs/cache-model.md).
+   */
+  ORCHARD_CACHE_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  /** Space-separated `name=url` upstreams of the primary protocol, in priority order; default its public index. */
+  ORCHARD_UPSTREAMS: z.string().default(primaryProtocol().defaultUpstreams),
   /** `fs` (a local directory) or `s3`. */
   ORCHARD_STORAGE: z.enum(['fs', 's3']).default('fs'),
   /** Root of the fs store. */
@@ -64,7 +76,7 @@ const schema = z.object({
   ORCHARD_MAX_FILE_BYTES: int(1, Number.MAX_SAFE_INTEGER).default(20 * 1024 ** 3),
   /**
    * Largest upstream project page, in bytes (a larger one is refused with a 502 while it arrives,
-   * nothing cached). The largest real PyPI pages list tens of thousands of files at roughly 500-600
+   * nothing cached). The largest real public index pages list tens of thousands of files at roughly 500-600
    * bytes each (HTML or JSON), i.e. a few tens of MB; 64 MiB leaves margin while bounding what one
    * fill costs (a JSON page is parsed in one piece). At most 256 MiB: a body must fit one string.
    */
@@ -124,8 +136,8 @@ const schema = z.object({
   /**
    * Milliseconds the gateway keeps a project page it just served as a fresh cache hit in process
    * memory, answering repeats of the same representation without Redis or Express (0: off). A page
-   * changed in Redis (refill, another replica's invalidation) may be served from memory this long;
-   * an admin invalidation clears this process's memo at once.
+   * changed in Redis (a refill) may be served from memory this long; an admin invalidation reaches
+   * every gateway process and replica at once (pub/sub), and this long at most if its message is lost.
    */
   ORCHARD_PAGE_MEMO_MS: int(0, 60_000).default(1000),
   /**
@@ -166,8 +178,12 @@ export interface Settings {
   fetcherSpoolDir: string;
   extractorPort: number;
   databaseUrl: string;
+  /** ORCHARD_MIGRATE: whether services migrate the database themselves or wait for it to be migrated. */
+  migrate: 'auto' | 'off';
   dbPoolSize: number;
   redisUrl: string;
+  /** ORCHARD_CACHE_REDIS_URL, or REDIS_URL when unset. */
+  cacheRedisUrl: string;
   upstreams: UpstreamConfig[];
   storage: StorageSettings;
   downloadMode: 'stream' | 'redirect';
@@ -218,7 +234,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const problems: string[] = [];
   let upstreams: UpstreamConfig[] = [];
   try {
-    upstreams = parseUpstreams(raw.ORCHARD_UPSTREAMS, env);
+    upstreams = parseUpstreams(raw.ORCHARD_UPSTREAMS, env, primaryProtocol().name);
   } catch (err) {
     problems.push(`ORCHARD_UPSTREAMS: ${(err as Error).message}`);
   }
@@ -239,8 +255,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     fetcherSpoolDir: path.resolve(raw.ORCHARD_FETCHER_SPOOL_DIR ?? path.join(os.tmpdir(), 'orchard-spool')),
     extractorPort: raw.ORCHARD_EXTRACTOR_PORT,
     databaseUrl: raw.DATABASE_URL,
+    migrate: raw.ORCHARD_MIGRATE,
     dbPoolSize: raw.ORCHARD_DB_POOL_SIZE,
     redisUrl: raw.REDIS_URL,
+    cacheRedisUrl: raw.ORCHARD_CACHE_REDIS_URL ?? raw.REDIS_URL,
     upstreams,
     storage: storage!,
     downloadMode: raw.ORCHARD_DOWNLOAD_MODE,

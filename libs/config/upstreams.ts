@@ -7,8 +7,9 @@ export type UpstreamAuth =
 /** One configured upstream index. */
 export interface UpstreamConfig {
   name: string;
-  protocol: 'pypi';
-  /** Index root URL ending in `/` (e.g. https://pypi.org/simple/), without credentials. */
+  /** The protocol the upstream speaks (a registered protocol's name). */
+  protocol: string;
+  /** Index root URL ending in `/`, without credentials. */
   url: string;
   /** Lower numbers win: the first upstream (by priority) that has a project owns it. */
   priority: number;
@@ -20,11 +21,11 @@ export interface UpstreamConfig {
 const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 
 /**
- * Parses `ORCHARD_UPSTREAMS`: space-separated `name=url` in priority order. Basic credentials may be
+ * Parses a list of `protocol` upstreams (`ORCHARD_UPSTREAMS`): space-separated `name=url` in priority order. Basic credentials may be
  * given in the URL (`https://user:pass@host/simple/`); they are moved out of the URL. A bearer token
  * comes from `ORCHARD_UPSTREAM_<NAME>_TOKEN`.
  */
-export function parseUpstreams(value: string, env: NodeJS.ProcessEnv): UpstreamConfig[] {
+export function parseUpstreams(value: string, env: NodeJS.ProcessEnv, protocol: string): UpstreamConfig[] {
   const entries = value.trim().split(/\s+/).filter(Boolean);
   if (entries.length === 0) throw new Error('needs at least one upstream as name=url');
   const seen = new Set<string>();
@@ -45,7 +46,7 @@ export function parseUpstreams(value: string, env: NodeJS.ProcessEnv): UpstreamC
     const origins = env[`ORCHARD_UPSTREAM_${name.toUpperCase().replace(/-/g, '_')}_CREDENTIAL_ORIGINS`];
     return {
       name,
-      protocol: 'pypi' as const,
+      protocol,
       url: parsed.url,
       priority: (index + 1) * 10,
       auth,

@@ -34,6 +34,8 @@ export interface ArtifactSummary {
 export interface ListAllOptions {
   /** Rows per query; default 500. */
   batchSize?: number;
+  /** Only the artifacts fetched through this protocol; default every one. */
+  protocol?: string;
 }
 
 const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 15_000 };
@@ -129,8 +131,9 @@ export class ArtifactRepository {
   }
 
   /** How many artifacts are stored (for progress totals). */
-  async count(): Promise<number> {
-    return this.prisma.artifact.count();
+  /** How many artifacts are stored (of `protocol`, when given). */
+  async count(protocol?: string): Promise<number> {
+    return this.prisma.artifact.count(protocol === undefined ? undefined : { where: { protocol } });
   }
 
   /**
@@ -142,7 +145,7 @@ export class ArtifactRepository {
     let after: string | undefined;
     for (;;) {
       const batch = await this.prisma.artifact.findMany({
-        where: after === undefined ? {} : { sha256: { gt: after } },
+        where: { ...(options.protocol === undefined ? {} : { protocol: options.protocol }), ...(after === undefined ? {} : { sha256: { gt: after } }) },
         orderBy: { sha256: 'asc' },
         take,
         select: { sha256: true, filename: true, project: true, storageKey: true },

@@ -25,7 +25,10 @@ export interface BackgroundMigrationsOptions {
   firstRetryDelayMs?: number;
   /** Longest delay between attempts; default 10 s. */
   maxRetryDelayMs?: number;
-  /** The migration runner (tests replace it). */
+  /**
+   * What an attempt runs: {@link runMigrations} (the default: create and migrate), or
+   * `checkMigrationsApplied` for a service that must not run DDL and waits for the migration Job.
+   */
   migrate?: (options: RunMigrationsOptions) => Promise<string[]>;
 }
 

@@ -3,9 +3,11 @@
  * returns at most `limit + 1` rows (the extra one says whether there is a next page), whatever the
  * number of rows stored; pages continue from the last key seen, never by OFFSET.
  */
-import { compare, valid } from '@renovatebot/pep440';
-import { normalizeName } from '../protocol/pypi/names.js';
+import type { ProtocolAdapter } from '../protocol/index.js';
 import type { ArtifactDependency, PrismaClient, Release } from './client.js';
+
+/** What the graph's reads need of the releases' protocol: canonical names and the version order. */
+export type ReleaseProtocol = Pick<ProtocolAdapter, 'normalizeName' | 'compareVersions'>;
 
 /** A page of rows, and whether more follow the last one. */
 export interface Page<T> {
@@ -65,9 +67,9 @@ export async function artifactDependencyPage(
  * The artifacts of `project` at any of `versions` (exact strings), ordered by filename, then sha256
  * (code-point order), without their requirements: one row per cached file of the release.
  */
-export async function releaseArtifacts(prisma: PrismaClient, project: string, versions: string[]): Promise<ReleaseArtifact[]> {
+export async function releaseArtifacts(prisma: PrismaClient, protocol: ReleaseProtocol, project: string, versions: string[]): Promise<ReleaseArtifact[]> {
   const releases = await prisma.release.findMany({
-    where: { project: normalizeName(project), version: { in: versions } },
+    where: { project: protocol.normalizeName(project), version: { in: versions } },
     include: { artifact: { select: { filename: true } } },
   });
   return releases
@@ -124,8 +126,8 @@ export async function declaringArtifacts(prisma: PrismaClient, artifactSha256s: 
 
 /**
  * The cached releases requiring `name` (normalised), one entry per requiring release and
- * requirement, ordered by project, then PEP 440 version, then raw requirement (code-point order),
- * continuing after `after`. PEP 440 order cannot be expressed in SQL, so a page is read in three
+ * requirement, ordered by project, then the protocol's version order, then raw requirement (code-point
+ * order), continuing after `after`. Version order cannot be expressed in SQL, so a page is read in three
  * bounded steps: the next `limit + 2` requiring projects, their requiring versions (sorted here),
  * and the entries of the first `limit + 2` (project, version) pairs from SQL in that order. Each
  * pair has at least one entry and only the pair of `after` may have none left, so that many pairs
@@ -133,11 +135,12 @@ export async function declaringArtifacts(prisma: PrismaClient, artifactSha256s: 
  */
 export async function dependentsPage(
   prisma: PrismaClient,
+  protocol: ReleaseProtocol,
   name: string,
   after: DependentKey | undefined,
   limit: number,
 ): Promise<Page<DependentEntry>> {
-  const required = normalizeName(name);
+  const required = protocol.normalizeName(name);
   const window = limit + 2;
   const projects = await prisma.$queryRaw<Array<{ project: string }>>`
     SELECT DISTINCT r.project COLLATE "C" AS project
@@ -150,8 +153,8 @@ export async function dependentsPage(
     FROM artifact_dependency d JOIN release r ON r.artifact_sha256 = d.artifact_sha256
     WHERE d.name = ${required} AND r.project = ANY(${projects.map((p) => p.project)}::text[])`;
   const ordered = pairs
-    .sort((a, b) => byText(a.project, b.project) || compareVersions(a.version, b.version))
-    .filter((p) => !after || p.project !== after.project || compareVersions(p.version, after.version) >= 0)
+    .sort((a, b) => byText(a.project, b.project) || protocol.compareVersions(a.version, b.version))
+    .filter((p) => !after || p.project !== after.project || protocol.compareVersions(p.version, after.version) >= 0)
     .slice(0, window);
   if (ordered.length === 0) return { items: [], more: false };
   const first = ordered[0]!;
@@ -202,15 +205,6 @@ interface DependentEntryRow {
 /** Artifact order of a release's pages: filename, then sha256, in code-point order. */
 export function compareArtifactKeys(filenameA: string, shaA: string, filenameB: string, shaB: string): number {
   return byText(filenameA, filenameB) || byText(shaA, shaB);
-}
-
-/** PEP 440 order where both are valid versions, invalid after valid; a total order (text breaks ties). */
-export function compareVersions(a: string, b: string): number {
-  const va = valid(a) !== null;
-  const vb = valid(b) !== null;
-  if (va && vb) return compare(a, b) || byText(a, b);
-  if (va !== vb) return va ? -1 : 1;
-  return byText(a, b);
 }
 
 /** Code-point order, as PostgreSQL's "C" collation: the same answer whatever the server's locale. */

@@ -6,12 +6,14 @@ export interface MigrationLogger {
   debug?(message: string): void;
 }
 
-const INVALID_CATALOG_NAME = '3D000';
+/** PostgreSQL's error code for a database that does not exist. */
+export const INVALID_CATALOG_NAME = '3D000';
 const DUPLICATE_DATABASE = '42P04';
 // Two concurrent CREATE DATABASE statements can also collide on pg_database's unique index.
 const UNIQUE_VIOLATION = '23505';
 
-function pgCode(error: unknown): string | undefined {
+/** The SQLSTATE code of a PostgreSQL error, if it is one. */
+export function pgCode(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error
     ? String((error as { code: unknown }).code)
     : undefined;

@@ -2,6 +2,7 @@ export { createPrismaClient, Prisma, PrismaClient, type PrismaClientOptions } fr
 export type { Artifact, ArtifactDependency, CachedUrl, Release, UpstreamSource } from './client.js';
 export { runMigrations, MigrationError, type RunMigrationsOptions, type MigrationLogger } from './migrate.js';
 export { findMigrationsDir } from './migration-files.js';
+export { checkMigrationsApplied, MigrationsNotAppliedError } from './migrations-applied.js';
 export {
   BackgroundMigrations,
   type BackgroundMigrationsLogger,
@@ -27,11 +28,11 @@ export {
   type FailureInput,
 } from './release-repository.js';
 export {
-  compareVersions,
   type DependentEntry,
   type DependentKey,
   type Page,
   type ReleaseArtifact,
+  type ReleaseProtocol,
   type ReleaseRowKey,
 } from './dependency-pages.js';
 export {

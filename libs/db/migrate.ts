@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
     "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
 )`;
 
-interface MigrationRow {
+/** A `_prisma_migrations` row, as far as deciding what is applied needs it. */
+export interface MigrationRow {
   migration_name: string;
   checksum: string;
   finished_at: Date | null;
@@ -79,9 +80,7 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<stri
     await client.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCK_KEY]);
     try {
       await client.query(CREATE_MIGRATIONS_TABLE);
-      const { rows } = await client.query<MigrationRow>(
-        'SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations" ORDER BY started_at',
-      );
+      const { rows } = await client.query<MigrationRow>(SELECT_MIGRATION_ROWS);
       const pending = pendingMigrations(files, rows);
       const applied: string[] = [];
       for (const file of pending) {
@@ -100,10 +99,17 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<stri
   }
 }
 
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-/** The files not yet applied, after checking the recorded history is sound. */
-function pendingMigrations(files: MigrationFile[], rows: MigrationRow[]): MigrationFile[] {
+/** Reads the recorded migrations, oldest first. */
+export const SELECT_MIGRATION_ROWS =
+  'SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations" ORDER BY started_at';
+
+/**
+ * The files not yet applied, after checking the recorded history is sound.
+ * @throws MigrationError when a recorded migration failed or its file changed since
+ */
+export function pendingMigrations(files: MigrationFile[], rows: MigrationRow[]): MigrationFile[] {
   const live = rows.filter((r) => r.rolled_back_at === null);
   const failed = live.find((r) => r.finished_at === null);
   if (failed) {

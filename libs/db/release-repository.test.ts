@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres.js';
 import { ArtifactRepository } from './artifact-repository.js';
 import { createPrismaClient, type PrismaClient } from './client.js';
+import { pypiProtocol } from '../protocol/pypi/index.js';
 import { runMigrations } from './migrate.js';
 import { ReleaseRepository, type DependencyInput, type ExtractionInput } from './release-repository.js';
 import { sha256Hex } from './sha256.js';
@@ -16,7 +17,7 @@ beforeAll(async () => {
   await runMigrations({ databaseUrl: db.url });
   prisma = createPrismaClient({ databaseUrl: db.url, poolSize: 4 });
   artifacts = new ArtifactRepository(prisma);
-  releases = new ReleaseRepository(prisma);
+  releases = new ReleaseRepository(prisma, pypiProtocol);
 });
 
 afterAll(async () => {
@@ -130,6 +131,25 @@ describe('ReleaseRepository queries for the API and re-extraction', () => {
     await releases.recordExtraction(extraction(sha, [{ name: 'Lib', specifier: '', extras: [], url: 'https://x.example/lib.whl', raw: 'Lib @ https://x.example/lib.whl' }], { project: 'app' }));
     expect((await releases.dependentsPage('lib', undefined, 10)).items).toEqual([
       expect.objectContaining({ project: 'app', url: 'https://x.example/lib.whl', raw: 'Lib @ https://x.example/lib.whl' }),
+    ]);
+  });
+});
+
+describe('dependency rows (Prisma createMany with skipDuplicates)', () => {
+  it('are written in declared order, normalised, with every field kept and a duplicate skipped', async () => {
+    const deps: DependencyInput[] = [
+      { name: 'Zope.Interface', specifier: '>=5', extras: [], raw: 'Zope.Interface>=5' },
+      { name: 'b', specifier: '', extras: ['x', 'y,z', 'q"uote', '{brace}'], marker: 'extra == "Dev"', extra: 'dev', raw: 'b[x]; extra == "Dev"' },
+      { name: 'Zope.Interface', specifier: '>=5', extras: [], raw: 'Zope.Interface>=5' },
+      { name: 'a', specifier: '', extras: [], url: 'https://h.example/a-1.0.whl', raw: 'a @ https://h.example/a-1.0.whl' },
+    ];
+    const sha = await artifact('via-create-many');
+    expect((await new ReleaseRepository(prisma, pypiProtocol).recordExtraction(extraction(sha, deps))).dependencies).toBe(3);
+    const rows = (await prisma.artifactDependency.findMany({ where: { artifactSha256: sha }, orderBy: { id: 'asc' } })).map(({ name, specifier, extras, marker, url, extra, raw }) => ({ name, specifier, extras, marker, url, extra, raw }));
+    expect(rows).toEqual([
+      { name: 'zope-interface', specifier: '>=5', extras: [], marker: null, url: null, extra: null, raw: 'Zope.Interface>=5' },
+      { name: 'b', specifier: '', extras: ['x', 'y,z', 'q"uote', '{brace}'], marker: 'extra == "Dev"', url: null, extra: 'dev', raw: 'b[x]; extra == "Dev"' },
+      { name: 'a', specifier: '', extras: [], marker: null, url: 'https://h.example/a-1.0.whl', extra: null, raw: 'a @ https://h.example/a-1.0.whl' },
     ]);
   });
 });

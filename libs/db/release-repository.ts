@@ -1,4 +1,3 @@
-import { normalizeName } from '../protocol/pypi/names.js';
 import { Prisma, type Artifact, type ArtifactDependency, type PrismaClient, type Release } from './client.js';
 import {
   artifactDependencyPage,
@@ -10,6 +9,7 @@ import {
   type DependentKey,
   type Page,
   type ReleaseArtifact,
+  type ReleaseProtocol,
   type ReleaseRowKey,
 } from './dependency-pages.js';
 
@@ -71,11 +71,10 @@ export type StatusCounts = Record<string, number>;
 
 const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 30_000 };
 
-
-function dependencyRows(artifactSha256: string, deps: DependencyInput[]) {
+export function dependencyRows(artifactSha256: string, deps: DependencyInput[]) {
   return deps.map((d) => ({
     artifactSha256,
-    name: normalizeName(d.name),
+    name: d.name,
     specifier: d.specifier,
     extras: d.extras,
     marker: d.marker ?? null,
@@ -87,7 +86,11 @@ function dependencyRows(artifactSha256: string, deps: DependencyInput[]) {
 
 /** Releases (per-artifact metadata facts) and the dependency graph between projects. */
 export class ReleaseRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  /** @param protocol the releases' protocol: names are stored in its canonical form, versions in its order */
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly protocol: ReleaseProtocol,
+  ) {}
 
   /**
    * Stores an artifact's extracted facts in one transaction: the release row (status "ok"), its
@@ -97,7 +100,7 @@ export class ReleaseRepository {
    */
   async recordExtraction(input: ExtractionInput): Promise<{ release: Release; dependencies: number }> {
     const facts = {
-      project: normalizeName(input.project),
+      project: this.protocol.normalizeName(input.project),
       version: input.version,
       requiresPython: input.requiresPython,
       summary: input.summary,
@@ -117,7 +120,7 @@ export class ReleaseRepository {
         update: facts,
       });
       await tx.artifactDependency.deleteMany({ where: { artifactSha256: input.artifactSha256 } });
-      const count = await insertDependencies(tx, input.artifactSha256, input.dependencies);
+      const count = await this.insertDependencies(tx, input.artifactSha256, this.canonical(input.dependencies));
       if (input.metadataSha256 !== undefined) {
         await tx.artifact.update({ where: { sha256: input.artifactSha256 }, data: { metadataSha256: input.metadataSha256 } });
       }
@@ -142,7 +145,7 @@ export class ReleaseRepository {
       licenseExpression: null,
       extractedAt: new Date(),
     };
-    const project = normalizeName(input.project);
+    const project = this.protocol.normalizeName(input.project);
     return this.prisma.$transaction(async (tx) => {
       const release = await tx.release.upsert({
         where: { artifactSha256: input.artifactSha256 },
@@ -167,7 +170,7 @@ export class ReleaseRepository {
 
   /** Every cached artifact of `project` at any of `versions` (exact strings), by filename, without requirements. */
   async releaseArtifacts(project: string, versions: string[]): Promise<ReleaseArtifact[]> {
-    return releaseArtifacts(this.prisma, project, versions);
+    return releaseArtifacts(this.prisma, this.protocol, project, versions);
   }
 
   /** One page of the requirements of `artifacts` (in that order), after `after`. */
@@ -185,7 +188,7 @@ export class ReleaseRepository {
    * per requiring release and requirement, by project, PEP 440 version, then raw requirement.
    */
   async dependentsPage(name: string, after: DependentKey | undefined, limit: number): Promise<Page<DependentEntry>> {
-    return dependentsPage(this.prisma, name, after, limit);
+    return dependentsPage(this.prisma, this.protocol, name, after, limit);
   }
 
   /**
@@ -194,11 +197,16 @@ export class ReleaseRepository {
    */
   async versionsOf(project: string): Promise<string[]> {
     const rows = await this.prisma.release.findMany({
-      where: { project: normalizeName(project) },
+      where: { project: this.protocol.normalizeName(project) },
       distinct: ['version'],
       select: { version: true },
     });
     return rows.map((r) => r.version);
+  }
+
+  /** The requirements with the required project's name in canonical form (the form stored and queried). */
+  private canonical(deps: DependencyInput[]): DependencyInput[] {
+    return deps.map((d) => ({ ...d, name: this.protocol.normalizeName(d.name) }));
   }
 
   /** Releases per metadata status, e.g. `{ ok: 120, failed: 3 }` (statuses with none are absent). */
@@ -212,41 +220,26 @@ export class ReleaseRepository {
    * that compares it with the single multi-row insert of {@link recordExtraction}.
    * @returns the number of rows inserted
    */
+  /**
+   * Prisma's multi-row insert, `createMany({ skipDuplicates: true })` (the design card's form):
+   * `INSERT … VALUES (…), (…) ON CONFLICT DO NOTHING`, rows in declared order (so are their ids),
+   * split by Prisma only beyond PostgreSQL's bind parameter limit, in the caller's transaction.
+   * It costs ~2.4 ms per call plus ~0.3 ms per row against a raw `unnest` insert's ~1.3 ms (the
+   * README's performance section has both, measured by `bench/batch-insert.ts`).
+   * @returns the rows written (duplicates skipped)
+   */
+  protected async insertDependencies(tx: Prisma.TransactionClient, artifactSha256: string, deps: DependencyInput[]): Promise<number> {
+    if (deps.length === 0) return 0;
+    const { count } = await tx.artifactDependency.createMany({ data: dependencyRows(artifactSha256, deps), skipDuplicates: true });
+    return count;
+  }
+
   async insertDependenciesOneByOne(artifactSha256: string, deps: DependencyInput[]): Promise<number> {
     let inserted = 0;
-    for (const data of dependencyRows(artifactSha256, deps)) {
+    for (const data of dependencyRows(artifactSha256, this.canonical(deps))) {
       await this.prisma.artifactDependency.create({ data });
       inserted += 1;
     }
     return inserted;
   }
-}
-
-/**
- * Writes an artifact's dependency rows with one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO
- * NOTHING`: a single statement with seven array parameters, whatever the row count, keeping the
- * declared order in the ids. This is what `createMany({ skipDuplicates: true })` means, without its
- * cost: Prisma 7's client renders and checks every one of the 8 × N bind values in JavaScript and
- * WebAssembly, which measured ~0.2 ms per row here (10,000 requirements: ~2 s, only ~5× faster than
- * one insert per row); this statement takes ~50 ms for the same rows (README, performance).
- * Extras travel as one JSON array per row because PostgreSQL arrays cannot be ragged.
- * @returns the number of rows inserted (duplicates of an existing `raw` are skipped)
- */
-async function insertDependencies(tx: Prisma.TransactionClient, artifactSha256: string, deps: DependencyInput[]): Promise<number> {
-  if (deps.length === 0) return 0;
-  const rows = dependencyRows(artifactSha256, deps);
-  return tx.$executeRaw`
-    INSERT INTO artifact_dependency (artifact_sha256, name, specifier, extras, marker, url, extra, raw)
-    SELECT ${artifactSha256}, d.name, d.specifier, ARRAY(SELECT jsonb_array_elements_text(d.extras::jsonb)), d.marker, d.url, d.extra, d.raw
-    FROM unnest(
-      ${rows.map((r) => r.name)}::text[],
-      ${rows.map((r) => r.specifier)}::text[],
-      ${rows.map((r) => JSON.stringify(r.extras))}::text[],
-      ${rows.map((r) => r.marker)}::text[],
-      ${rows.map((r) => r.url)}::text[],
-      ${rows.map((r) => r.extra)}::text[],
-      ${rows.map((r) => r.raw)}::text[]
-    ) WITH ORDINALITY AS d(name, specifier, extras, marker, url, extra, raw, ord)
-    ORDER BY d.ord
-    ON CONFLICT (artifact_sha256, raw) DO NOTHING`;
 }

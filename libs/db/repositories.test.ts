@@ -3,6 +3,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/support/postgr
 import { ArtifactRepository, urlHash, type FetchedArtifact } from './artifact-repository.js';
 import { createPrismaClient, type PrismaClient } from './client.js';
 import { runMigrations } from './migrate.js';
+import { pypiProtocol } from '../protocol/pypi/index.js';
 import { ReleaseRepository, type DependencyInput, type ExtractionInput } from './release-repository.js';
 import { sha256Hex } from './sha256.js';
 import { toPublic, UpstreamRepository } from './upstream-repository.js';
@@ -18,7 +19,7 @@ beforeAll(async () => {
   await runMigrations({ databaseUrl: db.url });
   prisma = createPrismaClient({ databaseUrl: db.url, poolSize: 8 });
   artifacts = new ArtifactRepository(prisma);
-  releases = new ReleaseRepository(prisma);
+  releases = new ReleaseRepository(prisma, pypiProtocol);
   upstreams = new UpstreamRepository(prisma);
 });
 

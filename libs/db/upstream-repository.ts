@@ -7,7 +7,7 @@ export type UpstreamAuthType = 'none' | 'basic' | 'bearer';
 export interface CreateUpstreamInput {
   name: string;
   url: string;
-  /** Default "pypi". */
+  /** Default: the column default (prisma/schema.prisma); callers pass their registry protocol. */
   protocol?: string;
   /** Lower comes first; default 100. */
   priority?: number;

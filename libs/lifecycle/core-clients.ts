@@ -1,5 +1,5 @@
 import type { Settings } from '../config/index.js';
-import { BackgroundMigrations, createPrismaClient, type PrismaClient } from '../db/index.js';
+import { BackgroundMigrations, checkMigrationsApplied, createPrismaClient, runMigrations, type PrismaClient } from '../db/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { createMetrics, type Metrics, type ServiceName } from '../metrics/index.js';
 import { createBlobStore, type BlobStore } from '../storage/index.js';
@@ -11,7 +11,10 @@ export interface CoreClients {
   logger: Logger;
   metrics: Metrics;
   prisma: PrismaClient;
-  /** Creates and migrates the database in the background; `applied` resolves once it has. */
+  /**
+   * Creates and migrates the database in the background (ORCHARD_MIGRATE=auto), or waits for the
+   * migration Job to have (off); `applied` resolves once the schema is there.
+   */
   migrations: BackgroundMigrations;
   store: BlobStore;
   shutdown: Shutdown;
@@ -21,13 +24,15 @@ export interface CoreClients {
  * Opens the clients every service needs: logs, metrics, the database and blob storage. PostgreSQL
  * does not gate the start: the database is created and migrated in the background (concurrent
  * services serialise on an advisory lock), retried until PostgreSQL answers, so a service started
- * during a database outage serves whatever needs no database. Close steps are registered by
+ * during a database outage serves whatever needs no database. With ORCHARD_MIGRATE=off the same
+ * loop only checks, without DDL, that the migrations are recorded. Close steps are registered by
  * {@link closeCoreClientsOnShutdown}.
  */
 export async function openCoreClients(service: ServiceName, settings: Settings): Promise<CoreClients> {
   const logger = createLogger(service, settings.logLevel);
   const metrics = createMetrics(service);
-  const migrations = new BackgroundMigrations({ databaseUrl: settings.databaseUrl, logger });
+  const migrate = settings.migrate === 'off' ? checkMigrationsApplied : runMigrations;
+  const migrations = new BackgroundMigrations({ databaseUrl: settings.databaseUrl, logger, migrate });
   migrations.start();
   // With PostgreSQL up, the first attempt succeeds in well under a second: waiting for it keeps a
   // healthy start as before (no window where the API answers 503). With PostgreSQL down it fails

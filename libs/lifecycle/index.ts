@@ -2,6 +2,8 @@ export { Shutdown } from './shutdown.js';
 export type { ShutdownStep } from './shutdown.js';
 export { CheckPending, readinessBody, runChecks } from './readiness.js';
 export type { Check, CheckResult } from './readiness.js';
+export { OPS_ROUTES, createOpsHandler, opsRouteOf } from './ops-endpoints.js';
+export type { OpsEndpointsOptions, OpsLogger, OpsRoute } from './ops-endpoints.js';
 export { startOpsServer, closeServer } from './ops-server.js';
 export type { OpsServerOptions } from './ops-server.js';
 export { openCoreClients, closeCoreClientsOnShutdown, databaseChecks } from './core-clients.js';

@@ -1,24 +1,25 @@
 import http from 'node:http';
-import type { Registry } from 'prom-client';
-import { readinessBody, runChecks, type Check } from './readiness.js';
+import { errorReason } from '../log/index.js';
+import { createOpsHandler, type OpsEndpointsOptions } from './ops-endpoints.js';
 
-export interface OpsServerOptions {
+export interface OpsServerOptions extends OpsEndpointsOptions {
   host: string;
   port: number;
-  registry: Registry;
-  checks: Record<string, Check>;
-  /** Extra facts for /ready (pool sizes, concurrency). */
-  details?: () => Record<string, unknown>;
   /** More routes of the service's own: answers and returns true, or returns false for a 404. */
   routes?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
-  /** Refreshes scrape-time gauges (queue depth) before /metrics renders. */
-  beforeScrape?: () => Promise<void>;
 }
 
-/** The workers' own small HTTP server: `/health`, `/ready` and `/metrics`. */
+/** The workers' own small HTTP server: `/health`, `/ready` and `/metrics` (see {@link createOpsHandler}). */
 export function startOpsServer(options: OpsServerOptions): Promise<http.Server> {
+  const ops = createOpsHandler(options);
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    if (await ops(req, res)) return;
+    if (options.routes?.(req, res)) return;
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  };
   const server = http.createServer((req, res) => {
-    void handle(req, res, options).catch(() => {
+    handle(req, res).catch((err: unknown) => {
+      options.logger?.error({ path: req.url, reason: errorReason(err) }, 'ops request failed');
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end('internal error\n');
     });
@@ -27,29 +28,6 @@ export function startOpsServer(options: OpsServerOptions): Promise<http.Server> 
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve(server));
   });
-}
-
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, options: OpsServerOptions): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
-  if (path === '/health') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-    return;
-  }
-  if (path === '/ready') {
-    const result = await runChecks(options.checks);
-    res
-      .writeHead(result.ready ? 200 : 503, { 'content-type': 'application/json' })
-      .end(JSON.stringify(readinessBody(result, options.details?.())));
-    return;
-  }
-  if (path === '/metrics') {
-    await options.beforeScrape?.().catch(() => {});
-    const body = await options.registry.metrics();
-    res.writeHead(200, { 'content-type': options.registry.contentType }).end(body);
-    return;
-  }
-  if (options.routes?.(req, res)) return;
-  res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
 }
 
 export function closeServer(server: http.Server): Promise<void> {

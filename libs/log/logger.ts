@@ -44,6 +44,8 @@ export function createLogger(service: string, level: string, destination?: Desti
         '*.databaseUrl',
         'redisUrl',
         '*.redisUrl',
+        'cacheRedisUrl',
+        '*.cacheRedisUrl',
       ],
       censor: '[redacted]',
     },

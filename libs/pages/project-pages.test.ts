@@ -126,6 +126,23 @@ describe('ProjectPages', () => {
     expect(await p.lookupFile('one-lib', await fileId('one'), 'one_lib-1.0-py3-none-any.whl')).toMatchObject({ upstream: 'local' });
   });
 
+  it('invalidateAll drops the file maps too: a file the upstream no longer lists is found only in a fresh listing', async () => {
+    upstream.publish('purged-lib', { filename: 'purged_lib-1.0-py3-none-any.whl', bytes: Buffer.from('purged') });
+    upstream.publish('purged-lib', { filename: 'purged_lib-1.1-py3-none-any.whl', bytes: Buffer.from('kept') });
+    const p = pages();
+    await p.serve('purged-lib', 'html');
+    const purged = await fileId('purged');
+    expect(await p.lookupFile('purged-lib', purged, 'purged_lib-1.0-py3-none-any.whl')).toMatchObject({ upstream: 'local' });
+    // The upstream withdraws the file; an operator purges every cached page.
+    const entry = upstream.projects.get('purged-lib')!;
+    entry.files = entry.files.filter((f) => f.filename !== 'purged_lib-1.0-py3-none-any.whl');
+    expect(await p.invalidateAll()).toBeGreaterThanOrEqual(2);
+    const before = upstream.requestsFor('/simple/purged-lib/').length;
+    expect(await p.lookupFile('purged-lib', purged, 'purged_lib-1.0-py3-none-any.whl')).toBeNull();
+    expect(upstream.requestsFor('/simple/purged-lib/').length, 'looked up in a fresh listing').toBe(before + 1);
+    expect(await p.lookupFile('purged-lib', await fileId('kept'), 'purged_lib-1.1-py3-none-any.whl')).toMatchObject({ upstream: 'local' });
+  });
+
   it('without Redis serves straight from upstream and still finds listed files', async () => {
     const down = createCacheRedis('redis://127.0.0.1:1/0', { connectTimeout: 200, commandTimeout: 200 });
     const p = pages({ redis: down });

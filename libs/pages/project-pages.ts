@@ -203,9 +203,14 @@ export class ProjectPages {
     return dropped;
   }
 
-  /** Drops every cached page (file maps stay: each is replaced when its page is filled again). */
+  /**
+   * Drops every cached page and every file map (a file of a purged listing is served again only
+   * when a fresh listing still has it); returns how many keys went.
+   */
   async invalidateAll(): Promise<number> {
-    return this.deps.pages.deleteAll(this.deps.protocol.name);
+    const { pages, fileMap, protocol } = this.deps;
+    const dropped = await pages.deleteAll(protocol.name);
+    return dropped + (await fileMap.deleteAll(protocol.name));
   }
 
   /** The file ids of the cached page's model (when its file map expired), or null. */

@@ -31,7 +31,7 @@ export type RootAnswer =
   /** Redis is down: rendered straight from the upstreams' lists, identity only, length unknown. */
   | { kind: 'uncached'; body: Iterable<Buffer> };
 
-/** Largest upstream root list accepted (PyPI's HTML list is a few tens of MiB). */
+/** Largest upstream root list accepted (the largest public index's HTML list is a few tens of MiB). */
 export const MAX_ROOT_BYTES = 512 * 1024 * 1024;
 const LOCK_MS = 10 * 60_000;
 const POLL_MS = 250;

@@ -1,8 +1,7 @@
 import type { UpstreamConfig } from '../config/index.js';
 import { UpstreamClient, UpstreamError, asUpstreamError } from '../http/index.js';
 import type { Metrics } from '../metrics/index.js';
-import { PageLimitError, type PageLimits } from '../protocol/page-limits.js';
-import type { ProjectPage, ProtocolAdapter } from '../protocol/types.js';
+import { MalformedPageError, PageLimitError, type PageLimits, type ProjectPage, type ProtocolAdapter } from '../protocol/index.js';
 import { TimeSlices } from './time-slices.js';
 
 /** Validators remembered from the owning upstream's last answer. */
@@ -22,9 +21,6 @@ const LIMIT_VARIABLES: Record<keyof PageLimits, string> = { maxBytes: 'ORCHARD_M
 
 /** Bytes handed to the page parser at once: one slice of parsing work between two pauses. */
 const PARSE_CHUNK_BYTES = 64 * 1024;
-
-/** JSON first, HTML as fallback: the upstream may speak either. */
-const ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1';
 
 /**
  * Asks the upstreams, in priority order, for one project's page. The first upstream that has the
@@ -55,7 +51,7 @@ export class UpstreamPageFetcher {
     signal?: AbortSignal,
   ): Promise<UpstreamPageResult> {
     const url = new URL(`${encodeURIComponent(project)}/`, upstream.url).toString();
-    const headers: Record<string, string> = { accept: ACCEPT };
+    const headers: Record<string, string> = { accept: this.protocol.projectPageAccept };
     if (validators?.etag) headers['if-none-match'] = validators.etag;
     if (validators?.lastModified) headers['if-modified-since'] = validators.lastModified;
     const timer = this.metrics.upstreamDuration.startTimer({ upstream: upstream.name, kind: 'page' });
@@ -138,8 +134,8 @@ function unusablePage(upstream: string, err: unknown): UpstreamError {
   if (err instanceof PageLimitError) {
     return new UpstreamError('invalid-response', `upstream ${upstream} answered an index page too large to use: ${err.message} (${LIMIT_VARIABLES[err.limit]})`, undefined, { cause: err });
   }
-  // The protocol's MalformedPageError says what is wrong in its own words (never page content).
-  const what = err instanceof Error && err.name === 'MalformedPageError' ? err.message : 'unreadable index page';
+  // A MalformedPageError says what is wrong in the protocol's own words (never page content).
+  const what = err instanceof MalformedPageError ? err.message : 'unreadable index page';
   return new UpstreamError('invalid-response', `upstream ${upstream} answered a ${what}`, undefined, { cause: err });
 }
 

@@ -1,8 +1,18 @@
 /**
- * The protocol adapter contract. Services speak only these types; `libs/protocol/pypi` is the first
- * implementation and a second protocol (npm) must fit without touching the services.
+ * The protocol adapter contract. Services speak only these types and find implementations through
+ * the registry (`registered-protocols.ts`); a second protocol must fit without touching the services.
  */
+import type { Readable } from 'node:stream';
 import type { PageLimits } from './page-limits.js';
+
+/** The two page formats Orchard serves. */
+export type PageFormat = 'html' | 'json';
+
+/** What a page request is answered with: the format and the exact Content-Type. */
+export interface NegotiatedFormat {
+  format: PageFormat;
+  contentType: string;
+}
 
 /** One file of a project as its upstream index describes it (PEP 503 / 691 / 592 / 658 / 700 / 714). */
 export interface ProjectFile {
@@ -66,18 +76,18 @@ export interface ProjectPageParser {
   end(): Generator<void, ProjectPage, undefined>;
 }
 
-/** A requirement (PEP 508) as the extractor stores it. */
+/** A requirement as the extractor stores it. */
 export interface Requirement {
   /** The whole requirement string as declared. */
   raw: string;
   /** Name as written. */
   name: string;
-  /** Normalised (PEP 503) name. */
+  /** Normalised name (the adapter's `normalizeName`). */
   normalizedName: string;
   extras: string[];
   /** Version specifier, normalised spacing, e.g. ">=1.0,<2"; "" when none. */
   specifier: string;
-  /** PEP 440 direct reference (`name @ url`). */
+  /** Direct reference (`name @ url`). */
   url?: string;
   /** The marker expression as written, without the leading `;`. */
   marker?: string;
@@ -85,7 +95,7 @@ export interface Requirement {
   extra?: string;
 }
 
-/** Core metadata 1.0 – 2.4 (METADATA / PKG-INFO). */
+/** A release's metadata as the extractor records it (modelled on Python core metadata 1.0 – 2.4). */
 export interface CoreMetadata {
   metadataVersion?: string;
   name: string;
@@ -106,21 +116,68 @@ export interface CoreMetadata {
   invalidUtf8?: boolean;
 }
 
+/** A stored artifact, readable by range (random access) or as one stream. */
+export interface ArtifactSource {
+  /** Total size in bytes. */
+  readonly size: number;
+  /** Bytes `start..endInclusive`, within `0..size-1`. */
+  read(start: number, endInclusive: number): Promise<Buffer>;
+  /** The whole artifact as a stream. */
+  open(): Promise<Readable>;
+}
+
+/** Everything the extractor records about one artifact. */
+export interface ExtractedMetadata {
+  /** The metadata file's bytes exactly as found: served as the artifact's metadata file. */
+  bytes: Buffer;
+  metadata: CoreMetadata;
+  requirements: Requirement[];
+  /** False when the artifact cannot tell its dependencies (its requirement list is not "none"). */
+  dependenciesKnown: boolean;
+}
+
+/** How a dependency's condition fares in an environment that may not fix every variable. */
+export interface ConditionVerdict {
+  verdict: true | false | 'undetermined';
+  /** The variables the environment did not fix (sorted), when undetermined. */
+  missing: string[];
+}
+
+/** An environment the JSON API evaluates dependency conditions in, built from query parameters. */
+export interface DependencyEnvironment {
+  /** The environment as the API shows it (variable → value, and the extras asked for). */
+  readonly description: Record<string, unknown>;
+  /** Evaluates one dependency's condition (as stored in its `marker`). */
+  evaluate(condition: string): ConditionVerdict;
+}
+
 /**
  * What a package-index protocol implements so services stay protocol-agnostic. All members are pure
- * (no I/O); parse functions throw the implementation's malformed-page error on unusable bodies.
+ * (no I/O of their own); parse functions throw {@link MalformedPageError} (or a subclass) on
+ * unusable bodies.
  */
 export interface ProtocolAdapter {
-  /** Protocol id, used in cache keys (`orchard:{category}:{protocol}:{id}`) and upstream config. */
+  /** Protocol id, used in cache keys (`orchard:{category}:{protocol}:{id}`), queue payloads and upstream rows. */
   readonly name: string;
-  /** Canonical form of a project name (the one URLs and cache keys use). */
+  /** The `name=url …` upstream list used when none is configured. */
+  readonly defaultUpstreams: string;
+  /** Canonical form of a project name (the one URLs, cache keys and stored rows use). */
   normalizeName(name: string): string;
   /** Whether a requested project name is acceptable at all (checked before any upstream call). */
   isValidProjectName(name: string): boolean;
+  /** The Accept header for an upstream's project page. */
+  readonly projectPageAccept: string;
   /** Parses an upstream project page; `contentType` picks the format, `baseUrl` resolves links. */
   parseProjectPage(body: Buffer | string, contentType: string | undefined, baseUrl: string): ProjectPage;
   /** An incremental parser of an upstream project page of `contentType`, bounded by `limits`. */
   createProjectPageParser(contentType: string | undefined, baseUrl: string, limits: PageLimits): ProjectPageParser;
+  /**
+   * The format and Content-Type a client's page request is answered with, from its `Accept` header
+   * and, when given, a `format` query parameter that overrides it; null when nothing is acceptable.
+   */
+  negotiatePageFormat(accept: string | undefined, format?: string): NegotiatedFormat | null;
+  /** The media types a client may ask pages in, for a 406 message. */
+  readonly acceptablePageTypes: string;
   /**
    * Renders the HTML form of a page in chunks (the caller may let other work run between them);
    * `link(file)` gives each file's href (without fragment).
@@ -132,8 +189,8 @@ export interface ProtocolAdapter {
   fileIdentity(file: ProjectFile): string | undefined;
   /**
    * Whether the metadata Orchard extracts from this file may be advertised and served as its
-   * metadata file when the upstream did not offer one (PyPI: wheels only, since an sdist's
-   * PKG-INFO need not tell its dependencies).
+   * metadata file when the upstream did not offer one (e.g. only for formats whose metadata is
+   * complete without a build).
    */
   advertisesExtractedMetadata(filename: string): boolean;
   /** The Accept header for an upstream's root index (the format cheapest to parse incrementally first). */
@@ -141,5 +198,27 @@ export interface ProtocolAdapter {
   /** A parser for an upstream root index body of `contentType`, calling `onEntry` per project. */
   createRootIndexParser(contentType: string | undefined, onEntry: (entry: RootEntry) => void, maxBytes: number): RootIndexParser;
   /** Renders the root index in chunks (a list of 700k projects is never one string). */
-  renderRootIndex(format: 'html' | 'json', entries: Iterable<RootEntry>): Iterable<string>;
+  renderRootIndex(format: PageFormat, entries: Iterable<RootEntry>): Iterable<string>;
+  /**
+   * Reads and parses a stored artifact's metadata and requirements.
+   * @throws ArtifactMetadataError when the artifact cannot be read for metadata, now or ever
+   */
+  extractMetadata(filename: string, source: ArtifactSource): Promise<ExtractedMetadata>;
+  /**
+   * The metadata file Orchard serves for an artifact it extracted itself (one that
+   * {@link advertisesExtractedMetadata}), read by random access.
+   */
+  readMetadataFile(filename: string, source: Pick<ArtifactSource, 'size' | 'read'>): Promise<Buffer>;
+  /** The version a file name carries, when it carries one. */
+  versionFromFilename(filename: string): string | undefined;
+  /** A total order of version strings: the protocol's version order, invalid versions after valid ones. */
+  compareVersions(a: string, b: string): number;
+  /** Whether two version strings name the same version (e.g. `1.0` and `1.0.0`). */
+  sameVersion(a: string, b: string): boolean;
+  /**
+   * The environment a JSON API query asks dependencies to be evaluated in; undefined when the query
+   * has no evaluation parameters.
+   * @throws EnvironmentQueryError for an unknown, repeated or bad parameter
+   */
+  dependencyEnvironment(query: Record<string, unknown>): DependencyEnvironment | undefined;
 }

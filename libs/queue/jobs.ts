@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { DefaultJobOptions } from 'bullmq';
+import { isRegisteredProtocol } from '../protocol/index.js';
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/);
+/** A registered protocol's name: workers look the job's adapter up by it. */
+const protocol = z.string().refine(isRegisteredProtocol, { message: 'not a registered protocol' });
 
 /**
  * `fetch`: download one file from its upstream into storage. Job id: see {@link fetchJobId}.
  */
 export const fetchJobSchema = z.object({
-  protocol: z.literal('pypi'),
+  protocol,
   sha256,
   project: z.string().min(1).max(200),
   filename: z.string().min(1).max(400),
@@ -19,7 +22,7 @@ export type FetchJob = z.infer<typeof fetchJobSchema>;
 
 /** `extract`: read one stored file's core metadata. Job id = the artifact's sha256. */
 export const extractJobSchema = z.object({
-  protocol: z.literal('pypi'),
+  protocol,
   sha256,
   project: z.string().min(1).max(200),
   filename: z.string().min(1).max(400),
@@ -28,7 +31,7 @@ export type ExtractJob = z.infer<typeof extractJobSchema>;
 
 /** `refresh`: revalidate one project's page in the background. Job id = `<protocol>-<project>`. */
 export const refreshJobSchema = z.object({
-  protocol: z.literal('pypi'),
+  protocol,
   project: z.string().min(1).max(200),
 });
 export type RefreshJob = z.infer<typeof refreshJobSchema>;

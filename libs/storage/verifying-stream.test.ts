@@ -21,6 +21,16 @@ function sink(events: string[]): Writable {
   });
 }
 
+/** A consumer that records every byte it was given. */
+function collect(received: Buffer[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      received.push(chunk);
+      callback();
+    },
+  });
+}
+
 describe('VerifyingStream', () => {
   it('passes bytes through and exposes digest and size at the end', async () => {
     const verifier = new VerifyingStream({ expectedSha256: digest });
@@ -52,5 +62,28 @@ describe('VerifyingStream', () => {
     const verifier = new VerifyingStream({ maxBytes: bytes.length });
     await pipeline(Readable.from([bytes]), verifier, sink([]));
     expect(verifier.verified().size).toBe(bytes.length);
+  });
+
+  it('holds the last chunk back until the hash matched: a wrong body never reaches the consumer complete', async () => {
+    const parts = [bytes.subarray(0, 4), bytes.subarray(4, 9), bytes.subarray(9)];
+    const wrong = new VerifyingStream({ expectedSha256: '0'.repeat(64), holdLastChunk: true });
+    const got: Buffer[] = [];
+    await expect(pipeline(Readable.from(parts), wrong, collect(got))).rejects.toBeInstanceOf(HashMismatchError);
+    expect(Buffer.concat(got).toString()).toBe(bytes.subarray(0, 9).toString());
+    expect([wrong.mismatch, wrong.tooLarge, wrong.bytesSeen]).toEqual([true, false, bytes.length]);
+
+    const right = new VerifyingStream({ expectedSha256: digest, holdLastChunk: true });
+    const all: Buffer[] = [];
+    await pipeline(Readable.from(parts), right, collect(all));
+    expect(Buffer.concat(all)).toEqual(bytes);
+    expect([right.mismatch, right.verified()]).toEqual([false, { sha256: digest, size: bytes.length }]);
+  });
+
+  it('says a body failed for its size, having passed on less than maxBytes when holding the last chunk', async () => {
+    const verifier = new VerifyingStream({ expectedSha256: digest, maxBytes: 10, holdLastChunk: true });
+    const got: Buffer[] = [];
+    await expect(pipeline(Readable.from([bytes.subarray(0, 6), bytes.subarray(6, 9), bytes.subarray(9)]), verifier, collect(got))).rejects.toBeInstanceOf(SizeLimitError);
+    expect(Buffer.concat(got).length).toBeLessThanOrEqual(10);
+    expect([verifier.tooLarge, verifier.mismatch]).toEqual([true, false]);
   });
 });

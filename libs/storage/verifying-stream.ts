@@ -13,30 +13,52 @@ export interface VerifyingStreamOptions {
   expectedSha256?: string;
   /** The stream fails as soon as more than this many bytes have passed. */
   maxBytes?: number;
+  /**
+   * Holds each chunk back until the next one arrives, and the last one until the hash matched: for
+   * a consumer that cannot take bytes back (an HTTP response), so a wrong file never reaches it
+   * complete. A store does not need it: it fails the write on the error instead.
+   */
+  holdLastChunk?: boolean;
 }
 
 /**
  * A pass-through that hashes (sha256) and counts the bytes flowing through it. It fails with
  * {@link SizeLimitError} once `maxBytes` is exceeded and with {@link HashMismatchError} in `flush`,
  * that is before its readable side ends, so whatever consumes it (a file write, a multipart upload)
- * sees an error instead of a clean end and never commits bad bytes.
+ * sees an error instead of a clean end and never commits bad bytes. `mismatch` and `tooLarge` say
+ * afterwards which check failed, whatever error the surrounding pipeline reported first.
  */
 export class VerifyingStream extends Transform {
   readonly #hash: Hash = createHash('sha256');
   readonly #expected: string | undefined;
   readonly #maxBytes: number | undefined;
+  readonly #holdLastChunk: boolean;
+  #held: Buffer | undefined;
   #size = 0;
   #digest: VerifiedDigest | undefined;
+  #mismatch = false;
+  #tooLarge = false;
 
   constructor(options: VerifyingStreamOptions = {}) {
     super();
     this.#expected = options.expectedSha256?.toLowerCase();
     this.#maxBytes = options.maxBytes;
+    this.#holdLastChunk = options.holdLastChunk ?? false;
   }
 
-  /** Bytes seen so far. */
+  /** Bytes seen so far (including a chunk that went over `maxBytes`). */
   get bytesSeen(): number {
     return this.#size;
+  }
+
+  /** Whether the stream failed because the bytes did not hash to `expectedSha256`. */
+  get mismatch(): boolean {
+    return this.#mismatch;
+  }
+
+  /** Whether the stream failed because more than `maxBytes` arrived. */
+  get tooLarge(): boolean {
+    return this.#tooLarge;
   }
 
   /** The digest and size once every byte passed and verified; undefined before. */
@@ -53,19 +75,29 @@ export class VerifyingStream extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#size += chunk.length;
     if (this.#maxBytes !== undefined && this.#size > this.#maxBytes) {
+      this.#tooLarge = true;
       callback(new SizeLimitError(this.#maxBytes));
       return;
     }
     this.#hash.update(chunk);
-    callback(null, chunk);
+    if (!this.#holdLastChunk) {
+      callback(null, chunk);
+      return;
+    }
+    if (this.#held) this.push(this.#held);
+    this.#held = chunk;
+    callback();
   }
 
   override _flush(callback: TransformCallback): void {
     const sha256 = this.#hash.digest('hex');
     if (this.#expected !== undefined && sha256 !== this.#expected) {
+      this.#mismatch = true;
       callback(new HashMismatchError(this.#expected, sha256));
       return;
     }
+    if (this.#held) this.push(this.#held);
+    this.#held = undefined;
     this.#digest = { sha256, size: this.#size };
     callback();
   }

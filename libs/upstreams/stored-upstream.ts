@@ -19,11 +19,11 @@ export interface UpstreamInput {
 export type UpstreamPatch = Partial<Omit<UpstreamInput, 'name'>>;
 
 /**
- * The UpstreamConfig of a stored upstream, or null when it cannot be used (unknown protocol, bad
- * URL or credentials written by hand): such a row is skipped, never half-applied.
+ * The UpstreamConfig of a stored upstream of `protocol`, or null when it cannot be used (another
+ * protocol, bad URL or credentials written by hand): such a row is skipped, never half-applied.
  */
-export function fromStored(row: UpstreamSource): UpstreamConfig | null {
-  if (row.protocol !== 'pypi' || !UPSTREAM_NAME.test(row.name)) return null;
+export function fromStored(row: UpstreamSource, protocol: string): UpstreamConfig | null {
+  if (row.protocol !== protocol || !UPSTREAM_NAME.test(row.name)) return null;
   let url: string;
   try {
     url = parseUpstreamUrl(row.url, row.name).url;
@@ -32,7 +32,7 @@ export function fromStored(row: UpstreamSource): UpstreamConfig | null {
   }
   const auth = authFromStored(row.authType, row.authSecret);
   if (!auth) return null;
-  return { name: row.name, protocol: 'pypi', url, priority: row.priority, auth, credentialOrigins: [] };
+  return { name: row.name, protocol, url, priority: row.priority, auth, credentialOrigins: [] };
 }
 
 function authFromStored(type: string, secret: string | null): UpstreamAuth | null {

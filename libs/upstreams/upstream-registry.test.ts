@@ -22,7 +22,7 @@ const registries: UpstreamRegistry[] = [];
 function registry(options: { redis?: Redis; prisma?: PrismaClient; env?: string } = {}): UpstreamRegistry {
   const r = new UpstreamRegistry({
     protocol: 'pypi',
-    configured: parseUpstreams(options.env ?? 'corp=https://corp.example/simple/ pypi=https://pypi.example/simple/', {}),
+    configured: parseUpstreams(options.env ?? 'corp=https://corp.example/simple/ pypi=https://pypi.example/simple/', {}, 'pypi'),
     repository: new UpstreamRepository(options.prisma ?? prisma),
     redis: options.redis ?? redis,
     keys,

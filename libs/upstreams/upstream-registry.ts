@@ -108,7 +108,7 @@ export class UpstreamRegistry {
         source: 'environment' as const,
         active: true,
       })),
-      ...rows.map((row) => view(row, row.enabled && !configured.has(row.name) && fromStored(row) !== null)),
+      ...rows.map((row) => view(row, row.enabled && !configured.has(row.name) && fromStored(row, this.deps.protocol) !== null)),
     ];
     return views.sort(byPriority);
   }
@@ -218,7 +218,7 @@ export class UpstreamRegistry {
     let stored = version === undefined ? undefined : await this.readCached(version);
     if (!stored) {
       try {
-        stored = (await this.deps.repository.list()).filter((row) => row.enabled).map(fromStored).filter((u) => u !== null);
+        stored = (await this.deps.repository.list()).filter((row) => row.enabled).map((row) => fromStored(row, this.deps.protocol)).filter((u) => u !== null);
       } catch (err) {
         if (previous) {
           previous.checkedAt = now;

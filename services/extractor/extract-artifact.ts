@@ -3,9 +3,7 @@ import { Readable } from 'node:stream';
 import type { ArtifactCache } from '../../libs/cache/index.js';
 import type { ReleaseRepository } from '../../libs/db/index.js';
 import type { Logger } from '../../libs/log/index.js';
-import { ArchiveError, UnsupportedArchiveError } from '../../libs/protocol/pypi/archive/index.js';
-import { MetadataError, RequirementError, parseSdistFilename, parseWheelFilename } from '../../libs/protocol/pypi/index.js';
-import { extractDistributionMetadata, type DistributionSource } from '../../libs/protocol/pypi/read-distribution.js';
+import { ArtifactMetadataError, type ArtifactSource, type ProtocolAdapter, type ProtocolRegistry } from '../../libs/protocol/index.js';
 import { UnrecoverableError, type ExtractJob } from '../../libs/queue/index.js';
 import { blobKey, metadataKey, type BlobStore } from '../../libs/storage/index.js';
 
@@ -13,6 +11,8 @@ import { blobKey, metadataKey, type BlobStore } from '../../libs/storage/index.j
 const SDIST_READ_AHEAD = 64 * 1024;
 
 export interface ExtractDeps {
+  /** Each job is read by the adapter of its protocol. */
+  protocols: ProtocolRegistry;
   store: BlobStore;
   releases: ReleaseRepository;
   artifactCache: ArtifactCache;
@@ -28,14 +28,15 @@ export type ExtractOutcome = { status: 'ok'; dependencies: number } | { status: 
  */
 export function createExtractHandler(deps: ExtractDeps) {
   return async (job: ExtractJob): Promise<ExtractOutcome> => {
+    const protocol = deps.protocols.get(job.protocol);
     const key = blobKey(job.sha256);
     const stat = await deps.store.stat(key);
     if (!stat) {
       const reason = 'file not in storage';
-      await recordFailure(deps, job, { status: 'failed', reason }).catch(() => {});
+      await recordFailure(deps, protocol, job, { status: 'failed', reason }).catch(() => {});
       throw new UnrecoverableError(`artifact ${job.sha256}: ${reason}`);
     }
-    const source: DistributionSource = {
+    const source: ArtifactSource = {
       size: stat.size,
       read: (start, end) => deps.store.readRange(key, { start, end }),
       open: async () => {
@@ -46,11 +47,11 @@ export function createExtractHandler(deps: ExtractDeps) {
     };
     let extracted;
     try {
-      extracted = await extractDistributionMetadata(job.filename, source);
+      extracted = await protocol.extractMetadata(job.filename, source);
     } catch (err) {
-      const failure = classifyFailure(err);
-      if (!failure) throw err;
-      await recordFailure(deps, job, failure);
+      if (!(err instanceof ArtifactMetadataError)) throw err;
+      const failure = { status: err.status, reason: err.reason };
+      await recordFailure(deps, protocol, job, failure);
       deps.logger.warn({ sha256: job.sha256, filename: job.filename, ...failure }, 'metadata not extracted');
       if (failure.status === 'unsupported') return failure;
       throw new UnrecoverableError(`${job.filename}: ${failure.reason}`);
@@ -94,24 +95,17 @@ export function createExtractHandler(deps: ExtractDeps) {
   };
 }
 
-async function recordFailure(deps: ExtractDeps, job: ExtractJob, failure: { status: 'failed' | 'unsupported'; reason: string }): Promise<void> {
+async function recordFailure(
+  deps: ExtractDeps,
+  protocol: ProtocolAdapter,
+  job: ExtractJob,
+  failure: { status: 'failed' | 'unsupported'; reason: string },
+): Promise<void> {
   await deps.releases.recordFailure({
     artifactSha256: job.sha256,
     project: job.project,
-    version: versionFromFilename(job.filename),
+    version: protocol.versionFromFilename(job.filename),
     status: failure.status,
     reason: failure.reason,
   });
-}
-
-function classifyFailure(err: unknown): { status: 'failed' | 'unsupported'; reason: string } | null {
-  if (err instanceof UnsupportedArchiveError) return { status: 'unsupported', reason: err.reason };
-  if (err instanceof ArchiveError) return { status: 'failed', reason: err.reason };
-  if (err instanceof MetadataError) return { status: 'failed', reason: err.reason };
-  if (err instanceof RequirementError) return { status: 'failed', reason: err.message };
-  return null;
-}
-
-function versionFromFilename(filename: string): string | undefined {
-  return parseWheelFilename(filename)?.version ?? parseSdistFilename(filename)?.version;
 }

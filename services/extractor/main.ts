@@ -1,8 +1,9 @@
-import { ArtifactCache, CacheKeys, createCacheRedis, waitForRedis } from '../../libs/cache/index.js';
+import { ArtifactCache, CacheKeys, createCacheRedis, redisReadinessChecks, waitForRedis } from '../../libs/cache/index.js';
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { ReleaseRepository } from '../../libs/db/index.js';
 import { withLogContext } from '../../libs/log/index.js';
 import { closeCoreClientsOnShutdown, closeServer, databaseChecks, drainGraceMs, drainWorkers, openCoreClients, startOpsServer } from '../../libs/lifecycle/index.js';
+import { registeredProtocols } from '../../libs/protocol/index.js';
 import { Producers, createProducerRedis, createWorker, createWorkerRedis, jobMetricsHooks, queueDepthCollector } from '../../libs/queue/index.js';
 import { createExtractHandler } from './extract-artifact.js';
 
@@ -10,14 +11,18 @@ import { createExtractHandler } from './extract-artifact.js';
 export async function startExtractor(settings: Settings) {
   const core = await openCoreClients('extractor', settings);
   const { logger, metrics, prisma, store, shutdown } = core;
-  const redis = createCacheRedis(settings.redisUrl);
+  // The cache (ORCHARD_CACHE_REDIS_URL) may live apart from the queues (REDIS_URL): docs/cache-model.md.
+  const redis = createCacheRedis(settings.cacheRedisUrl);
   if (!(await waitForRedis(redis))) logger.warn('Redis is unreachable; starting degraded (no cache, no queue) until it returns');
   const workerRedis = createWorkerRedis(settings.redisUrl);
   const producerRedis = createProducerRedis(settings.redisUrl);
   const producers = new Producers(producerRedis, settings.queuePrefix);
+  // Jobs name their protocol; releases are recorded in the primary protocol's names and versions.
+  const protocols = registeredProtocols();
   const extract = createExtractHandler({
+    protocols,
     store,
-    releases: new ReleaseRepository(prisma),
+    releases: new ReleaseRepository(prisma, protocols.primary),
     artifactCache: new ArtifactCache(redis, new CacheKeys(settings.cachePrefix)),
     logger,
   });
@@ -31,20 +36,25 @@ export async function startExtractor(settings: Settings) {
   // Extract jobs wait in the queue, attempts untouched, until the database can record their
   // results: run now, each would burn its few retries during a database outage and fail for good.
   void core.migrations.applied.then((applied) => {
-    if (applied) void worker.run();
-    else logger.info('extract worker not started: stopped before the database was migrated');
+    if (applied) {
+      logger.info('extract worker started: the database schema is in place');
+      void worker.run();
+    } else {
+      logger.info('extract worker not started: stopped before the database was migrated');
+    }
   });
   const ops = await startOpsServer({
     host: settings.host,
     port: settings.extractorPort,
     registry: metrics.registry,
     checks: {
-      redis: () => redis.ping(),
+      ...redisReadinessChecks(producerRedis, redis, settings),
       ...databaseChecks(core),
       storage: () => store.check(),
     },
     details: () => ({ concurrency: { extract: settings.extractorConcurrency }, dbPoolSize: settings.dbPoolSize }),
     beforeScrape: queueDepthCollector(metrics, [producers.extract]),
+    logger,
   });
   logger.info({ port: settings.extractorPort, concurrency: settings.extractorConcurrency }, 'extractor running');
 

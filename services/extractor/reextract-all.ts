@@ -23,8 +23,10 @@ export interface ReextractProgress {
 }
 
 export interface ReextractOptions {
-  /** Every stored artifact, e.g. `ArtifactRepository.listAll()`. */
+  /** Every stored artifact of `protocol`, e.g. `ArtifactRepository.listAll({ protocol })`. */
   artifacts: AsyncIterable<ArtifactSummary>;
+  /** The protocol of those artifacts: their jobs are read by its adapter. */
+  protocol: string;
   /** How many there are, for the progress total. */
   total: number;
   /** The `extract` queue (`Producers.extract`). */
@@ -155,7 +157,7 @@ async function enqueueAll(options: ReextractOptions, progress: ReextractProgress
     await options.queue.addBulk(
       batch.map((a) => ({
         name: queues.extract.name,
-        data: { protocol: 'pypi' as const, sha256: a.sha256, project: a.project, filename: a.filename },
+        data: { protocol: options.protocol, sha256: a.sha256, project: a.project, filename: a.filename },
         opts: { jobId: reextractJobId(a.sha256, options.runId), priority: REEXTRACT_PRIORITY },
       })),
     );

@@ -1,13 +1,13 @@
 import type http from 'node:http';
-import { ArtifactCache, CacheKeys, createCacheRedis, waitForRedis } from '../../libs/cache/index.js';
+import { ArtifactCache, CacheKeys, createCacheRedis, redisReadinessChecks, waitForRedis } from '../../libs/cache/index.js';
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { ArtifactRepository, UpstreamRepository } from '../../libs/db/index.js';
 import { UpstreamClient } from '../../libs/http/index.js';
 import { JobHandback, closeCoreClientsOnShutdown, closeServer, databaseChecks, drainGraceMs, drainWorkers, openCoreClients, startOpsServer } from '../../libs/lifecycle/index.js';
 import { createProjectPages } from '../../libs/pages/index.js';
-import { pypiProtocol } from '../../libs/protocol/pypi/index.js';
+import { registeredProtocols } from '../../libs/protocol/index.js';
 import { UpstreamRegistry } from '../../libs/upstreams/index.js';
-import { Producers, createProducerRedis, createWorker, createWorkerRedis, jobMetricsHooks, queueDepthCollector, type FetchJob } from '../../libs/queue/index.js';
+import { Producers, UnrecoverableError, createProducerRedis, createWorker, createWorkerRedis, jobMetricsHooks, queueDepthCollector, type FetchJob } from '../../libs/queue/index.js';
 
 import { createFetchHandler } from './fetch-file.js';
 import { InflightDownloads } from './inflight-downloads.js';
@@ -16,7 +16,8 @@ import { InflightDownloads } from './inflight-downloads.js';
 export async function startFetcher(settings: Settings) {
   const core = await openCoreClients('fetcher', settings);
   const { logger, metrics, prisma, store, shutdown } = core;
-  const redis = createCacheRedis(settings.redisUrl);
+  // The cache (ORCHARD_CACHE_REDIS_URL) may live apart from the queues (REDIS_URL): docs/cache-model.md.
+  const redis = createCacheRedis(settings.cacheRedisUrl);
   if (!(await waitForRedis(redis))) logger.warn('Redis is unreachable; starting degraded (no cache, no queue) until it returns');
   const producerRedis = createProducerRedis(settings.redisUrl);
   const workerRedis = createWorkerRedis(settings.redisUrl);
@@ -24,11 +25,13 @@ export async function startFetcher(settings: Settings) {
   const upstreamHttp = new UpstreamClient(settings.upstreamHttp);
   // The same merged upstream list as the gateway's: file downloads need the upstream's credentials.
   const keys = new CacheKeys(settings.cachePrefix);
-  const registry = new UpstreamRegistry({ protocol: pypiProtocol.name, configured: settings.upstreams, repository: new UpstreamRepository(prisma), redis, keys, logger });
+  // Pages are refreshed for the primary protocol, whose upstreams ORCHARD_UPSTREAMS configures.
+  const protocol = registeredProtocols().primary;
+  const registry = new UpstreamRegistry({ protocol: protocol.name, configured: settings.upstreams, repository: new UpstreamRepository(prisma), redis, keys, logger });
   registry.start();
   const upstreams = () => registry.list();
   const generation = () => registry.generation();
-  const pages = createProjectPages({ settings, protocol: pypiProtocol, redis, http: upstreamHttp, upstreams, generation, metrics, logger });
+  const pages = createProjectPages({ settings, protocol, redis, http: upstreamHttp, upstreams, generation, metrics, logger });
   const inflight = new InflightDownloads({ dir: settings.fetcherSpoolDir, baseUrl: settings.fetcherStreamUrl, logger });
   const fetchFile = createFetchHandler({
     store,
@@ -50,7 +53,13 @@ export async function startFetcher(settings: Settings) {
     ...common,
     concurrency: settings.fetcherConcurrency,
   });
-  const refreshWorker = createWorker('refresh', (payload) => pages.refresh(payload.project), { ...common, concurrency: 4 });
+  const pagesByProtocol = new Map([[protocol.name, pages]]);
+  const pagesOf = (name: string) => {
+    const found = pagesByProtocol.get(name);
+    if (!found) throw new UnrecoverableError(`this fetcher refreshes no ${name} pages`);
+    return found;
+  };
+  const refreshWorker = createWorker('refresh', (payload) => pagesOf(payload.protocol).refresh(payload.project), { ...common, concurrency: 4 });
   void fetchWorker.run();
   void refreshWorker.run();
 
@@ -59,13 +68,14 @@ export async function startFetcher(settings: Settings) {
     port: settings.fetcherPort,
     registry: metrics.registry,
     checks: {
-      redis: () => redis.ping(),
+      ...redisReadinessChecks(producerRedis, redis, settings),
       ...databaseChecks(core),
       storage: () => store.check(),
     },
     routes: (req, res) => inflight.handle(req, res),
     details: () => ({ concurrency: { fetch: settings.fetcherConcurrency, refresh: 4 }, dbPoolSize: settings.dbPoolSize, upstreamPool: upstreamHttp.describe() }),
     beforeScrape: queueDepthCollector(metrics, [producers.fetch, producers.refresh]),
+    logger,
   });
   logger.info({ port: settings.fetcherPort, concurrency: settings.fetcherConcurrency }, 'fetcher running');
 

@@ -1,13 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
+import type { ProtocolAdapter } from '../../libs/protocol/index.js';
 import { FileMemo } from './file-memo.js';
-import { negotiateEncoding, negotiatePageFormat } from './negotiate.js';
+import { negotiateEncoding } from './negotiate.js';
 import { PageMemo } from './page-memo.js';
 import { recordRequest, requestId } from './request-context.js';
 import { replayResponse, type MemoizedResponse } from './response-memo.js';
 
 export interface FastPathDeps {
+  /** The protocol the memoised pages are in (it negotiates their format). */
+  protocol: ProtocolAdapter;
   memo: PageMemo;
   files: FileMemo;
   logger: Logger;
@@ -97,7 +100,7 @@ export class FastPath {
     const key = `${accept ?? ''}\n${acceptEncoding ?? ''}`;
     const known = this.negotiated.get(key);
     if (known !== undefined) return known;
-    const format = negotiatePageFormat(accept);
+    const format = this.deps.protocol.negotiatePageFormat(accept);
     const result = format ? { contentType: format.contentType, encoding: negotiateEncoding(acceptEncoding) } : null;
     if (this.negotiated.size >= NEGOTIATION_CACHE) this.negotiated.clear();
     this.negotiated.set(key, result);

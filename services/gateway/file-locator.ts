@@ -15,8 +15,15 @@ export type FileLocation =
   /** Not cached yet and the fetch job did not finish in time (or the queue is down): stream from upstream. */
   | { kind: 'upstream'; source: FileSource };
 
+/** PostgreSQL's record of a stored file (the artifact cache's source of truth). */
+export interface ArtifactRecords {
+  find(sha256: string): Promise<{ filename: string; metadataSha256: string | null } | null>;
+}
+
 export interface FileLocatorDeps {
   protocol: string;
+  /** Restores an artifact record the cache lost (expired, evicted, flushed). */
+  records: ArtifactRecords;
   pages: ProjectPages;
   artifacts: ArtifactCache;
   store: BlobStore;
@@ -59,12 +66,29 @@ export class FileLocator {
       });
       if (listed === null) throw notListed(project, filename);
       metrics.cacheLookups.inc({ category: 'artifact', result: 'hit' });
+      void this.restoreRecord(sha256, stat.size);
       return { kind: 'stored', size: stat.size };
     }
     metrics.cacheLookups.inc({ category: 'artifact', result: 'miss' });
     const source = await this.deps.pages.lookupFile(project, sha256, filename);
     if (!source) throw notListed(project, filename);
     return this.fetch(project, sha256, source);
+  }
+
+  /**
+   * Puts PostgreSQL's record of a stored file back into the artifact cache (in the background): with
+   * it the file's extracted metadata is advertised on its page again, and later requests skip the
+   * storage stat. Nothing to restore while the fetch job has not recorded the file yet.
+   */
+  private async restoreRecord(sha256: string, size: number): Promise<void> {
+    const { records, artifacts, protocol, logger } = this.deps;
+    try {
+      const row = await records.find(sha256);
+      if (!row) return;
+      await artifacts.set(protocol, sha256, { size, filename: row.filename, ...(row.metadataSha256 ? { metadataSha256: row.metadataSha256 } : {}) });
+    } catch (err) {
+      logger.debug({ sha256, err: (err as Error).message }, 'could not restore the artifact record');
+    }
   }
 
   /**
@@ -101,7 +125,7 @@ export class FileLocator {
     const { producers, fetchEvents, fetchWaitMs, logger } = this.deps;
     try {
       await producers.addFetch({
-        protocol: 'pypi',
+        protocol: this.deps.protocol,
         sha256,
         project,
         filename: source.filename,

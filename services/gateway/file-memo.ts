@@ -46,6 +46,15 @@ export class FileMemo {
     this.entries.set(path, memoizeResponse(headers, etag, body));
   }
 
+  /** Forgets the files (and metadata files) of one project's URLs. */
+  forgetProject(project: string): void {
+    this.entries.deletePrefixed(`/files/${project}/`);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
   get size(): { entries: number; bytes: number } {
     return this.entries.size;
   }

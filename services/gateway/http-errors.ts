@@ -3,7 +3,7 @@ import { isDatabaseClientError, isDatabaseUnavailable } from '../../libs/db/inde
 import { UpstreamError } from '../../libs/http/index.js';
 import type { Logger } from '../../libs/log/index.js';
 import { BodyTooLargeError } from '../../libs/pages/index.js';
-import { MalformedPageError } from '../../libs/protocol/pypi/index.js';
+import { MalformedPageError } from '../../libs/protocol/index.js';
 import { StorageUnavailableError } from '../../libs/storage/index.js';
 import { cutOff } from './body-delivery.js';
 
@@ -29,7 +29,7 @@ export const badRequest = (message: string) => new HttpError(400, 'bad_request',
  * - storage unreachable → 503 (retry later; /ready says the same);
  * - PostgreSQL unreachable or not migrated yet → 503 (the JSON and admin APIs need it);
  * - an upstream unreachable or answering an error → 502, timing out → 504;
- * - an upstream page that is not a PEP 503/691 page, or is too large → 502 with the reason.
+ * - an upstream page the protocol cannot read, or one too large → 502 with the reason.
  * The messages carry no URL and no credential (UpstreamError messages name the upstream only).
  */
 export function toHttpError(err: unknown): HttpError | undefined {

@@ -1,14 +1,23 @@
 import cluster from 'node:cluster';
 import http from 'node:http';
 import { Agent } from 'undici';
-import { ArtifactCache, CacheKeys, RootIndexCache, createCacheRedis, waitForRedis } from '../../libs/cache/index.js';
+import {
+  ArtifactCache,
+  CacheKeys,
+  InvalidationSubscriber,
+  RootIndexCache,
+  createCacheRedis,
+  invalidationChannel,
+  redisReadinessChecks,
+  waitForRedis,
+} from '../../libs/cache/index.js';
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { UpstreamClient } from '../../libs/http/index.js';
 import { closeCoreClientsOnShutdown, closeServer, databaseChecks, openCoreClients } from '../../libs/lifecycle/index.js';
 import { RootPages, createProjectPages } from '../../libs/pages/index.js';
-import { pypiProtocol } from '../../libs/protocol/pypi/index.js';
+import { registeredProtocols } from '../../libs/protocol/index.js';
 import { Producers, createFetchEvents, createProducerRedis, createWorkerRedis, queueDepthCollector } from '../../libs/queue/index.js';
-import { ReleaseRepository, UpstreamRepository } from '../../libs/db/index.js';
+import { ArtifactRepository, ReleaseRepository, UpstreamRepository } from '../../libs/db/index.js';
 import { UpstreamRegistry } from '../../libs/upstreams/index.js';
 import { createLogger } from '../../libs/log/index.js';
 import { createApp, withFastPath } from './app.js';
@@ -19,6 +28,7 @@ import { PageMemo } from './page-memo.js';
 import { FileLocator } from './file-locator.js';
 import { MetadataFiles } from './metadata-files.js';
 import { closeStalledReaders } from './stalled-readers.js';
+import { announceInvalidation, forgetInvalidated } from './memo-invalidation.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { apiRoutes } from './routes/api-routes.js';
 
@@ -26,7 +36,8 @@ import { apiRoutes } from './routes/api-routes.js';
 export async function startGateway(settings: Settings) {
   const core = await openCoreClients('gateway', settings);
   const { logger, metrics, prisma, store, shutdown } = core;
-  const redis = createCacheRedis(settings.redisUrl);
+  // The cache (ORCHARD_CACHE_REDIS_URL) may live apart from the queues (REDIS_URL): docs/cache-model.md.
+  const redis = createCacheRedis(settings.cacheRedisUrl);
   if (!(await waitForRedis(redis))) logger.warn('Redis is unreachable; starting degraded (no cache, no queue) until it returns');
   const producerRedis = createProducerRedis(settings.redisUrl);
   const eventsRedis = createWorkerRedis(settings.redisUrl);
@@ -35,11 +46,12 @@ export async function startGateway(settings: Settings) {
   const keys = new CacheKeys(settings.cachePrefix);
   const artifacts = new ArtifactCache(redis, keys);
   const upstreamHttp = new UpstreamClient(settings.upstreamHttp);
+  // The index routes serve the primary protocol, whose upstreams ORCHARD_UPSTREAMS configures.
+  const protocol = registeredProtocols().primary;
   // ORCHARD_UPSTREAMS merged with the upstreams stored in PostgreSQL (admin API), cached in Redis.
-  const registry = new UpstreamRegistry({ protocol: pypiProtocol.name, configured: settings.upstreams, repository: new UpstreamRepository(prisma), redis, keys, logger });
+  const registry = new UpstreamRegistry({ protocol: protocol.name, configured: settings.upstreams, repository: new UpstreamRepository(prisma), redis, keys, logger });
   registry.start();
   const upstreams = () => registry.list();
-  const protocol = pypiProtocol;
   const pages = createProjectPages({
     settings,
     protocol,
@@ -47,12 +59,13 @@ export async function startGateway(settings: Settings) {
     http: upstreamHttp,
     upstreams,
     generation: () => registry.generation(),
-    onStale: (project) => producers.addRefresh({ protocol: 'pypi', project }),
+    onStale: (project) => producers.addRefresh({ protocol: protocol.name, project }),
     metrics,
     logger,
   });
   const files = new FileLocator({
     protocol: protocol.name,
+    records: new ArtifactRepository(prisma),
     pages,
     artifacts,
     store,
@@ -66,15 +79,21 @@ export async function startGateway(settings: Settings) {
   const fetcherAgent = new Agent({ connections: 256, keepAliveTimeout: 10_000 });
   const memo = new PageMemo({ ttlMs: settings.pageMemoMs });
   const fileMemo = new FileMemo(settings.fileMemoBytes);
+  // Every gateway process (cluster worker, replica) forgets invalidated pages as soon as any one announces it.
+  const channel = invalidationChannel(settings.cachePrefix);
+  const forget = forgetInvalidated(memo, fileMemo);
+  const invalidations = new InvalidationSubscriber(settings.cacheRedisUrl, channel, protocol.name, forget, logger);
+  const forgetPages = announceInvalidation({ redis, channel, protocol: protocol.name, forget, logger });
   const app = createApp({
     logger,
     metrics,
     simple: { protocol, pages, indexTtlSeconds: settings.indexTtlSeconds, memo },
     extra: [
-      adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts, forgetPages: () => memo.clear(), logger }),
-      apiRoutes({ releases: new ReleaseRepository(prisma), logger }),
+      adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts, forgetPages, logger }),
+      apiRoutes({ protocol, releases: new ReleaseRepository(prisma, protocol), logger }),
     ],
     root: {
+      protocol,
       root: new RootPages({
         protocol,
         cache: new RootIndexCache(redis, keys, protocol.name),
@@ -104,12 +123,13 @@ export async function startGateway(settings: Settings) {
     ops: {
       registry: metrics.registry,
       checks: {
-        redis: () => redis.ping(),
+        ...redisReadinessChecks(producerRedis, redis, settings),
         ...databaseChecks(core),
         storage: () => store.check(),
       },
       details: () => ({ dbPoolSize: settings.dbPoolSize, upstreamPool: upstreamHttp.describe() }),
       beforeScrape: queueDepthCollector(metrics, [producers.fetch, producers.extract, producers.refresh]),
+      logger,
     },
   });
   // Slow clients are bounded: headers within httpHeadersTimeoutMs (checked every second or so), the
@@ -122,7 +142,7 @@ export async function startGateway(settings: Settings) {
       connectionsCheckingInterval: Math.min(30_000, Math.max(1_000, Math.floor(settings.httpHeadersTimeoutMs / 4))),
       maxHeaderSize: 16 * 1024,
     },
-    withFastPath(app, new FastPath({ memo, files: fileMemo, logger, metrics })),
+    withFastPath(app, new FastPath({ protocol, memo, files: fileMemo, logger, metrics })),
   );
   server.keepAliveTimeout = 65_000;
   server.setTimeout(settings.httpIdleTimeoutMs);
@@ -139,7 +159,7 @@ export async function startGateway(settings: Settings) {
   shutdown.add({ name: 'upstream pools', run: () => upstreamHttp.close() });
   shutdown.add({ name: 'fetcher connections', run: () => fetcherAgent.close() });
   shutdown.add({ name: 'upstream registry', run: async () => registry.close() });
-  shutdown.add({ name: 'redis', run: async () => { redis.disconnect(); producerRedis.disconnect(); eventsRedis.disconnect(); } });
+  shutdown.add({ name: 'redis', run: async () => { invalidations.close(); redis.disconnect(); producerRedis.disconnect(); eventsRedis.disconnect(); } });
   closeCoreClientsOnShutdown(core);
   return { server, shutdown, logger };
 }

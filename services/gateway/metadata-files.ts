@@ -7,8 +7,7 @@ import type { UpstreamClient } from '../../libs/http/index.js';
 import type { Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
 import { BodyTooLargeError, readBounded } from '../../libs/pages/index.js';
-import type { ProtocolAdapter } from '../../libs/protocol/types.js';
-import { readWheelMetadata } from '../../libs/protocol/pypi/archive/index.js';
+import type { ProtocolAdapter } from '../../libs/protocol/index.js';
 import { blobKey, metadataKey, type BlobStore } from '../../libs/storage/index.js';
 import { FileMemo } from './file-memo.js';
 import { notListed, type FileLocator } from './file-locator.js';
@@ -133,7 +132,7 @@ export class MetadataFiles {
     memo.put(FileMemo.path(project, sha256, `${filename}.metadata`), res.getHeaders(), `"${digest}"`, body);
   }
 
-  /** The wheel's own `.dist-info/METADATA`, by random access to the (re)fetched wheel in storage. */
+  /** The file's own metadata (a wheel's `.dist-info/METADATA`), read by random access from the (re)fetched file in storage. */
   private async fromWheel(project: string, sha256: string, filename: string): Promise<Buffer> {
     const { files, store } = this.deps;
     const key = blobKey(sha256);
@@ -143,7 +142,7 @@ export class MetadataFiles {
     const stat = location.kind === 'stored' ? await store.stat(key) : null;
     if (!stat) throw new HttpError(503, 'metadata_unavailable', `the metadata of ${filename} is not available yet; retry shortly`);
     const source = { size: stat.size, read: (start: number, end: number) => this.deps.store.readRange(key, { start, end }) };
-    return (await readWheelMetadata(source, filename)).bytes;
+    return this.deps.protocol.readMetadataFile(filename, source);
   }
 
   /** The stored metadata file of this digest; null when absent (or, on corruption, when it does not hash to it). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { negotiateEncoding, negotiatePageFormat } from './negotiate.js';
+import { negotiatePageFormat } from '../../libs/protocol/pypi/negotiate-format.js';
+import { negotiateEncoding } from './negotiate.js';
 
 const JSON_TYPE = 'application/vnd.pypi.simple.v1+json';
 const HTML_TYPE = 'application/vnd.pypi.simple.v1+html';

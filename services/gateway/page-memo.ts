@@ -58,4 +58,9 @@ export class PageMemo {
   clear(): void {
     this.entries.clear();
   }
+
+  /** Forgets every representation of one project's page. */
+  forgetProject(project: string): void {
+    this.entries.deletePrefixed(`${project}\n`);
+  }
 }

@@ -79,6 +79,11 @@ export class BoundedMemo<Entry extends { body: Buffer }> {
     this.bytes = 0;
   }
 
+  /** Drops every entry whose key starts with `prefix`. */
+  deletePrefixed(prefix: string): void {
+    for (const key of [...this.entries.keys()]) if (key.startsWith(prefix)) this.delete(key);
+  }
+
   /** Body bytes held. */
   get size(): { entries: number; bytes: number } {
     return { entries: this.entries.size, bytes: this.bytes };

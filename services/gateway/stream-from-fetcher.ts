@@ -4,11 +4,10 @@ import type { Request, Response } from 'express';
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
-import { blobKey, type BlobStore } from '../../libs/storage/index.js';
+import { VerifyingStream, blobKey, type BlobStore } from '../../libs/storage/index.js';
 import { bodyDelivered } from './body-delivery.js';
 import type { FileLocation, FileLocator } from './file-locator.js';
 import { HttpError } from './http-errors.js';
-import { VerifyingPassThrough } from './stream-from-upstream.js';
 
 type Inflight = Extract<FileLocation, { kind: 'inflight' }>;
 
@@ -70,14 +69,14 @@ export async function streamFromFetcher(req: Request, res: Response, deps: Fetch
     return false;
   }
   headers();
-  const verify = new VerifyingPassThrough(sha256, deps.maxFileBytes);
+  const verify = new VerifyingStream({ expectedSha256: sha256, maxBytes: deps.maxFileBytes, holdLastChunk: true });
   await pipeline(Readable.from(prepend(first, chunks)), verify, res).catch((err: unknown) => {
     // Headers are out: the error handler can only cut the connection, which is the point.
     if (verify.mismatch) throw new HttpError(502, 'hash_mismatch', `${filename} does not match its published sha256`);
     if (bodyDelivered(res) || controller.signal.aborted) return;
     throw err;
   });
-  if (bodyDelivered(res)) deps.metrics.bytesServed.inc({ source: 'fetcher' }, verify.bytes);
+  if (bodyDelivered(res)) deps.metrics.bytesServed.inc({ source: 'fetcher' }, verify.bytesSeen);
   return true;
 }
 

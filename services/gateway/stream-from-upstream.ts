@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
-import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import type { FileSource } from '../../libs/cache/index.js';
 import type { UpstreamConfig } from '../../libs/config/index.js';
 import { UpstreamError, asUpstreamError, statusError, type UpstreamClient } from '../../libs/http/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
+import { VerifyingStream } from '../../libs/storage/index.js';
 import { bodyDelivered } from './body-delivery.js';
 import { HttpError } from './http-errors.js';
 
@@ -74,7 +73,7 @@ export async function streamFromUpstream(
     res.end();
     return;
   }
-  const verify = new VerifyingPassThrough(sha256, maxFileBytes);
+  const verify = new VerifyingStream({ expectedSha256: sha256, maxBytes: maxFileBytes, holdLastChunk: true });
   await pipeline(response.body, verify, res).catch((err: unknown) => {
     // Headers are out: the error handler can only cut the connection, which is the point.
     if (verify.mismatch) {
@@ -88,51 +87,9 @@ export async function streamFromUpstream(
     if (!(failure instanceof UpstreamError)) throw err;
     throw new HttpError(failure.failure === 'timeout' ? 504 : 502, 'upstream_failed', `could not fetch ${source.filename}: the download from upstream ${upstream.name} broke off (${failure.failure})`);
   });
-  if (bodyDelivered(res)) metrics.bytesServed.inc({ source: 'upstream' }, verify.bytes);
+  if (bodyDelivered(res)) metrics.bytesServed.inc({ source: 'upstream' }, verify.bytesSeen);
 }
 
 function tooLarge(filename: string, limit: number): HttpError {
   return new HttpError(502, 'file_too_large', `${filename} is larger than ORCHARD_MAX_FILE_BYTES (${limit} bytes)`);
-}
-
-/**
- * Passes bytes through, hashing them, and releases the last chunk only when the sha256 matches;
- * fails as soon as more than `maxBytes` have arrived (the held chunk keeps what went out within it).
- */
-export class VerifyingPassThrough extends Transform {
-  bytes = 0;
-  mismatch = false;
-  tooLarge = false;
-  private readonly hash = createHash('sha256');
-  private held: Buffer | undefined;
-
-  constructor(
-    private readonly expected: string,
-    private readonly maxBytes: number,
-  ) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.maxBytes) {
-      this.tooLarge = true;
-      callback(new Error('the upstream file is larger than ORCHARD_MAX_FILE_BYTES'));
-      return;
-    }
-    this.hash.update(chunk);
-    if (this.held) this.push(this.held);
-    this.held = chunk;
-    callback();
-  }
-
-  override _flush(callback: TransformCallback): void {
-    if (this.hash.digest('hex') !== this.expected) {
-      this.mismatch = true;
-      callback(new Error('the upstream bytes do not match the published sha256'));
-      return;
-    }
-    if (this.held) this.push(this.held);
-    callback();
-  }
 }

@@ -199,6 +199,20 @@ describe('files and PEP 658 metadata files', () => {
       expect(fileEntry(doc, extractedWheel.filename)['core-metadata']).toEqual({ sha256: sha256(extractedWheel.metadata) });
     });
 
+    it('is advertised again after the cache lost the artifact record (restored from PostgreSQL on the next file request)', async () => {
+      const prefix = orchard.env.ORCHARD_CACHE_PREFIX!;
+      const recordKey = `${prefix}:artifact:pypi:${extractedWheel.sha256}`;
+      expect(await redis.del(recordKey, `${prefix}:index:pypi:extracted`)).toBe(2);
+      const { doc: without } = await jsonPage('extracted');
+      expect(fileEntry(without, extractedWheel.filename)).not.toHaveProperty('core-metadata');
+      expect((await request(fileUrl('extracted', extractedWheel))).status).toBe(200);
+      const record = await waitFor('the restored artifact record', async () => (await redis.get(recordKey)) ?? undefined);
+      expect(JSON.parse(record)).toMatchObject({ filename: extractedWheel.filename, metadataSha256: sha256(extractedWheel.metadata) });
+      expect(await redis.del(`${prefix}:index:pypi:extracted`)).toBe(1);
+      const { doc } = await jsonPage('extracted');
+      expect(fileEntry(doc, extractedWheel.filename)['core-metadata']).toEqual({ sha256: sha256(extractedWheel.metadata) });
+    });
+
     it('is never advertised for an sdist (its PKG-INFO need not tell its dependencies)', async () => {
       const sdist = await request(fileUrl('extracted', extractedSdist));
       expect(sdist.status).toBe(200);

@@ -12,6 +12,8 @@ import { pino } from 'pino';
 import { ArtifactCache, CacheKeys, createCacheRedis } from '../../libs/cache/index.js';
 import { ArtifactRepository, createPrismaClient, ReleaseRepository, runMigrations, type PrismaClient } from '../../libs/db/index.js';
 import type { ExtractJob } from '../../libs/queue/index.js';
+import { registeredProtocols } from '../../libs/protocol/index.js';
+import { pypiProtocol } from '../../libs/protocol/pypi/index.js';
 import { blobKey, FsBlobStore, type BlobStore } from '../../libs/storage/index.js';
 import { createExtractHandler, type ExtractOutcome } from '../../services/extractor/extract-artifact.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
@@ -52,8 +54,9 @@ export async function createExtractionHarness(options: HarnessOptions = {}): Pro
   const prefix = `test-extract-${randomBytes(6).toString('hex')}`;
   const redis = createCacheRedis(REDIS_URL);
   const artifacts = new ArtifactRepository(prisma);
-  const releases = new ReleaseRepository(prisma);
+  const releases = new ReleaseRepository(prisma, pypiProtocol);
   const extract = createExtractHandler({
+    protocols: registeredProtocols(),
     store: options.wrapStore ? options.wrapStore(store) : store,
     releases,
     artifactCache: new ArtifactCache(redis, new CacheKeys(prefix)),

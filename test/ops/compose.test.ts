@@ -75,7 +75,7 @@ describe('docker-compose.yml', () => {
 
   it('has the whole stack: datastores, the bucket and migration one-shots, three services, Prometheus', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      ['extractor', 'fetcher', 'gateway', 'migrate', 'minio', 'minio-bucket', 'postgres', 'prometheus', 'redis'].sort(),
+      ['extractor', 'fetcher', 'gateway', 'migrate', 'minio', 'minio-bucket', 'postgres', 'prometheus', 'redis', 'redis-cache'].sort(),
     );
   });
 
@@ -97,10 +97,23 @@ describe('docker-compose.yml', () => {
     for (const name of [...SERVICES, 'migrate']) {
       const environment = compose.services[name]!.environment ?? {};
       expect(unknownVariables(Object.keys(environment)), name).toEqual([]);
-      expect(environment, `${name} shares one environment`).toEqual(compose.services.gateway!.environment);
+      // The migration one-shot differs in ORCHARD_MIGRATE alone (see the next test).
+      const { ORCHARD_MIGRATE: _own, ...shared } = environment;
+      const { ORCHARD_MIGRATE: _gateway, ...gateway } = compose.services.gateway!.environment ?? {};
+      expect(shared, `${name} shares one environment`).toEqual(gateway);
     }
     expect(settings.storage.kind).toBe('s3');
     expect(settings.upstreams.map((u) => u.url)).toEqual(['https://pypi.org/simple/']);
+  });
+
+  it('runs DDL only in the migration one-shot: the services never migrate (ORCHARD_MIGRATE=off)', () => {
+    for (const name of SERVICES) {
+      const environment = Object.fromEntries(Object.entries(compose.services[name]!.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]));
+      expect(loadSettings(environment).migrate, name).toBe('off');
+    }
+    const migrate = compose.services.migrate!;
+    expect(migrate.command).toEqual(['node', 'dist/libs/db/migrate-cli.js']);
+    expect(migrate.environment?.ORCHARD_MIGRATE ?? 'auto', 'the one-shot does not say it does not migrate').not.toBe('off');
   });
 
   it('points Orchard at the compose datastores with the credentials they were started with', () => {
@@ -109,6 +122,11 @@ describe('docker-compose.yml', () => {
     expect([db.hostname, db.port, db.username, db.password, db.pathname]).toEqual(['postgres', '5432', postgres.POSTGRES_USER, postgres.POSTGRES_PASSWORD, `/${postgres.POSTGRES_DB}`]);
     expect(new URL(settings.redisUrl).hostname).toBe('redis');
     expect(compose.services.redis!.command).toEqual(expect.arrayContaining(['--maxmemory-policy', 'noeviction']));
+    // The cache lives in a Redis of its own that evicts when full (docs/cache-model.md).
+    expect(new URL(settings.cacheRedisUrl).hostname).toBe('redis-cache');
+    const cacheCommand = compose.services['redis-cache']!.command as string[];
+    expect(cacheCommand).toEqual(expect.arrayContaining(['--maxmemory-policy', 'allkeys-lru']));
+    expect(Number.parseInt(cacheCommand[cacheCommand.indexOf('--maxmemory') + 1]!, 10)).toBeGreaterThan(0);
 
     if (settings.storage.kind !== 's3') throw new Error('expected s3 storage');
     const minio = compose.services.minio!.environment!;
@@ -135,6 +153,7 @@ describe('docker-compose.yml', () => {
       expect(compose.services[name]!.depends_on).toEqual({
         migrate: { condition: 'service_completed_successfully' },
         redis: { condition: 'service_healthy' },
+        'redis-cache': { condition: 'service_healthy' },
         'minio-bucket': { condition: 'service_completed_successfully' },
       });
     }

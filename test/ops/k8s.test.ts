@@ -80,6 +80,8 @@ describe('k8s/ (kustomize base)', () => {
       if (value !== '') expect(value, key).toMatch(/CHANGE-ME/);
     }
     expect(settings.storage.kind).toBe('s3');
+    // The queues and the cache in two Redis servers (noeviction vs. allkeys-lru; docs/cache-model.md).
+    expect(new URL(settings.cacheRedisUrl).host).not.toBe(new URL(settings.redisUrl).host);
     for (const deployment of byKind('Deployment')) {
       for (const container of deployment.spec.template.spec.containers) {
         expect(unknownVariables((container.env ?? []).map((e: { name: string }) => e.name)), deployment.metadata.name).toEqual([]);
@@ -104,6 +106,25 @@ describe('k8s/ (kustomize base)', () => {
       }
     }
     expect(named('Job', 'orchard-migrate')!.spec.template.spec.containers[0].command).toEqual(['node', 'dist/libs/db/migrate-cli.js']);
+  });
+
+  it('runs DDL only in the migration Job: every service has ORCHARD_MIGRATE=off, the Job does not', () => {
+    const config = named('ConfigMap', 'orchard-config')!;
+    const secret = named('Secret', 'orchard-secrets')!;
+    // A container's environment: its envFrom sources, then its own `env` entries on top.
+    const environment = (container: { env?: Array<{ name: string; value?: string }> }) => ({
+      ...config.data,
+      ...secret.stringData,
+      ...Object.fromEntries((container.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value!])),
+    });
+    for (const deployment of byKind('Deployment')) {
+      for (const container of deployment.spec.template.spec.containers) {
+        expect(loadSettings(environment(container)).migrate, deployment.metadata.name).toBe('off');
+      }
+    }
+    const [job] = named('Job', 'orchard-migrate')!.spec.template.spec.containers;
+    expect(job.command).toEqual(['node', 'dist/libs/db/migrate-cli.js']);
+    expect(loadSettings(environment(job)).migrate, 'the Job does not say it does not migrate').toBe('auto');
   });
 
   describe.each(['gateway', 'fetcher', 'extractor'] as OrchardService[])('the %s Deployment', (service) => {

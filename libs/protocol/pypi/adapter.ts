@@ -8,11 +8,18 @@ import { renderProjectHtmlChunks } from './render-project-html.js';
 import { renderProjectJsonChunks } from './render-project-json.js';
 import { classifyFilename } from './filenames.js';
 import { createRootIndexParser, renderRootIndex, ROOT_INDEX_ACCEPT } from './root-index.js';
+import { dependencyEnvironment } from './dependency-environment.js';
+import { extractMetadata, readMetadataFile, versionFromFilename } from './extract-metadata.js';
+import { ACCEPTABLE_TYPES, negotiatePageFormat } from './negotiate-format.js';
+import { compareVersions, sameVersion } from './versions.js';
 
 /** The JSON media type of PEP 691. */
 export const PYPI_JSON_TYPE = 'application/vnd.pypi.simple.v1+json';
 /** The HTML media type of PEP 691. */
 export const PYPI_HTML_TYPE = 'application/vnd.pypi.simple.v1+html';
+
+/** What Orchard asks an upstream project page in: PEP 691 JSON first, then either HTML. */
+export const PROJECT_PAGE_ACCEPT = `${PYPI_JSON_TYPE}, ${PYPI_HTML_TYPE};q=0.2, text/html;q=0.1`;
 
 /**
  * Whether a response's Content-Type denotes a PEP 691 JSON page: the PEP 691 JSON type,
@@ -42,10 +49,14 @@ export function createProjectPageParser(contentType: string | undefined, baseUrl
 /** The PyPI protocol adapter. */
 export const pypiProtocol: ProtocolAdapter = {
   name: 'pypi',
+  defaultUpstreams: 'pypi=https://pypi.org/simple/',
   normalizeName,
   isValidProjectName,
+  projectPageAccept: PROJECT_PAGE_ACCEPT,
   parseProjectPage,
   createProjectPageParser,
+  negotiatePageFormat,
+  acceptablePageTypes: ACCEPTABLE_TYPES,
   renderProjectHtml: renderProjectHtmlChunks,
   renderProjectJson: renderProjectJsonChunks,
   fileIdentity,
@@ -55,4 +66,10 @@ export const pypiProtocol: ProtocolAdapter = {
   rootIndexAccept: ROOT_INDEX_ACCEPT,
   createRootIndexParser,
   renderRootIndex,
+  extractMetadata,
+  readMetadataFile,
+  versionFromFilename,
+  compareVersions,
+  sameVersion,
+  dependencyEnvironment,
 };

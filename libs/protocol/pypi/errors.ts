@@ -3,14 +3,8 @@
  * them (e.g. an unparsable upstream page is a 502, a bad METADATA fails the extract job for good).
  */
 
-/** The body is not plausibly a PEP 503/691 page (binary data, wrong JSON shape, unsupported major version). */
-export class MalformedPageError extends Error {
-  readonly code = 'MALFORMED_PAGE';
-  constructor(readonly reason: string) {
-    super(`malformed index page: ${reason}`);
-    this.name = 'MalformedPageError';
-  }
-}
+/** The body is not plausibly a PEP 503/691 page: the protocol-neutral signal, so services can map it. */
+export { MalformedPageError } from '../errors.js';
 
 /** METADATA/PKG-INFO that cannot be used (missing Name/Version, too large). */
 export class MetadataError extends Error {

@@ -7,7 +7,12 @@ export {
   pypiProtocol,
   PYPI_HTML_TYPE,
   PYPI_JSON_TYPE,
+  PROJECT_PAGE_ACCEPT,
 } from './adapter.js';
+export { dependencyEnvironment, environmentFor, evaluateInEnvironment, parseEnvironmentQuery } from './dependency-environment.js';
+export { extractMetadata, readMetadataFile, versionFromFilename } from './extract-metadata.js';
+export { ACCEPTABLE_TYPES, negotiatePageFormat } from './negotiate-format.js';
+export { compareVersions, sameVersion } from './versions.js';
 export { DEFAULT_API_VERSION, effectiveApiVersion, hasPep700Data, parseApiVersion } from './api-version.js';
 export {
   DEFAULT_MAX_METADATA_BYTES,

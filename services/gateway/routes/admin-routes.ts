@@ -15,8 +15,11 @@ export interface AdminRoutesDeps {
   pages: ProjectPages;
   protocol: ProtocolAdapter;
   artifacts: ArtifactCache;
-  /** Forgets pages remembered in this process (other replicas' memos expire within their TTL). */
-  forgetPages?: () => void;
+  /**
+   * Forgets what gateway processes remember of the invalidated pages (one project, or every page):
+   * this one at once, every other process and replica through the invalidation channel.
+   */
+  forgetPages?: (project?: string) => Promise<void>;
   logger: Logger;
 }
 
@@ -86,14 +89,14 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   router.delete(`${PREFIX}/cache/pages/:project`, async (req, res) => {
     const project = projectName(deps.protocol, req);
     const dropped = await deps.pages.invalidate(project);
-    deps.forgetPages?.();
+    await deps.forgetPages?.(project);
     deps.logger.info({ project, dropped }, 'page invalidated');
     res.json({ project, dropped });
   });
 
   router.delete(`${PREFIX}/cache/pages`, async (_req, res) => {
     const dropped = await deps.pages.invalidateAll();
-    deps.forgetPages?.();
+    await deps.forgetPages?.();
     deps.logger.info({ dropped }, 'every page invalidated');
     res.json({ dropped });
   });

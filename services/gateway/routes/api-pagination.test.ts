@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExtractionHarness, type ExtractionHarness } from '../../../test/metadata/harness.js';
 import { sha256Hex } from '../../../test/support/dists.js';
 import { encodeCursor, MAX_LIMIT } from './api-pagination.js';
+import { pypiProtocol } from '../../../libs/protocol/pypi/index.js';
 import { apiRoutes } from './api-routes.js';
 
 let h: ExtractionHarness;
@@ -87,7 +88,7 @@ beforeAll(async () => {
 
   const app = express();
   app.set('strict routing', true);
-  app.use(apiRoutes({ releases: h.releases, logger: pino({ level: 'silent' }) }));
+  app.use(apiRoutes({ protocol: pypiProtocol, releases: h.releases, logger: pino({ level: 'silent' }) }));
   server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

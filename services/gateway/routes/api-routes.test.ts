@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExtractionHarness, type ExtractionHarness } from '../../../test/metadata/harness.js';
 import { buildSdist, buildWheel, sha256Hex } from '../../../test/support/dists.js';
+import { pypiProtocol } from '../../../libs/protocol/pypi/index.js';
 import { apiRoutes } from './api-routes.js';
 
 const APP_REQUIRES = [
@@ -55,7 +56,7 @@ beforeAll(async () => {
 
   const app = express();
   app.set('strict routing', true);
-  app.use(apiRoutes({ releases: h.releases, logger: pino({ level: 'silent' }) }));
+  app.use(apiRoutes({ protocol: pypiProtocol, releases: h.releases, logger: pino({ level: 'silent' }) }));
   server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

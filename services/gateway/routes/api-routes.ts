@@ -1,14 +1,14 @@
-import { eq, valid } from '@renovatebot/pep440';
 import { Router, type Request, type Response } from 'express';
 import type { ArtifactDependency, ReleaseArtifact, ReleaseRepository } from '../../../libs/db/index.js';
 import type { Logger } from '../../../libs/log/index.js';
-import { isValidProjectName, normalizeName } from '../../../libs/protocol/pypi/index.js';
+import { EnvironmentQueryError, type ProtocolAdapter } from '../../../libs/protocol/index.js';
 import { badRequest, notFound, toHttpError } from '../http-errors.js';
-import { environmentFor, parseEnvironmentQuery, QueryError } from './api-evaluate.js';
 import { cursorId, PAGINATION_PARAMS, pageFields, parsePageRequest, withoutPagination } from './api-pagination.js';
 import { artifactView, dependentsView, releaseDependenciesView, unionSources } from './api-views.js';
 
 export interface ApiRoutesDeps {
+  /** The protocol of the releases (names, versions, dependency conditions). */
+  protocol: ProtocolAdapter;
   releases: ReleaseRepository;
   logger: Logger;
 }
@@ -39,29 +39,29 @@ export function apiRoutes(deps: ApiRoutesDeps): Router {
     const facts = await deps.releases.artifactFacts(sha256.toLowerCase(), { afterId, limit: page.limit });
     if (!facts) throw notFound(`no cached artifact has sha256 ${sha256.toLowerCase()}`);
     const last = facts.moreDependencies ? facts.dependencies.at(-1) : undefined;
-    return { ...artifactView(facts), ...pageFields(req, 'artifact-dependencies', last && [String(last.id)]) };
+    return { ...artifactView(facts, deps.protocol), ...pageFields(req, 'artifact-dependencies', last && [String(last.id)]) };
   }));
 
   router.get('/api/v1/projects/:name/versions/:version/dependencies', json(deps, 'api_release_dependencies', async (req) => {
-    const project = projectParam(req);
+    const project = projectParam(req, deps.protocol);
     const version = String(req.params.version);
     if (!VERSION.test(version)) throw badRequest('invalid version');
-    const request = parseQuery(req);
+    const environment = parseEnvironment(req, deps.protocol);
     const page = parsePageRequest(req.query, 'release-dependencies', 3);
     const after = page.after && { filename: page.after[0]!, artifactSha256: page.after[1]!, id: cursorId(page.after[2]!) };
-    const versions = (await deps.releases.versionsOf(project)).filter((v) => sameVersion(v, version));
+    const versions = (await deps.releases.versionsOf(project)).filter((v) => deps.protocol.sameVersion(v, version));
     const artifacts = versions.length === 0 ? [] : await deps.releases.releaseArtifacts(project, versions);
     if (artifacts.length === 0) throw notFound(`no extracted artifact of ${project} ${version} is cached`);
     const rows = await deps.releases.releaseDependencyPage(artifacts, after, page.limit);
     const declaredEarlier = await declaredEarlierCheck(deps.releases, artifacts, rows.items);
-    const view = releaseDependenciesView(project, version, { artifacts, rows: rows.items, declaredEarlier }, request && environmentFor(request));
+    const view = releaseDependenciesView(project, version, { artifacts, rows: rows.items, declaredEarlier }, environment);
     const last = rows.more ? rows.items.at(-1) : undefined;
     const filenameOf = (sha: string) => artifacts.find((a) => a.release.artifactSha256 === sha)!.filename;
     return { ...view, ...pageFields(req, 'release-dependencies', last && [filenameOf(last.artifactSha256), last.artifactSha256, String(last.id)]) };
   }));
 
   router.get('/api/v1/projects/:name/dependents', json(deps, 'api_dependents', async (req) => {
-    const project = projectParam(req);
+    const project = projectParam(req, deps.protocol);
     checkQuery(req.query, new Set());
     const page = parsePageRequest(req.query, 'dependents', 3);
     const after = page.after && { project: page.after[0]!, version: page.after[1]!, raw: page.after[2]! };
@@ -73,10 +73,10 @@ export function apiRoutes(deps: ApiRoutesDeps): Router {
   return router;
 }
 
-function projectParam(req: Request): string {
+function projectParam(req: Request, protocol: ProtocolAdapter): string {
   const raw = String(req.params.name);
-  if (!isValidProjectName(raw)) throw badRequest('invalid project name');
-  return normalizeName(raw);
+  if (!protocol.isValidProjectName(raw)) throw badRequest('invalid project name');
+  return protocol.normalizeName(raw);
 }
 
 /** Refuses query parameters other than `accepted` and the pagination ones. */
@@ -103,19 +103,13 @@ async function declaredEarlierCheck(releases: ReleaseRepository, artifacts: Rele
   return (row: ArtifactDependency) => [...(declaring.get(row.raw) ?? [])].some((sha) => position.get(sha)! < position.get(row.artifactSha256)!);
 }
 
-function parseQuery(req: Request) {
+function parseEnvironment(req: Request, protocol: ProtocolAdapter) {
   try {
-    return parseEnvironmentQuery(withoutPagination(req.query as Record<string, unknown>));
+    return protocol.dependencyEnvironment(withoutPagination(req.query as Record<string, unknown>));
   } catch (err) {
-    if (err instanceof QueryError) throw badRequest(err.message);
+    if (err instanceof EnvironmentQueryError) throw badRequest(err.message);
     throw err;
   }
-}
-
-/** Equal as PEP 440 versions (`1.0` = `1.0.0`), or as text when either is not a valid version. */
-function sameVersion(stored: string, asked: string): boolean {
-  if (stored === asked) return true;
-  return valid(stored) !== null && valid(asked) !== null && eq(stored, asked);
 }
 
 /**

@@ -2,9 +2,8 @@
  * The JSON API's response shapes. Field names here are the stable contract documented in the
  * README ("JSON API"): add fields, never rename or remove them.
  */
-import { normalizeName } from '../../../libs/protocol/pypi/index.js';
 import { type ArtifactDependency, type ArtifactFacts, type DependentEntry, type ReleaseArtifact } from '../../../libs/db/index.js';
-import { evaluateInEnvironment, type Environment } from './api-evaluate.js';
+import type { DependencyEnvironment, ProtocolAdapter } from '../../../libs/protocol/index.js';
 
 /** One requirement as declared by an artifact. */
 export interface DependencyView {
@@ -35,13 +34,13 @@ export function dependencyView(d: Pick<ArtifactDependency, 'name' | 'specifier' 
 }
 
 /** `GET /api/v1/artifacts/<sha256>`. */
-export function artifactView(facts: ArtifactFacts) {
+export function artifactView(facts: ArtifactFacts, protocol: Pick<ProtocolAdapter, 'normalizeName'>) {
   const r = facts.release;
   return {
     sha256: facts.sha256,
     filename: facts.filename,
     size: Number(facts.size),
-    project: r?.project ?? normalizeName(facts.project),
+    project: r?.project ?? protocol.normalizeName(facts.project),
     version: r && r.version !== '' ? r.version : null,
     metadataStatus: r?.metadataStatus ?? 'pending',
     metadataError: r?.metadataError ?? null,
@@ -59,7 +58,7 @@ export function artifactView(facts: ArtifactFacts) {
 }
 
 /** Splits requirements by their markers' verdict in `env`; without `env`, everything is kept. */
-function evaluate(deps: DependencyView[], env: Environment | undefined): { kept: DependencyView[]; undetermined: UndeterminedView[] } {
+function evaluate(deps: DependencyView[], env: DependencyEnvironment | undefined): { kept: DependencyView[]; undetermined: UndeterminedView[] } {
   if (!env) return { kept: deps, undetermined: [] };
   const kept: DependencyView[] = [];
   const undetermined: UndeterminedView[] = [];
@@ -68,7 +67,7 @@ function evaluate(deps: DependencyView[], env: Environment | undefined): { kept:
       kept.push(d);
       continue;
     }
-    const { verdict, missing } = evaluateInEnvironment(d.marker, env);
+    const { verdict, missing } = env.evaluate(d.marker);
     if (verdict === true) kept.push(d);
     else if (verdict === 'undetermined') undetermined.push({ ...d, variables: missing });
   }
@@ -99,7 +98,7 @@ export function unionSources(artifacts: ReleaseArtifact[]): ReleaseArtifact[] {
  * `GET /api/v1/projects/<name>/versions/<version>/dependencies`, one page: every artifact with its
  * requirements on this page, and the union's part on this page.
  */
-export function releaseDependenciesView(project: string, version: string, page: ReleasePage, env: Environment | undefined) {
+export function releaseDependenciesView(project: string, version: string, page: ReleasePage, env: DependencyEnvironment | undefined) {
   const byArtifact = new Map<string, DependencyView[]>();
   for (const row of page.rows) {
     let list = byArtifact.get(row.artifactSha256);
@@ -132,7 +131,7 @@ export function releaseDependenciesView(project: string, version: string, page: 
   return {
     project,
     version,
-    environment: env ? { ...env.variables, extras: env.extras } : null,
+    environment: env ? env.description : null,
     dependenciesKnown: artifacts.some((a) => a.dependenciesKnown),
     dependencies: kept,
     ...(env ? { undetermined } : {}),

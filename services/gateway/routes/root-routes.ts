@@ -2,15 +2,17 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import type { RootPages } from '../../../libs/pages/index.js';
+import type { ProtocolAdapter } from '../../../libs/protocol/index.js';
 import { choosePageVariant, variantEtag } from '../page-variant.js';
 import { matchesEtag } from '../send-file.js';
 
 export interface RootRoutesDeps {
+  protocol: ProtocolAdapter;
   root: RootPages;
   rootTtlSeconds: number;
 }
 
-/** `/simple/`: the list of every project the upstreams know, PEP 503 HTML or PEP 691 JSON. */
+/** `/simple/`: the list of every project the upstreams know, in the formats the protocol serves. */
 export function rootRoutes(deps: RootRoutesDeps): Router {
   const router = Router({ strict: true });
   router.get('/simple', (req, res) => {
@@ -26,7 +28,7 @@ export function rootRoutes(deps: RootRoutesDeps): Router {
 }
 
 async function serveRoot(req: Request, res: Response, deps: RootRoutesDeps): Promise<void> {
-  const { variant, contentType, encoding } = choosePageVariant(req, res);
+  const { variant, contentType, encoding } = choosePageVariant(req, res, deps.protocol);
   const answer = await deps.root.serve(variant);
   res.set('Content-Type', contentType);
   if (answer.kind === 'uncached') {

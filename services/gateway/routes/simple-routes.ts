@@ -1,6 +1,6 @@
 import { Router, type Request, type Response } from 'express';
 import type { ProjectPages } from '../../../libs/pages/index.js';
-import type { ProtocolAdapter } from '../../../libs/protocol/types.js';
+import type { ProtocolAdapter } from '../../../libs/protocol/index.js';
 import { UpstreamError } from '../../../libs/http/index.js';
 import { HttpError, badRequest, notFound } from '../http-errors.js';
 import { choosePageVariant, variantEtag } from '../page-variant.js';
@@ -40,7 +40,7 @@ function redirectToCanonical(req: Request, res: Response, protocol: ProtocolAdap
 }
 
 async function servePage(req: Request, res: Response, deps: SimpleRoutesDeps, project: string): Promise<void> {
-  const { variant, contentType, encoding } = choosePageVariant(req, res);
+  const { variant, contentType, encoding } = choosePageVariant(req, res, deps.protocol);
   const memo = deps.memo;
   let answer;
   try {

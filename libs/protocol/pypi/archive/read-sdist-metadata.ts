@@ -6,7 +6,7 @@ import { pkgInfoRank } from './pkg-info-path.js';
 import type { RangeSource } from './range-source.js';
 import type { MetadataFile } from './read-wheel-metadata.js';
 import { scanTarForPkgInfo } from './sdist-tar.js';
-import { readCentralDirectory, type ZipEntry } from './zip-directory.js';
+import { openZipArchive, type ZipEntry } from './zip-directory.js';
 import { readZipEntry } from './zip-entry.js';
 
 /**
@@ -40,9 +40,9 @@ export async function readSdistPkgInfo(
     }
     case 'zip': {
       if (!source) throw new TypeError('readSdistPkgInfo: a zip sdist needs a RangeSource');
-      const entries = await readCentralDirectory(source, lim);
-      const entry = pickPkgInfoEntry(entries, filename);
-      return { path: entry.name, bytes: await readZipEntry(source, entry, lim, 'PKG-INFO') };
+      const zip = await openZipArchive(source, lim);
+      const entry = pickPkgInfoEntry(zip.entries, filename);
+      return { path: entry.name, bytes: await readZipEntry(zip, entry, lim, 'PKG-INFO') };
     }
     case 'bzip2':
     case 'xz':

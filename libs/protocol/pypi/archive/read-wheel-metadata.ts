@@ -2,7 +2,7 @@ import { distributionNameVersion, normalizeProjectName, safeSegments, sameReleas
 import { ArchiveError } from './errors.js';
 import { resolveLimits, type ArchiveLimits } from './limits.js';
 import type { RangeSource } from './range-source.js';
-import { readCentralDirectory, type ZipEntry } from './zip-directory.js';
+import { openZipArchive, type ZipEntry } from './zip-directory.js';
 import { readZipEntry } from './zip-entry.js';
 
 /** A core-metadata file found in a distribution: its member path and its exact bytes. */
@@ -24,9 +24,9 @@ export async function readWheelMetadata(
   limits?: ArchiveLimits,
 ): Promise<MetadataFile> {
   const lim = resolveLimits(limits);
-  const entries = await readCentralDirectory(source, lim);
-  const entry = pickMetadataEntry(entries, filename);
-  return { path: entry.name, bytes: await readZipEntry(source, entry, lim, 'METADATA') };
+  const zip = await openZipArchive(source, lim);
+  const entry = pickMetadataEntry(zip.entries, filename);
+  return { path: entry.name, bytes: await readZipEntry(zip, entry, lim, 'METADATA') };
 }
 
 /**

@@ -1,14 +1,8 @@
-import { promisify } from 'node:util';
-import { crc32, inflateRaw } from 'node:zlib';
+import { crc32 } from 'node:zlib';
 import { ArchiveError } from './errors.js';
 import { formatBytes } from './limits.js';
-import type { RangeSource } from './range-source.js';
-import { readExact, type ZipEntry } from './zip-directory.js';
+import type { ZipArchive, ZipEntry } from './zip-directory.js';
 
-const inflateRawAsync = promisify(inflateRaw);
-
-const LOCAL_SIG = 0x04034b50;
-const LOCAL_LEN = 30;
 const METHOD_STORED = 0;
 const METHOD_DEFLATE = 8;
 const FLAG_ENCRYPTED = 0x1;
@@ -22,19 +16,18 @@ export interface EntryLimits {
 }
 
 /**
- * Reads one entry's local header and data (two range reads) and returns its verified contents.
- * `label` names the file in error reasons ("METADATA", "PKG-INFO").
+ * Reads one entry's contents through `unzipper` and returns them verified. Around its stream: the
+ * declared sizes, ratio, method and encryption are checked before reading; the local header is
+ * checked by the source; the output is cut off once it exceeds the declared size (a bomb inflates no
+ * further), then its length and CRC-32 are checked. `label` names the file in error reasons
+ * ("METADATA", "PKG-INFO").
  */
-export async function readZipEntry(
-  source: RangeSource,
-  entry: ZipEntry,
-  limits: EntryLimits,
-  label: string,
-): Promise<Buffer> {
+export async function readZipEntry(zip: ZipArchive, entry: ZipEntry, limits: EntryLimits, label: string): Promise<Buffer> {
   checkDeclaredSizes(entry, limits, label);
-  const dataStart = await locateData(source, entry);
-  const data = await readExact(source, dataStart, entry.compressedSize);
-  const bytes = await decompress(data, entry, label);
+  await zip.source.admitEntry(entry);
+  // With 0 compressed bytes in the directory, unzipper trusts the local header instead, which may
+  // promise a data descriptor to search for: an empty entry needs no reading.
+  const bytes = entry.compressedSize === 0 ? Buffer.alloc(0) : await readBounded(zip, entry, label);
   if (bytes.length !== entry.uncompressedSize) throw new ArchiveError(`${label} size does not match the zip directory`);
   if (crc32(bytes) >>> 0 !== entry.crc32 >>> 0) throw new ArchiveError(`${label} fails its CRC-32 check`);
   return bytes;
@@ -42,6 +35,7 @@ export async function readZipEntry(
 
 function checkDeclaredSizes(entry: ZipEntry, limits: EntryLimits, label: string): void {
   if (entry.flags & FLAG_ENCRYPTED) throw new ArchiveError(`${label} is encrypted`);
+  // unzipper inflates any method but 0 as deflate.
   if (entry.method !== METHOD_STORED && entry.method !== METHOD_DEFLATE) {
     throw new ArchiveError(`${label} uses unsupported zip compression method ${entry.method}`);
   }
@@ -57,28 +51,32 @@ function checkDeclaredSizes(entry: ZipEntry, limits: EntryLimits, label: string)
   }
 }
 
-/** Offset of the entry's data, after checking the local header agrees with the directory. */
-async function locateData(source: RangeSource, entry: ZipEntry): Promise<number> {
-  const nameBytes = Buffer.byteLength(entry.name, entry.flags & 0x800 ? 'utf8' : 'latin1');
-  if (entry.localHeaderOffset + LOCAL_LEN + nameBytes > source.size) throw new ArchiveError('corrupt local file header');
-  const header = await readExact(source, entry.localHeaderOffset, LOCAL_LEN + nameBytes);
-  if (header.readUInt32LE(0) !== LOCAL_SIG) throw new ArchiveError('corrupt local file header');
-  const localName = header.subarray(LOCAL_LEN).toString(entry.flags & 0x800 ? 'utf8' : 'latin1');
-  if (header.readUInt16LE(26) !== nameBytes || localName !== entry.name) {
-    throw new ArchiveError('local file header does not match the zip directory');
-  }
-  return entry.localHeaderOffset + LOCAL_LEN + nameBytes + header.readUInt16LE(28);
+/** The entry's stream, collected up to one byte past its declared size. */
+function readBounded(zip: ZipArchive, entry: ZipEntry, label: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const stream = entry.open();
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const fail = (err: unknown) => reject(translate(zip, err, label));
+    // Stays attached after the promise settles: unzipper re-emits its inflater's errors on this
+    // stream even after it is destroyed, and an 'error' without a listener would crash the process.
+    stream.on('error', fail);
+    stream.on('data', (chunk: Buffer) => {
+      length += chunk.length;
+      if (length > entry.uncompressedSize) {
+        stream.destroy();
+        reject(new ArchiveError(`${label} inflates beyond its declared size`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    stream.on('end', () => resolve(Buffer.concat(chunks, length)));
+  });
 }
 
-async function decompress(data: Buffer, entry: ZipEntry, label: string): Promise<Buffer> {
-  if (entry.method === METHOD_STORED) return data;
-  try {
-    // Output beyond the declared size is a lie: stop there rather than inflate the rest of a bomb.
-    return await inflateRawAsync(data, { maxOutputLength: Math.max(entry.uncompressedSize, 1) });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new ArchiveError(`${label} inflates beyond its declared size`, { cause: err });
-    }
-    throw new ArchiveError(`corrupt ${label} data`, { cause: err });
-  }
+/** A failure of the source (storage, bounds) as itself; unzipper's own errors as archive errors. */
+function translate(zip: ZipArchive, err: unknown, label: string): Error {
+  if (zip.source.failure) return zip.source.failure;
+  if (err instanceof Error && err.message === 'FILE_ENDED') return new ArchiveError('truncated archive', { cause: err });
+  return new ArchiveError(`corrupt ${label} data`, { cause: err });
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { environmentFor, evaluateInEnvironment, parseEnvironmentQuery, QueryError } from './api-evaluate.js';
+import { EnvironmentQueryError as QueryError } from '../errors.js';
+import { environmentFor, evaluateInEnvironment, parseEnvironmentQuery } from './dependency-environment.js';
 
 const env = (query: Record<string, string>) => environmentFor(parseEnvironmentQuery(query)!);
 

@@ -1,9 +1,13 @@
 /**
- * Evaluated dependency lists for the JSON API: a PEP 508 marker environment derived from a few query
+ * Evaluated dependency lists for the JSON API (the adapter's `dependencyEnvironment`): a PEP 508 marker environment derived from a few query
  * parameters, and a three-valued evaluation (true / false / undetermined) so a marker that depends
  * on something the parameters do not fix is reported as such instead of silently guessed.
  */
-import { evaluateMarker, MarkerError, normalizeExtra, parseMarker, type MarkerEnvironment, type MarkerNode, type MarkerVariable } from '../../../libs/protocol/pypi/index.js';
+import { EnvironmentQueryError } from '../errors.js';
+import type { DependencyEnvironment } from '../types.js';
+import { MarkerError } from './errors.js';
+import { evaluateMarker, parseMarker, type MarkerEnvironment, type MarkerNode, type MarkerVariable } from './markers.js';
+import { normalizeExtra } from './names.js';
 
 /** The query parameters that ask for evaluation, as validated by {@link parseEnvironmentQuery}. */
 export interface EvaluationRequest {
@@ -43,42 +47,39 @@ const MACHINE = /^[A-Za-z0-9_.-]{1,32}$/;
 const EXTRA = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?$/;
 const EVALUATION_PARAMS = new Set(['python', 'platform', 'implementation', 'machine', 'extras']);
 
-/** A query-parameter problem, shown to the client as a 400. */
-export class QueryError extends Error {}
-
 /**
  * Reads the evaluation parameters; undefined when none is present (the list is then unevaluated).
- * @throws QueryError for an unknown parameter, a repeated one or a bad value
+ * @throws EnvironmentQueryError for an unknown parameter, a repeated one or a bad value
  */
 export function parseEnvironmentQuery(query: Record<string, unknown>): EvaluationRequest | undefined {
   const values: Record<string, string> = {};
   for (const [key, value] of Object.entries(query)) {
-    if (!EVALUATION_PARAMS.has(key)) throw new QueryError(`unknown query parameter ${JSON.stringify(key)}; accepted: ${[...EVALUATION_PARAMS].join(', ')}`);
-    if (typeof value !== 'string') throw new QueryError(`query parameter ${key} must be given once`);
+    if (!EVALUATION_PARAMS.has(key)) throw new EnvironmentQueryError(`unknown query parameter ${JSON.stringify(key)}; accepted: ${[...EVALUATION_PARAMS].join(', ')}`);
+    if (typeof value !== 'string') throw new EnvironmentQueryError(`query parameter ${key} must be given once`);
     values[key] = value;
   }
   if (Object.keys(values).length === 0) return undefined;
   const request: EvaluationRequest = { extras: [] };
   if (values.python !== undefined) {
-    if (!PYTHON.test(values.python)) throw new QueryError('python must be a version like 3.11 or 3.11.4');
+    if (!PYTHON.test(values.python)) throw new EnvironmentQueryError('python must be a version like 3.11 or 3.11.4');
     request.python = values.python;
   }
   if (values.platform !== undefined) {
-    if (!(values.platform.toLowerCase() in PLATFORMS)) throw new QueryError(`platform must be one of ${Object.keys(PLATFORMS).join(', ')}`);
+    if (!(values.platform.toLowerCase() in PLATFORMS)) throw new EnvironmentQueryError(`platform must be one of ${Object.keys(PLATFORMS).join(', ')}`);
     request.platform = values.platform.toLowerCase();
   }
   if (values.implementation !== undefined) {
-    if (!(values.implementation.toLowerCase() in IMPLEMENTATIONS)) throw new QueryError(`implementation must be one of ${Object.keys(IMPLEMENTATIONS).join(', ')}`);
+    if (!(values.implementation.toLowerCase() in IMPLEMENTATIONS)) throw new EnvironmentQueryError(`implementation must be one of ${Object.keys(IMPLEMENTATIONS).join(', ')}`);
     request.implementation = values.implementation.toLowerCase();
   }
   if (values.machine !== undefined) {
-    if (!MACHINE.test(values.machine)) throw new QueryError('machine must be a platform.machine() value such as x86_64, aarch64, arm64 or AMD64');
+    if (!MACHINE.test(values.machine)) throw new EnvironmentQueryError('machine must be a platform.machine() value such as x86_64, aarch64, arm64 or AMD64');
     request.machine = values.machine;
   }
   if (values.extras !== undefined && values.extras !== '') {
     const extras = values.extras.split(',').map((e) => e.trim());
     const bad = extras.find((e) => !EXTRA.test(e));
-    if (bad !== undefined) throw new QueryError(`invalid extra name ${JSON.stringify(bad)}`);
+    if (bad !== undefined) throw new EnvironmentQueryError(`invalid extra name ${JSON.stringify(bad)}`);
     request.extras = [...new Set(extras.map(normalizeExtra))];
   }
   return request;
@@ -171,4 +172,19 @@ function evaluateNode(node: MarkerNode, env: Environment, extra: string, missing
     result = decide(env.variables);
   }
   return result === undefined ? 'undetermined' : result;
+}
+
+/**
+ * The environment a JSON API query fixes, as the adapter contract's {@link DependencyEnvironment};
+ * undefined when the query has no evaluation parameters.
+ * @throws EnvironmentQueryError for an unknown parameter, a repeated one or a bad value
+ */
+export function dependencyEnvironment(query: Record<string, unknown>): DependencyEnvironment | undefined {
+  const request = parseEnvironmentQuery(query);
+  if (!request) return undefined;
+  const env = environmentFor(request);
+  return {
+    description: { ...env.variables, extras: env.extras },
+    evaluate: (marker) => evaluateInEnvironment(marker, env),
+  };
 }

@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { registeredProtocols } from '../protocol/index.js';
+import { extractJobSchema, fetchJobSchema, refreshJobSchema } from './jobs.js';
+
+describe('job payloads carry a registered protocol', () => {
+  const protocol = registeredProtocols().primary.name;
+  const fetch = { sha256: 'a'.repeat(64), project: 'p', filename: 'p-1.0.tar.gz', url: 'https://files.example/p-1.0.tar.gz', upstream: 'u' };
+
+  it('accepts every registered protocol name', () => {
+    for (const name of registeredProtocols().names()) {
+      expect(fetchJobSchema.safeParse({ ...fetch, protocol: name }).success).toBe(true);
+      expect(refreshJobSchema.safeParse({ protocol: name, project: 'p' }).success).toBe(true);
+    }
+    expect(extractJobSchema.parse({ protocol, sha256: fetch.sha256, project: 'p', filename: fetch.filename }).protocol).toBe(protocol);
+  });
+
+  it('refuses a protocol no adapter is registered for', () => {
+    const result = fetchJobSchema.safeParse({ ...fetch, protocol: 'no-such-protocol' });
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.message).toBe('not a registered protocol');
+    expect(refreshJobSchema.safeParse({ project: 'p' }).success).toBe(false);
+  });
+});

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { dockerEndpoint, testcontainersUnsupported, useContainers } from '../support/containers.js';
+import { dockerEndpoint, nodeFloorViolation, testcontainersUnsupported, useContainers } from '../support/containers.js';
 
 describe('the testcontainers switch', () => {
   const saved = { ...process.env };
@@ -25,11 +25,16 @@ describe('the testcontainers switch', () => {
     expect(await useContainers('ORCHARD_TEST_REDIS_URL')).toBe(false);
   });
 
-  it('knows whether the installed testcontainers runs on this Node.js', () => {
-    expect(testcontainersUnsupported('99.0.0')).toBeUndefined();
-    const onNode20 = testcontainersUnsupported('20.19.0');
-    // testcontainers 12 needs Node 22.22; 11.x runs on Node 20.
-    if (onNode20) expect(onNode20).toMatch(/^testcontainers \d+\.\d+\.\d+ needs Node\.js >= ?\d+/);
+  it('knows whether a testcontainers release runs on a Node.js version', () => {
+    // testcontainers 12 needs Node 22.22; 11.x declares no floor and runs on Node 20.
+    const twelve = { version: '12.0.0', engines: { node: '>= 22.22' } };
+    expect(nodeFloorViolation(twelve, '20.19.0')).toBe('testcontainers 12.0.0 needs Node.js >= 22.22 (this is 20.19.0)');
+    expect(nodeFloorViolation(twelve, '22.21.9')).toMatch(/needs Node\.js >= 22\.22/);
+    expect(nodeFloorViolation(twelve, '22.22.0')).toBeUndefined();
+    expect(nodeFloorViolation(twelve, '24.0.0')).toBeUndefined();
+    expect(nodeFloorViolation({ version: '11.9.0' }, '20.19.0')).toBeUndefined();
+    // The pinned release runs on the Node.js these tests run on.
+    expect(testcontainersUnsupported()).toBeUndefined();
   });
 
   it('refuses to force containers it cannot run, with the reason', async () => {

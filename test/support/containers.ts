@@ -70,12 +70,23 @@ export async function useContainers(explicitUrlEnv?: string): Promise<boolean> {
  * `engines.node` of the form `>= X.Y[.Z]` is compared with the running version).
  */
 export function testcontainersUnsupported(nodeVersion: string = process.versions.node): string | undefined {
-  let pkg: { version: string; engines?: { node?: string } };
+  let pkg: TestcontainersPackage;
   try {
-    pkg = createRequire(import.meta.url)('testcontainers/package.json') as typeof pkg;
+    pkg = createRequire(import.meta.url)('testcontainers/package.json') as TestcontainersPackage;
   } catch {
     return 'testcontainers is not installed';
   }
+  return nodeFloorViolation(pkg, nodeVersion);
+}
+
+/** What a testcontainers `package.json` says about the Node.js it needs. */
+export interface TestcontainersPackage {
+  version: string;
+  engines?: { node?: string };
+}
+
+/** Why a testcontainers package with these `engines` cannot run on `nodeVersion`, or undefined when it can. */
+export function nodeFloorViolation(pkg: TestcontainersPackage, nodeVersion: string): string | undefined {
   const wanted = /^>=\s*(\d+(?:\.\d+){0,2})$/.exec(pkg.engines?.node?.trim() ?? '');
   if (!wanted) return undefined;
   const have = nodeVersion.split('.').map(Number);

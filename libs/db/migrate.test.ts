@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../test/support/postgres.js';
+import { createTestDatabase, type TestDatabase, queryRows } from '../../test/support/postgres.js';
 import { MigrationError, runMigrations } from './migrate.js';
 import { findMigrationsDir } from './migration-files.js';
 
@@ -22,15 +21,6 @@ interface Row {
   applied_steps_count: number;
 }
 
-async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 describe('runMigrations', () => {
   const cleanups: Array<() => Promise<void>> = [];
@@ -62,7 +52,7 @@ describe('runMigrations', () => {
     expect(await runMigrations({ databaseUrl: db.url })).toEqual([INIT]);
     expect(await runMigrations({ databaseUrl: db.url })).toEqual([]);
 
-    const rows = await query<Row>(db.url, 'SELECT * FROM "_prisma_migrations"');
+    const rows = await queryRows<Row>(db.url, 'SELECT * FROM "_prisma_migrations"');
     const file = await readFile(join(migrationsDir, INIT, 'migration.sql'));
     expect(rows).toHaveLength(1);
     const row = rows[0]!;
@@ -74,7 +64,7 @@ describe('runMigrations', () => {
     expect(row.logs).toBeNull();
     expect(row.applied_steps_count).toBe(1);
 
-    const columns = await query<{ column_name: string; data_type: string; is_nullable: string }>(
+    const columns = await queryRows<{ column_name: string; data_type: string; is_nullable: string }>(
       db.url,
       `SELECT column_name, data_type, is_nullable FROM information_schema.columns
         WHERE table_name = '_prisma_migrations' ORDER BY ordinal_position`,
@@ -95,7 +85,7 @@ describe('runMigrations', () => {
     const db = await freshDatabase();
     const results = await Promise.all([runMigrations({ databaseUrl: db.url }), runMigrations({ databaseUrl: db.url })]);
     expect(results.flat()).toEqual([INIT]);
-    const rows = await query<{ n: string }>(db.url, 'SELECT count(*) AS n FROM "_prisma_migrations"');
+    const rows = await queryRows<{ n: string }>(db.url, 'SELECT count(*) AS n FROM "_prisma_migrations"');
     expect(rows[0]?.n).toBe('1');
   });
 
@@ -129,7 +119,7 @@ describe('runMigrations', () => {
   it('refuses to run after a failed migration recorded by another tool', async () => {
     const db = await freshDatabase();
     await runMigrations({ databaseUrl: db.url });
-    await query(
+    await queryRows(
       db.url,
       `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, logs) VALUES ($1, $2, $3, 'boom')`,
       ['00000000-0000-4000-8000-000000000000', 'x'.repeat(64), '20261130000000_broken'],
@@ -143,9 +133,9 @@ describe('runMigrations', () => {
     await mkdir(join(dir, '20261130000000_bad'));
     await writeFile(join(dir, '20261130000000_bad', 'migration.sql'), 'CREATE TABLE "half" ("a" INTEGER);\nSELECT nope;');
     await expect(runMigrations({ databaseUrl: db.url, migrationsDir: dir })).rejects.toThrow(/20261130000000_bad failed/);
-    const names = await query<{ migration_name: string }>(db.url, 'SELECT migration_name FROM "_prisma_migrations"');
+    const names = await queryRows<{ migration_name: string }>(db.url, 'SELECT migration_name FROM "_prisma_migrations"');
     expect(names.map((r) => r.migration_name)).toEqual([INIT]);
-    const half = await query(db.url, `SELECT 1 FROM information_schema.tables WHERE table_name = 'half'`);
+    const half = await queryRows(db.url, `SELECT 1 FROM information_schema.tables WHERE table_name = 'half'`);
     expect(half).toEqual([]);
   });
 });

@@ -1,28 +1,18 @@
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createTestDatabase, testServerUrl, type TestDatabase } from '../../test/support/postgres.js';
+import { createTestDatabase, testServerUrl, type TestDatabase, queryRows } from '../../test/support/postgres.js';
 import { MigrationError, runMigrations } from './migrate.js';
 import { findMigrationsDir } from './migration-files.js';
 import { MigrationsNotAppliedError, checkMigrationsApplied } from './migrations-applied.js';
 
 const migrationsDir = findMigrationsDir();
 
-async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 async function databaseExists(url: string): Promise<boolean> {
   const name = new URL(url).pathname.slice(1);
-  return (await query(await testServerUrl(), 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).length === 1;
+  return (await queryRows(await testServerUrl(), 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).length === 1;
 }
 
 /** What `checkMigrationsApplied` threw. */
@@ -58,7 +48,7 @@ describe('checkMigrationsApplied (ORCHARD_MIGRATE=off)', () => {
     const err = await failure(db.url);
     expect(err).toBeInstanceOf(MigrationsNotAppliedError);
     expect((err as Error).message).toMatch(/no migration applied yet/);
-    const tables = await query(db.url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`);
+    const tables = await queryRows(db.url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`);
     expect(tables, 'no DDL, not even the bookkeeping table').toEqual([]);
 
     await runMigrations({ databaseUrl: db.url });
@@ -87,7 +77,7 @@ describe('checkMigrationsApplied (ORCHARD_MIGRATE=off)', () => {
   it('reports an edited migration as needing a human, like the runner', async () => {
     const db = await database(true);
     await runMigrations({ databaseUrl: db.url });
-    await query(db.url, `UPDATE "_prisma_migrations" SET checksum = repeat('0', 64)`);
+    await queryRows(db.url, `UPDATE "_prisma_migrations" SET checksum = repeat('0', 64)`);
     expect(await failure(db.url)).toBeInstanceOf(MigrationError);
   });
 });

@@ -7,10 +7,9 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrchardProcesses, type ServiceName } from '../support/orchard.js';
-import { createTestDatabase, testServerUrl, type TestDatabase } from '../support/postgres.js';
+import { createTestDatabase, testServerUrl, type TestDatabase, queryRows } from '../support/postgres.js';
 import { FakeUpstream } from '../support/upstream-server.js';
 import { waitFor } from './helpers.js';
 
@@ -22,15 +21,6 @@ interface ReadyBody {
   checks: Record<string, { status: string; error?: string }>;
 }
 
-async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 describe('ORCHARD_MIGRATE=off: services never run DDL and wait for the migration Job', () => {
   const upstream = new FakeUpstream();
@@ -67,17 +57,17 @@ describe('ORCHARD_MIGRATE=off: services never run DDL and wait for the migration
       });
     }
     // With ORCHARD_MIGRATE=auto the first attempt creates and migrates it before /health answers.
-    expect(await query(server, 'SELECT 1 FROM pg_database WHERE datname = $1', [name]), 'the database was not created').toEqual([]);
+    expect(await queryRows(server, 'SELECT 1 FROM pg_database WHERE datname = $1', [name]), 'the database was not created').toEqual([]);
 
     // An administrator creates the empty database: the services still apply nothing.
-    await query(server, `CREATE DATABASE "${name}"`);
+    await queryRows(server, `CREATE DATABASE "${name}"`);
     for (const service of SERVICES) {
       await waitFor(`${service} sees the empty database`, async () => {
         const { body } = await ready(service);
         return /no migration applied yet/.test(body.checks.migrations?.error ?? '') ? true : undefined;
       }, 30_000, 250);
     }
-    expect(await query(database.url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`), 'no DDL at all').toEqual([]);
+    expect(await queryRows(database.url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`), 'no DDL at all').toEqual([]);
     expect(orchard!.logs.extractor).not.toContain('extract worker started');
 
     // The migration Job.

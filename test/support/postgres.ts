@@ -68,3 +68,14 @@ export async function createTestDatabase(options: CreateTestDatabaseOptions = {}
       }),
   };
 }
+
+/** Runs one query on its own connection (opened and closed around it); returns the rows. */
+export async function queryRows<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, params)).rows;
+  } finally {
+    await client.end();
+  }
+}

@@ -1,4 +1,5 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { LRUCache } from 'lru-cache';
 import { matchesEtag } from './send-file.js';
 
 /** One remembered answer: exactly the headers and body express sent for it. */
@@ -36,56 +37,47 @@ export function replayResponse(req: IncomingMessage, res: ServerResponse, entry:
 }
 
 /**
- * A map bounded in entries and in body bytes; when over either bound, the entries that have gone
- * longest without being set (or, with `touch`, read) are dropped first.
+ * A map bounded in entries and in body bytes (lru-cache): when over either bound, the least
+ * recently used entries are dropped first (`get` counts as a use; `peek` does not).
  */
 export class BoundedMemo<Entry extends { body: Buffer }> {
-  private readonly entries = new Map<string, Entry>();
-  private bytes = 0;
+  private readonly entries: LRUCache<string, Entry> | undefined;
 
   constructor(
     readonly maxEntries: number,
     readonly maxBytes: number,
-  ) {}
+  ) {
+    // lru-cache needs positive bounds; a memo with none keeps nothing.
+    this.entries =
+      maxEntries > 0 && maxBytes > 0
+        ? new LRUCache<string, Entry>({ max: maxEntries, maxSize: maxBytes, sizeCalculation: (entry) => Math.max(1, entry.body.length) })
+        : undefined;
+  }
 
   get(key: string, touch = false): Entry | undefined {
-    const entry = this.entries.get(key);
-    if (entry && touch) {
-      this.entries.delete(key);
-      this.entries.set(key, entry);
-    }
-    return entry;
+    return touch ? this.entries?.get(key) : this.entries?.peek(key);
   }
 
   set(key: string, entry: Entry): void {
-    this.delete(key);
-    this.entries.set(key, entry);
-    this.bytes += entry.body.length;
-    for (const [oldKey] of this.entries) {
-      if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
-      this.delete(oldKey);
-    }
+    this.entries?.set(key, entry);
   }
 
   delete(key: string): void {
-    const entry = this.entries.get(key);
-    if (!entry) return;
-    this.entries.delete(key);
-    this.bytes -= entry.body.length;
+    this.entries?.delete(key);
   }
 
   clear(): void {
-    this.entries.clear();
-    this.bytes = 0;
+    this.entries?.clear();
   }
 
   /** Drops every entry whose key starts with `prefix`. */
   deletePrefixed(prefix: string): void {
-    for (const key of [...this.entries.keys()]) if (key.startsWith(prefix)) this.delete(key);
+    if (!this.entries) return;
+    for (const key of [...this.entries.keys()]) if (key.startsWith(prefix)) this.entries.delete(key);
   }
 
-  /** Body bytes held. */
+  /** Entries and body bytes held. */
   get size(): { entries: number; bytes: number } {
-    return { entries: this.entries.size, bytes: this.bytes };
+    return { entries: this.entries?.size ?? 0, bytes: this.entries?.calculatedSize ?? 0 };
   }
 }

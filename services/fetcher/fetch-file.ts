@@ -93,7 +93,8 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
     const length = Number(response.headers['content-length']);
     const size = Number.isSafeInteger(length) && length >= 0 ? length : undefined;
     if (size !== undefined && size > deps.maxFileBytes) {
-      response.body.resume();
+      // Not drained: a body announced as too large may be gigabytes long.
+      response.body.destroy();
       throw new SizeLimitError(deps.maxFileBytes);
     }
     // Waiting clients follow the bytes as they arrive (one upstream download however long it takes).

@@ -47,7 +47,10 @@ export class FileLocator {
 
   async locate(project: string, sha256: string, filename: string): Promise<FileLocation> {
     const { artifacts, store, metrics, protocol } = this.deps;
-    const cached = await artifacts.get(protocol, sha256).catch(() => null);
+    const cached = await artifacts.get(protocol, sha256).catch((err: unknown) => {
+      this.deps.logger.debug({ sha256, err: (err as Error).message }, 'artifact cache unavailable; checking storage');
+      return null;
+    });
     if (cached) {
       // The bytes are known by their sha256 alone: under a name other than the one they were first
       // fetched as, the listing must give them that name (serving them under any name would let a
@@ -122,9 +125,10 @@ export class FileLocator {
   }
 
   private async fetch(project: string, sha256: string, source: FileSource): Promise<FileLocation> {
-    const { producers, fetchEvents, fetchWaitMs, logger } = this.deps;
+    const { producers, fetchWaitMs, logger } = this.deps;
+    let jobId: string;
     try {
-      await producers.addFetch({
+      const job = await producers.addFetch({
         protocol: this.deps.protocol,
         sha256,
         project,
@@ -132,11 +136,11 @@ export class FileLocator {
         url: source.url,
         upstream: source.upstream,
       });
+      jobId = job.id!;
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'queue unavailable; streaming the file from upstream');
       return { kind: 'upstream', source };
     }
-    const jobId = fetchJobId({ ...source, sha256 });
     const location = await this.await(jobId, source, fetchWaitMs);
     return location ?? { kind: 'upstream', source };
   }

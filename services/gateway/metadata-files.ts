@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Request, Response } from 'express';
-import type { ArtifactCache, FileSource } from '../../libs/cache/index.js';
+import type { ArtifactCache, CachedArtifact, FileSource } from '../../libs/cache/index.js';
 import type { UpstreamConfig } from '../../libs/config/index.js';
 import type { UpstreamClient } from '../../libs/http/index.js';
 import type { Logger } from '../../libs/log/index.js';
@@ -92,7 +92,7 @@ export class MetadataFiles {
     try {
       source = await this.deps.files.source(project, sha256, filename);
     } catch (err) {
-      const cached = await this.deps.artifacts.get(this.deps.protocol.name, sha256).catch(() => null);
+      const cached = await this.cachedRecord(sha256);
       if (cached?.metadataSha256 && cached.filename === filename) return null;
       throw err;
     }
@@ -104,11 +104,16 @@ export class MetadataFiles {
   private async advertised(sha256: string, filename: string, source: FileSource | null): Promise<Advertised | undefined> {
     if (typeof source?.coreMetadata === 'string') return { sha256: source.coreMetadata, from: 'upstream' };
     if (!this.deps.protocol.advertisesExtractedMetadata(filename)) return undefined;
-    const cached = await this.deps.artifacts.get(this.deps.protocol.name, sha256).catch((err: unknown) => {
+    const cached = await this.cachedRecord(sha256);
+    return cached?.metadataSha256 ? { sha256: cached.metadataSha256, from: 'wheel' } : undefined;
+  }
+
+  /** The artifact cache's record of the file (which metadata Orchard extracted); null when Redis cannot say. */
+  private cachedRecord(sha256: string): Promise<CachedArtifact | null> {
+    return this.deps.artifacts.get(this.deps.protocol.name, sha256).catch((err: unknown) => {
       this.deps.logger.debug({ sha256, err: (err as Error).message }, 'artifact cache unavailable for a metadata lookup');
       return null;
     });
-    return cached?.metadataSha256 ? { sha256: cached.metadataSha256, from: 'wheel' } : undefined;
   }
 
   private send(req: Request, res: Response, body: Buffer, digest: string, filename: string, cacheControl?: string): void {

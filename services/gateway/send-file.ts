@@ -20,7 +20,6 @@ export interface SendFileOptions {
   redirect?: boolean;
 }
 
-const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** Lifetime of a presigned download URL: S3 checks it when the download starts, not while it runs. */
 export const PRESIGNED_URL_SECONDS = 300;
 
@@ -36,7 +35,7 @@ export async function sendStoredFile(req: Request, res: Response, store: BlobSto
   if (file.redirect && store.presignedUrl) {
     res.set('ETag', etag);
     if (matchesEtag(req.headers['if-none-match'], etag)) {
-      res.set('Cache-Control', IMMUTABLE).status(304).end();
+      res.set('Cache-Control', IMMUTABLE_FILE).status(304).end();
       return true;
     }
     if (file.size === undefined && !(await store.stat(file.key))) return false;
@@ -47,7 +46,7 @@ export async function sendStoredFile(req: Request, res: Response, store: BlobSto
   }
   const size = file.size ?? (await store.stat(file.key))?.size;
   if (size === undefined) return false;
-  const range = prepare(req, res, { etag, size, contentType: file.contentType, filename: file.filename });
+  const range = prepare(req, res, { sha256: file.sha256, size, contentType: file.contentType, filename: file.filename });
   if (range === 'done') return true;
   const length = range ? range.end - range.start + 1 : size;
   if (req.method === 'HEAD') {
@@ -80,7 +79,7 @@ export function sendBuffer(
   body: Buffer,
   file: { sha256: string; filename: string; contentType: string; /** Instead of immutable caching. */ cacheControl?: string },
 ): void {
-  const range = prepare(req, res, { etag: `"${file.sha256}"`, size: body.length, contentType: file.contentType, filename: file.filename, cacheControl: file.cacheControl });
+  const range = prepare(req, res, { sha256: file.sha256, size: body.length, contentType: file.contentType, filename: file.filename, cacheControl: file.cacheControl });
   if (range === 'done') return;
   if (req.method === 'HEAD') {
     res.end();
@@ -95,20 +94,32 @@ export function sendBuffer(
  * unsatisfiable range throws 416; a malformed or multi-range header gets the whole body, as RFC 9110
  * allows.
  */
-function prepare(
-  req: Request,
-  res: Response,
-  file: { etag: string; size: number; contentType: string; filename: string; cacheControl?: string },
-): ByteRange | null | 'done' {
-  res.set({
-    ETag: file.etag,
-    'Cache-Control': file.cacheControl ?? IMMUTABLE,
-    'Accept-Ranges': 'bytes',
+/**
+ * The representation headers of every file answer — served from storage, followed from a fetcher or
+ * passed through from an upstream: strong ETag (the sha256), `attachment` disposition, no sniffing.
+ */
+export function fileHeaders(file: { sha256: string; filename: string; contentType: string; cacheControl: string; acceptRanges: boolean }): { ETag: string } & Record<string, string> {
+  return {
+    ETag: `"${file.sha256}"`,
+    'Cache-Control': file.cacheControl,
+    ...(file.acceptRanges ? { 'Accept-Ranges': 'bytes' } : {}),
     'Content-Type': file.contentType,
     'Content-Disposition': `attachment; filename="${file.filename.replace(/["\\]/g, '')}"`,
     'X-Content-Type-Options': 'nosniff',
-  });
-  if (matchesEtag(req.headers['if-none-match'], file.etag)) {
+  };
+}
+
+/** Caching of a verified file: its bytes never change under its URL. */
+export const IMMUTABLE_FILE = 'public, max-age=31536000, immutable';
+
+function prepare(
+  req: Request,
+  res: Response,
+  file: { sha256: string; size: number; contentType: string; filename: string; cacheControl?: string },
+): ByteRange | null | 'done' {
+  const headers = fileHeaders({ ...file, cacheControl: file.cacheControl ?? IMMUTABLE_FILE, acceptRanges: true });
+  res.set(headers);
+  if (matchesEtag(req.headers['if-none-match'], headers.ETag)) {
     res.status(304).end();
     return 'done';
   }
@@ -116,7 +127,7 @@ function prepare(
   const rangeHeader = req.headers.range;
   const ifRange = req.headers['if-range'];
   // If-Range with our strong ETag (or none) keeps the range; a date or another ETag gets the whole file.
-  if (rangeHeader && (!ifRange || String(ifRange).trim() === file.etag)) {
+  if (rangeHeader && (!ifRange || String(ifRange).trim() === headers.ETag)) {
     const parsed = parseRange(file.size, rangeHeader, { combine: true });
     if (parsed === -1) {
       throw new HttpError(416, 'range_not_satisfiable', 'range not satisfiable', { 'Content-Range': `bytes */${file.size}` });

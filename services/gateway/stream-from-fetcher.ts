@@ -8,6 +8,7 @@ import { VerifyingStream, blobKey, type BlobStore } from '../../libs/storage/ind
 import { bodyDelivered } from './body-delivery.js';
 import type { FileLocation, FileLocator } from './file-locator.js';
 import { HttpError } from './http-errors.js';
+import { IMMUTABLE_FILE, fileHeaders } from './send-file.js';
 
 type Inflight = Extract<FileLocation, { kind: 'inflight' }>;
 
@@ -39,17 +40,12 @@ const MAX_RESUMES = 5;
  */
 export async function streamFromFetcher(req: Request, res: Response, deps: FetcherStreamDeps, location: Inflight, sha256: string, filename: string): Promise<boolean> {
   const headers = () => {
-    res.status(200).set({
-      ETag: `"${sha256}"`,
-      'Content-Type': 'application/octet-stream',
-      'Content-Disposition': `attachment; filename="${filename.replace(/["\\]/g, '')}"`,
-      // As for a stored file: a client (or cache) only ever holds a complete body, and a complete
-      // body is a verified one (a mismatch cuts the connection before the last chunk).
-      'Cache-Control': 'public, max-age=31536000, immutable',
-      'Accept-Ranges': 'bytes',
-      'X-Orchard-Cache': 'miss',
-      'X-Content-Type-Options': 'nosniff',
-    });
+    // As for a stored file: a client (or cache) only ever holds a complete body, and a complete
+    // body is a verified one (a mismatch cuts the connection before the last chunk).
+    res
+      .status(200)
+      .set(fileHeaders({ sha256, filename, contentType: 'application/octet-stream', cacheControl: IMMUTABLE_FILE, acceptRanges: true }))
+      .set('X-Orchard-Cache', 'miss');
     if (location.size !== undefined) res.set('Content-Length', String(location.size));
   };
   if (req.method === 'HEAD') {

@@ -7,6 +7,7 @@ import type { Metrics } from '../../libs/metrics/index.js';
 import { VerifyingStream } from '../../libs/storage/index.js';
 import { bodyDelivered } from './body-delivery.js';
 import { HttpError } from './http-errors.js';
+import { fileHeaders } from './send-file.js';
 
 /**
  * Streams a file straight from its upstream to the client (its fetch job completes the cached copy
@@ -59,14 +60,10 @@ export async function streamFromUpstream(
     response.body.destroy();
     throw tooLarge(source.filename, maxFileBytes);
   }
-  res.status(200).set({
-    ETag: `"${sha256}"`,
-    'Content-Type': 'application/octet-stream',
-    'Content-Disposition': `attachment; filename="${source.filename.replace(/["\\]/g, '')}"`,
-    'Cache-Control': 'no-store',
-    'X-Orchard-Cache': 'pass-through',
-    'X-Content-Type-Options': 'nosniff',
-  });
+  res
+    .status(200)
+    .set(fileHeaders({ sha256, filename: source.filename, contentType: 'application/octet-stream', cacheControl: 'no-store', acceptRanges: false }))
+    .set('X-Orchard-Cache', 'pass-through');
   if (typeof length === 'string' && /^\d+$/.test(length)) res.set('Content-Length', length);
   if (req.method === 'HEAD') {
     response.body.resume();

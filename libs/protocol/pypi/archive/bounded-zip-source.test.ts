@@ -8,6 +8,7 @@ import { bufferRangeSource, countingRangeSource, type RangeSource } from './rang
 import { readWheelMetadata } from './read-wheel-metadata.js';
 import { openZipArchive } from './zip-directory.js';
 import { readZipEndRecord } from './zip-end-record.js';
+import { archiveErrorReason } from '../../../../test/support/archive-errors.js';
 
 const META = 'demo_pkg-1.0.dist-info/METADATA';
 const WHEEL = 'demo_pkg-1.0-py3-none-any.whl';
@@ -43,14 +44,6 @@ async function boundedOver(zip: Buffer, source: RangeSource = bufferRangeSource(
   return new BoundedZipSource(source, end, regions);
 }
 
-async function reason(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ArchiveError);
-  return (err as ArchiveError).reason;
-}
 
 describe('BoundedZipSource', () => {
   it('ends the directory stream at its declared size, though unzipper asks for no length', async () => {
@@ -104,7 +97,7 @@ describe('bounds enforced before unzipper reads the directory', () => {
     const record = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x06, 0x06]));
     zip.writeBigUInt64LE(2n ** 40n, record + 24);
     zip.writeBigUInt64LE(2n ** 40n, record + 32);
-    expect(await reason(readWheelMetadata(bufferRangeSource(zip), WHEEL))).toBe('more than 1000000 zip entries');
+    expect(await archiveErrorReason(readWheelMetadata(bufferRangeSource(zip), WHEEL))).toBe('more than 1000000 zip entries');
   });
 
   it('refuses a directory too small for the entries it declares', async () => {
@@ -112,11 +105,11 @@ describe('bounds enforced before unzipper reads the directory', () => {
     const eocd = zip.length - 22;
     zip.writeUInt16LE(40, eocd + 8);
     zip.writeUInt16LE(40, eocd + 10);
-    expect(await reason(readWheelMetadata(bufferRangeSource(zip), WHEEL))).toBe('corrupt central directory');
+    expect(await archiveErrorReason(readWheelMetadata(bufferRangeSource(zip), WHEEL))).toBe('corrupt central directory');
   });
 
   it('reads an empty zip as one without METADATA', async () => {
-    expect(await reason(readWheelMetadata(bufferRangeSource(await zipOf([])), WHEEL))).toBe('no .dist-info/METADATA');
+    expect(await archiveErrorReason(readWheelMetadata(bufferRangeSource(await zipOf([])), WHEEL))).toBe('no .dist-info/METADATA');
   });
 });
 

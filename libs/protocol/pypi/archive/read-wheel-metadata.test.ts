@@ -8,6 +8,7 @@ import { buildWheel, buildWheelToFile, pseudoRandomBytes } from '../../../../tes
 import { ArchiveError } from './errors.js';
 import { bufferRangeSource, countingRangeSource, type RangeSource } from './range-source.js';
 import { readWheelMetadata } from './read-wheel-metadata.js';
+import { archiveErrorReason } from '../../../../test/support/archive-errors.js';
 
 interface Member {
   name: string;
@@ -48,14 +49,6 @@ async function read(zip: Buffer, filename = 'demo_pkg-1.0-py3-none-any.whl', lim
   return readWheelMetadata(bufferRangeSource(zip), filename, limits);
 }
 
-async function reason(p: Promise<unknown>): Promise<string> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ArchiveError);
-  return (err as ArchiveError).reason;
-}
 
 describe('readWheelMetadata', () => {
   it('reads METADATA from a wheel built by the fixture', async () => {
@@ -92,8 +85,8 @@ describe('readWheelMetadata', () => {
       { name: 'demo_pkg/a.py', data: '' },
       { name: META, data: metadata },
     ]);
-    expect(await reason(read(zip, undefined, { maxEntries: 1 }))).toBe('more than 1 zip entries');
-    expect(await reason(read(zip, undefined, { maxCentralDirectoryBytes: 64 }))).toBe('central directory larger than 64 bytes');
+    expect(await archiveErrorReason(read(zip, undefined, { maxEntries: 1 }))).toBe('more than 1 zip entries');
+    expect(await archiveErrorReason(read(zip, undefined, { maxCentralDirectoryBytes: 64 }))).toBe('central directory larger than 64 bytes');
   });
 
   it('chooses among several dist-info directories by normalised name and version', async () => {
@@ -112,7 +105,7 @@ describe('readWheelMetadata', () => {
       { name: 'a-1.dist-info/METADATA', data: 'a' },
       { name: 'b-1.dist-info/METADATA', data: 'b' },
     ]);
-    expect(await reason(read(ambiguous))).toBe('several .dist-info directories, none matching the filename');
+    expect(await archiveErrorReason(read(ambiguous))).toBe('several .dist-info directories, none matching the filename');
   });
 
   it('takes a single dist-info whose case differs from the filename', async () => {
@@ -131,7 +124,7 @@ describe('readWheelMetadata', () => {
     zip = renameMember(zip, 'aa/bb/demo-1.dist-info/METADATA', 'aa/../demo-1.dist-info/METADATA');
     zip = renameMember(zip, 'xdemo-1.0.dist-info/METADATA', '/demo-1.0.dist-info/METADATA');
     zip = renameMember(zip, 'demo-1.0.dist-infoxMETADATA', 'demo-1.0.dist-info\\METADATA');
-    expect(await reason(read(zip))).toBe('no .dist-info/METADATA');
+    expect(await archiveErrorReason(read(zip))).toBe('no .dist-info/METADATA');
   });
 
   it('rejects duplicate METADATA entries', async () => {
@@ -139,21 +132,21 @@ describe('readWheelMetadata', () => {
       { name: META, data: metadata },
       { name: 'demo_pkg-1.0.dist-info/METADATX', data: 'evil' },
     ]);
-    expect(await reason(read(renameMember(zip, 'METADATX', 'METADATA')))).toBe('duplicate .dist-info/METADATA entries');
+    expect(await archiveErrorReason(read(renameMember(zip, 'METADATX', 'METADATA')))).toBe('duplicate .dist-info/METADATA entries');
   });
 
   it('rejects a METADATA inflating beyond its declared size', async () => {
     const zip = await zipOf([{ name: META, data: Buffer.alloc(2 * 1024 * 1024, 'a') }]);
     const cd = centralHeader(zip, META);
     zip.writeUInt32LE(1000, cd + 24);
-    expect(await reason(read(zip))).toBe('METADATA inflates beyond its declared size');
+    expect(await archiveErrorReason(read(zip))).toBe('METADATA inflates beyond its declared size');
   });
 
   it('rejects a METADATA over the size limit or the compression ratio', async () => {
     const huge = await zipOf([{ name: META, data: Buffer.alloc(11 * 1024 * 1024, 'a') }]);
-    expect(await reason(read(huge))).toBe('METADATA larger than 4 MiB');
+    expect(await archiveErrorReason(read(huge))).toBe('METADATA larger than 4 MiB');
     const dense = await zipOf([{ name: META, data: Buffer.alloc(1024 * 1024, 'a') }]);
-    expect(await reason(read(dense))).toBe('compression ratio exceeds 200:1');
+    expect(await archiveErrorReason(read(dense))).toBe('compression ratio exceeds 200:1');
     expect((await read(dense, undefined, { maxCompressionRatio: 5000 })).bytes.length).toBe(1024 * 1024);
   });
 
@@ -161,16 +154,16 @@ describe('readWheelMetadata', () => {
     const zip = await zipOf([{ name: META, data: metadata, compress: false }]);
     const bad = Buffer.from(zip);
     bad.writeUInt32LE((bad.readUInt32LE(centralHeader(bad, META) + 16) ^ 1) >>> 0, centralHeader(bad, META) + 16);
-    expect(await reason(read(bad))).toBe('METADATA fails its CRC-32 check');
+    expect(await archiveErrorReason(read(bad))).toBe('METADATA fails its CRC-32 check');
     const flipped = Buffer.from(zip);
     flipped[flipped.indexOf('Name: demo') + 6] = 0x44;
-    expect(await reason(read(flipped))).toBe('METADATA fails its CRC-32 check');
+    expect(await archiveErrorReason(read(flipped))).toBe('METADATA fails its CRC-32 check');
   });
 
   it('rejects unsupported compression methods', async () => {
     const zip = await zipOf([{ name: META, data: metadata }]);
     zip.writeUInt16LE(12, centralHeader(zip, META) + 10);
-    expect(await reason(read(zip))).toBe('METADATA uses unsupported zip compression method 12');
+    expect(await archiveErrorReason(read(zip))).toBe('METADATA uses unsupported zip compression method 12');
   });
 
   it('reports not-a-zip, truncation, corruption and missing METADATA', async () => {
@@ -178,19 +171,19 @@ describe('readWheelMetadata', () => {
       { name: 'demo_pkg/__init__.py', data: 'x = 1\n'.repeat(100) },
       { name: META, data: metadata },
     ]);
-    expect(await reason(read(Buffer.from('not a zip at all')))).toBe('not a zip file');
-    expect(await reason(read(Buffer.alloc(0)))).toBe('not a zip file');
-    expect(await reason(read(zip.subarray(0, zip.length - 5)))).toBe('not a zip file');
+    expect(await archiveErrorReason(read(Buffer.from('not a zip at all')))).toBe('not a zip file');
+    expect(await archiveErrorReason(read(Buffer.alloc(0)))).toBe('not a zip file');
+    expect(await archiveErrorReason(read(zip.subarray(0, zip.length - 5)))).toBe('not a zip file');
     const tailOnly = zip.subarray(zip.indexOf('PK\u0001\u0002'));
-    expect(await reason(read(tailOnly))).toBe('corrupt central directory');
+    expect(await archiveErrorReason(read(tailOnly))).toBe('corrupt central directory');
     const badCd = Buffer.from(zip);
     badCd.fill(0, centralHeader(badCd, META), centralHeader(badCd, META) + 4);
-    expect(await reason(read(badCd))).toBe('corrupt central directory');
+    expect(await archiveErrorReason(read(badCd))).toBe('corrupt central directory');
     const badLocal = Buffer.from(zip);
     badLocal.writeUInt32LE(0, badLocal.readUInt32LE(centralHeader(badLocal, META) + 42));
-    expect(await reason(read(badLocal))).toBe('corrupt local file header');
+    expect(await archiveErrorReason(read(badLocal))).toBe('corrupt local file header');
     const noMeta = await zipOf([{ name: 'demo_pkg/__init__.py', data: '' }]);
-    expect(await reason(read(noMeta))).toBe('no .dist-info/METADATA');
+    expect(await archiveErrorReason(read(noMeta))).toBe('no .dist-info/METADATA');
   });
 
   it('never throws anything but ArchiveError on mangled input', async () => {

@@ -21,7 +21,6 @@ import os from 'node:os';
 import { QueueEvents } from 'bullmq';
 import { pino } from 'pino';
 import { ArtifactCache, CacheKeys, createCacheRedis } from '../libs/cache/index.js';
-import { ReleaseRepository } from '../libs/db/index.js';
 import { PRODUCT_WRITER, releaseRepositoryWith, type DependencyWriter } from './lib/raw-sql-dependencies.js';
 import { registeredProtocols } from '../libs/protocol/index.js';
 import { pypiProtocol } from '../libs/protocol/pypi/index.js';

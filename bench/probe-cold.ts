@@ -6,7 +6,7 @@ import { freePort } from '../test/support/orchard.js';
 import { drain } from './lib/clients.js';
 import { ensureCorpus } from './lib/corpus.js';
 import { StaticServer } from './lib/nginx.js';
-import { startBenchOrchard, type Service } from './lib/orchard.js';
+import { startBenchOrchard } from './lib/orchard.js';
 
 const corpus = await ensureCorpus(path.join(import.meta.dirname, '.corpus'));
 const work = await mkdtemp(path.join(os.tmpdir(), 'orchard-probe-'));

@@ -223,20 +223,6 @@ async function main(): Promise<void> {
       await bare.stop();
     }
 
-    console.log('the same on 2 gateway workers…');
-    // Pages and cached files again, on a second gateway on the same Redis and database run as 2
-    // processes (ORCHARD_GATEWAY_WORKERS=2): nginx runs one worker per core too.
-    const clusterPort = await freePort();
-    const clustered = new OrchardUnderTest({ ...o.env, ORCHARD_PORT: String(clusterPort), ORCHARD_GATEWAY_WORKERS: '2' }, { ...o.ports, gateway: clusterPort });
-    await clustered.start(['gateway']);
-    try {
-      await drain(`${clustered.url}/simple/${corpus.hotProject}/`);
-      await pageThroughput(clustered.url, mirror, mirrorDir, corpus.hotProject, 2, [32]);
-      await fileThroughput('fs 200 MB, 2 gateway workers', `${clustered.url}/files/${corpus.big.project}/${corpus.big.sha256}/${corpus.big.filename}`, bigDirect);
-    } finally {
-      await clustered.stop();
-    }
-
     console.log('10 clients downloading a 1 GB file (cold, then warm)…');
     const hugeUrl = `${o.url}/files/${corpus.huge.project}/${corpus.huge.sha256}/${corpus.huge.filename}`;
     await drain(`${o.url}/simple/${corpus.huge.project}/`);

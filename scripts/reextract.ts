@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { QueueEvents } from 'bullmq';
 import { loadSettingsOrExit } from '../libs/config/index.js';
 import { ArtifactRepository, createPrismaClient } from '../libs/db/index.js';
+import { createLogger, errorReason } from '../libs/log/index.js';
 import { registeredProtocols } from '../libs/protocol/index.js';
 import { Producers, createWorkerRedis, queues } from '../libs/queue/index.js';
 import { reextractAll, type ReextractProgress } from '../services/extractor/reextract-all.js';
@@ -51,12 +52,15 @@ function line(p: ReextractProgress): string {
 async function main(): Promise<number> {
   const flags = parseFlags(process.argv.slice(2));
   const settings = loadSettingsOrExit();
+  // JSON lines on stderr: stdout carries the summary (JSON with --json).
+  const logger = createLogger('reextract', settings.logLevel, process.stderr);
   const prisma = createPrismaClient({ databaseUrl: settings.databaseUrl, poolSize: 2 });
   const redis = createWorkerRedis(settings.redisUrl);
   const eventsRedis = createWorkerRedis(settings.redisUrl);
-  const producers = new Producers(redis, settings.queuePrefix);
+  const producers = new Producers(redis, settings.queuePrefix, logger);
   const events = new QueueEvents(queues.extract.name, { connection: eventsRedis, prefix: settings.queuePrefix });
-  events.on('error', () => {});
+  // Connection errors surface on the commands; QueueEvents reconnects by itself.
+  events.on('error', (err: Error) => logger.debug({ err: errorReason(err) }, 'extract queue events: Redis error'));
   const abort = new AbortController();
   const onSignal = () => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
@@ -94,6 +98,7 @@ async function main(): Promise<number> {
       batchSize: flags.batchSize,
       onProgress: show,
       signal: abort.signal,
+      logger,
     });
     if (tty) process.stderr.write('\n');
     if (flags.json) {
@@ -117,7 +122,8 @@ async function main(): Promise<number> {
     process.stderr.write(`reextract: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   } finally {
-    await Promise.allSettled([events.close(), producers.close(), prisma.$disconnect()]);
+    const closed = await Promise.allSettled([events.close(), producers.close(), prisma.$disconnect()]);
+    for (const result of closed) if (result.status === 'rejected') logger.debug({ err: errorReason(result.reason) }, 'a connection did not close cleanly');
     redis.disconnect();
     eventsRedis.disconnect();
   }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ARTIFACT_TTL_SECONDS, ArtifactCache } from './artifact-cache.js';
 import { InvalidationSubscriber, invalidationChannel, publishInvalidation, type Invalidation } from './invalidations.js';
@@ -120,7 +121,7 @@ describe('Redis cache (real Redis)', () => {
       received.length = 0;
       // A dropped connection may have lost messages: the subscriber forgets everything when it is back.
       // Only this test's subscriber connections (named below): the shared Redis has others.
-      const clients = (await redis.client('LIST', 'TYPE', 'pubsub')) as string;
+      const clients = (await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
       const ids = clients.split('\n').filter((line) => line.includes(`name=${prefix}-`)).map((line) => /\bid=(\d+)/.exec(line)![1]!);
       expect(ids).toHaveLength(2);
       for (const id of ids) await redis.client('KILL', 'ID', id);
@@ -131,9 +132,12 @@ describe('Redis cache (real Redis)', () => {
     }
   });
 
-  it('fails fast instead of hanging when Redis is unreachable', async () => {
-    const down = createCacheRedis('redis://127.0.0.1:1/0');
+  it('fails fast instead of hanging when Redis is unreachable, logging connection errors at debug', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger('test', 'debug', new Writable({ write: (c: Buffer, _e, done) => (lines.push(JSON.parse(c.toString()) as Record<string, unknown>), done()) }));
+    const down = createCacheRedis('redis://127.0.0.1:1/0', {}, logger);
     expect(await waitForRedis(down, 300)).toBe(false);
+    expect(lines).toContainEqual(expect.objectContaining({ level: 20, msg: 'cache Redis connection error', err: expect.stringContaining('ECONNREFUSED') }));
     const started = Date.now();
     await expect(new PageCache(down, keys).get('pypi', 'six', 'html')).rejects.toThrow();
     expect(Date.now() - started).toBeLessThan(2_500);

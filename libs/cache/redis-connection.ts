@@ -1,11 +1,12 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { errorReason, type Logger } from '../log/index.js';
 
 /**
  * A Redis connection for cache use: commands fail at once while Redis is unreachable (no offline
  * queue), so callers degrade to a miss instead of hanging; ioredis keeps reconnecting in the
  * background and caching resumes by itself when Redis returns.
  */
-export function createCacheRedis(url: string, options: RedisOptions = {}): Redis {
+export function createCacheRedis(url: string, options: RedisOptions = {}, logger?: Logger): Redis {
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -16,7 +17,7 @@ export function createCacheRedis(url: string, options: RedisOptions = {}): Redis
     ...options,
   });
   // Errors surface on the commands; without a listener ioredis would log every reconnect attempt.
-  redis.on('error', () => {});
+  redis.on('error', (err: Error) => logger?.debug({ err: errorReason(err) }, 'cache Redis connection error'));
   return redis;
 }
 

@@ -32,7 +32,7 @@ const READ_CHUNK = 1024 * 1024;
  * publishes the meta pointing at them; readers stream a body out with GETRANGE. A reader that
  * started on the previous generation keeps reading it (it expires after a grace period).
  *
- * Keys: `…:index:<protocol>:_root` (meta), `…:_root:<generation>:<variant>` (bodies), `…:_root:lock`.
+ * Keys: `…:index:<protocol>:_root` (meta), `…:_root:<generation>:<variant>` (bodies).
  */
 export class RootIndexCache {
   private readonly metaKey: string;
@@ -43,10 +43,6 @@ export class RootIndexCache {
     protocol: string,
   ) {
     this.metaKey = keys.key('index', protocol, ROOT_ID);
-  }
-
-  get lockKey(): string {
-    return `${this.metaKey}:lock`;
   }
 
   /** The current meta; null when there is none. Throws when Redis is unreachable. */

@@ -134,21 +134,18 @@ const schema = z.object({
   ORCHARD_CACHE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('orchard'),
   ORCHARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
-   * Milliseconds the gateway keeps a project page it just served as a fresh cache hit in process
-   * memory, answering repeats of the same representation without Redis or Express (0: off). A page
+   * Milliseconds the gateway keeps a project page it just served as a fresh cache hit in its memo,
+   * answering repeats of the same representation without Redis (0: pages are not kept). A page
    * changed in Redis (a refill) may be served from memory this long; an admin invalidation reaches
-   * every gateway process and replica at once (pub/sub), and this long at most if its message is lost.
+   * every gateway replica at once (pub/sub), and this long at most if its message is lost.
    */
   ORCHARD_PAGE_MEMO_MS: int(0, 60_000).default(1000),
   /**
-   * Bytes of small cached files (up to 1 MiB each) and PEP 658 metadata files the gateway keeps in
-   * process memory after serving them from storage, answering repeats without Redis, storage or
-   * Express; least recently used dropped first (0: off). Files are content-addressed, so an entry
-   * never goes stale.
+   * Bytes the gateway's one in-process memo holds (lru-cache, least recently used dropped first):
+   * fresh pages (for ORCHARD_PAGE_MEMO_MS), and small verified files (up to 1 MiB each) and PEP 658
+   * metadata files read from storage, which never go stale (content-addressed). 0: off.
    */
-  ORCHARD_FILE_MEMO_BYTES: int(0, 4 * 2 ** 30).default(32 * 2 ** 20),
-  /** Gateway processes sharing the port (node:cluster); 1 runs the gateway in the main process. */
-  ORCHARD_GATEWAY_WORKERS: int(1, 64).default(1),
+  ORCHARD_MEMO_BYTES: int(0, 4 * 2 ** 30).default(64 * 2 ** 20),
   /** Milliseconds a service waits for in-flight work on SIGTERM. */
   ORCHARD_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(25_000),
 });
@@ -215,8 +212,7 @@ export interface Settings {
   logLevel: Raw['ORCHARD_LOG_LEVEL'];
   shutdownTimeoutMs: number;
   pageMemoMs: number;
-  fileMemoBytes: number;
-  gatewayWorkers: number;
+  memoBytes: number;
 }
 
 /** Reads and validates the environment once; throws ConfigError naming every bad variable. */
@@ -290,8 +286,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     logLevel: raw.ORCHARD_LOG_LEVEL,
     shutdownTimeoutMs: raw.ORCHARD_SHUTDOWN_TIMEOUT_MS,
     pageMemoMs: raw.ORCHARD_PAGE_MEMO_MS,
-    fileMemoBytes: raw.ORCHARD_FILE_MEMO_BYTES,
-    gatewayWorkers: raw.ORCHARD_GATEWAY_WORKERS,
+    memoBytes: raw.ORCHARD_MEMO_BYTES,
   };
 }
 

@@ -16,6 +16,7 @@ export interface BackgroundMigrationsLogger {
   info(fields: object, message: string): void;
   warn(fields: object, message: string): void;
   error(fields: object, message: string): void;
+  debug?(fields: object, message: string): void;
 }
 
 export interface BackgroundMigrationsOptions {
@@ -91,7 +92,7 @@ export class BackgroundMigrations {
     try {
       const applied = await migrate({
         databaseUrl: this.options.databaseUrl,
-        logger: { info: (message) => logger.info({}, message) },
+        logger: { info: (message) => logger.info({}, message), debug: (message) => logger.debug?.({}, message) },
         signal: this.abort.signal,
       });
       this.current = { status: 'applied', applied };
@@ -99,7 +100,10 @@ export class BackgroundMigrations {
       this.settle(true);
       return;
     } catch (err) {
-      if (this.abort.signal.aborted) return;
+      if (this.abort.signal.aborted) {
+        logger.debug?.({ reason: errorReason(err) }, 'migration attempt ended by stop()');
+        return;
+      }
       const reason = errorReason(err);
       // A migration that failed because the server went away is worth retrying like any outage;
       // an edited or half-applied migration is not, but a human may resolve it while we wait.

@@ -41,6 +41,8 @@ describe('isDatabaseUnavailable', () => {
     expect(isDatabaseUnavailable(new DatabaseUnavailableError('migrations pending'))).toBe(true);
     expect(isDatabaseClientError(new DatabaseUnavailableError('migrations pending'))).toBe(true);
     expect(isDatabaseUnavailable(new Error('unique constraint failed'))).toBe(false);
+    // PrismaClientInitializationError carries its P1xxx code as `errorCode`.
+    expect(isDatabaseUnavailable(Object.assign(new Error('init failed'), { errorCode: 'P1001' }))).toBe(true);
   });
 
   it('says a socket error from elsewhere (an upstream) is not a database client error', () => {

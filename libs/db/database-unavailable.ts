@@ -13,6 +13,9 @@ const UNAVAILABLE_CODES = /^(P1001|P1002|P1003|P1017|08\d{3}|57P0[123]|53300|3D0
 // BackgroundMigrations), so it is as temporary as a server restart.
 const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'DatabaseDoesNotExist', 'TableDoesNotExist', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
 
+// Text is the only signal left for some: pg and pg-pool throw codeless Errors ("Connection
+// terminated unexpectedly", "timeout exceeded when trying to connect"), and Prisma's raw-query
+// errors carry the driver's reason only in their message ("Code: `N/A`. Message: `Can't reach …`").
 const UNAVAILABLE_MESSAGE =
   /Can't reach database server|Connection terminated|has closed the connection|connection error and is not queryable|timeout exceeded when trying to connect|the database system is (starting up|shutting down)|terminating connection|ECONNREFUSED|ECONNRESET/i;
 
@@ -39,8 +42,9 @@ export function isDatabaseClientError(err: unknown): boolean {
 function unavailable(err: unknown, depth: number): boolean {
   if (typeof err !== 'object' || err === null || depth > 5) return false;
   if (err instanceof DatabaseUnavailableError) return true;
-  const e = err as { code?: unknown; message?: unknown; meta?: unknown; cause?: unknown; errors?: unknown; originalCode?: unknown; kind?: unknown };
-  for (const code of [e.code, e.originalCode]) if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) return true;
+  const e = err as { code?: unknown; errorCode?: unknown; message?: unknown; meta?: unknown; cause?: unknown; errors?: unknown; originalCode?: unknown; kind?: unknown };
+  // `errorCode`: PrismaClientInitializationError's P1xxx code.
+  for (const code of [e.code, e.errorCode, e.originalCode]) if (typeof code === 'string' && UNAVAILABLE_CODES.test(code)) return true;
   if (typeof e.kind === 'string' && UNAVAILABLE_KINDS.has(e.kind)) return true;
   if (typeof e.message === 'string' && UNAVAILABLE_MESSAGE.test(e.message)) return true;
   const adapterCause = (e.meta as { driverAdapterError?: { cause?: unknown } } | undefined)?.driverAdapterError?.cause;

@@ -28,16 +28,13 @@ export interface ReleaseRowKey {
   id: bigint;
 }
 
+/** A requirement's columns as declared, without the artifact and the required project's name. */
+type DeclaredRequirement = Pick<ArtifactDependency, 'specifier' | 'extras' | 'marker' | 'url' | 'extra' | 'raw'>;
+
 /** One entry of the dependents list: a requiring release, one requirement, the artifacts declaring it. */
-export interface DependentEntry {
+export interface DependentEntry extends DeclaredRequirement {
   project: string;
   version: string;
-  specifier: string;
-  extras: string[];
-  marker: string | null;
-  url: string | null;
-  extra: string | null;
-  raw: string;
   artifacts: Array<{ sha256: string; filename: string }>;
 }
 
@@ -175,31 +172,19 @@ export async function dependentsPage(
       LIMIT ${limit + 1}
     ) g JOIN artifact_dependency d ON d.id = g.first_id
     ORDER BY g.pos, g.raw COLLATE "C"`;
-  const items = rows.slice(0, limit).map((row) => ({
-    project: row.project,
-    version: row.version,
-    specifier: row.specifier,
-    extras: row.extras,
-    marker: row.marker,
-    url: row.url,
-    extra: row.extra,
-    raw: row.raw,
-    artifacts: row.shas.map((sha256, i) => ({ sha256, filename: row.filenames[i]! })),
+  const items = rows.slice(0, limit).map(({ shas, filenames, ...entry }) => ({
+    ...entry,
+    artifacts: shas.map((sha256, i) => ({ sha256, filename: filenames[i]! })),
   }));
   return { items, more: rows.length > limit };
 }
 
-interface DependentEntryRow {
+/** A row of the entries query: exactly the columns it selects, the declaring artifacts as two parallel arrays. */
+interface DependentEntryRow extends DeclaredRequirement {
   project: string;
   version: string;
-  raw: string;
   shas: string[];
   filenames: string[];
-  specifier: string;
-  extras: string[];
-  marker: string | null;
-  url: string | null;
-  extra: string | null;
 }
 
 /** Artifact order of a release's pages: filename, then sha256, in code-point order. */

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { errorReason } from '../log/index.js';
 
 /** Minimal logger the migration code writes to; a pino logger fits. */
 export interface MigrationLogger {
@@ -23,9 +24,9 @@ export function pgCode(error: unknown): string | undefined {
  * A client whose connection errors surface as the failure of the query in flight: without an
  * 'error' listener, a server shutting down between two queries would crash the process.
  */
-export function openClient(connectionString: string, connectTimeoutMs: number): pg.Client {
+export function openClient(connectionString: string, connectTimeoutMs: number, logger?: MigrationLogger): pg.Client {
   const client = new pg.Client({ connectionString, connectionTimeoutMillis: connectTimeoutMs });
-  client.on('error', () => undefined);
+  client.on('error', (err: Error) => logger?.debug?.(`PostgreSQL connection error: ${errorReason(err)}`));
   return client;
 }
 
@@ -49,18 +50,18 @@ export function quoteIdentifier(name: string): string {
  * @returns whether this call created the database
  */
 export async function ensureDatabase(databaseUrl: string, logger?: MigrationLogger, connectTimeoutMs = 10_000): Promise<boolean> {
-  const probe = openClient(databaseUrl, connectTimeoutMs);
+  const probe = openClient(databaseUrl, connectTimeoutMs, logger);
   try {
     await probe.connect();
     return false;
   } catch (error) {
     if (pgCode(error) !== INVALID_CATALOG_NAME) throw error;
   } finally {
-    await probe.end().catch(() => undefined);
+    await probe.end().catch((err: unknown) => logger?.debug?.(`database probe connection not closed cleanly: ${errorReason(err)}`));
   }
 
   const { database, maintenanceUrl } = splitDatabaseUrl(databaseUrl);
-  const admin = openClient(maintenanceUrl, connectTimeoutMs);
+  const admin = openClient(maintenanceUrl, connectTimeoutMs, logger);
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${quoteIdentifier(database)}`);
@@ -71,6 +72,6 @@ export async function ensureDatabase(databaseUrl: string, logger?: MigrationLogg
     if (code === DUPLICATE_DATABASE || code === UNIQUE_VIOLATION) return false;
     throw error;
   } finally {
-    await admin.end().catch(() => undefined);
+    await admin.end().catch((err: unknown) => logger?.debug?.(`maintenance connection not closed cleanly: ${errorReason(err)}`));
   }
 }

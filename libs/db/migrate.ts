@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { errorReason } from '../log/index.js';
 import { ensureDatabase, openClient, type MigrationLogger } from './ensure-database.js';
 import { checksumMatches, findMigrationsDir, readMigrationFiles, type MigrationFile } from './migration-files.js';
 
@@ -70,7 +71,7 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<stri
   await ensureDatabase(databaseUrl, logger, connectTimeoutMs);
   signal?.throwIfAborted();
 
-  const client = openClient(databaseUrl, connectTimeoutMs);
+  const client = openClient(databaseUrl, connectTimeoutMs, logger);
   // Closing is best effort: the connection may already be gone (that is often why we close).
   const closed = (err: unknown) => logger?.debug?.(`migration connection not closed cleanly: ${(err as Error).message}`);
   const abort = () => void client.end().catch(closed);
@@ -84,7 +85,7 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<stri
       const pending = pendingMigrations(files, rows);
       const applied: string[] = [];
       for (const file of pending) {
-        await applyMigration(client, file);
+        await applyMigration(client, file, logger);
         logger?.info(`applied migration ${file.name}`);
         applied.push(file.name);
       }
@@ -138,7 +139,7 @@ export function pendingMigrations(files: MigrationFile[], rows: MigrationRow[]):
 
 // The bookkeeping row is written in the migration's own transaction, so a failed script leaves
 // neither schema changes nor a failed row behind and can simply be fixed and re-run.
-async function applyMigration(client: pg.Client, file: MigrationFile): Promise<void> {
+async function applyMigration(client: pg.Client, file: MigrationFile, logger?: MigrationLogger): Promise<void> {
   const id = randomUUID();
   await client.query('BEGIN');
   try {
@@ -153,7 +154,8 @@ async function applyMigration(client: pg.Client, file: MigrationFile): Promise<v
     );
     await client.query('COMMIT');
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    // The failed statement is the error to report; a failed ROLLBACK (connection gone) ends the transaction anyway.
+    await client.query('ROLLBACK').catch((err: unknown) => logger?.debug?.(`rollback of migration ${file.name} failed: ${errorReason(err)}`));
     const reason = error instanceof Error ? error.message : String(error);
     throw new MigrationError(`migration ${file.name} failed: ${reason}`, file.name, { cause: error });
   }

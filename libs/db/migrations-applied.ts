@@ -28,7 +28,7 @@ export async function checkMigrationsApplied(options: RunMigrationsOptions): Pro
   const { databaseUrl, logger, signal } = options;
   const files = await readMigrationFiles(options.migrationsDir ?? findMigrationsDir());
   signal?.throwIfAborted();
-  const client = openClient(databaseUrl, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+  const client = openClient(databaseUrl, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, logger);
   const closed = (err: unknown) => logger?.debug?.(`schema check connection not closed cleanly: ${(err as Error).message}`);
   const abort = () => void client.end().catch(closed);
   signal?.addEventListener('abort', abort, { once: true });

@@ -145,7 +145,10 @@ export class UpstreamClient {
   async close(): Promise<void> {
     const agents = [...this.agents.values()];
     this.agents.clear();
-    await Promise.allSettled(agents.map((a) => a.close()));
+    // Every pool is closed even if one fails; the failures are then reported to the caller (shutdown logs them).
+    const results = await Promise.allSettled(agents.map((a) => a.close()));
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    if (failures.length > 0) throw new AggregateError(failures, `${failures.length} upstream connection pool(s) not closed cleanly`);
   }
 }
 

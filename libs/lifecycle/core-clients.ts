@@ -39,7 +39,7 @@ export async function openCoreClients(service: ServiceName, settings: Settings):
   // at once (refused) or after FIRST_ATTEMPT_WAIT_MS (unanswered), and the service starts anyway.
   await untilOrAfter(migrations.firstAttempt, FIRST_ATTEMPT_WAIT_MS);
   const prisma = createPrismaClient({ databaseUrl: settings.databaseUrl, poolSize: settings.dbPoolSize });
-  const store = createBlobStore(settings.storage);
+  const store = createBlobStore(settings.storage, logger);
   const shutdown = new Shutdown(logger, settings.shutdownTimeoutMs);
   return { logger, metrics, prisma, migrations, store, shutdown };
 }

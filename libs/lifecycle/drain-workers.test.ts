@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../../test/support/redis.js';
 import { createLogger } from '../log/index.js';
 import { createMetrics } from '../metrics/index.js';
-import type { QueueEvents } from 'bullmq';
+import type { QueueEvents, Worker } from 'bullmq';
 import { Producers, createFetchEvents, createProducerRedis, createWorker, createWorkerRedis, fetchJobId, jobMetricsHooks, type FetchJob } from '../queue/index.js';
-import { drainGraceMs, drainWorkers } from './drain-workers.js';
+import { drainGraceMs, drainWorkers, runWorker } from './drain-workers.js';
 import { JobHandback } from './job-handback.js';
 
 const logger = createLogger('test', 'silent', new Writable({ write: (_c, _e, done) => done() }));
@@ -131,5 +131,30 @@ describe('drainGraceMs', () => {
     expect(drainGraceMs(10_000)).toBe(6_000);
     expect(drainGraceMs(3_000)).toBe(1_800);
     expect(drainGraceMs(0)).toBe(0);
+  });
+});
+
+function capturingLogger(level = 'debug') {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({ write: (c: Buffer, _e, done) => (lines.push(JSON.parse(c.toString()) as Record<string, unknown>), done()) });
+  return { logger: createLogger('test', level, stream), lines };
+}
+
+describe('drainWorkers and runWorker, failures', () => {
+  it('closes every worker and logs the one that did not close cleanly', async () => {
+    const { logger: log, lines } = capturingLogger();
+    const closed: string[] = [];
+    const fake = (name: string, fail: boolean) =>
+      ({ name, close: async () => { closed.push(name); if (fail) throw new Error('connection lost'); } }) as unknown as Worker;
+    await drainWorkers([fake('fetch', true), fake('refresh', false)], { graceMs: 1_000, logger: log });
+    expect(closed).toEqual(['fetch', 'refresh']);
+    expect(lines).toEqual([expect.objectContaining({ level: 40, queue: 'fetch', err: 'connection lost', msg: 'worker did not close cleanly' })]);
+  });
+
+  it('logs a worker loop that stops with an error at fatal, and still rejects', async () => {
+    const { logger: log, lines } = capturingLogger();
+    const broken = { name: 'extract', run: () => Promise.reject(new Error('Worker is already running.')) };
+    await expect(runWorker(broken, log)).rejects.toThrow('Worker is already running.');
+    expect(lines).toEqual([expect.objectContaining({ level: 60, queue: 'extract', err: 'Worker is already running.', msg: 'worker stopped with an error' })]);
   });
 });

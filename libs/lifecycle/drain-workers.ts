@@ -1,5 +1,5 @@
 import type { Worker } from 'bullmq';
-import type { Logger } from '../log/index.js';
+import { errorReason, type Logger } from '../log/index.js';
 import type { JobHandback } from './job-handback.js';
 
 export interface DrainOptions {
@@ -16,7 +16,11 @@ export interface DrainOptions {
  * caller's shutdown timeout bounds that wait).
  */
 export async function drainWorkers(workers: Worker[], options: DrainOptions): Promise<void> {
-  const closing = Promise.allSettled(workers.map((w) => w.close()));
+  const closing = Promise.allSettled(workers.map((w) => w.close())).then((results) => {
+    results.forEach((result, i) => {
+      if (result.status === 'rejected') options.logger.warn({ queue: workers[i]!.name, err: errorReason(result.reason) }, 'worker did not close cleanly');
+    });
+  });
   let timer: NodeJS.Timeout | undefined;
   const graceOver = new Promise<'grace-over'>((resolve) => {
     timer = setTimeout(() => resolve('grace-over'), options.graceMs);
@@ -36,4 +40,16 @@ export async function drainWorkers(workers: Worker[], options: DrainOptions): Pr
  */
 export function drainGraceMs(shutdownTimeoutMs: number): number {
   return Math.max(0, Math.round(shutdownTimeoutMs - Math.min(5_000, shutdownTimeoutMs * 0.4)));
+}
+
+/**
+ * Runs a worker's loop (`worker.run()`), logging at fatal if it ever stops with an error (BullMQ
+ * retries Redis trouble itself, so that is a bug or a misconfiguration). The returned promise still
+ * rejects: a service that lets it go unhandled dies as before, with the reason in its log first.
+ */
+export function runWorker(worker: Pick<Worker, 'name' | 'run'>, logger: Logger): Promise<void> {
+  return worker.run().catch((err: unknown) => {
+    logger.fatal({ queue: worker.name, err: errorReason(err) }, 'worker stopped with an error');
+    throw err;
+  });
 }

@@ -9,5 +9,5 @@ export type { OpsServerOptions } from './ops-server.js';
 export { openCoreClients, closeCoreClientsOnShutdown, databaseChecks } from './core-clients.js';
 export type { CoreClients } from './core-clients.js';
 export { JobHandback } from './job-handback.js';
-export { drainWorkers, drainGraceMs } from './drain-workers.js';
+export { drainWorkers, drainGraceMs, runWorker } from './drain-workers.js';
 export type { DrainOptions } from './drain-workers.js';

@@ -6,6 +6,7 @@ import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ProtocolAdapter } from '../protocol/types.js';
 import { ExtractedMetadata } from './extracted-metadata.js';
+import type { PageFillQueue } from './page-fill-queue.js';
 import { ProjectPages } from './project-pages.js';
 import { UpstreamPageFetcher } from './upstream-page-fetcher.js';
 
@@ -19,6 +20,8 @@ export function createProjectPages(options: {
   /** The upstream configuration generation (UpstreamRegistry.generation). */
   generation?: () => string;
   onStale?: (project: string) => Promise<unknown>;
+  /** Shares page fills across processes and replicas (the gateway); without it, within the process only. */
+  fills?: PageFillQueue;
   metrics: Metrics;
   logger: Logger;
 }): ProjectPages {
@@ -30,8 +33,6 @@ export function createProjectPages(options: {
     pages,
     extractedMetadata: new ExtractedMetadata({ protocol: options.protocol, artifacts, pages }),
     fileMap: new FileMap(options.redis, keys),
-    redis: options.redis,
-    keys,
     fetcher: new UpstreamPageFetcher(options.http, options.protocol, options.metrics, {
       maxBytes: options.settings.maxPageBytes,
       maxFiles: options.settings.maxPageFiles,
@@ -40,6 +41,7 @@ export function createProjectPages(options: {
     generation: options.generation,
     freshness: options.settings,
     onStale: options.onStale,
+    fills: options.fills,
     metrics: options.metrics,
     logger: options.logger,
   });

@@ -8,5 +8,7 @@ export { ExtractedMetadata } from './extracted-metadata.js';
 export type { Rerendered } from './extracted-metadata.js';
 export { readBounded, BodyTooLargeError } from './read-bounded.js';
 export { createProjectPages } from './create-project-pages.js';
+export { PageFillQueue } from './page-fill-queue.js';
+export type { PageFillQueueDeps } from './page-fill-queue.js';
 export { RootPages, MAX_ROOT_BYTES } from './root-pages.js';
 export type { RootAnswer, RootPagesDeps } from './root-pages.js';

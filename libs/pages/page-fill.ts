@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { CacheKeys, FileMap, PageCache, PageMeta } from '../cache/index.js';
+import type { FileMap, PageCache, PageMeta } from '../cache/index.js';
 import type { UpstreamConfig } from '../config/index.js';
-import { UpstreamError, type UpstreamFailure } from '../http/index.js';
-import type { Logger } from '../log/index.js';
+import { errorReason, type Logger } from '../log/index.js';
+import type { PageFillJob, PageFillResult } from '../queue/index.js';
 import type { ProtocolAdapter } from '../protocol/types.js';
 import type { ExtractedMetadata } from './extracted-metadata.js';
 import { buildPage, type BuiltPage } from './page-builder.js';
+import { fillFailure, type PageFillQueue } from './page-fill-queue.js';
 import type { UpstreamPageFetcher, Validators } from './upstream-page-fetcher.js';
 
 export interface FreshnessSettings {
@@ -19,8 +18,6 @@ export interface PageFillDeps {
   protocol: ProtocolAdapter;
   pages: PageCache;
   fileMap: FileMap;
-  redis: Redis;
-  keys: CacheKeys;
   fetcher: UpstreamPageFetcher;
   upstreams: () => Promise<UpstreamConfig[]>;
   /** The upstream configuration generation pages are tagged with (see UpstreamRegistry). */
@@ -28,6 +25,11 @@ export interface PageFillDeps {
   freshness: FreshnessSettings;
   /** Advertises metadata Orchard extracted itself (PEP 658); without it pages show the upstream's only. */
   extractedMetadata?: ExtractedMetadata;
+  /**
+   * Shares fills across processes and replicas (`pages` jobs). Without it (the fetcher's refresh
+   * jobs, tests) fills are shared within the process only.
+   */
+  fills?: PageFillQueue;
   logger: Logger;
 }
 
@@ -50,22 +52,21 @@ export interface Filled {
   built?: BuiltPage;
 }
 
-/** A fill is held this long before its lock expires; the holder renews it while it works. */
-const LOCK_MS = 15_000;
-const POLL_MS = 25;
-/** Waiters of a failed fill learn its error from this key (read only by those who saw that holder). */
-const FAILURE_MS = 5_000;
+/** How long a caller waits for a shared fill before filling by itself (the upstream calls have their own timeouts). */
+const WAIT_MS = 60_000;
 
 /**
  * Single-flight page fills: one upstream request per project at a time, within a process (a shared
- * promise) and across replicas (a Redis lock with expiry, renewed while the holder works). Waiters
- * take the holder's result from Redis, or its error when it failed, so a failing upstream is asked
- * once per burst rather than once per replica or per request.
+ * promise) and across processes and replicas (one `pages` job per project and page seen, see
+ * PageFillQueue). Waiters take the fill's page from Redis, or its upstream failure, so a failing
+ * upstream is asked once per burst rather than once per replica or per request.
  */
 export class PageFiller {
   private readonly inflight = new Map<string, Promise<Filled>>();
 
-  constructor(private readonly deps: PageFillDeps) {}
+  constructor(private readonly deps: PageFillDeps) {
+    deps.fills?.serve('project', deps.protocol.name, (job) => this.runJob(job));
+  }
 
   fill(project: string, request: FillRequest): Promise<Filled> {
     const running = this.inflight.get(project);
@@ -77,7 +78,7 @@ export class PageFiller {
     return promise;
   }
 
-  /** Asks the upstreams directly and stores the result, without the lock (a rare race's last resort). */
+  /** Asks the upstreams directly and stores the result, without sharing (a rare race's last resort). */
   fillUnshared(project: string): Promise<Filled> {
     return this.fromUpstream(project, null, true);
   }
@@ -89,78 +90,48 @@ export class PageFiller {
   }
 
   private async fillShared(project: string, request: FillRequest): Promise<Filled> {
-    const { redis, keys, protocol } = this.deps;
-    const lockKey = `${keys.key('index', protocol.name, project)}:lock`;
-    const failureKey = `${lockKey}:failed`;
-    const token = randomUUID();
-    const deadline = Date.now() + 4 * LOCK_MS;
-    for (;;) {
-      let holder: string | null;
-      try {
-        const [acquired, current] = (await redis.eval(ACQUIRE, 1, lockKey, token, String(LOCK_MS))) as [number, string | undefined];
-        if (acquired === 1) return await this.holdAndFill(project, request, lockKey, failureKey, token);
-        holder = current ?? null;
-      } catch (err) {
-        if (err instanceof UpstreamError) throw err;
-        return this.fromUpstream(project, request.prior, false);
-      }
-      try {
-        const outcome = await this.waitFor(project, request.seen, lockKey, failureKey, holder, deadline);
-        if (outcome) return outcome;
-      } catch (err) {
-        if (err instanceof UpstreamError) throw err;
-        return this.fromUpstream(project, request.prior, false);
-      }
-      if (Date.now() > deadline) return this.fromUpstream(project, request.prior, true);
-    }
+    const { fills, protocol } = this.deps;
+    const generation = this.deps.generation?.();
+    const job: PageFillJob = {
+      kind: 'project',
+      protocol: protocol.name,
+      project,
+      seen: request.seen,
+      revalidate: request.prior !== null,
+      ...(generation !== undefined ? { generation } : {}),
+    };
+    const meta = fills ? await fills.run<PageMeta>(job, WAIT_MS) : null;
+    return meta ? { meta } : this.fillHere(project, request.seen, request.prior);
   }
 
-  private async holdAndFill(project: string, request: FillRequest, lockKey: string, failureKey: string, token: string): Promise<Filled> {
-    const { redis, pages, protocol } = this.deps;
-    const renew = setInterval(() => void redis.eval(RENEW_LOCK, 1, lockKey, token, String(LOCK_MS)).catch(() => {}), LOCK_MS / 3);
+  /** A `pages` job for a project, run by this process's worker: the filled page's meta, or the upstream failure. */
+  private async runJob(job: Extract<PageFillJob, { kind: 'project' }>): Promise<PageFillResult<PageMeta>> {
+    // The caller's page, as the job's id names it; a 304 from the owner renews it.
+    const current = await this.deps.pages.getMeta(this.deps.protocol.name, job.project);
+    const prior = job.revalidate && current && this.isCurrent(current) ? current : null;
     try {
-      // Double-checked: a fill may have completed between the caller's look and this lock.
-      const meta = await pages.getMeta(protocol.name, project);
-      if (meta && meta.fetchedAt > request.seen && this.isCurrent(meta)) return { meta };
-      return await this.fromUpstream(project, request.prior, true);
+      return { ok: true, meta: (await this.fillHere(job.project, job.seen, prior, current)).meta };
     } catch (err) {
-      if (err instanceof UpstreamError) {
-        const failure = JSON.stringify({ token, failure: err.failure, status: err.status, message: err.message });
-        await redis.set(failureKey, failure, 'PX', FAILURE_MS).catch(() => {});
-      }
-      throw err;
-    } finally {
-      clearInterval(renew);
-      await redis.eval(RELEASE_LOCK, 1, lockKey, token).catch(() => {});
+      return fillFailure(err);
     }
   }
 
   /**
-   * Waits while `holder` fills: its result (any page newer than `seen`), its failure (thrown), or
-   * undefined when the lock changed hands without either (the holder died or stored nothing).
+   * Fills in this process and stores the result, unless a fill newer than `seen` completed
+   * meanwhile (double-checked: a job joined late, or a caller that gave up waiting on one).
    */
-  private async waitFor(project: string, seen: number, lockKey: string, failureKey: string, holder: string | null, deadline: number): Promise<Filled | undefined> {
-    const { redis, keys, protocol } = this.deps;
-    const pageKey = keys.key('index', protocol.name, project);
-    while (holder && Date.now() < deadline) {
-      await sleep(POLL_MS);
-      const [[, rawMeta], [, lock], [, rawFailure]] = (await redis.multi().hget(pageKey, 'meta').get(lockKey).get(failureKey).exec()) as [
-        [unknown, string | null],
-        [unknown, string | null],
-        [unknown, string | null],
-      ];
-      if (rawMeta) {
-        const meta = JSON.parse(rawMeta) as PageMeta;
-        if (meta.fetchedAt > seen) return { meta };
-      }
-      if (lock === holder) continue;
-      if (rawFailure) {
-        const failed = JSON.parse(rawFailure) as { token: string; failure: UpstreamFailure; status?: number; message: string };
-        if (failed.token === holder) throw new UpstreamError(failed.failure, failed.message, failed.status);
-      }
-      return undefined;
-    }
-    return undefined;
+  private async fillHere(project: string, seen: number, prior: PageMeta | null, known?: PageMeta | null): Promise<Filled> {
+    const meta = known !== undefined ? known : await this.deps.pages.getMeta(this.deps.protocol.name, project).catch(this.unavailable(project, 'page meta', null));
+    if (meta && meta.fetchedAt > seen && this.isCurrent(meta)) return { meta };
+    return this.fromUpstream(project, prior, true);
+  }
+
+  /** A lookup the fill can do without (Redis trouble): logged at debug, answered with `fallback`. */
+  private unavailable<T>(project: string, what: string, fallback: T): (err: unknown) => T {
+    return (err) => {
+      this.deps.logger.debug({ project, err: errorReason(err) }, `${what} unavailable during a page fill`);
+      return fallback;
+    };
   }
 
   private async fromUpstream(project: string, prior: PageMeta | null, store: boolean): Promise<Filled> {
@@ -180,7 +151,7 @@ export class PageFiller {
       const meta: PageMeta = { ...prior, fetchedAt: Date.now(), ...(generation !== undefined ? { generation } : {}) };
       await stored('revalidated page', () => pages.touch(protocol.name, project, meta, keep));
       // Catches metadata extracted meanwhile whose page flag a concurrent refill dropped.
-      const rerendered = store ? await this.deps.extractedMetadata?.rerender(project).catch(() => null) : null;
+      const rerendered = store ? await this.deps.extractedMetadata?.rerender(project).catch(this.unavailable(project, 'extracted metadata re-render', null)) : null;
       return { meta: rerendered?.meta ?? meta };
     }
     if (result.kind !== 'page') {
@@ -188,7 +159,7 @@ export class PageFiller {
       await stored('missing project', () => pages.put(protocol.name, project, meta, {}, Math.max(1, freshness.missingTtlSeconds)));
       return { meta };
     }
-    const extracted = store ? await this.deps.extractedMetadata?.lookup(result.page).catch(() => undefined) : undefined;
+    const extracted = store ? await this.deps.extractedMetadata?.lookup(result.page).catch(this.unavailable(project, 'extracted metadata', undefined)) : undefined;
     const built = await buildPage(protocol, project, result.upstream, result.page, extracted);
     if (built.skipped > 0) logger.warn({ project, skipped: built.skipped }, 'files without a sha256 left out of the page');
     const meta: PageMeta = {
@@ -207,13 +178,4 @@ export class PageFiller {
     });
     return { meta, built };
   }
-}
-
-/** SET NX with expiry, or the current holder's token: one round trip, no gap between the two. */
-const ACQUIRE = `if redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return {1, ARGV[1]} end return {0, redis.call('get', KEYS[1])}`;
-const RENEW_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,4 +1,5 @@
 import { listedFileKey, type FileSource, type PageCache, type PageMeta, type PageVariant } from '../cache/index.js';
+import { errorReason } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ProjectPage } from '../protocol/types.js';
 import { PageFiller, type PageFillDeps } from './page-fill.js';
@@ -110,7 +111,7 @@ export class ProjectPages {
       if (cached?.meta.kind === 'page' && cached.body) {
         this.deps.logger.warn({ project, err: (err as Error).message }, 'every upstream failed; serving the stale page');
         metrics.cacheLookups.inc({ category: 'index', result: 'stale_error' });
-        await pages.markRevalidationFailed(protocol.name, project, Date.now()).catch(() => {});
+        await this.markRevalidationFailed(project);
         return { status: 'page', meta: cached.meta, body: cached.body, cache: 'stale-error', ageSeconds: seconds(Date.now() - cached.meta.fetchedAt) };
       }
       throw err;
@@ -132,7 +133,7 @@ export class ProjectPages {
     try {
       await this.filler.fill(project, { prior: current ? meta : null, seen: meta.fetchedAt, useRedis: true });
     } catch (err) {
-      if (meta.kind === 'page') await pages.markRevalidationFailed(protocol.name, project, Date.now()).catch(() => {});
+      if (meta.kind === 'page') await this.markRevalidationFailed(project);
       throw err;
     }
   }
@@ -214,6 +215,14 @@ export class ProjectPages {
   }
 
   /** The file ids of the cached page's model (when its file map expired), or null. */
+  /** Records a failed revalidation on the page (served as `stale-error`); Redis trouble only costs the mark. */
+  private async markRevalidationFailed(project: string): Promise<void> {
+    const { pages, protocol, logger } = this.deps;
+    await pages.markRevalidationFailed(protocol.name, project, Date.now()).catch((err: unknown) => {
+      logger.debug({ project, err: errorReason(err) }, 'could not mark the failed revalidation');
+    });
+  }
+
   private async modelFileIds(project: string): Promise<string[] | null> {
     const { pages, protocol } = this.deps;
     const cached = await pages.getModel(protocol.name, project);

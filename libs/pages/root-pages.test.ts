@@ -40,7 +40,6 @@ describe('RootPages (real Redis, fake upstreams)', () => {
     new RootPages({
       protocol: pypiProtocol,
       cache: new RootIndexCache(client, new CacheKeys(prefix), 'pypi'),
-      redis: client,
       http,
       upstreams: async () => [upstreamConfig('first', first.url, 0), upstreamConfig('second', second.url, 1)],
       ttlSeconds,

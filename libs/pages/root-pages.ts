@@ -1,26 +1,28 @@
-import { createHash, randomUUID, type Hash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliCompress, createGzip, constants as zlib } from 'node:zlib';
-import type { Redis } from 'ioredis';
 import type { RootIndexCache, RootMeta, RootVariant } from '../cache/index.js';
 import type { UpstreamConfig } from '../config/index.js';
 import { UpstreamError, asUpstreamError, type UpstreamClient } from '../http/index.js';
-import type { Logger } from '../log/index.js';
+import { errorReason, type Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ProtocolAdapter, RootEntry } from '../protocol/types.js';
+import type { PageFillJob, PageFillResult } from '../queue/index.js';
+import { fillFailure, type PageFillQueue } from './page-fill-queue.js';
 import { isRedisUnavailable, type CacheState } from './project-pages.js';
 
 export interface RootPagesDeps {
   protocol: ProtocolAdapter;
   cache: RootIndexCache;
-  redis: Redis;
   http: UpstreamClient;
   upstreams: () => Promise<UpstreamConfig[]>;
   /** Seconds the list is fresh. */
   ttlSeconds: number;
   /** Seconds it is kept after that, served while a refill runs or when upstreams fail. */
   staleTtlSeconds: number;
+  /** Shares fills across processes and replicas (`pages` jobs); without it, within the process only. */
+  fills?: PageFillQueue;
   metrics: Metrics;
   logger: Logger;
 }
@@ -33,8 +35,8 @@ export type RootAnswer =
 
 /** Largest upstream root list accepted (the largest public index's HTML list is a few tens of MiB). */
 export const MAX_ROOT_BYTES = 512 * 1024 * 1024;
-const LOCK_MS = 10 * 60_000;
-const POLL_MS = 250;
+/** A fill may take this long (a public index's list is tens of MiB): callers wait for a shared one that long, and unpublished bodies live as long. */
+const FILL_MS = 10 * 60_000;
 /** Redis APPENDs carry at least this much (fewer round trips than one per rendered chunk). */
 const APPEND_BYTES = 256 * 1024;
 
@@ -48,7 +50,9 @@ const APPEND_BYTES = 256 * 1024;
 export class RootPages {
   private filling: Promise<RootMeta> | null = null;
 
-  constructor(private readonly deps: RootPagesDeps) {}
+  constructor(private readonly deps: RootPagesDeps) {
+    deps.fills?.serve('root', deps.protocol.name, (job) => this.runJob(job));
+  }
 
   async serve(variant: RootVariant): Promise<RootAnswer> {
     const { cache, metrics, logger } = this.deps;
@@ -65,21 +69,25 @@ export class RootPages {
     }
     if (meta) {
       metrics.cacheLookups.inc({ category: 'index', result: 'stale' });
-      this.fill().catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'root index refill failed; serving the stale list'));
+      this.fill(meta.fetchedAt).catch((err: unknown) => logger.warn({ err: (err as Error).message }, 'root index refill failed; serving the stale list'));
       return this.cached(meta, variant, 'stale');
     }
     metrics.cacheLookups.inc({ category: 'index', result: 'miss' });
     try {
-      return this.cached(await this.fill(), variant, 'miss');
+      return this.cached(await this.fill(0), variant, 'miss');
     } catch (err) {
       if (!isRedisUnavailable(err)) throw err;
       return this.uncached(variant);
     }
   }
 
-  /** Refills the cached list now (single flight within the process and across replicas). */
-  fill(): Promise<RootMeta> {
-    this.filling ??= this.fillShared().finally(() => {
+  /**
+   * Refills the cached list now, unless a list newer than `seen` (the `fetchedAt` of the one the
+   * caller saw; default: the current one) is published meanwhile. Single flight within the process
+   * and, with `fills`, across replicas.
+   */
+  fill(seen?: number): Promise<RootMeta> {
+    this.filling ??= this.fillShared(seen).finally(() => {
       this.filling = null;
     });
     return this.filling;
@@ -93,30 +101,28 @@ export class RootPages {
     return { kind: 'cached', meta, cache, length: meta.lengths[variant], body: () => this.deps.cache.read(meta.generation, variant, meta.lengths[variant]) };
   }
 
-  /** One replica fills; the others wait for its meta (or take over when its lock expires). */
-  private async fillShared(): Promise<RootMeta> {
-    const { redis, cache } = this.deps;
-    const token = randomUUID();
-    const startedAt = Date.now();
-    for (;;) {
-      if (await redis.set(cache.lockKey, token, 'PX', LOCK_MS, 'NX')) {
-        try {
-          return await this.fillFromUpstreams();
-        } finally {
-          await redis.eval(RELEASE_LOCK, 1, cache.lockKey, token).catch(() => {});
-        }
-      }
-      for (;;) {
-        await sleep(POLL_MS);
-        const meta = await cache.getMeta();
-        if (meta && meta.fetchedAt >= startedAt) return meta;
-        if (!(await redis.exists(cache.lockKey))) break;
-      }
-      // The holder gave up without publishing: try again (a failed fill fails for everyone once).
-      const meta = await cache.getMeta();
-      if (meta && meta.fetchedAt >= startedAt) return meta;
-      if (Date.now() - startedAt > LOCK_MS) throw new Error('timed out waiting for another replica to fill the root index');
+  /** One `pages` job per list seen: any replica's worker runs it, the others wait for its meta. */
+  private async fillShared(seen: number | undefined): Promise<RootMeta> {
+    const { fills, protocol, cache } = this.deps;
+    const since = seen ?? (await cache.getMeta())?.fetchedAt ?? 0;
+    const meta = fills ? await fills.run<RootMeta>({ kind: 'root', protocol: protocol.name, seen: since }, FILL_MS) : null;
+    return meta ?? this.fillHere(since);
+  }
+
+  /** A `pages` job for the root list, run by this process's worker. */
+  private async runJob(job: Extract<PageFillJob, { kind: 'root' }>): Promise<PageFillResult<RootMeta>> {
+    try {
+      return { ok: true, meta: await this.fillHere(job.seen) };
+    } catch (err) {
+      return fillFailure(err);
     }
+  }
+
+  /** Fills in this process, unless a list newer than `seen` was published meanwhile. */
+  private async fillHere(seen: number): Promise<RootMeta> {
+    const meta = await this.deps.cache.getMeta();
+    if (meta && meta.fetchedAt > seen) return meta;
+    return this.fillFromUpstreams();
   }
 
   private async fillFromUpstreams(): Promise<RootMeta> {
@@ -124,7 +130,7 @@ export class RootPages {
     const started = Date.now();
     const entries = await this.collect();
     const generation = cache.newGeneration();
-    const pendingSeconds = Math.ceil(LOCK_MS / 1000);
+    const pendingSeconds = Math.ceil(FILL_MS / 1000);
     const hash = createHash('sha256');
     const lengths = {} as Record<RootVariant, number>;
     try {
@@ -143,7 +149,7 @@ export class RootPages {
       logger.info({ projects: entries.size, htmlBytes: lengths.html, ms: Date.now() - started }, 'root index filled');
       return meta;
     } catch (err) {
-      await cache.discard(generation).catch(() => {});
+      await cache.discard(generation).catch((discardErr: unknown) => logger.debug({ err: errorReason(discardErr) }, 'could not discard a partial root list'));
       throw err;
     }
   }
@@ -243,10 +249,4 @@ async function pipelineTo(
   if (transforms.length === 0) await pipeline(source, writer);
   else await pipeline(source, transforms[0]!, writer);
   return total;
-}
-
-const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

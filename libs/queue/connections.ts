@@ -3,7 +3,9 @@ import { Redis } from 'ioredis';
 /**
  * BullMQ connections. Workers need `maxRetriesPerRequest: null` (blocking commands must survive a
  * Redis restart); producers fail fast instead (no offline queue) so a request can fall back to
- * upstream while Redis is down.
+ * upstream while Redis is down. The no-op `error` listeners only keep an error from crashing the
+ * process before BullMQ attaches its own: the Queue, QueueEvents and Worker using a connection
+ * re-emit its errors, and those are logged (`logErrors`).
  */
 export function createWorkerRedis(url: string): Redis {
   const redis = new Redis(url, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });

@@ -1,8 +1,11 @@
-export { queues, fetchJobSchema, extractJobSchema, refreshJobSchema } from './jobs.js';
-export type { FetchJob, ExtractJob, RefreshJob, FetchResult, FetchStored, FetchStreaming, QueueName } from './jobs.js';
-export { fetchJobId, isFetchStored, isFetchStreaming } from './jobs.js';
+export { queues, fetchJobSchema, extractJobSchema, refreshJobSchema, pageFillJobSchema } from './jobs.js';
+export type { FetchJob, ExtractJob, RefreshJob, PageFillJob, PageFillResult, FetchResult, FetchStored, FetchStreaming, QueueName } from './jobs.js';
+export { fetchJobId, pageFillJobId, isFetchStored, isFetchStreaming } from './jobs.js';
 export { createWorkerRedis, createProducerRedis } from './connections.js';
-export { Producers, createFetchEvents } from './producers.js';
+export { Producers, createFetchEvents, createQueueEvents } from './producers.js';
+export { awaitSharedJob, within } from './shared-job.js';
+export type { SharedJobOutcome, SharedJobBounds } from './shared-job.js';
+export { logErrors } from './log-errors.js';
 export { createWorker, UnrecoverableError } from './workers.js';
 export type { WorkerHooks } from './workers.js';
 export { jobMetricsHooks, queueDepthCollector } from './metrics.js';

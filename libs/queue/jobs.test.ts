@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { registeredProtocols } from '../protocol/index.js';
-import { extractJobSchema, fetchJobSchema, refreshJobSchema } from './jobs.js';
+import { extractJobSchema, fetchJobSchema, pageFillJobId, pageFillJobSchema, refreshJobSchema } from './jobs.js';
 
 describe('job payloads carry a registered protocol', () => {
   const protocol = registeredProtocols().primary.name;
@@ -19,5 +19,18 @@ describe('job payloads carry a registered protocol', () => {
     expect(result.success).toBe(false);
     expect(result.error?.issues[0]?.message).toBe('not a registered protocol');
     expect(refreshJobSchema.safeParse({ project: 'p' }).success).toBe(false);
+  });
+});
+
+describe('page fill job ids', () => {
+  const project = { kind: 'project', protocol: 'pypi', project: 'a:b', seen: 5, generation: 'g', revalidate: true } as const;
+
+  it('name what makes two fills the same, and hold no ":"', () => {
+    expect(pageFillJobId(project)).not.toContain(':');
+    expect(pageFillJobId({ ...project, revalidate: false })).toBe(pageFillJobId(project));
+    expect(pageFillJobId({ ...project, seen: 6 })).not.toBe(pageFillJobId(project));
+    expect(pageFillJobId({ ...project, generation: 'h' })).not.toBe(pageFillJobId(project));
+    expect(pageFillJobId({ kind: 'root', protocol: 'pypi', seen: 5 })).not.toBe(pageFillJobId(project));
+    expect(pageFillJobSchema.safeParse(project).success).toBe(true);
   });
 });

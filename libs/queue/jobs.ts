@@ -36,6 +36,44 @@ export const refreshJobSchema = z.object({
 });
 export type RefreshJob = z.infer<typeof refreshJobSchema>;
 
+/**
+ * `pages`: fill one project page, or the root list, from the upstreams (run by every gateway's
+ * worker). Callers who saw the same page share one job: see {@link pageFillJobId}.
+ */
+export const pageFillJobSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('project'),
+    protocol,
+    project: z.string().min(1).max(200),
+    /** `fetchedAt` of the page the caller saw (0: none); a page newer than that answers the job. */
+    seen: z.number().int().nonnegative(),
+    /** The upstream configuration generation the caller saw (part of the id only). */
+    generation: z.string().max(100).optional(),
+    /** Whether the owner upstream may answer with a 304 (the caller has a current page). */
+    revalidate: z.boolean(),
+  }),
+  z.object({ kind: z.literal('root'), protocol, seen: z.number().int().nonnegative() }),
+]);
+export type PageFillJob = z.infer<typeof pageFillJobSchema>;
+
+/**
+ * Result of a page fill job. An upstream failure completes the job with its classification (it is
+ * not a job failure: every waiter rethrows it as the same error, e.g. a timeout stays a 504).
+ */
+export type PageFillResult<Meta = unknown> =
+  | { ok: true; meta: Meta }
+  | { ok: false; failure: string; status?: number; message: string };
+
+/**
+ * A page fill job's id: what makes two fills the same — protocol, project (or the root list), the
+ * upstream configuration generation, and the `fetchedAt` of the page the callers saw. A later
+ * staleness (a newer `seen`) is a new job. BullMQ ids may not contain `:`, hence the encoding.
+ */
+export function pageFillJobId(job: PageFillJob): string {
+  if (job.kind === 'root') return `${job.protocol}/root/${job.seen}`;
+  return `${job.protocol}/project/${job.generation ?? '-'}/${encodeURIComponent(job.project)}/${job.seen}`;
+}
+
 /** Result of a completed fetch job. */
 export interface FetchResult {
   sha256: string;
@@ -115,6 +153,19 @@ export const queues = {
     jobId: (job: RefreshJob) => `${job.protocol}-${job.project}`,
     options: {
       attempts: 1,
+      removeOnComplete: true,
+      removeOnFail: true,
+    } satisfies DefaultJobOptions,
+  },
+  pages: {
+    name: 'pages',
+    schema: pageFillJobSchema,
+    jobId: pageFillJobId,
+    options: {
+      attempts: 1,
+      // Removed as soon as it ends: its result (the page) is in the cache Redis, where a caller
+      // arriving later finds it (a new job with the same id answers from there without asking the
+      // upstream), and a kept failure would answer later callers who should ask again.
       removeOnComplete: true,
       removeOnFail: true,
     } satisfies DefaultJobOptions,

@@ -1,18 +1,23 @@
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { queues, type ExtractJob, type FetchJob, type FetchResult, type RefreshJob } from './jobs.js';
+import type { Logger } from '../log/index.js';
+import { queues, type ExtractJob, type FetchJob, type FetchResult, type PageFillJob, type PageFillResult, type QueueName, type RefreshJob } from './jobs.js';
+import { logErrors } from './log-errors.js';
 
 /** Typed producers for every queue, sharing one connection. */
 export class Producers {
   readonly fetch: Queue<FetchJob, FetchResult>;
   readonly extract: Queue<ExtractJob>;
   readonly refresh: Queue<RefreshJob>;
+  readonly pages: Queue<PageFillJob, PageFillResult>;
 
-  constructor(connection: Redis, prefix: string) {
+  /** `logger`: where the queues' `error` events go (connection trouble); without it they are dropped. */
+  constructor(connection: Redis, prefix: string, logger?: Logger) {
     this.fetch = new Queue(queues.fetch.name, { connection, prefix, defaultJobOptions: queues.fetch.options });
     this.extract = new Queue(queues.extract.name, { connection, prefix, defaultJobOptions: queues.extract.options });
     this.refresh = new Queue(queues.refresh.name, { connection, prefix, defaultJobOptions: queues.refresh.options });
-    for (const q of [this.fetch, this.extract, this.refresh]) q.on('error', () => {});
+    this.pages = new Queue(queues.pages.name, { connection, prefix, defaultJobOptions: queues.pages.options });
+    for (const q of this.all()) logErrors(q, `queue ${q.name}`, logger);
   }
 
   /** Adds (or joins, same id) the fetch job for one file. */
@@ -28,14 +33,30 @@ export class Producers {
     return this.refresh.add(queues.refresh.name, job, { jobId: queues.refresh.jobId(job) });
   }
 
+  /** Adds (or joins, same id) the fill of one page or of the root list. */
+  addPageFill(job: PageFillJob): Promise<Job<PageFillJob, PageFillResult>> {
+    return this.pages.add(queues.pages.name, job, { jobId: queues.pages.jobId(job) });
+  }
+
   async close(): Promise<void> {
-    await Promise.allSettled([this.fetch.close(), this.extract.close(), this.refresh.close()]);
+    await Promise.allSettled(this.all().map((q) => q.close()));
+  }
+
+  private all(): Queue[] {
+    return [this.fetch, this.extract, this.refresh, this.pages] as Queue[];
   }
 }
 
-/** Completion events of the fetch queue, so requests can wait on the job they joined. */
-export function createFetchEvents(connection: Redis, prefix: string): QueueEvents {
-  const events = new QueueEvents(queues.fetch.name, { connection, prefix });
-  events.on('error', () => {});
+/** Events of one queue (a dedicated blocking connection is made from `connection`), so callers can wait on the jobs they joined. */
+export function createQueueEvents(name: QueueName, connection: Redis, prefix: string, logger?: Logger): QueueEvents {
+  const events = new QueueEvents(queues[name].name, { connection, prefix });
+  logErrors(events, `queue events ${name}`, logger);
+  // Every waiting request listens for its job's events: a burst of misses is many listeners.
+  events.setMaxListeners(0);
   return events;
+}
+
+/** Completion events of the fetch queue, so requests can wait on the job they joined. */
+export function createFetchEvents(connection: Redis, prefix: string, logger?: Logger): QueueEvents {
+  return createQueueEvents('fetch', connection, prefix, logger);
 }

@@ -1,9 +1,13 @@
 import { Worker, UnrecoverableError, type Job, type Processor } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { z } from 'zod';
+import type { Logger } from '../log/index.js';
 import { queues, type QueueName } from './jobs.js';
+import { logErrors } from './log-errors.js';
 
 export interface WorkerHooks {
+  /** Where the worker's `error` events (connection trouble) are logged; without it they are dropped. */
+  logger?: Logger;
   onCompleted?(queue: QueueName, job: Job, seconds: number): void;
   onFailed?(queue: QueueName, job: Job | undefined, err: Error, final: boolean): void;
 }
@@ -41,7 +45,7 @@ export function createWorker<Name extends QueueName, Result>(
     lockDuration: 2 * (options.stalledIntervalMs ?? 15_000),
     maxStalledCount: 3,
   });
-  worker.on('error', () => {});
+  logErrors(worker, `worker ${name}`, options.hooks?.logger);
   worker.on('completed', (job) => {
     const seconds = job.finishedOn && job.processedOn ? (job.finishedOn - job.processedOn) / 1000 : 0;
     options.hooks?.onCompleted?.(name, job, seconds);

@@ -1,3 +1,4 @@
+import type { Logger } from '../log/index.js';
 import type { BlobStore } from './blob-store.js';
 import { FsBlobStore } from './fs-blob-store.js';
 import { LazyS3BlobStore } from './lazy-s3-blob-store.js';
@@ -26,13 +27,13 @@ export type StorageSettings = FsStorageSettings | S3StorageSettings;
  * The {@link BlobStore} the settings describe (the S3 one loads the AWS SDK on first use). The
  * caller owns it and must `close()` it.
  */
-export function createBlobStore(settings: StorageSettings): BlobStore {
+export function createBlobStore(settings: StorageSettings, logger?: Logger): BlobStore {
   switch (settings.kind) {
     case 'fs':
-      return new FsBlobStore({ root: settings.root });
+      return new FsBlobStore({ root: settings.root, ...(logger ? { logger } : {}) });
     case 's3': {
       const { kind: _kind, ...options } = settings;
-      return new LazyS3BlobStore(options);
+      return new LazyS3BlobStore({ ...options, ...(logger ? { logger } : {}) });
     }
     default: {
       const unknown: never = settings;

@@ -1,5 +1,13 @@
+/**
+ * What every error below extends: Orchard's own storage signals, as opposed to failures of an SDK or
+ * the file system, so a store can pass them through untouched.
+ */
+export abstract class StorageError extends Error {
+  abstract readonly code: string;
+}
+
 /** The streamed bytes do not hash to the expected sha256; nothing was stored. */
-export class HashMismatchError extends Error {
+export class HashMismatchError extends StorageError {
   readonly code = 'HASH_MISMATCH';
   constructor(
     readonly expected: string,
@@ -11,7 +19,7 @@ export class HashMismatchError extends Error {
 }
 
 /** The body exceeded the allowed size; nothing was stored. */
-export class SizeLimitError extends Error {
+export class SizeLimitError extends StorageError {
   readonly code = 'SIZE_LIMIT';
   constructor(readonly limit: number) {
     super(`body exceeds ${limit} bytes`);
@@ -20,7 +28,7 @@ export class SizeLimitError extends Error {
 }
 
 /** The store could not be reached (I/O error, S3 endpoint down). */
-export class StorageUnavailableError extends Error {
+export class StorageUnavailableError extends StorageError {
   readonly code = 'STORAGE_UNAVAILABLE';
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -29,7 +37,7 @@ export class StorageUnavailableError extends Error {
 }
 
 /** A range outside the object. */
-export class RangeNotSatisfiableError extends Error {
+export class RangeNotSatisfiableError extends StorageError {
   readonly code = 'RANGE_NOT_SATISFIABLE';
   constructor(readonly size: number) {
     super(`range not satisfiable for an object of ${size} bytes`);
@@ -38,7 +46,7 @@ export class RangeNotSatisfiableError extends Error {
 }
 
 /** No object exists under the key (for reads that cannot answer null, like `readRange`). */
-export class BlobNotFoundError extends Error {
+export class BlobNotFoundError extends StorageError {
   readonly code = 'BLOB_NOT_FOUND';
   constructor(readonly key: string) {
     super(`no object under ${JSON.stringify(key)}`);
@@ -47,7 +55,7 @@ export class BlobNotFoundError extends Error {
 }
 
 /** A storage key that is not a safe relative path (`..`, absolute, NUL, characters outside `[A-Za-z0-9._/-]`). */
-export class InvalidBlobKeyError extends Error {
+export class InvalidBlobKeyError extends StorageError {
   readonly code = 'INVALID_BLOB_KEY';
   constructor(
     readonly key: string,

@@ -4,6 +4,7 @@ import { mkdir, open, rename, rm, stat, unlink, type FileHandle } from 'node:fs/
 import path from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { errorReason, type Logger } from '../log/index.js';
 import type { BlobRead, BlobStore, ByteRange, GetOptions, PutOptions, PutResult } from './blob-store.js';
 import { collectExactRange, satisfiableRange } from './byte-ranges.js';
 import { InvalidBlobKeyError, StorageUnavailableError } from './errors.js';
@@ -24,6 +25,8 @@ const READ_CHUNK = 512 * 1024;
 export interface FsBlobStoreOptions {
   /** Directory holding the objects; created on first write. */
   root: string;
+  /** Where cleanup failures (a leftover temporary file, a handle not closed) are logged. */
+  logger?: Logger;
 }
 
 /**
@@ -35,10 +38,12 @@ export class FsBlobStore implements BlobStore {
   readonly kind = 'fs' as const;
   readonly #root: string;
   readonly #tmpDir: string;
+  readonly #logger: Logger | undefined;
 
   constructor(options: FsBlobStoreOptions) {
     this.#root = path.resolve(options.root);
     this.#tmpDir = path.join(this.#root, TMP_DIR);
+    this.#logger = options.logger;
   }
 
   /** The absolute directory this store writes under. */
@@ -89,7 +94,7 @@ export class FsBlobStore implements BlobStore {
       if (options.signal) addAbortSignal(options.signal, body);
       return range ? { body, size: info.size, range } : { body, size: info.size };
     } catch (error) {
-      await handle.close().catch(() => undefined);
+      await handle.close().catch((err: unknown) => this.#logger?.debug({ key, err: errorReason(err) }, 'file handle not closed after a failed read'));
       throw toFsStorageError(error, 'read');
     }
   }
@@ -147,9 +152,9 @@ export class FsBlobStore implements BlobStore {
       const dir = path.dirname(target);
       await mkdir(dir, { recursive: true });
       await rename(tmp, target);
-      await syncDirectory(dir);
+      await syncDirectory(dir, this.#logger);
     } catch (error) {
-      await rm(tmp, { force: true }).catch(() => undefined);
+      await rm(tmp, { force: true }).catch((err: unknown) => this.#logger?.warn({ file: tmp, err: errorReason(err) }, 'could not remove a temporary file after a failed write'));
       throw error;
     }
   }
@@ -176,14 +181,15 @@ export class FsBlobStore implements BlobStore {
 
 
 /** Makes a rename durable. Some filesystems cannot fsync a directory; the rename has happened either way. */
-async function syncDirectory(dir: string): Promise<void> {
+async function syncDirectory(dir: string, logger: Logger | undefined): Promise<void> {
   let handle: FileHandle | undefined;
   try {
     handle = await open(dir, 'r');
     await handle.sync();
-  } catch {
+  } catch (err) {
     // best effort, see above
+    logger?.debug({ dir, err: errorReason(err) }, 'directory not fsynced after a rename');
   } finally {
-    await handle?.close().catch(() => undefined);
+    await handle?.close().catch((err: unknown) => logger?.debug({ dir, err: errorReason(err) }, 'directory handle not closed'));
   }
 }

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { errorReason } from '../log/index.js';
 import type { BlobRead, BlobStore, ByteRange, GetOptions, PresignOptions, PutOptions, PutResult } from './blob-store.js';
 import type { S3BlobStore as RealS3BlobStore, S3BlobStoreOptions } from './s3-blob-store.js';
 
@@ -58,6 +59,15 @@ export class LazyS3BlobStore implements BlobStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#store) await (await this.#store.catch(() => null))?.close();
+    if (!this.#store) return;
+    let store: RealS3BlobStore;
+    try {
+      store = await this.#store;
+    } catch (error) {
+      // Nothing was loaded to close; the error already reached the calls that used the store.
+      this.options.logger?.debug({ err: errorReason(error) }, 'S3 store never loaded; nothing to close');
+      return;
+    }
+    await store.close();
   }
 }

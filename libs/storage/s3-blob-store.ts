@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { errorReason, type Logger } from '../log/index.js';
 import type {
   BlobRead,
   BlobStore,
@@ -46,6 +47,8 @@ export interface S3BlobStoreOptions extends S3ConnectionOptions {
   partSizeBytes?: number;
   /** Parts uploaded concurrently per put. Default 2. */
   queueSize?: number;
+  /** Where failures reported elsewhere or of cleanup (a background abort) are logged at debug. */
+  logger?: Logger;
 }
 
 /**
@@ -66,9 +69,11 @@ export class S3BlobStore implements BlobStore {
   readonly #bucket: string;
   readonly #partSize: number;
   readonly #queueSize: number;
+  readonly #logger: Logger | undefined;
   #closed = false;
 
   constructor(options: S3BlobStoreOptions) {
+    this.#logger = options.logger;
     this.#partSize = options.partSizeBytes ?? DEFAULT_PART_SIZE;
     this.#queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE;
     if (!Number.isSafeInteger(this.#partSize) || this.#partSize < MIN_PART_SIZE) {
@@ -207,7 +212,8 @@ export class S3BlobStore implements BlobStore {
     });
     // pipeline destroys both streams on a source error or an abort, which makes the upload's read
     // of `verifier` throw before it reaches CompleteMultipartUpload.
-    pipeline(body, verifier, signalOption(signal)).catch(() => undefined);
+    // Its failure reaches put() as `bodyError` (the verifier is destroyed with it) or as the upload's.
+    pipeline(body, verifier, signalOption(signal)).catch((error: unknown) => this.#logger?.debug({ key, err: errorReason(error) }, 'S3 upload body pipeline ended with an error'));
     const upload = new Upload({
       client: this.#client,
       params: {
@@ -222,7 +228,9 @@ export class S3BlobStore implements BlobStore {
     });
     let grace: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
-      grace = setTimeout(() => void upload.abort(), ABORT_GRACE_MS);
+      grace = setTimeout(() => {
+        upload.abort().catch((error: unknown) => this.#logger?.debug({ key, err: errorReason(error) }, 'S3 multipart upload not aborted'));
+      }, ABORT_GRACE_MS);
       grace.unref();
     };
     signal?.addEventListener('abort', onAbort, { once: true });

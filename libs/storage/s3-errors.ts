@@ -1,11 +1,4 @@
-import {
-  BlobNotFoundError,
-  HashMismatchError,
-  InvalidBlobKeyError,
-  RangeNotSatisfiableError,
-  SizeLimitError,
-  StorageUnavailableError,
-} from './errors.js';
+import { StorageError, StorageUnavailableError } from './errors.js';
 
 interface ServiceErrorShape {
   name?: string;
@@ -38,17 +31,7 @@ export function isS3InvalidRange(error: unknown): boolean {
  * timeout, 5xx, denied credentials, missing bucket) means the store cannot be used right now.
  */
 export function toS3StorageError(error: unknown, action: string): unknown {
-  if (
-    error instanceof HashMismatchError ||
-    error instanceof SizeLimitError ||
-    error instanceof RangeNotSatisfiableError ||
-    error instanceof BlobNotFoundError ||
-    error instanceof InvalidBlobKeyError ||
-    error instanceof StorageUnavailableError ||
-    shape(error).name === 'AbortError'
-  ) {
-    return error;
-  }
+  if (error instanceof StorageError || shape(error).name === 'AbortError') return error;
   const { name, message } = shape(error);
   const status = s3Status(error);
   const detail = [name, status && `HTTP ${status}`, message].filter(Boolean).join(': ');

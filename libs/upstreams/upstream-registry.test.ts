@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres.js';
@@ -19,14 +20,14 @@ let redis: Redis;
 let keys: CacheKeys;
 const registries: UpstreamRegistry[] = [];
 
-function registry(options: { redis?: Redis; prisma?: PrismaClient; env?: string } = {}): UpstreamRegistry {
+function registry(options: { redis?: Redis; prisma?: PrismaClient; env?: string; logger?: typeof logger } = {}): UpstreamRegistry {
   const r = new UpstreamRegistry({
     protocol: 'pypi',
     configured: parseUpstreams(options.env ?? 'corp=https://corp.example/simple/ pypi=https://pypi.example/simple/', {}, 'pypi'),
     repository: new UpstreamRepository(options.prisma ?? prisma),
     redis: options.redis ?? redis,
     keys,
-    logger,
+    logger: options.logger ?? logger,
     checkIntervalMs: 100,
   });
   registries.push(r);
@@ -152,7 +153,11 @@ describe('UpstreamRegistry', () => {
   it('without Redis reads PostgreSQL; without either keeps the last list, and never starts from the environment alone', async () => {
     const down = createCacheRedis('redis://127.0.0.1:1/0', { connectTimeout: 200, commandTimeout: 200 });
     await new UpstreamRepository(prisma).create({ name: 'private', url: 'https://private.example/simple/', priority: 5 });
-    expect((await registry({ redis: down }).list()).map((u) => u.name)).toEqual(['private', 'corp', 'pypi']);
+    const lines: Record<string, unknown>[] = [];
+    const debug = createLogger('gateway', 'debug', new Writable({ write: (c: Buffer, _e, done) => (lines.push(JSON.parse(c.toString()) as Record<string, unknown>), done()) }));
+    expect((await registry({ redis: down, logger: debug }).list()).map((u) => u.name)).toEqual(['private', 'corp', 'pypi']);
+    // Redis failing is not silent: each fallback says why at debug.
+    expect(lines).toContainEqual(expect.objectContaining({ level: 20, msg: 'upstream version not read from Redis; reading PostgreSQL', err: expect.any(String) }));
 
     const deadDb = createPrismaClient({ databaseUrl: 'postgresql://postgres@127.0.0.1:1/none', poolSize: 1, connectionTimeoutMs: 500 });
     const err = await registry({ redis: down, prisma: deadDb }).list().catch((e: unknown) => e);

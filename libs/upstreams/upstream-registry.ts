@@ -4,7 +4,7 @@ import { deleteMatching, type CacheKeys } from '../cache/index.js';
 import type { UpstreamConfig } from '../config/index.js';
 import { Prisma, type UpstreamRepository, type UpstreamSource } from '../db/index.js';
 import { UpstreamError } from '../http/index.js';
-import type { Logger } from '../log/index.js';
+import { errorReason, type Logger } from '../log/index.js';
 import { UpstreamConflictError, UpstreamInputError } from './errors.js';
 import { UPSTREAM_NAME, authToStored, checkedUrl, fromStored, type UpstreamInput, type UpstreamPatch } from './stored-upstream.js';
 
@@ -83,7 +83,7 @@ export class UpstreamRegistry {
   start(): void {
     void this.refresh().catch((err: unknown) => this.deps.logger.warn({ err: (err as Error).message }, 'upstream list not loaded yet'));
     this.timer ??= setInterval(() => {
-      void this.refresh().catch(() => {});
+      void this.refresh().catch((err: unknown) => this.deps.logger.debug({ err: errorReason(err) }, 'upstream list check failed'));
     }, this.intervalMs);
     this.timer.unref();
   }
@@ -187,7 +187,8 @@ export class UpstreamRegistry {
   /** A change made here: drop, then reload at once so this process uses it from the next request. */
   private async publish(): Promise<void> {
     await this.changed();
-    await this.refresh().catch(() => {});
+    // The change is stored and published; a failed reload here is retried on next use.
+    await this.refresh().catch((err: unknown) => this.deps.logger.debug({ err: errorReason(err) }, 'upstream list not reloaded after a change'));
   }
 
   /** Reloads the list when another process changed it (or when it was never loaded). */
@@ -207,8 +208,9 @@ export class UpstreamRegistry {
     let version: string | null | undefined;
     try {
       version = await redis.get(this.versionKey());
-    } catch {
+    } catch (err) {
       version = undefined; // Redis is down: PostgreSQL decides
+      logger.debug({ err: errorReason(err) }, 'upstream version not read from Redis; reading PostgreSQL');
     }
     const now = Date.now();
     if (previous && version !== undefined && version === previous.version) {
@@ -244,7 +246,8 @@ export class UpstreamRegistry {
       if (!raw) return undefined;
       const cached = JSON.parse(raw) as { version: string | null; upstreams: UpstreamConfig[] };
       return cached.version === version ? cached.upstreams : undefined;
-    } catch {
+    } catch (err) {
+      this.deps.logger.debug({ err: errorReason(err) }, 'cached upstream list not read');
       return undefined;
     }
   }
@@ -254,7 +257,8 @@ export class UpstreamRegistry {
    * before a concurrent change carries the old version, so no process takes it for the new one.
    */
   private async writeCached(version: string | null, upstreams: UpstreamConfig[]): Promise<void> {
-    await this.deps.redis.set(this.listKey(), JSON.stringify({ version, upstreams }), 'EX', LIST_TTL_SECONDS).catch(() => {});
+    await this.deps.redis.set(this.listKey(), JSON.stringify({ version, upstreams }), 'EX', LIST_TTL_SECONDS)
+      .catch((err: unknown) => this.deps.logger.debug({ err: errorReason(err) }, 'upstream list not cached'));
   }
 
   private refuseConfigured(name: string): void {

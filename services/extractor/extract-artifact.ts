@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ArtifactCache } from '../../libs/cache/index.js';
 import type { ReleaseRepository } from '../../libs/db/index.js';
-import type { Logger } from '../../libs/log/index.js';
+import { errorReason, type Logger } from '../../libs/log/index.js';
 import { ArtifactMetadataError, type ArtifactSource, type ProtocolAdapter, type ProtocolRegistry } from '../../libs/protocol/index.js';
 import { UnrecoverableError, type ExtractJob } from '../../libs/queue/index.js';
 import { blobKey, metadataKey, type BlobStore } from '../../libs/storage/index.js';
@@ -33,7 +33,10 @@ export function createExtractHandler(deps: ExtractDeps) {
     const stat = await deps.store.stat(key);
     if (!stat) {
       const reason = 'file not in storage';
-      await recordFailure(deps, protocol, job, { status: 'failed', reason }).catch(() => {});
+      // The job fails for good either way; a release left unmarked is only a missing reason.
+      await recordFailure(deps, protocol, job, { status: 'failed', reason }).catch((err: unknown) =>
+        deps.logger.warn({ sha256: job.sha256, err: errorReason(err) }, 'could not record that the file is missing from storage'),
+      );
       throw new UnrecoverableError(`artifact ${job.sha256}: ${reason}`);
     }
     const source: ArtifactSource = {
@@ -75,22 +78,15 @@ export function createExtractHandler(deps: ExtractDeps) {
       providesExtra: metadata.providesExtra,
       dynamic: metadata.dynamic,
       licenseExpression: metadata.licenseExpression ?? null,
-      dependencies: requirements.map((r) => ({
-        name: r.normalizedName,
-        specifier: r.specifier,
-        extras: r.extras,
-        marker: r.marker ?? null,
-        url: r.url ?? null,
-        extra: r.extra ?? null,
-        raw: r.raw,
-      })),
+      // A Requirement is a DependencyInput: the repository picks the columns and stores absent fields as null.
+      dependencies: requirements.map((r) => ({ ...r, name: r.normalizedName })),
       metadataSha256,
     });
     // setExtracted also flags the project's cached page, which then re-renders to advertise this
     // metadata file (PEP 658) even when the upstream did not (see ExtractedMetadata in libs/pages).
     await deps.artifactCache
       .setExtracted(job.protocol, job.project, job.sha256, { size: stat.size, filename: job.filename, metadataSha256 })
-      .catch(() => {});
+      .catch((err: unknown) => deps.logger.debug({ sha256: job.sha256, err: errorReason(err) }, 'could not cache the extracted artifact record'));
     return { status: 'ok', dependencies };
   };
 }

@@ -2,7 +2,7 @@ import { ArtifactCache, CacheKeys, createCacheRedis, redisReadinessChecks, waitF
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { ReleaseRepository } from '../../libs/db/index.js';
 import { withLogContext } from '../../libs/log/index.js';
-import { closeCoreClientsOnShutdown, closeServer, databaseChecks, drainGraceMs, drainWorkers, openCoreClients, startOpsServer } from '../../libs/lifecycle/index.js';
+import { closeCoreClientsOnShutdown, closeServer, databaseChecks, drainGraceMs, drainWorkers, openCoreClients, runWorker, startOpsServer } from '../../libs/lifecycle/index.js';
 import { registeredProtocols } from '../../libs/protocol/index.js';
 import { Producers, createProducerRedis, createWorker, createWorkerRedis, jobMetricsHooks, queueDepthCollector } from '../../libs/queue/index.js';
 import { createExtractHandler } from './extract-artifact.js';
@@ -12,11 +12,11 @@ export async function startExtractor(settings: Settings) {
   const core = await openCoreClients('extractor', settings);
   const { logger, metrics, prisma, store, shutdown } = core;
   // The cache (ORCHARD_CACHE_REDIS_URL) may live apart from the queues (REDIS_URL): docs/cache-model.md.
-  const redis = createCacheRedis(settings.cacheRedisUrl);
+  const redis = createCacheRedis(settings.cacheRedisUrl, {}, logger);
   if (!(await waitForRedis(redis))) logger.warn('Redis is unreachable; starting degraded (no cache, no queue) until it returns');
   const workerRedis = createWorkerRedis(settings.redisUrl);
   const producerRedis = createProducerRedis(settings.redisUrl);
-  const producers = new Producers(producerRedis, settings.queuePrefix);
+  const producers = new Producers(producerRedis, settings.queuePrefix, logger);
   // Jobs name their protocol; releases are recorded in the primary protocol's names and versions.
   const protocols = registeredProtocols();
   const extract = createExtractHandler({
@@ -38,7 +38,8 @@ export async function startExtractor(settings: Settings) {
   void core.migrations.applied.then((applied) => {
     if (applied) {
       logger.info('extract worker started: the database schema is in place');
-      void worker.run();
+      // Left unhandled on purpose: a worker loop that stops with an error ends the process (logged first).
+      void runWorker(worker, logger);
     } else {
       logger.info('extract worker not started: stopped before the database was migrated');
     }

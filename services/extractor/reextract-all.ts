@@ -1,5 +1,6 @@
 import type { Queue, QueueEvents } from 'bullmq';
 import type { ArtifactSummary } from '../../libs/db/index.js';
+import { errorReason, type Logger } from '../../libs/log/index.js';
 import { queues, type ExtractJob } from '../../libs/queue/index.js';
 
 /** Where a re-extraction run stands. */
@@ -44,6 +45,8 @@ export interface ReextractOptions {
   progressIntervalMs?: number;
   /** Aborts the wait (the jobs stay queued and still run). */
   signal?: AbortSignal;
+  /** Where a failed drain check (Redis trouble; checked again 5 s later) is logged at debug. */
+  logger?: Logger;
 }
 
 /**
@@ -134,7 +137,7 @@ export async function reextractAll(options: ReextractOptions): Promise<Reextract
           progress.unobserved = progress.enqueued - progress.done;
           progress.done = progress.enqueued;
           finish();
-        }, () => {});
+        }, (err: unknown) => options.logger?.debug({ err: errorReason(err) }, 'reextract: queue drain check failed'));
       }, 5_000);
       if (options.signal?.aborted) abort();
       options.signal?.addEventListener('abort', abort, { once: true });

@@ -3,7 +3,7 @@ import type { ArtifactCache } from '../../libs/cache/index.js';
 import type { UpstreamConfig } from '../../libs/config/index.js';
 import { isDatabaseUnavailable, type ArtifactRepository } from '../../libs/db/index.js';
 import { UpstreamError, statusError, type UpstreamClient } from '../../libs/http/index.js';
-import { safeUrl, type Logger } from '../../libs/log/index.js';
+import { errorReason, safeUrl, type Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
 import { UnrecoverableError, type FetchJob, type FetchResult, type FetchStored, type FetchStreaming, type Producers } from '../../libs/queue/index.js';
 import { HashMismatchError, SizeLimitError, blobKey, type BlobStore } from '../../libs/storage/index.js';
@@ -100,7 +100,11 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
     // Waiting clients follow the bytes as they arrive (one upstream download however long it takes).
     const spool = deps.inflight && progress ? deps.inflight.begin(progress.jobId, size, (url) => announceStream(progress, url, size, deps.logger)) : undefined;
     // Errors reach store.put through the tee (pipeline destroys it with the body's error).
-    const body = spool ? pipeline(response.body, spool.tee, () => {}) : response.body;
+    const body = spool
+      ? pipeline(response.body, spool.tee, (err) => {
+          if (err) deps.logger.debug({ sha256: job.sha256, err: errorReason(err) }, 'download tee ended with an error');
+        })
+      : response.body;
     let result;
     try {
       result = await deps.store.put(key, body, {
@@ -156,7 +160,7 @@ async function whileDatabaseIsDown<T>(write: () => Promise<T>, logger: Logger, s
       return await write();
     } catch (err) {
       if (!isDatabaseUnavailable(err) || Date.now() + delay > deadline || signal?.aborted) throw err;
-      logger.warn({ sha256, retryInMs: delay, reason: (err as Error).message.split('\n')[0] }, 'database unavailable; the verified file waits to be recorded');
+      logger.warn({ sha256, retryInMs: delay, reason: errorReason(err) }, 'database unavailable; the verified file waits to be recorded');
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }

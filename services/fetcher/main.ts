@@ -3,12 +3,11 @@ import { ArtifactCache, CacheKeys, createCacheRedis, redisReadinessChecks, waitF
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { ArtifactRepository, UpstreamRepository } from '../../libs/db/index.js';
 import { UpstreamClient } from '../../libs/http/index.js';
-import { JobHandback, closeCoreClientsOnShutdown, closeServer, databaseChecks, drainGraceMs, drainWorkers, openCoreClients, startOpsServer } from '../../libs/lifecycle/index.js';
-import { createProjectPages } from '../../libs/pages/index.js';
+import { JobHandback, closeCoreClientsOnShutdown, closeServer, databaseChecks, drainGraceMs, drainWorkers, openCoreClients, runWorker, startOpsServer } from '../../libs/lifecycle/index.js';
+import { PageFillQueue, createProjectPages } from '../../libs/pages/index.js';
 import { registeredProtocols } from '../../libs/protocol/index.js';
 import { UpstreamRegistry } from '../../libs/upstreams/index.js';
-import { Producers, UnrecoverableError, createProducerRedis, createWorker, createWorkerRedis, jobMetricsHooks, queueDepthCollector, type FetchJob } from '../../libs/queue/index.js';
-
+import { Producers, UnrecoverableError, createProducerRedis, createQueueEvents, createWorker, createWorkerRedis, jobMetricsHooks, queueDepthCollector, type FetchJob } from '../../libs/queue/index.js';
 import { createFetchHandler } from './fetch-file.js';
 import { InflightDownloads } from './inflight-downloads.js';
 
@@ -17,11 +16,13 @@ export async function startFetcher(settings: Settings) {
   const core = await openCoreClients('fetcher', settings);
   const { logger, metrics, prisma, store, shutdown } = core;
   // The cache (ORCHARD_CACHE_REDIS_URL) may live apart from the queues (REDIS_URL): docs/cache-model.md.
-  const redis = createCacheRedis(settings.cacheRedisUrl);
+  const redis = createCacheRedis(settings.cacheRedisUrl, {}, logger);
   if (!(await waitForRedis(redis))) logger.warn('Redis is unreachable; starting degraded (no cache, no queue) until it returns');
   const producerRedis = createProducerRedis(settings.redisUrl);
   const workerRedis = createWorkerRedis(settings.redisUrl);
-  const producers = new Producers(producerRedis, settings.queuePrefix);
+  const producers = new Producers(producerRedis, settings.queuePrefix, logger);
+  // A refresh joins the `pages` job of a gateway filling the same page (gateways run those jobs).
+  const pageEvents = createQueueEvents('pages', workerRedis, settings.queuePrefix, logger);
   const upstreamHttp = new UpstreamClient(settings.upstreamHttp);
   // The same merged upstream list as the gateway's: file downloads need the upstream's credentials.
   const keys = new CacheKeys(settings.cachePrefix);
@@ -31,7 +32,8 @@ export async function startFetcher(settings: Settings) {
   registry.start();
   const upstreams = () => registry.list();
   const generation = () => registry.generation();
-  const pages = createProjectPages({ settings, protocol, redis, http: upstreamHttp, upstreams, generation, metrics, logger });
+  const fills = new PageFillQueue({ producers, events: pageEvents, logger });
+  const pages = createProjectPages({ settings, protocol, redis, http: upstreamHttp, upstreams, generation, fills, metrics, logger });
   const inflight = new InflightDownloads({ dir: settings.fetcherSpoolDir, baseUrl: settings.fetcherStreamUrl, logger });
   const fetchFile = createFetchHandler({
     store,
@@ -60,8 +62,9 @@ export async function startFetcher(settings: Settings) {
     return found;
   };
   const refreshWorker = createWorker('refresh', (payload) => pagesOf(payload.protocol).refresh(payload.project), { ...common, concurrency: 4 });
-  void fetchWorker.run();
-  void refreshWorker.run();
+  // Left unhandled on purpose: a worker loop that stops with an error ends the process (logged first).
+  void runWorker(fetchWorker, logger);
+  void runWorker(refreshWorker, logger);
 
   const ops: http.Server = await startOpsServer({
     host: settings.host,
@@ -87,6 +90,7 @@ export async function startFetcher(settings: Settings) {
   });
   shutdown.add({ name: 'ops server', run: () => closeServer(ops) });
   shutdown.add({ name: 'spool', run: () => inflight.close() });
+  shutdown.add({ name: 'queue events', run: () => pageEvents.close() });
   shutdown.add({ name: 'producers', run: () => producers.close() });
   shutdown.add({ name: 'upstream pools', run: () => upstreamHttp.close() });
   shutdown.add({ name: 'upstream registry', run: async () => registry.close() });

@@ -1,48 +1,45 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import express, { type Express } from 'express';
+import express, { type Express, type Router } from 'express';
 import type { Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
-import type { FastPath } from './fast-path.js';
 import { errorHandler, notFound } from './http-errors.js';
+import { ReadPath } from './read-path.js';
 import { requestContext } from './request-context.js';
-import { fileRoutes, type FileRoutesDeps } from './routes/file-routes.js';
 import { opsRoutes } from './routes/ops-routes.js';
-import { rootRoutes, type RootRoutesDeps } from './routes/root-routes.js';
-import { simpleRoutes, type SimpleRoutesDeps } from './routes/simple-routes.js';
-import type { Router } from 'express';
 
-export interface AppDeps {
+export interface GatewayHttpDeps {
   logger: Logger;
   metrics: Metrics;
-  simple: SimpleRoutesDeps;
-  /** The root `/simple/` list; absent, `/simple/` is a 404. */
-  root?: RootRoutesDeps;
-  files: FileRoutesDeps;
+  /** `/simple/…` and `/files/…`. */
+  readPath: ReadPath;
   ops: Parameters<typeof opsRoutes>[0];
-  /** Extra routers (JSON API, admin). */
-  extra?: Router[];
+  /** The JSON API and admin routers. */
+  routers: Router[];
 }
 
-/** The gateway's express application, built from explicit dependencies (tests build the same). */
-export function createApp(deps: AppDeps): Express {
+/**
+ * The gateway's request listener: every request gets its id, metrics and access log line, then the
+ * index and file routes go to the {@link ReadPath} and everything else to express.
+ */
+export function createRequestListener(deps: GatewayHttpDeps): RequestListener {
+  const context = requestContext(deps.logger, deps.metrics);
+  const app = createApp(deps);
+  return (req: IncomingMessage, res: ServerResponse) => {
+    context(req, res);
+    if (ReadPath.owns(req)) deps.readPath.handle(req, res);
+    else app(req, res);
+  };
+}
+
+/** The express application: ops, JSON API and admin routes, with the shared error handler. */
+function createApp(deps: GatewayHttpDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('strict routing', true);
-  app.use(requestContext(deps.logger, deps.metrics));
   app.use(opsRoutes(deps.ops));
-  if (deps.root) app.use(rootRoutes(deps.root));
-  app.use(simpleRoutes(deps.simple));
-  app.use(fileRoutes(deps.files));
-  for (const router of deps.extra ?? []) app.use(router);
+  for (const router of deps.routers) app.use(router);
   app.use((_req, _res, next) => next(notFound('not found')));
   app.use(errorHandler(deps.logger));
   return app;
-}
-
-/** The server's request listener: the fast path for warm page hits, express for everything else. */
-export function withFastPath(app: Express, fastPath: FastPath): RequestListener {
-  return (req: IncomingMessage, res: ServerResponse) => {
-    if (!fastPath.handle(req, res)) app(req, res);
-  };
 }

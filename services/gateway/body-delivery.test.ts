@@ -12,7 +12,7 @@ import { createLogger } from '../../libs/log/index.js';
 import { createMetrics } from '../../libs/metrics/index.js';
 import { blobKey, createBlobStore, type BlobStore } from '../../libs/storage/index.js';
 import { errorHandler } from './http-errors.js';
-import { requestContext } from './request-context.js';
+import { requestContext, setRoute } from './request-context.js';
 import { sendStoredFile } from './send-file.js';
 
 /** Requests `path` on a raw socket, reads `readBytes` body bytes (all of them by default), then destroys the socket at once. */
@@ -63,13 +63,13 @@ describe('access log and metrics for clients that close at once', () => {
     await store.put(blobKey(sha256), Readable.from([file]), { expectedSha256: sha256 });
     const logger = createLogger('gateway', 'info', sink);
     const app = express();
-    app.use(requestContext(logger, metrics));
+    const context = requestContext(logger, metrics);
     app.get('/file', async (req, res) => {
-      res.locals.route = 'file';
+      setRoute(res, 'file');
       await sendStoredFile(req, res, store, metrics, { key: blobKey(sha256), sha256, filename: 'f.whl', contentType: 'application/octet-stream' });
     });
     app.use(errorHandler(logger));
-    server = http.createServer(app);
+    server = http.createServer((req, res) => (context(req, res), app(req, res)));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
   });

@@ -1,10 +1,10 @@
 import type { EventEmitter } from 'node:events';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { ArtifactCache, FileSource } from '../../libs/cache/index.js';
-import type { Logger } from '../../libs/log/index.js';
+import { errorReason, type Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
 import type { ProjectPages } from '../../libs/pages/index.js';
-import { fetchJobId, isFetchStored, isFetchStreaming, type Producers } from '../../libs/queue/index.js';
+import { fetchJobId, isFetchStored, isFetchStreaming, within, type Producers } from '../../libs/queue/index.js';
 import { blobKey, type BlobStore } from '../../libs/storage/index.js';
 import { HttpError, notFound } from './http-errors.js';
 
@@ -33,6 +33,9 @@ export interface FileLocatorDeps {
   metrics: Metrics;
   logger: Logger;
 }
+
+/** Adding a job takes milliseconds; past this (the queue's Redis unreachable since start) the file streams from upstream. */
+const ADD_MS = 2_000;
 
 /**
  * Finds a file's bytes: already in storage, or fetched now by its listing's `fetch` job (one job per
@@ -101,7 +104,8 @@ export class FileLocator {
   async refetch(project: string, sha256: string, filename: string): Promise<FileLocation> {
     const { artifacts, producers, protocol, logger, store } = this.deps;
     // An unreachable store looks like a missing object; that is a 503, not a reason to fetch again.
-    await store.check().catch(() => {
+    await store.check().catch((err: unknown) => {
+      logger.debug({ err: errorReason(err) }, 'storage check failed before a refetch');
       throw new HttpError(503, 'storage_unavailable', 'storage is unavailable right now; retry shortly', { 'Retry-After': '5' });
     });
     logger.warn({ sha256, filename }, 'a file known as cached is missing from storage; fetching it again');
@@ -128,7 +132,7 @@ export class FileLocator {
     const { producers, fetchWaitMs, logger } = this.deps;
     let jobId: string;
     try {
-      const job = await producers.addFetch({
+      const added = producers.addFetch({
         protocol: this.deps.protocol,
         sha256,
         project,
@@ -136,6 +140,7 @@ export class FileLocator {
         url: source.url,
         upstream: source.upstream,
       });
+      const job = await within(added, ADD_MS, 'fetch queue not reachable', this.deps.logger);
       jobId = job.id!;
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'queue unavailable; streaming the file from upstream');
@@ -166,7 +171,7 @@ export class FileLocator {
 
   private async await(jobId: string, source: FileSource, waitMs: number, accept: StreamingAccepted = { streaming: true }): Promise<FileLocation | null> {
     const { fetchEvents, producers } = this.deps;
-    const outcome = await waitForJob(fetchEvents, producers.fetch, jobId, waitMs, accept);
+    const outcome = await waitForJob(fetchEvents, producers.fetch, jobId, waitMs, accept, this.deps.logger);
     switch (outcome.kind) {
       case 'completed':
         return { kind: 'stored' };
@@ -190,11 +195,6 @@ type JobOutcome =
   | { kind: 'timeout' };
 
 /**
- * Waits up to `ms` for a fetch job to finish. Unlike BullMQ's `waitUntilFinished`, Redis trouble
- * while waiting never rejects (nor escapes as an unhandled rejection): the deadline decides, and the
- * request streams from upstream instead.
- */
-/**
  * How long a request waits, once its download is streaming, for the file to be stored before it
  * follows the download instead. Most files take less: they are then served from storage, and a
  * failed download is a clear 502 rather than a cut connection; a long download's clients get its
@@ -207,8 +207,9 @@ const STREAM_AFTER_MS = 500;
  * {@link STREAM_AFTER_MS}. Unlike BullMQ's `waitUntilFinished`, Redis trouble while waiting never
  * rejects (nor escapes as an unhandled rejection): the deadline decides, and the request streams
  * from upstream instead.
+ * Why not `awaitSharedJob` (libs/queue, over `waitUntilFinished`) like page fills: a file request acts on progress events (stored, streaming).
  */
-function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number, accept: StreamingAccepted): Promise<JobOutcome> {
+function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number, accept: StreamingAccepted, logger: Logger): Promise<JobOutcome> {
   if (ms <= 0) return Promise.resolve({ kind: 'timeout' });
   // Per-job events (`completed:<id>`) are emitted but not in BullMQ's typed listener map.
   const emitter = events as unknown as EventEmitter;
@@ -251,8 +252,9 @@ function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number
       if (state === 'completed' || (state === 'active' && isFetchStored(job?.progress))) onCompleted();
       else if (state === 'active' && isFetchStreaming(job?.progress)) onProgress({ data: job.progress });
       else if (state === 'failed') onFailed({ failedReason: job?.failedReason });
-    })().catch(() => {
+    })().catch((err: unknown) => {
       // Redis trouble: the deadline decides (see above).
+      logger.debug({ jobId, err: errorReason(err) }, 'could not read a fetch job\'s state while waiting for it');
     });
   });
 }

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler } from 'express';
 import { isDatabaseClientError, isDatabaseUnavailable } from '../../libs/db/index.js';
 import { UpstreamError } from '../../libs/http/index.js';
@@ -54,31 +55,42 @@ export function toHttpError(err: unknown): HttpError | undefined {
 }
 
 /**
- * The one error handler: known errors map to their status and one-line reason; anything else is a
- * generic 500 with the request id, logged in detail and never leaked.
+ * The one error handler (express's, and the read path's through {@link answerError}): known errors
+ * map to their status and one-line reason; anything else is a generic 500 with the request id,
+ * logged in detail and never leaked.
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    const requestId = String(res.getHeader('x-request-id') ?? '');
-    let status = 500;
-    let message = `internal error (request ${requestId})`;
-    let headers: Record<string, string> = {};
-    const known = toHttpError(err);
-    if (known) {
-      ({ status, message, headers } = known);
-      if (status >= 500) logger.warn({ requestId, method: req.method, path: req.path, status, reason: message }, 'request failed');
-    } else {
-      logger.error({ err, requestId, method: req.method, path: req.path }, 'unhandled error');
-    }
-    if (res.headersSent) {
-      cutOff(res, status);
-      return;
-    }
-    // A handler may have set the headers of the file it meant to send (ETag, an immutable
-    // Cache-Control): an error must not carry them, nor be cached.
-    for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
-    res.status(status).set('Cache-Control', 'no-store').set(headers).type('text/plain').send(`${message}\n`);
-  };
+  return (err, req, res, _next) => answerError(req, res, err, logger);
+}
+
+/** Answers a request that failed with `err` (or cuts it off when its headers are already out). */
+export function answerError(req: IncomingMessage, res: ServerResponse, err: unknown, logger: Logger): void {
+  const requestId = String(res.getHeader('x-request-id') ?? '');
+  const path = (req.url ?? '').split('?', 1)[0];
+  let status = 500;
+  let message = `internal error (request ${requestId})`;
+  let headers: Record<string, string> = {};
+  const known = toHttpError(err);
+  if (known) {
+    ({ status, message, headers } = known);
+    if (status >= 500) logger.warn({ requestId, method: req.method, path, status, reason: message }, 'request failed');
+  } else {
+    logger.error({ err, requestId, method: req.method, path }, 'unhandled error');
+  }
+  if (res.headersSent) {
+    cutOff(res, status);
+    return;
+  }
+  // A handler may have set the headers of the file it meant to send (ETag, an immutable
+  // Cache-Control): an error must not carry them, nor be cached.
+  for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
+  const body = Buffer.from(`${message}\n`);
+  res.statusCode = status;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.setHeader('Cache-Control', 'no-store');
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('Content-Length', String(body.length));
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 const REPRESENTATION_HEADERS = ['ETag', 'Last-Modified', 'Cache-Control', 'Content-Disposition', 'Content-Encoding', 'Content-Length', 'Content-Range', 'Accept-Ranges'];

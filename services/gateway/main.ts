@@ -1,4 +1,3 @@
-import cluster from 'node:cluster';
 import http from 'node:http';
 import { Agent } from 'undici';
 import {
@@ -14,21 +13,20 @@ import {
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { UpstreamClient } from '../../libs/http/index.js';
 import { closeCoreClientsOnShutdown, closeServer, databaseChecks, openCoreClients } from '../../libs/lifecycle/index.js';
-import { RootPages, createProjectPages } from '../../libs/pages/index.js';
+import { PageFillQueue, RootPages, createProjectPages } from '../../libs/pages/index.js';
 import { registeredProtocols } from '../../libs/protocol/index.js';
-import { Producers, createFetchEvents, createProducerRedis, createWorkerRedis, queueDepthCollector } from '../../libs/queue/index.js';
+import { Producers, createFetchEvents, createProducerRedis, createQueueEvents, createWorkerRedis, jobMetricsHooks, queueDepthCollector } from '../../libs/queue/index.js';
 import { ArtifactRepository, ReleaseRepository, UpstreamRepository } from '../../libs/db/index.js';
 import { UpstreamRegistry } from '../../libs/upstreams/index.js';
-import { createLogger } from '../../libs/log/index.js';
-import { createApp, withFastPath } from './app.js';
-import { runGatewayCluster } from './cluster.js';
-import { FastPath } from './fast-path.js';
-import { FileMemo } from './file-memo.js';
-import { PageMemo } from './page-memo.js';
+import { createRequestListener } from './app.js';
+import { FileAnswers } from './file-answers.js';
 import { FileLocator } from './file-locator.js';
 import { MetadataFiles } from './metadata-files.js';
 import { closeStalledReaders } from './stalled-readers.js';
 import { announceInvalidation, forgetInvalidated } from './memo-invalidation.js';
+import { PageAnswers } from './page-answers.js';
+import { ReadMemo } from './read-memo.js';
+import { ReadPath } from './read-path.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { apiRoutes } from './routes/api-routes.js';
 
@@ -37,12 +35,15 @@ export async function startGateway(settings: Settings) {
   const core = await openCoreClients('gateway', settings);
   const { logger, metrics, prisma, store, shutdown } = core;
   // The cache (ORCHARD_CACHE_REDIS_URL) may live apart from the queues (REDIS_URL): docs/cache-model.md.
-  const redis = createCacheRedis(settings.cacheRedisUrl);
+  const redis = createCacheRedis(settings.cacheRedisUrl, {}, logger);
   if (!(await waitForRedis(redis))) logger.warn('Redis is unreachable; starting degraded (no cache, no queue) until it returns');
   const producerRedis = createProducerRedis(settings.redisUrl);
   const eventsRedis = createWorkerRedis(settings.redisUrl);
-  const producers = new Producers(producerRedis, settings.queuePrefix);
-  const fetchEvents = createFetchEvents(eventsRedis, settings.queuePrefix);
+  const producers = new Producers(producerRedis, settings.queuePrefix, logger);
+  const fetchEvents = createFetchEvents(eventsRedis, settings.queuePrefix, logger);
+  // Page and root-list fills are `pages` jobs any gateway's worker runs (started once both are wired, below).
+  const pageEvents = createQueueEvents('pages', eventsRedis, settings.queuePrefix, logger);
+  const pageFills = new PageFillQueue({ producers, events: pageEvents, logger });
   const keys = new CacheKeys(settings.cachePrefix);
   const artifacts = new ArtifactCache(redis, keys);
   const upstreamHttp = new UpstreamClient(settings.upstreamHttp);
@@ -60,6 +61,7 @@ export async function startGateway(settings: Settings) {
     upstreams,
     generation: () => registry.generation(),
     onStale: (project) => producers.addRefresh({ protocol: protocol.name, project }),
+    fills: pageFills,
     metrics,
     logger,
   });
@@ -77,27 +79,25 @@ export async function startGateway(settings: Settings) {
   });
   // Reads downloads in progress from the fetchers' ops ports (see InflightDownloads).
   const fetcherAgent = new Agent({ connections: 256, keepAliveTimeout: 10_000 });
-  const memo = new PageMemo({ ttlMs: settings.pageMemoMs });
-  const fileMemo = new FileMemo(settings.fileMemoBytes);
-  // Every gateway process (cluster worker, replica) forgets invalidated pages as soon as any one announces it.
+  const memo = new ReadMemo({ maxBytes: settings.memoBytes, pageTtlMs: settings.pageMemoMs });
+  // Every gateway replica forgets invalidated pages as soon as any one announces it.
   const channel = invalidationChannel(settings.cachePrefix);
-  const forget = forgetInvalidated(memo, fileMemo);
+  const forget = forgetInvalidated(memo);
   const invalidations = new InvalidationSubscriber(settings.cacheRedisUrl, channel, protocol.name, forget, logger);
   const forgetPages = announceInvalidation({ redis, channel, protocol: protocol.name, forget, logger });
-  const app = createApp({
+  const readPath = new ReadPath({
+    protocol,
     logger,
-    metrics,
-    simple: { protocol, pages, indexTtlSeconds: settings.indexTtlSeconds, memo },
-    extra: [
-      adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts, forgetPages, logger }),
-      apiRoutes({ protocol, releases: new ReleaseRepository(prisma, protocol), logger }),
-    ],
-    root: {
+    pages: new PageAnswers({
       protocol,
+      pages,
+      indexTtlSeconds: settings.indexTtlSeconds,
+      memo,
+      rootTtlSeconds: settings.rootIndexTtlSeconds,
       root: new RootPages({
         protocol,
         cache: new RootIndexCache(redis, keys, protocol.name),
-        redis,
+        fills: pageFills,
         http: upstreamHttp,
         upstreams,
         ttlSeconds: settings.rootIndexTtlSeconds,
@@ -105,21 +105,28 @@ export async function startGateway(settings: Settings) {
         metrics,
         logger,
       }),
-      rootTtlSeconds: settings.rootIndexTtlSeconds,
-    },
-    files: {
-      protocol,
+    }),
+    files: new FileAnswers({
       files,
-      metadata: new MetadataFiles({ protocol, artifacts, store, files, http: upstreamHttp, upstreams, metrics, logger, memo: fileMemo }),
+      metadata: new MetadataFiles({ protocol, artifacts, store, files, http: upstreamHttp, upstreams, metrics, logger, memo }),
       store,
       http: upstreamHttp,
       upstreams,
       metrics,
       maxFileBytes: settings.maxFileBytes,
       downloadMode: settings.downloadMode,
-      memo: fileMemo,
+      memo,
       inflight: { files, store, dispatcher: fetcherAgent, metrics, logger, maxFileBytes: settings.maxFileBytes, resumeWaitMs: Math.max(settings.fetchWaitMs, 30_000) },
-    },
+    }),
+  });
+  const listener = createRequestListener({
+    logger,
+    metrics,
+    readPath,
+    routers: [
+      adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts, forgetPages, logger }),
+      apiRoutes({ protocol, releases: new ReleaseRepository(prisma, protocol), logger }),
+    ],
     ops: {
       registry: metrics.registry,
       checks: {
@@ -128,13 +135,14 @@ export async function startGateway(settings: Settings) {
         storage: () => store.check(),
       },
       details: () => ({ dbPoolSize: settings.dbPoolSize, upstreamPool: upstreamHttp.describe() }),
-      beforeScrape: queueDepthCollector(metrics, [producers.fetch, producers.extract, producers.refresh]),
+      beforeScrape: queueDepthCollector(metrics, [producers.fetch, producers.extract, producers.refresh, producers.pages]),
       logger,
     },
   });
   // Slow clients are bounded: headers within httpHeadersTimeoutMs (checked every second or so), the
   // whole request within 5 minutes, and a connection where no byte moves either way (a reader that
   // stopped reading) is closed after httpIdleTimeoutMs.
+  const pageWorker = pageFills.startWorker({ connection: eventsRedis, prefix: settings.queuePrefix, hooks: jobMetricsHooks(metrics, logger), stalledIntervalMs: settings.jobStalledMs });
   const server = http.createServer(
     {
       requestTimeout: 300_000,
@@ -142,7 +150,7 @@ export async function startGateway(settings: Settings) {
       connectionsCheckingInterval: Math.min(30_000, Math.max(1_000, Math.floor(settings.httpHeadersTimeoutMs / 4))),
       maxHeaderSize: 16 * 1024,
     },
-    withFastPath(app, new FastPath({ protocol, memo, files: fileMemo, logger, metrics })),
+    listener,
   );
   server.keepAliveTimeout = 65_000;
   server.setTimeout(settings.httpIdleTimeoutMs);
@@ -154,7 +162,8 @@ export async function startGateway(settings: Settings) {
   logger.info({ port: settings.gatewayPort, upstreams: settings.upstreams.map((u) => u.name) }, 'gateway listening');
 
   shutdown.add({ name: 'http server', run: () => (stopSweeper(), closeServer(server)) });
-  shutdown.add({ name: 'queue events', run: () => fetchEvents.close() });
+  shutdown.add({ name: 'page fill worker', run: () => pageWorker.close() });
+  shutdown.add({ name: 'queue events', run: () => Promise.all([fetchEvents.close(), pageEvents.close()]) });
   shutdown.add({ name: 'producers', run: () => producers.close() });
   shutdown.add({ name: 'upstream pools', run: () => upstreamHttp.close() });
   shutdown.add({ name: 'fetcher connections', run: () => fetcherAgent.close() });
@@ -165,11 +174,6 @@ export async function startGateway(settings: Settings) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const settings = loadSettingsOrExit();
-  if (settings.gatewayWorkers > 1 && cluster.isPrimary) {
-    runGatewayCluster(settings.gatewayWorkers, createLogger('gateway', settings.logLevel));
-  } else {
-    const { shutdown } = await startGateway(settings);
-    shutdown.installSignalHandlers();
-  }
+  const { shutdown } = await startGateway(loadSettingsOrExit());
+  shutdown.installSignalHandlers();
 }

@@ -1,56 +1,54 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../libs/log/index.js';
-import { FileMemo } from './file-memo.js';
 import { announceInvalidation, forgetInvalidated } from './memo-invalidation.js';
-import { PageMemo } from './page-memo.js';
+import { ReadMemo } from './read-memo.js';
 
-const headers = { 'content-type': 'text/html', 'content-length': '1' };
 const body = Buffer.from('x');
+const sha = 'f'.repeat(64);
 
-function memos() {
-  const pages = new PageMemo({ ttlMs: 60_000 });
-  const files = new FileMemo(2 ** 20);
+function filled(): ReadMemo {
+  const memo = new ReadMemo({ maxBytes: 2 ** 20, pageTtlMs: 60_000 });
   for (const project of ['six', 'sixty']) {
-    pages.put(PageMemo.key(project, 'text/html', null), headers, '"e"', body);
-    pages.put(PageMemo.key(project, 'application/vnd.pypi.simple.v1+json', 'gzip'), headers, '"e"', body);
-    files.put(FileMemo.path(project, 'f'.repeat(64), `${project}-1.0-py3-none-any.whl`), headers, '"f"', body);
+    memo.putPage(ReadMemo.pageKey(project, 'html'), { kind: 'page', body, etag: 'e', upstream: 'pypi' });
+    memo.putPage(ReadMemo.pageKey(project, 'json.gz'), { kind: 'page', body, etag: 'e', upstream: 'pypi' });
+    memo.putFile(ReadMemo.fileKey(project, sha, `${project}-1.0-py3-none-any.whl`), { kind: 'file', body, sha256: sha, contentType: 'application/octet-stream' });
   }
-  return { pages, files };
+  return memo;
 }
 
 describe('forgetInvalidated', () => {
   it('forgets every representation and file of one project, and nothing of another (even one sharing its prefix)', () => {
-    const { pages, files } = memos();
-    forgetInvalidated(pages, files)({ protocol: 'pypi', project: 'six' });
-    expect(pages.get(PageMemo.key('six', 'text/html', null))).toBeUndefined();
-    expect(pages.get(PageMemo.key('six', 'application/vnd.pypi.simple.v1+json', 'gzip'))).toBeUndefined();
-    expect(files.get(FileMemo.path('six', 'f'.repeat(64), 'six-1.0-py3-none-any.whl'))).toBeUndefined();
-    expect(pages.get(PageMemo.key('sixty', 'text/html', null))).toBeDefined();
-    expect(files.get(FileMemo.path('sixty', 'f'.repeat(64), 'sixty-1.0-py3-none-any.whl'))).toBeDefined();
-    expect(files.size).toEqual({ entries: 1, bytes: 1 });
+    const memo = filled();
+    forgetInvalidated(memo)({ protocol: 'pypi', project: 'six' });
+    expect(memo.page(ReadMemo.pageKey('six', 'html'))).toBeUndefined();
+    expect(memo.page(ReadMemo.pageKey('six', 'json.gz'))).toBeUndefined();
+    expect(memo.file(ReadMemo.fileKey('six', sha, 'six-1.0-py3-none-any.whl'))).toBeUndefined();
+    expect(memo.page(ReadMemo.pageKey('sixty', 'html'))).toBeDefined();
+    expect(memo.file(ReadMemo.fileKey('sixty', sha, 'sixty-1.0-py3-none-any.whl'))).toBeDefined();
+    expect(memo.size).toEqual({ entries: 3, bytes: 3 });
   });
 
   it('forgets everything when no project is named', () => {
-    const { pages, files } = memos();
-    forgetInvalidated(pages, files)({ protocol: 'pypi' });
-    expect(pages.get(PageMemo.key('sixty', 'text/html', null))).toBeUndefined();
-    expect(files.size).toEqual({ entries: 0, bytes: 0 });
+    const memo = filled();
+    forgetInvalidated(memo)({ protocol: 'pypi' });
+    expect(memo.page(ReadMemo.pageKey('sixty', 'html'))).toBeUndefined();
+    expect(memo.size).toEqual({ entries: 0, bytes: 0 });
   });
 });
 
 describe('announceInvalidation', () => {
   it('forgets locally at once even when publishing fails', async () => {
-    const { pages, files } = memos();
+    const memo = filled();
     const failing = { publish: async () => Promise.reject(new Error('Connection is closed.')) };
     const announce = announceInvalidation({
       redis: failing as never,
       channel: 'c',
       protocol: 'pypi',
-      forget: forgetInvalidated(pages, files),
+      forget: forgetInvalidated(memo),
       logger: createLogger('gateway', 'silent'),
     });
     await announce('six');
-    expect(pages.get(PageMemo.key('six', 'text/html', null))).toBeUndefined();
-    expect(pages.get(PageMemo.key('sixty', 'text/html', null))).toBeDefined();
+    expect(memo.page(ReadMemo.pageKey('six', 'html'))).toBeUndefined();
+    expect(memo.page(ReadMemo.pageKey('sixty', 'html'))).toBeDefined();
   });
 });

@@ -1,29 +1,20 @@
 import type { Redis } from 'ioredis';
 import { publishInvalidation, type Invalidation } from '../../libs/cache/index.js';
 import type { Logger } from '../../libs/log/index.js';
-import type { FileMemo } from './file-memo.js';
-import type { PageMemo } from './page-memo.js';
+import type { ReadMemo } from './read-memo.js';
 
 /**
  * What a gateway process forgets when pages are invalidated (by an admin request on any replica):
  * the project's remembered pages and files, or all of them. Files are forgotten too so that a file
- * of a purged listing goes through express (and the listing) again.
+ * of a purged listing is checked against the listing again.
  */
-export function forgetInvalidated(memo: PageMemo, files: FileMemo): (invalidation: Invalidation) => void {
-  return ({ project }) => {
-    if (project === undefined) {
-      memo.clear();
-      files.clear();
-    } else {
-      memo.forgetProject(project);
-      files.forgetProject(project);
-    }
-  };
+export function forgetInvalidated(memo: ReadMemo): (invalidation: Invalidation) => void {
+  return ({ project }) => memo.forget(project);
 }
 
 /**
  * Announces an invalidation: forgets it in this process at once, then publishes it for every other
- * gateway process (cluster workers and replicas). A failed publish is logged, not thrown: the pages
+ * gateway process (every replica). A failed publish is logged, not thrown: the pages
  * are gone from Redis already and other processes' memos expire within ORCHARD_PAGE_MEMO_MS.
  */
 export function announceInvalidation(deps: { redis: Redis; channel: string; protocol: string; forget: (invalidation: Invalidation) => void; logger: Logger }) {

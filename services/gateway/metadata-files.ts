@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ArtifactCache, CachedArtifact, FileSource } from '../../libs/cache/index.js';
 import type { UpstreamConfig } from '../../libs/config/index.js';
 import type { UpstreamClient } from '../../libs/http/index.js';
@@ -9,9 +9,9 @@ import type { Metrics } from '../../libs/metrics/index.js';
 import { BodyTooLargeError, readBounded } from '../../libs/pages/index.js';
 import type { ProtocolAdapter } from '../../libs/protocol/index.js';
 import { blobKey, metadataKey, type BlobStore } from '../../libs/storage/index.js';
-import { FileMemo } from './file-memo.js';
 import { notListed, type FileLocator } from './file-locator.js';
 import { HttpError, notFound } from './http-errors.js';
+import { ReadMemo } from './read-memo.js';
 import { sendBuffer } from './send-file.js';
 
 /** Largest metadata file Orchard serves or stores (real ones are a few KiB). */
@@ -28,8 +28,8 @@ export interface MetadataFilesDeps {
   upstreams: () => Promise<UpstreamConfig[]>;
   metrics: Metrics;
   logger: Logger;
-  /** Verified metadata files are remembered here for the fast path. */
-  memo?: FileMemo;
+  /** Verified metadata files read from storage are remembered here by URL path. */
+  memo: ReadMemo;
 }
 
 /** The digest a listing's page advertises for a file's metadata, and where bytes of it come from. */
@@ -51,21 +51,21 @@ type Advertised = { sha256: string; from: 'upstream' | 'wheel' };
 export class MetadataFiles {
   constructor(private readonly deps: MetadataFilesDeps) {}
 
-  async serve(req: Request, res: Response, project: string, sha256: string, filename: string): Promise<void> {
+  async serve(req: IncomingMessage, res: ServerResponse, project: string, sha256: string, filename: string): Promise<void> {
     const source = await this.listing(project, sha256, filename);
     const advertised = await this.advertised(sha256, filename, source);
     if (advertised) {
       const stored = await this.readStored(advertised.sha256);
       if (stored) {
-        res.set('X-Orchard-Cache', 'hit');
+        res.setHeader('X-Orchard-Cache', 'hit');
+        this.deps.memo.putFile(ReadMemo.fileKey(project, sha256, `${filename}.metadata`), { kind: 'file', body: stored, sha256: advertised.sha256, contentType: CONTENT_TYPE });
         this.send(req, res, stored, advertised.sha256, filename);
-        this.remember(req, res, project, sha256, filename, advertised.sha256, stored);
         return;
       }
       const body = advertised.from === 'upstream' ? await this.fetchFromUpstream(source!, filename) : await this.fromWheel(project, sha256, filename);
       this.verify(body, advertised, filename, source?.upstream);
       await this.store(advertised.sha256, body);
-      res.set('X-Orchard-Cache', 'miss');
+      res.setHeader('X-Orchard-Cache', 'miss');
       this.send(req, res, body, advertised.sha256, filename);
       return;
     }
@@ -74,12 +74,12 @@ export class MetadataFiles {
       const body = await this.fromWheel(project, sha256, filename);
       const digest = sha256Hex(body);
       await this.store(digest, body);
-      res.set('X-Orchard-Cache', 'hit');
+      res.setHeader('X-Orchard-Cache', 'hit');
       this.send(req, res, body, digest, filename);
       return;
     }
     const body = await this.fetchFromUpstream(source, filename);
-    res.set('X-Orchard-Cache', 'pass-through');
+    res.setHeader('X-Orchard-Cache', 'pass-through');
     this.send(req, res, body, sha256Hex(body), filename, 'no-store');
   }
 
@@ -116,7 +116,7 @@ export class MetadataFiles {
     });
   }
 
-  private send(req: Request, res: Response, body: Buffer, digest: string, filename: string, cacheControl?: string): void {
+  private send(req: IncomingMessage, res: ServerResponse, body: Buffer, digest: string, filename: string, cacheControl?: string): void {
     sendBuffer(req, res, body, { sha256: digest, filename: `${filename}.metadata`, contentType: CONTENT_TYPE, cacheControl });
   }
 
@@ -125,16 +125,6 @@ export class MetadataFiles {
     if (upstream) this.deps.metrics.hashMismatches.inc({ upstream });
     const by = expected.from === 'upstream' ? 'published' : 'advertised';
     throw new HttpError(502, 'hash_mismatch', `the metadata file of ${filename} does not match its ${by} sha256`);
-  }
-
-  /**
-   * A full 200 of verified metadata is the same answer for every later request of this URL: the
-   * listing advertised its digest and the bytes hash to it.
-   */
-  private remember(req: Request, res: Response, project: string, sha256: string, filename: string, digest: string, body: Buffer): void {
-    const { memo } = this.deps;
-    if (!memo || req.method !== 'GET' || res.statusCode !== 200 || req.headers.range !== undefined) return;
-    memo.put(FileMemo.path(project, sha256, `${filename}.metadata`), res.getHeaders(), `"${digest}"`, body);
   }
 
   /** The file's own metadata (a wheel's `.dist-info/METADATA`), read by random access from the (re)fetched file in storage. */

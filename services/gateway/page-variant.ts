@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { PageFormat, ProtocolAdapter } from '../../libs/protocol/index.js';
 import { HttpError } from './http-errors.js';
 import { negotiateEncoding } from './negotiate.js';
@@ -12,17 +12,23 @@ export interface ChosenVariant {
   encoding: 'gzip' | 'br' | null;
 }
 
+/** What a page representation is chosen by: the request's headers and its `format` query parameter. */
+export interface VariantRequest {
+  accept: string | undefined;
+  acceptEncoding: string | undefined;
+  format: string | undefined;
+}
+
 /**
  * Picks the representation of an index page for a request (the protocol's negotiation of `Accept`
  * and the `format` query parameter, then `Accept-Encoding`) and sets `Vary` (also on the 406 it
  * throws when no format is acceptable, so caches keep the answers apart).
  */
-export function choosePageVariant(req: Request, res: Response, protocol: ProtocolAdapter): ChosenVariant {
-  res.vary('Accept').vary('Accept-Encoding');
-  const format = typeof req.query.format === 'string' ? req.query.format : undefined;
-  const chosen = protocol.negotiatePageFormat(req.headers.accept, format);
+export function choosePageVariant(request: VariantRequest, res: ServerResponse, protocol: ProtocolAdapter): ChosenVariant {
+  res.setHeader('Vary', 'Accept, Accept-Encoding');
+  const chosen = protocol.negotiatePageFormat(request.accept, request.format);
   if (!chosen) throw new HttpError(406, 'not_acceptable', `acceptable formats: ${protocol.acceptablePageTypes}`);
-  const encoding = negotiateEncoding(req.headers['accept-encoding']);
+  const encoding = negotiateEncoding(request.acceptEncoding);
   const variant: Variant = encoding === 'gzip' ? `${chosen.format}.gz` : encoding === 'br' ? `${chosen.format}.br` : chosen.format;
   return { variant, contentType: chosen.contentType, encoding };
 }

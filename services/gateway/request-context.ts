@@ -1,11 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestHandler } from 'express';
-import { withLogContext, type Logger } from '../../libs/log/index.js';
+import { pinoHttp, type HttpLogger } from 'pino-http';
+import type { Logger } from '../../libs/log/index.js';
 import { methodLabel, statusClass, type Metrics } from '../../libs/metrics/index.js';
 import { finalStatus, trackBodyDelivery } from './body-delivery.js';
 
 const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** The route label of each response, from a fixed set (`setRoute`); 'other' when none was set. */
+const routes = new WeakMap<ServerResponse, string>();
+
+/** Labels a response's metrics and access log line with its route. */
+export function setRoute(res: ServerResponse, route: string): void {
+  routes.set(res, route);
+}
+
+function routeOf(res: ServerResponse): string {
+  return routes.get(res) ?? 'other';
+}
 
 /** The request id: the client's `X-Request-Id` when sane, else a fresh one. */
 export function requestId(req: IncomingMessage): string {
@@ -14,51 +25,58 @@ export function requestId(req: IncomingMessage): string {
 }
 
 /**
- * Counts and logs one request when its response closes: route-labelled metrics and one access log
- * line. 'close' fires for finished and abandoned responses alike: a response whose whole body went
- * out counts with its own status even when the client closed at once; one the client left before
- * its body was complete counts as 499 (nginx's "client closed request"); one the gateway cut off
- * counts with the failure's status (see {@link finalStatus}). Shared by the express middleware and
- * the gateway's fast path, so both report alike.
+ * What every gateway request gets before it is handled (read path and express alike): its request
+ * id (kept from the client when sane) on the response, route-labelled metrics, and one access log
+ * line (pino-http, at info) when its response closes.
+ *
+ * 'close' counts finished and abandoned responses alike: a response whose whole body went out
+ * counts with its own status even when the client closed at once; one the client left before its
+ * body was complete counts as 499 (nginx's "client closed request"); one the gateway cut off counts
+ * with the failure's status (see {@link finalStatus}).
  */
-export function recordRequest(
-  logger: Logger,
-  metrics: Metrics,
-  req: IncomingMessage,
-  res: ServerResponse,
-  id: string,
-  path: () => string,
-  route: () => string,
-): void {
-  const started = process.hrtime.bigint();
-  trackBodyDelivery(res);
-  res.once('close', () => {
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const method = methodLabel(req.method ?? 'GET');
-    const status = finalStatus(res);
-    const label = route();
-    metrics.httpRequests.inc({ route: label, method, status: String(status) });
-    metrics.httpDuration.observe({ route: label, method, status_class: statusClass(status) }, seconds);
-    if (logger.isLevelEnabled('info')) {
-      logger.info(
-        { requestId: id, method: req.method, path: path(), route: label, status, ms: Math.round(seconds * 1000), ua: req.headers['user-agent'] },
-        'request',
-      );
-    }
-  });
-}
-
-/**
- * Request id (kept from the client when sane), route-labelled metrics (the route comes from a fixed
- * set the handlers set in `res.locals.route`), one access log line per request, and the request id
- * on every other log line written while it is handled.
- */
-export function requestContext(logger: Logger, metrics: Metrics): RequestHandler {
-  return (req, res, next) => {
+export function requestContext(logger: Logger, metrics: Metrics): (req: IncomingMessage, res: ServerResponse) => void {
+  const accessLog = accessLogger(logger);
+  return (req, res) => {
     const id = requestId(req);
     res.setHeader('x-request-id', id);
-    recordRequest(logger, metrics, req, res, id, () => req.path, () => (typeof res.locals.route === 'string' ? res.locals.route : 'other'));
-    // Every log line written while this request is handled carries its id.
-    withLogContext({ requestId: id }, next);
+    const started = process.hrtime.bigint();
+    trackBodyDelivery(res);
+    res.once('close', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const method = methodLabel(req.method ?? 'GET');
+      const status = finalStatus(res);
+      const route = routeOf(res);
+      metrics.httpRequests.inc({ route, method, status: String(status) });
+      metrics.httpDuration.observe({ route, method, status_class: statusClass(status) }, seconds);
+    });
+    // The access log is at info: below that level, no per-request logger is made at all.
+    if (logger.isLevelEnabled('info')) {
+      (req as IncomingMessage & { id?: string }).id = id;
+      accessLog(req, res);
+    }
   };
+}
+
+/** One `request` line per response: request id, method, path, route, final status, ms, user agent. */
+function accessLogger(logger: Logger): HttpLogger {
+  const line = (req: IncomingMessage, res: ServerResponse, ms: number) => ({
+    requestId: (req as IncomingMessage & { id?: string }).id,
+    method: req.method,
+    path: (req.url ?? '').split('?', 1)[0],
+    route: routeOf(res),
+    status: finalStatus(res),
+    ms,
+    ua: req.headers['user-agent'],
+  });
+  return pinoHttp({
+    logger,
+    // The line is built from the fields above only: no request or response serialisation per request.
+    wrapSerializers: false,
+    serializers: { req: () => undefined, res: () => undefined, err: () => undefined },
+    customLogLevel: () => 'info',
+    customSuccessMessage: () => 'request',
+    customErrorMessage: () => 'request',
+    customSuccessObject: (req, res, value: { responseTime: number }) => line(req, res, value.responseTime),
+    customErrorObject: (req, res, _err, value: { responseTime: number }) => line(req, res, value.responseTime),
+  });
 }

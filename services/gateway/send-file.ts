@@ -1,5 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import type { Request, Response } from 'express';
 import parseRange from 'range-parser';
 import type { BlobStore, ByteRange } from '../../libs/storage/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
@@ -30,18 +30,22 @@ export const PRESIGNED_URL_SECONDS = 300;
  * URL instead (after the 304 check, which needs no storage round trip). Returns false when the
  * object is not in the store.
  */
-export async function sendStoredFile(req: Request, res: Response, store: BlobStore, metrics: Metrics, file: SendFileOptions): Promise<boolean> {
+export async function sendStoredFile(req: IncomingMessage, res: ServerResponse, store: BlobStore, metrics: Metrics, file: SendFileOptions): Promise<boolean> {
   const etag = `"${file.sha256}"`;
   if (file.redirect && store.presignedUrl) {
-    res.set('ETag', etag);
-    if (matchesEtag(req.headers['if-none-match'], etag)) {
-      res.set('Cache-Control', IMMUTABLE_FILE).status(304).end();
+    res.setHeader('ETag', etag);
+    if (isFresh(req, etag)) {
+      res.setHeader('Cache-Control', IMMUTABLE_FILE);
+      res.statusCode = 304;
+      res.end();
       return true;
     }
     if (file.size === undefined && !(await store.stat(file.key))) return false;
     const url = await store.presignedUrl(file.key, { expiresInSeconds: PRESIGNED_URL_SECONDS, filename: file.filename });
     // 307 keeps the method (a HEAD stays a HEAD); the client re-sends its Range to the store.
-    res.set({ 'Cache-Control': 'no-store', Location: url, 'X-Orchard-Download': 'redirect' }).status(307).end();
+    setHeaders(res, { 'Cache-Control': 'no-store', Location: url, 'X-Orchard-Download': 'redirect' });
+    res.statusCode = 307;
+    res.end();
     return true;
   }
   const size = file.size ?? (await store.stat(file.key))?.size;
@@ -59,7 +63,7 @@ export async function sendStoredFile(req: Request, res: Response, store: BlobSto
   if (!blob) {
     res.removeHeader('Content-Length');
     res.removeHeader('Content-Range');
-    res.status(200);
+    res.statusCode = 200;
     return false;
   }
   await pipeline(blob.body, res).catch((err: unknown) => {
@@ -74,8 +78,8 @@ export async function sendStoredFile(req: Request, res: Response, store: BlobSto
  * strong ETag (the body's sha256), 304, one byte range, HEAD, immutable caching.
  */
 export function sendBuffer(
-  req: Request,
-  res: Response,
+  req: IncomingMessage,
+  res: ServerResponse,
   body: Buffer,
   file: { sha256: string; filename: string; contentType: string; /** Instead of immutable caching. */ cacheControl?: string },
 ): void {
@@ -88,12 +92,6 @@ export function sendBuffer(
   res.end(range ? body.subarray(range.start, range.end + 1) : body);
 }
 
-/**
- * Sets the representation headers, then answers 304 (returns 'done') or settles the status and
- * Content-Length for the whole body (returns null) or one satisfiable range (returns it). An
- * unsatisfiable range throws 416; a malformed or multi-range header gets the whole body, as RFC 9110
- * allows.
- */
 /**
  * The representation headers of every file answer — served from storage, followed from a fetcher or
  * passed through from an upstream: strong ETag (the sha256), `attachment` disposition, no sniffing.
@@ -112,15 +110,22 @@ export function fileHeaders(file: { sha256: string; filename: string; contentTyp
 /** Caching of a verified file: its bytes never change under its URL. */
 export const IMMUTABLE_FILE = 'public, max-age=31536000, immutable';
 
+/**
+ * Sets the representation headers, then answers 304 (returns 'done') or settles the status and
+ * Content-Length for the whole body (returns null) or one satisfiable range (returns it). An
+ * unsatisfiable range throws 416; a malformed or multi-range header gets the whole body, as RFC 9110
+ * allows.
+ */
 function prepare(
-  req: Request,
-  res: Response,
+  req: IncomingMessage,
+  res: ServerResponse,
   file: { sha256: string; size: number; contentType: string; filename: string; cacheControl?: string },
 ): ByteRange | null | 'done' {
   const headers = fileHeaders({ ...file, cacheControl: file.cacheControl ?? IMMUTABLE_FILE, acceptRanges: true });
-  res.set(headers);
-  if (matchesEtag(req.headers['if-none-match'], headers.ETag)) {
-    res.status(304).end();
+  setHeaders(res, headers);
+  if (isFresh(req, headers.ETag)) {
+    res.statusCode = 304;
+    res.end();
     return 'done';
   }
   let range: ByteRange | null = null;
@@ -135,15 +140,27 @@ function prepare(
     if (parsed !== -2 && parsed.type === 'bytes' && parsed.length === 1) range = parsed[0]!;
   }
   const length = range ? range.end - range.start + 1 : file.size;
-  res.status(range ? 206 : 200).set('Content-Length', String(length));
-  if (range) res.set('Content-Range', `bytes ${range.start}-${range.end}/${file.size}`);
+  res.statusCode = range ? 206 : 200;
+  res.setHeader('Content-Length', String(length));
+  if (range) res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${file.size}`);
   return range;
 }
 
-/** RFC 9110 If-None-Match: weak comparison, `*` matches any current representation. */
-export function matchesEtag(header: string | undefined, etag: string): boolean {
+/**
+ * Whether the client's copy is current: RFC 9110 If-None-Match, weak comparison, `*` matching any
+ * current representation. Not the `fresh` package: it ignores the condition when the request says
+ * `Cache-Control: no-cache`, which fetch() adds to every conditional request, while an origin
+ * evaluates If-None-Match whatever the request's cache directives (RFC 9110 §13.2.2).
+ */
+export function isFresh(req: IncomingMessage, etag: string): boolean {
+  const header = req.headers['if-none-match'];
   if (!header) return false;
   if (header.trim() === '*') return true;
   const bare = etag.replace(/^W\//, '');
   return header.split(',').some((t) => t.trim().replace(/^W\//, '') === bare);
+}
+
+/** Sets several response headers at once. */
+export function setHeaders(res: ServerResponse, headers: Record<string, string>): void {
+  for (const name in headers) res.setHeader(name, headers[name]!);
 }

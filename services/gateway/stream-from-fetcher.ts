@@ -1,6 +1,6 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Request, Response } from 'express';
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
@@ -8,7 +8,7 @@ import { VerifyingStream, blobKey, type BlobStore } from '../../libs/storage/ind
 import { bodyDelivered } from './body-delivery.js';
 import type { FileLocation, FileLocator } from './file-locator.js';
 import { HttpError } from './http-errors.js';
-import { IMMUTABLE_FILE, fileHeaders } from './send-file.js';
+import { IMMUTABLE_FILE, fileHeaders, setHeaders } from './send-file.js';
 
 type Inflight = Extract<FileLocation, { kind: 'inflight' }>;
 
@@ -38,15 +38,14 @@ const MAX_RESUMES = 5;
  * Returns false, having sent nothing, when the fetcher delivered no byte at all (its download
  * failed at once, or it went away): the caller then falls back to the upstream itself.
  */
-export async function streamFromFetcher(req: Request, res: Response, deps: FetcherStreamDeps, location: Inflight, sha256: string, filename: string): Promise<boolean> {
+export async function streamFromFetcher(req: IncomingMessage, res: ServerResponse, deps: FetcherStreamDeps, location: Inflight, sha256: string, filename: string): Promise<boolean> {
   const headers = () => {
     // As for a stored file: a client (or cache) only ever holds a complete body, and a complete
     // body is a verified one (a mismatch cuts the connection before the last chunk).
-    res
-      .status(200)
-      .set(fileHeaders({ sha256, filename, contentType: 'application/octet-stream', cacheControl: IMMUTABLE_FILE, acceptRanges: true }))
-      .set('X-Orchard-Cache', 'miss');
-    if (location.size !== undefined) res.set('Content-Length', String(location.size));
+    res.statusCode = 200;
+    setHeaders(res, fileHeaders({ sha256, filename, contentType: 'application/octet-stream', cacheControl: IMMUTABLE_FILE, acceptRanges: true }));
+    res.setHeader('X-Orchard-Cache', 'miss');
+    if (location.size !== undefined) res.setHeader('Content-Length', String(location.size));
   };
   if (req.method === 'HEAD') {
     headers();

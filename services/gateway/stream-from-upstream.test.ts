@@ -11,7 +11,7 @@ import { UpstreamClient } from '../../libs/http/index.js';
 import { createLogger } from '../../libs/log/index.js';
 import { createMetrics } from '../../libs/metrics/index.js';
 import { errorHandler } from './http-errors.js';
-import { requestContext } from './request-context.js';
+import { requestContext, setRoute } from './request-context.js';
 import { streamFromUpstream } from './stream-from-upstream.js';
 
 const good = Buffer.alloc(300_000, 7);
@@ -106,16 +106,16 @@ describe('streamFromUpstream', () => {
     const upstream: UpstreamConfig = { name: 'local', protocol: 'pypi', url: `${upstreamOrigin}/`, priority: 10, auth: { type: 'none' }, credentialOrigins: [] };
     const logger = createLogger('gateway', 'info', logSink);
     const app = express();
-    app.use(requestContext(logger, metrics));
+    const context = requestContext(logger, metrics);
     app.get('/:name', async (req, res) => {
       const name = String(req.params.name);
-      res.locals.route = 'file';
+      setRoute(res, 'file');
       const source = { url: `${upstreamOrigin}/${name}`, upstream: 'local', filename: name };
       const sha256 = name.startsWith('big') ? bigSha : goodSha;
       await streamFromUpstream(req, res, client, req.query.removed ? undefined : upstream, source, sha256, metrics, LIMIT);
     });
     app.use(errorHandler(logger));
-    gateway = await listen(http.createServer(app));
+    gateway = await listen(http.createServer((req, res) => (context(req, res), app(req, res))));
   });
 
   afterAll(async () => {

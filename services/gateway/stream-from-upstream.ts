@@ -1,5 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import type { Request, Response } from 'express';
 import type { FileSource } from '../../libs/cache/index.js';
 import type { UpstreamConfig } from '../../libs/config/index.js';
 import { UpstreamError, asUpstreamError, statusError, type UpstreamClient } from '../../libs/http/index.js';
@@ -7,7 +7,7 @@ import type { Metrics } from '../../libs/metrics/index.js';
 import { VerifyingStream } from '../../libs/storage/index.js';
 import { bodyDelivered } from './body-delivery.js';
 import { HttpError } from './http-errors.js';
-import { fileHeaders } from './send-file.js';
+import { fileHeaders, setHeaders } from './send-file.js';
 
 /**
  * Streams a file straight from its upstream to the client (its fetch job completes the cached copy
@@ -21,8 +21,8 @@ import { fileHeaders } from './send-file.js';
  * and cut off before more than that many bytes are sent when it does not.
  */
 export async function streamFromUpstream(
-  req: Request,
-  res: Response,
+  req: IncomingMessage,
+  res: ServerResponse,
   http: UpstreamClient,
   upstream: UpstreamConfig | undefined,
   source: FileSource,
@@ -60,11 +60,10 @@ export async function streamFromUpstream(
     response.body.destroy();
     throw tooLarge(source.filename, maxFileBytes);
   }
-  res
-    .status(200)
-    .set(fileHeaders({ sha256, filename: source.filename, contentType: 'application/octet-stream', cacheControl: 'no-store', acceptRanges: false }))
-    .set('X-Orchard-Cache', 'pass-through');
-  if (typeof length === 'string' && /^\d+$/.test(length)) res.set('Content-Length', length);
+  res.statusCode = 200;
+  setHeaders(res, fileHeaders({ sha256, filename: source.filename, contentType: 'application/octet-stream', cacheControl: 'no-store', acceptRanges: false }));
+  res.setHeader('X-Orchard-Cache', 'pass-through');
+  if (typeof length === 'string' && /^\d+$/.test(length)) res.setHeader('Content-Length', length);
   if (req.method === 'HEAD') {
     response.body.resume();
     res.end();

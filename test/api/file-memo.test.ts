@@ -1,7 +1,7 @@
 /**
- * The gateway's in-process file memo: small cached files and metadata files, once served whole from
- * storage, are answered from memory by the fast path with exactly the express answer's headers and
- * bytes; ranges go to express; files over the entry bound are streamed from storage every time.
+ * The gateway's in-process memo for files: small cached files and metadata files, once read whole
+ * from storage, are answered from memory with exactly the headers and bytes of the answer from
+ * storage; files over the entry bound are streamed from storage every time.
  */
 import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
@@ -25,7 +25,7 @@ function comparable(res: Response): Record<string, string> {
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-describe('the in-process file memo (fast path for small cached files)', () => {
+describe('the in-process memo for small cached files', () => {
   const upstream = new FakeUpstream();
   let orchard: OrchardProcesses;
   let redis: Redis;
@@ -49,7 +49,7 @@ describe('the in-process file memo (fast path for small cached files)', () => {
     orchard = await OrchardProcesses.start({
       upstreams: `local=${upstream.url}`,
       services: ['gateway', 'fetcher'],
-      env: { ORCHARD_FILE_MEMO_BYTES: String(2 ** 20) },
+      env: { ORCHARD_MEMO_BYTES: String(2 ** 20) },
     });
     redis = new Redis(orchard.env.REDIS_URL!);
     for (const project of ['memo-file', 'memo-large']) await fetch(`${orchard.gatewayUrl}/simple/${project}/`).then((r) => r.arrayBuffer());
@@ -62,7 +62,7 @@ describe('the in-process file memo (fast path for small cached files)', () => {
     await upstream.stop();
   });
 
-  it('answers repeats of a small file with exactly what the express path sent', async () => {
+  it('answers repeats of a small file with exactly what the first answer from storage sent', async () => {
     const cold = await fetchBytes(url('memo-file', small));
     expect(cold.res.status).toBe(200);
     const fromStorage = await fetchBytes(url('memo-file', small));
@@ -99,7 +99,7 @@ describe('the in-process file memo (fast path for small cached files)', () => {
     expect(metadata.status).toBe(404);
   });
 
-  it('answers repeats of a metadata file with exactly what the express path sent', async () => {
+  it('answers repeats of a metadata file with exactly what the first answer from storage sent', async () => {
     const metadataUrl = `${url('memo-file', small)}.metadata`;
     const fromUpstream = await fetchBytes(metadataUrl);
     expect(fromUpstream.res.headers.get('x-orchard-cache')).toBe('miss');

@@ -16,7 +16,7 @@ function comparable(res: Response): Record<string, string> {
   return headers;
 }
 
-describe('the in-process page memo (fast path for warm pages)', () => {
+describe('the in-process memo for warm pages', () => {
   const upstream = new FakeUpstream();
   let orchard: OrchardProcesses;
   let redis: Redis;
@@ -43,7 +43,7 @@ describe('the in-process page memo (fast path for warm pages)', () => {
 
   const pageRequests = () => upstream.requests.filter((r) => r.path === '/simple/memo-demo/').length;
 
-  it('answers repeats with exactly what the express path sent, in every representation', async () => {
+  it('answers repeats with exactly what the answer read from Redis sent, in every representation', async () => {
     const representations: Array<Record<string, string>> = [{ accept: JSON_TYPE }, { accept: 'text/html', 'accept-encoding': 'gzip' }, { accept: 'text/html' }];
     for (const headers of representations) {
       await fetch(page, { headers }).then((r) => r.arrayBuffer());

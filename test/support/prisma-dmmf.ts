@@ -52,9 +52,10 @@ export async function loadDmmf(schemaPath: string): Promise<DmmfDatamodel> {
   const wasmPath = join(dirname(require.resolve('prisma/package.json')), 'build', 'prisma_schema_build_bg.wasm');
   const module = new WebAssembly.Module(await readFile(wasmPath));
   const decoder = new TextDecoder();
-  let ex: WasmExports | undefined;
+  // The imports below close over `ex`, declared after them: wasm calls them only once it runs
+  // (`__wbindgen_start` and `get_dmmf`), by when `ex` is set.
   const text = (ptr: number, len: number): string =>
-    decoder.decode(new Uint8Array(ex!.memory.buffer, ptr >>> 0, len >>> 0));
+    decoder.decode(new Uint8Array(ex.memory.buffer, ptr >>> 0, len >>> 0));
   const imports: Record<string, (...args: number[]) => unknown> = {};
   for (const { name } of WebAssembly.Module.imports(module)) {
     if (name.startsWith('__wbg_Error_')) imports[name] = (p, l) => new Error(text(p!, l!));
@@ -62,14 +63,14 @@ export async function loadDmmf(schemaPath: string): Promise<DmmfDatamodel> {
     else if (name.includes('wbindgen_throw')) imports[name] = (p, l) => { throw new Error(text(p!, l!)); };
     else if (name === '__wbindgen_init_externref_table') {
       imports[name] = () => {
-        const table = ex!.__wbindgen_externrefs;
+        const table = ex.__wbindgen_externrefs;
         const base = table.grow(4);
         table.set(0, undefined);
         [undefined, null, true, false].forEach((v, i) => table.set(base + i, v));
       };
     } else imports[name] = () => { throw new Error(`unexpected wasm import ${name}; Prisma's schema wasm changed`); };
   }
-  ex = new WebAssembly.Instance(module, { __wbindgen_placeholder__: imports }).exports as unknown as WasmExports;
+  const ex = new WebAssembly.Instance(module, { __wbindgen_placeholder__: imports }).exports as unknown as WasmExports;
   ex.__wbindgen_start();
 
   const schema = await readFile(schemaPath, 'utf8');

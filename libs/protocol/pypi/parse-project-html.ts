@@ -2,13 +2,13 @@
 import { Parser } from 'htmlparser2';
 import type { ProjectFile, ProjectPage, ProjectPageParser } from '../types.js';
 import { checkApiVersion, DEFAULT_API_VERSION } from './api-version.js';
-import { bodyText, lastPathSegment, resolveHttpUrl } from './body-text.js';
+import { lastPathSegment, resolveHttpUrl } from './body-text.js';
 import { MalformedPageError } from './errors.js';
 import { isSafeFilename } from './filenames.js';
 import { parseHashPair } from './hashes.js';
 import { parseBaseUrl } from './base-url.js';
 import { PageLimitError, type PageLimits } from '../page-limits.js';
-import { runToEnd, UNLIMITED } from './page-steps.js';
+import { parseWholeBody, UNLIMITED } from './page-steps.js';
 
 /** Options for {@link parseProjectHtml}. */
 export interface ParseProjectHtmlOptions {
@@ -219,7 +219,5 @@ export function parseProjectHtml(
   baseUrl: string,
   options: ParseProjectHtmlOptions = {},
 ): ProjectPage {
-  const parser = createProjectHtmlParser(baseUrl, UNLIMITED, options);
-  parser.write(typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-  return runToEnd(parser.end());
+  return parseWholeBody(createProjectHtmlParser(baseUrl, UNLIMITED, options), body);
 }

@@ -7,7 +7,7 @@ import { isSafeFilename } from './filenames.js';
 import { normalizeHashes, parseHashPair } from './hashes.js';
 import { parseBaseUrl } from './base-url.js';
 import { PageLimitError, type PageLimits } from '../page-limits.js';
-import { runToEnd, UNLIMITED } from './page-steps.js';
+import { parseWholeBody, UNLIMITED } from './page-steps.js';
 
 /** Options for {@link parseProjectJson}. */
 export interface ParseProjectJsonOptions {
@@ -107,18 +107,8 @@ function parseFile(entry: unknown, index: number, base: URL): ProjectFile | unde
     if (typeof uploadTime !== 'string') throw new MalformedPageError(`${where}.upload-time is not a string`);
     file.uploadTime = uploadTime;
   }
-  const extra: Json = {};
-  let hasExtra = false;
-  for (const [k, v] of Object.entries(entry)) {
-    if (!KNOWN_FILE_KEYS.has(k) && k !== '__proto__') {
-      extra[k] = v;
-      hasExtra = true;
-    }
-  }
-  if (hasExtra) {
-    checkDepth(extra, where);
-    file.extra = extra;
-  }
+  const extra = unknownKeys(entry, KNOWN_FILE_KEYS, where);
+  if (extra) file.extra = extra;
   return file;
 }
 
@@ -143,6 +133,25 @@ function checkDepth(value: unknown, where: string): void {
       if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1 });
     }
   }
+}
+
+/**
+ * The keys of `object` not in `known`, to pass through unchanged, or undefined when there are none.
+ * `__proto__` is never copied (assigning it would replace the result's prototype).
+ * @throws {MalformedPageError} when they nest deeper than {@link MAX_PASSTHROUGH_DEPTH}
+ */
+function unknownKeys(object: Json, known: ReadonlySet<string>, where: string): Json | undefined {
+  const extra: Json = {};
+  let hasExtra = false;
+  for (const [k, v] of Object.entries(object)) {
+    if (!known.has(k) && k !== '__proto__') {
+      extra[k] = v;
+      hasExtra = true;
+    }
+  }
+  if (!hasExtra) return undefined;
+  checkDepth(extra, where);
+  return extra;
 }
 
 /**
@@ -200,18 +209,8 @@ export function createProjectJsonParser(baseUrl: string, limits: PageLimits, opt
         }
         page.versions = versions;
       }
-      const extra: Json = {};
-      let hasExtra = false;
-      for (const [k, v] of Object.entries(doc)) {
-        if (!KNOWN_PAGE_KEYS.has(k) && k !== '__proto__') {
-          extra[k] = v;
-          hasExtra = true;
-        }
-      }
-      if (hasExtra) {
-        checkDepth(extra, 'the page');
-        page.extra = extra;
-      }
+      const extra = unknownKeys(doc, KNOWN_PAGE_KEYS, 'the page');
+      if (extra) page.extra = extra;
       return page;
     },
   };
@@ -228,7 +227,5 @@ export function parseProjectJson(
   baseUrl: string,
   options: ParseProjectJsonOptions = {},
 ): ProjectPage {
-  const parser = createProjectJsonParser(baseUrl, UNLIMITED, options);
-  parser.write(typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-  return runToEnd(parser.end());
+  return parseWholeBody(createProjectJsonParser(baseUrl, UNLIMITED, options), body);
 }

@@ -7,6 +7,7 @@ import type { ProjectPages } from '../../../libs/pages/index.js';
 import type { ProtocolAdapter } from '../../../libs/protocol/types.js';
 import { UpstreamConflictError, UpstreamInputError, type UpstreamRegistry } from '../../../libs/upstreams/index.js';
 import { HttpError, badRequest, notFound } from '../http-errors.js';
+import { setRoute } from '../request-context.js';
 
 export interface AdminRoutesDeps {
   /** ORCHARD_ADMIN_TOKEN; without it every admin path is a 404, like any unknown path. */
@@ -112,7 +113,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
 function authenticate(token: string | undefined): RequestHandler {
   const expected = token ? digest(token) : undefined;
   return (req, res, next) => {
-    res.locals.route = 'admin';
+    setRoute(res, 'admin');
     if (!expected) return next(notFound('not found'));
     const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
     if (!match || !timingSafeEqual(digest(match[1]!), expected)) {

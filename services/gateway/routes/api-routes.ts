@@ -5,6 +5,7 @@ import { EnvironmentQueryError, type ProtocolAdapter } from '../../../libs/proto
 import { badRequest, notFound, toHttpError } from '../http-errors.js';
 import { cursorId, PAGINATION_PARAMS, pageFields, parsePageRequest, withoutPagination } from './api-pagination.js';
 import { artifactView, dependentsView, releaseDependenciesView, unionSources } from './api-views.js';
+import { setRoute } from '../request-context.js';
 
 export interface ApiRoutesDeps {
   /** The protocol of the releases (names, versions, dependency conditions). */
@@ -118,7 +119,7 @@ function parseEnvironment(req: Request, protocol: ProtocolAdapter) {
  */
 function json(deps: ApiRoutesDeps, route: string, handler: (req: Request) => Promise<unknown>) {
   return async (req: Request, res: Response): Promise<void> => {
-    res.locals.route = route;
+    setRoute(res, route);
     res.set('Cache-Control', 'no-cache');
     try {
       res.status(200).json(await handler(req));

@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { OPS_ROUTES, createOpsHandler, opsRouteOf, type OpsEndpointsOptions } from '../../../libs/lifecycle/index.js';
+import { setRoute } from '../request-context.js';
 
 /** `/health`, `/ready` and `/metrics`: the same handler as the workers' ops server, mounted in express. */
 export function opsRoutes(deps: OpsEndpointsOptions): Router {
@@ -7,7 +8,7 @@ export function opsRoutes(deps: OpsEndpointsOptions): Router {
   const router = Router();
   router.get(Object.keys(OPS_ROUTES), async (req, res, next) => {
     const route = opsRouteOf(req.url);
-    if (route) res.locals.route = route;
+    if (route) setRoute(res, route);
     if (!(await handle(req, res))) next();
   });
   return router;

@@ -18,7 +18,7 @@ const LIMITS = { maxCentralDirectoryBytes: 64 * 1024 * 1024, maxEntries: 1_000_0
 async function zipOf(members: Array<{ name: string; data: Buffer | string; compress?: boolean }>, end: { forceZip64Format?: boolean } = {}): Promise<Buffer> {
   const zip = new ZipFile();
   for (const m of members) zip.addBuffer(Buffer.from(m.data), m.name, { compress: m.compress ?? true });
-  zip.end(end as { forceZip64Format: boolean });
+  zip.end({ comment: '', ...end } as Parameters<ZipFile['end']>[0]);
   const chunks: Buffer[] = [];
   for await (const c of zip.outputStream) chunks.push(c as Buffer);
   return Buffer.concat(chunks);

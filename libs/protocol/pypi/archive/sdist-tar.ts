@@ -23,9 +23,11 @@ export async function scanTarForPkgInfo(source: Readable, limits: TarScanLimits)
   const scan = new PkgInfoScan(limits);
   const parser = new Parser({
     onReadEntry: (entry) => scan.onEntry(entry),
-    onwarn: (code, message) => scan.onWarn(code, message),
+    // node-tar marks a cut-short archive by the entry it was reading (`data.entry`), not by a code.
+    onwarn: (code, _message, data) => scan.onWarn(code, data.entry !== undefined),
   });
-  parser.on('error', (err: Error) => scan.fail(tarReason(err.message), err));
+  // Only an abort reaches 'error' (a bare Parser is not strict): the bytes are not a tar.
+  parser.on('error', (err: Error) => scan.fail('not a tar archive', err));
 
   let head: Buffer | undefined = Buffer.alloc(0);
   for await (const chunk of tarBytes(source, limits.maxDecompressedBytes)) {
@@ -98,8 +100,8 @@ class PkgInfoScan {
     return true;
   }
 
-  onWarn(code: string, message: string): void {
-    if (code === 'TAR_BAD_ARCHIVE' || code === 'TAR_ABORT') this.fail(tarReason(message));
+  onWarn(code: string, truncated: boolean): void {
+    if (code === 'TAR_BAD_ARCHIVE' || code === 'TAR_ABORT') this.fail(truncated ? 'truncated tar archive' : 'not a tar archive');
   }
 
   fail(reason: string, cause?: unknown): void {
@@ -116,10 +118,6 @@ class PkgInfoScan {
     if (this.fallback) return this.fallback;
     throw new ArchiveError('no PKG-INFO');
   }
-}
-
-function tarReason(message: string): string {
-  return /truncated/i.test(message) ? 'truncated tar archive' : 'not a tar archive';
 }
 
 /**

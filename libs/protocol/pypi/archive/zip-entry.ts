@@ -77,6 +77,7 @@ function readBounded(zip: ZipArchive, entry: ZipEntry, label: string): Promise<B
 /** A failure of the source (storage, bounds) as itself; unzipper's own errors as archive errors. */
 function translate(zip: ZipArchive, err: unknown, label: string): Error {
   if (zip.source.failure) return zip.source.failure;
+  // unzipper signals a stream that ended early only by this message (a plain Error, no code).
   if (err instanceof Error && err.message === 'FILE_ENDED') return new ArchiveError('truncated archive', { cause: err });
   return new ArchiveError(`corrupt ${label} data`, { cause: err });
 }

@@ -1,0 +1,119 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { UpstreamConfig } from '../../libs/config/index.js';
+import type { UpstreamClient } from '../../libs/http/index.js';
+import type { Metrics } from '../../libs/metrics/index.js';
+import { BodyTooLargeError, readBounded } from '../../libs/pages/index.js';
+import { blobKey, type BlobStore } from '../../libs/storage/index.js';
+import type { FileLocator } from './file-locator.js';
+import { HttpError } from './http-errors.js';
+import type { MetadataFiles } from './metadata-files.js';
+import { ReadMemo, type MemoFile } from './read-memo.js';
+import { sendBuffer, sendStoredFile } from './send-file.js';
+import { streamFromFetcher, type FetcherStreamDeps } from './stream-from-fetcher.js';
+import { streamFromUpstream } from './stream-from-upstream.js';
+
+export interface FileAnswersDeps {
+  files: FileLocator;
+  metadata: MetadataFiles;
+  store: BlobStore;
+  http: UpstreamClient;
+  upstreams: () => Promise<UpstreamConfig[]>;
+  metrics: Metrics;
+  /** ORCHARD_MAX_FILE_BYTES: the largest file streamed straight from an upstream. */
+  maxFileBytes: number;
+  /** `redirect`: cached files answer 307 to a presigned storage URL (s3) instead of streaming. */
+  downloadMode: 'stream' | 'redirect';
+  /** Small verified files (and metadata files) are remembered here by URL path. */
+  memo: ReadMemo;
+  /** Following downloads in progress at the fetcher that owns them. */
+  inflight: FetcherStreamDeps;
+}
+
+const CONTENT_TYPE = 'application/octet-stream';
+
+/**
+ * `/files/<project>/<sha256>/<filename>` and its PEP 658 `.metadata` sibling: from the memo, from
+ * storage, following the fetcher's download in progress, or (the one fallback) from the upstream.
+ */
+export class FileAnswers {
+  constructor(private readonly deps: FileAnswersDeps) {}
+
+  /** Answers from the memo when it holds this URL (a listing confirmed it and the bytes were verified). */
+  remembered(req: IncomingMessage, res: ServerResponse, project: string, sha256: string, filename: string): boolean {
+    const entry = this.deps.memo.file(ReadMemo.fileKey(project, sha256, filename));
+    if (!entry) return false;
+    if (!filename.endsWith('.metadata')) this.deps.metrics.cacheLookups.inc({ category: 'artifact', result: 'hit' });
+    this.sendWhole(req, res, entry, filename, 'memory');
+    return true;
+  }
+
+  metadataFile(req: IncomingMessage, res: ServerResponse, project: string, sha256: string, filename: string): Promise<void> {
+    return this.deps.metadata.serve(req, res, project, sha256, filename);
+  }
+
+  async file(req: IncomingMessage, res: ServerResponse, project: string, sha256: string, filename: string): Promise<void> {
+    const { deps } = this;
+    let location = await deps.files.locate(project, sha256, filename);
+    // A byte range (a resumed download, uv reading a wheel's central directory) is answered from
+    // storage: a download in progress is awaited for a while rather than answered in full.
+    if (location.kind === 'inflight' && req.headers.range !== undefined) location = (await deps.files.untilStored(location)) ?? location;
+    const send = (size?: number) =>
+      sendStoredFile(req, res, deps.store, deps.metrics, { key: blobKey(sha256), sha256, filename, contentType: CONTENT_TYPE, size, redirect: deps.downloadMode === 'redirect' });
+    if (location.kind === 'stored') {
+      if (location.size !== undefined && this.memoizable(req, location.size)) {
+        if (await this.readWhole(req, res, { project, sha256, filename, size: location.size })) return;
+      } else if (await send(location.size)) return;
+      location = await deps.files.refetch(project, sha256, filename);
+      if (location.kind === 'stored') {
+        if (await send()) return;
+        throw inconsistentStorage();
+      }
+    }
+    if (location.kind === 'inflight' && (await streamFromFetcher(req, res, deps.inflight, location, sha256, filename))) return;
+    // No fetcher took the job in time, or its download broke before a byte (or the queue is down):
+    // the one fallback that streams from the upstream itself.
+    const upstream = (await deps.upstreams()).find((u) => u.name === location.source.upstream);
+    await streamFromUpstream(req, res, deps.http, upstream, location.source, sha256, deps.metrics, deps.maxFileBytes);
+  }
+
+  /** A plain GET of a file small enough for the memo (redirect mode always sends clients to storage). */
+  private memoizable(req: IncomingMessage, size: number): boolean {
+    return this.deps.memo.acceptsFile(size) && this.deps.downloadMode !== 'redirect' && req.method === 'GET';
+  }
+
+  /** Reads a small stored file whole, sends it, and remembers it. Returns false when the store does not have it. */
+  private async readWhole(req: IncomingMessage, res: ServerResponse, file: { project: string; sha256: string; filename: string; size: number }): Promise<boolean> {
+    const blob = await this.deps.store.get(blobKey(file.sha256));
+    if (!blob) return false;
+    let body: Buffer;
+    try {
+      body = await readBounded(blob.body, file.size, file.filename);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) throw inconsistentStorage();
+      throw err;
+    }
+    if (body.length !== file.size) throw inconsistentStorage();
+    const entry: MemoFile = { kind: 'file', body, sha256: file.sha256, contentType: CONTENT_TYPE };
+    this.deps.memo.putFile(ReadMemo.fileKey(file.project, file.sha256, file.filename), entry);
+    this.sendWhole(req, res, entry, file.filename, 'storage');
+    return true;
+  }
+
+  /**
+   * A file held whole in memory, with the same headers as one streamed from storage (which, for a
+   * file, carries no `X-Orchard-Cache`: that header marks answers not from storage).
+   */
+  private sendWhole(req: IncomingMessage, res: ServerResponse, entry: MemoFile, filename: string, source: 'memory' | 'storage'): void {
+    if (filename.endsWith('.metadata')) res.setHeader('X-Orchard-Cache', 'hit');
+    else {
+      res.once('finish', () => {
+        if (req.method === 'GET' && (res.statusCode === 200 || res.statusCode === 206)) this.deps.metrics.bytesServed.inc({ source }, Number(res.getHeader('content-length')));
+      });
+    }
+    sendBuffer(req, res, entry.body, { sha256: entry.sha256, filename, contentType: entry.contentType });
+  }
+}
+
+function inconsistentStorage(): HttpError {
+  return new HttpError(503, 'storage_inconsistent', 'the cached file is not readable from storage right now');
+}

@@ -1,0 +1,135 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { UpstreamError } from '../../libs/http/index.js';
+import type { ProjectPages, RootPages } from '../../libs/pages/index.js';
+import type { ProtocolAdapter } from '../../libs/protocol/index.js';
+import { HttpError, notFound } from './http-errors.js';
+import { choosePageVariant, variantEtag, type Variant, type VariantRequest } from './page-variant.js';
+import { ReadMemo, type MemoPage } from './read-memo.js';
+import { isFresh } from './send-file.js';
+
+export interface PageAnswersDeps {
+  protocol: ProtocolAdapter;
+  pages: ProjectPages;
+  indexTtlSeconds: number;
+  memo: ReadMemo;
+  /** The root `/simple/` list; absent, `/simple/` is a 404. */
+  root?: RootPages;
+  rootTtlSeconds: number;
+}
+
+/** What one page answer is written from: a fresh memo entry or the page cache's answer. */
+interface PageToSend {
+  body: Buffer;
+  etag: string;
+  upstream: string;
+  cache: string;
+  ageSeconds?: number;
+}
+
+/**
+ * `/simple/<project>/` and `/simple/`: PEP 503 HTML and PEP 691 JSON from one cached, pre-rendered
+ * page per project. Fresh hits are remembered in the {@link ReadMemo} for `ORCHARD_PAGE_MEMO_MS`;
+ * a remembered page is written by the same code as one just read from Redis.
+ */
+export class PageAnswers {
+  constructor(private readonly deps: PageAnswersDeps) {}
+
+  get hasRoot(): boolean {
+    return this.deps.root !== undefined;
+  }
+
+  async project(req: IncomingMessage, res: ServerResponse, project: string, request: VariantRequest): Promise<void> {
+    const { memo, protocol } = this.deps;
+    const { variant, contentType, encoding } = choosePageVariant(request, res, protocol);
+    const key = ReadMemo.pageKey(project, variant);
+    const remembered = memo.page(key);
+    if (remembered) {
+      this.send(req, res, { ...remembered, cache: 'hit' }, variant, contentType, encoding);
+      return;
+    }
+    const answer = await this.deps.pages.serve(project, variant).catch((err: unknown) => {
+      if (!(err instanceof UpstreamError)) throw err;
+      throw new HttpError(err.failure === 'timeout' ? 504 : 502, 'upstream_failed', `no cached page for ${project} and ${err.message}`);
+    });
+    res.setHeader('X-Orchard-Cache', answer.cache);
+    if (answer.status === 'missing') throw notFound(`project ${project} not found on any configured upstream`);
+    const page: PageToSend = { body: answer.body, etag: answer.meta.etag, upstream: answer.meta.upstream ?? '', cache: answer.cache, ageSeconds: answer.ageSeconds };
+    // A fresh hit with more than the memo's lifetime of freshness left is remembered.
+    if (memo.pagesEnabled && answer.cache === 'hit') {
+      const age = (answer.ageSeconds ?? this.deps.indexTtlSeconds) + 1;
+      if ((this.deps.indexTtlSeconds - age) * 1000 > memo.pageTtlMs) memo.putPage(key, pageEntry(page));
+    }
+    this.send(req, res, page, variant, contentType, encoding);
+  }
+
+  private send(req: IncomingMessage, res: ServerResponse, page: PageToSend, variant: Variant, contentType: string, encoding: string | null): void {
+    const etag = variantEtag(page.etag, variant);
+    res.setHeader('X-Orchard-Cache', page.cache);
+    res.setHeader('ETag', etag);
+    res.setHeader('Content-Type', contentType);
+    res.setHeader('Cache-Control', `public, max-age=${this.deps.indexTtlSeconds}`);
+    res.setHeader('X-Orchard-Upstream', page.upstream);
+    // A stale page says how long ago Orchard last heard from the upstream about it (RFC 9111 Age).
+    if (page.cache.startsWith('stale') && page.ageSeconds !== undefined) res.setHeader('Age', String(page.ageSeconds));
+    if (isFresh(req, etag)) {
+      // A 304 repeats the ETag (pip and uv store it); it has no body, so no Content-Encoding.
+      res.statusCode = 304;
+      res.end();
+      return;
+    }
+    if (encoding) res.setHeader('Content-Encoding', encoding);
+    res.setHeader('Content-Length', String(page.body.length));
+    res.statusCode = 200;
+    res.end(req.method === 'HEAD' ? undefined : page.body);
+  }
+
+  /** `/simple/`: the list of every project the upstreams know, streamed from Redis. */
+  async root(req: IncomingMessage, res: ServerResponse, request: VariantRequest): Promise<void> {
+    const root = this.deps.root;
+    if (!root) throw notFound('not found');
+    const { variant, contentType, encoding } = choosePageVariant(request, res, this.deps.protocol);
+    const answer = await root.serve(variant);
+    res.setHeader('Content-Type', contentType);
+    if (answer.kind === 'uncached') {
+      // Redis is down: rendered from the upstreams for this request, uncompressed, length unknown.
+      res.setHeader('X-Orchard-Cache', 'uncached');
+      res.setHeader('Cache-Control', 'no-cache');
+      res.statusCode = 200;
+      await stream(req, res, answer.body);
+      return;
+    }
+    const etag = variantEtag(answer.meta.etag, variant);
+    res.setHeader('ETag', etag);
+    res.setHeader('Cache-Control', `public, max-age=${this.deps.rootTtlSeconds}`);
+    res.setHeader('X-Orchard-Cache', answer.cache);
+    if (isFresh(req, etag)) {
+      res.statusCode = 304;
+      res.end();
+      return;
+    }
+    if (encoding) res.setHeader('Content-Encoding', encoding);
+    res.setHeader('Content-Length', String(answer.length));
+    res.statusCode = 200;
+    await stream(req, res, answer.body());
+  }
+}
+
+function pageEntry(page: PageToSend): MemoPage {
+  return { kind: 'page', body: page.body, etag: page.etag, upstream: page.upstream };
+}
+
+/** Streams with backpressure; a client that goes away stops the reads. */
+async function stream(req: IncomingMessage, res: ServerResponse, body: AsyncIterable<Buffer> | Iterable<Buffer>): Promise<void> {
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  await pipeline(Readable.from(body), res).catch((err: unknown) => {
+    if (!res.headersSent) throw err;
+    // The client went away, or the source broke after the headers: only the connection can say so
+    // (the access log and metrics count the answer as cut off).
+    res.destroy();
+  });
+}

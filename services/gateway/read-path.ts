@@ -1,0 +1,121 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../../libs/log/index.js';
+import type { ProtocolAdapter } from '../../libs/protocol/index.js';
+import { isSha256Hex } from '../../libs/storage/index.js';
+import type { FileAnswers } from './file-answers.js';
+import { HttpError, answerError, badRequest, notFound } from './http-errors.js';
+import type { PageAnswers } from './page-answers.js';
+import type { VariantRequest } from './page-variant.js';
+import { setRoute } from './request-context.js';
+
+export interface ReadPathDeps {
+  /** The protocol the index routes serve (it validates and normalises project names). */
+  protocol: ProtocolAdapter;
+  pages: PageAnswers;
+  files: FileAnswers;
+  logger: Logger;
+}
+
+const SIMPLE = '/simple';
+const FILES = '/files/';
+const FILENAME = /^[A-Za-z0-9][A-Za-z0-9._+!-]{0,254}$/;
+const METADATA = '.metadata';
+
+/**
+ * The one implementation of the index and file routes, on bare node:http (express, with its
+ * routing and per-request wrapping, serves the JSON API, admin and ops routes):
+ *
+ * - `GET`/`HEAD /simple/` (root list) and `/simple/<project>/` (project page; `/simple` and
+ *   `/simple/<Name>` redirect to the canonical URL, keeping the query);
+ * - `GET`/`HEAD /files/<project>/<sha256>/<filename>` and its `.metadata` sibling.
+ *
+ * Every failure is answered by the same error writer as express's ({@link answerError}).
+ */
+export class ReadPath {
+  constructor(private readonly deps: ReadPathDeps) {}
+
+  /** Whether the request is one of the read path's (anything else is express's). */
+  static owns(req: IncomingMessage): boolean {
+    const url = req.url;
+    if (url === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    if (url.startsWith(FILES)) return true;
+    if (!url.startsWith(SIMPLE)) return false;
+    const next = url.charCodeAt(SIMPLE.length);
+    return Number.isNaN(next) || next === 47 /* / */ || next === 63 /* ? */;
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    this.route(req, res).catch((err: unknown) => answerError(req, res, err, this.deps.logger));
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url!;
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const query = q < 0 ? '' : url.slice(q);
+    if (path.startsWith(FILES)) return this.file(req, res, path.slice(FILES.length));
+    const { pages } = this.deps;
+    if (path === SIMPLE || path === `${SIMPLE}/`) {
+      if (!pages.hasRoot) throw notFound('not found');
+      setRoute(res, 'simple_root');
+      if (path === SIMPLE) return redirect(res, `${SIMPLE}/${query}`);
+      return pages.root(req, res, variantRequest(req, query));
+    }
+    const rest = path.slice(SIMPLE.length + 1);
+    const slash = rest.indexOf('/');
+    // `/simple/<project>` or `/simple/<project>/`; anything deeper is not a route.
+    if (slash >= 0 && slash !== rest.length - 1) throw notFound('not found');
+    setRoute(res, 'simple_project');
+    const raw = decodeSegment(slash < 0 ? rest : rest.slice(0, -1));
+    const { protocol } = this.deps;
+    if (!protocol.isValidProjectName(raw)) throw badRequest('invalid project name');
+    const project = protocol.normalizeName(raw);
+    if (slash < 0 || project !== raw) return redirect(res, `${SIMPLE}/${project}/${query}`);
+    return pages.project(req, res, project, variantRequest(req, query));
+  }
+
+  private async file(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
+    const segments = rest.split('/');
+    if (segments.length !== 3) throw notFound('not found');
+    const [project, sha256, filename] = segments.map(decodeSegment) as [string, string, string];
+    const metadata = filename.endsWith(METADATA);
+    setRoute(res, metadata ? 'metadata' : 'file');
+    const { protocol, files } = this.deps;
+    if (!protocol.isValidProjectName(project) || protocol.normalizeName(project) !== project) throw badRequest('invalid project name');
+    if (!isSha256Hex(sha256)) throw badRequest('invalid file id: expected a lowercase sha256');
+    if (!FILENAME.test(filename) || filename.includes('..')) throw badRequest('invalid file name');
+    if (files.remembered(req, res, project, sha256, filename)) return;
+    if (metadata) return files.metadataFile(req, res, project, sha256, filename.slice(0, -METADATA.length));
+    return files.file(req, res, project, sha256, filename);
+  }
+}
+
+/** One path segment, %-decoded; an undecodable escape is the client's error. */
+function decodeSegment(segment: string): string {
+  if (!segment.includes('%')) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch (err) {
+    if (err instanceof URIError) throw new HttpError(400, 'bad_request', 'malformed request');
+    throw err;
+  }
+}
+
+/** The `format` query parameter (PEP 691) when given once, with the negotiation headers. */
+function variantRequest(req: IncomingMessage, query: string): VariantRequest {
+  let format: string | undefined;
+  if (query.length > 1) {
+    const values = new URLSearchParams(query.slice(1)).getAll('format');
+    if (values.length === 1) format = values[0];
+  }
+  return { accept: req.headers.accept, acceptEncoding: req.headers['accept-encoding'], format };
+}
+
+function redirect(res: ServerResponse, location: string): void {
+  const body = Buffer.from(`Moved Permanently. Redirecting to ${location}`);
+  res.statusCode = 301;
+  res.setHeader('Location', location);
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('Content-Length', String(body.length));
+  res.end(body);
+}

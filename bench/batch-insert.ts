@@ -108,9 +108,7 @@ function shapeCounts(artifacts: number): number[] {
 }
 
 /** Runs the benchmark on a fresh database and returns its result. */
-export async function runBatchInsertBench(
-  options: { artifacts?: number; requirements?: number; batchRuns?: number; rowRuns?: number } = {},
-): Promise<BatchInsertResult> {
+export async function runBatchInsertBench(options: { artifacts?: number; requirements?: number; batchRuns?: number; rowRuns?: number } = {}): Promise<BatchInsertResult> {
   const n = options.requirements ?? 10_000;
   const deps = requirements(n);
   const db = await createTestDatabase();

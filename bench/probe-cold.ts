@@ -23,10 +23,12 @@ const json = { accept: 'application/vnd.pypi.simple.v1+json' };
 for (const p of corpus.smallProjects.slice(0, 30)) {
   const pageUrl = `${o.url}/simple/${p}/`;
   let fileUrl = '';
-  rows.coldPage!.push(await ms(async () => {
-    const page = (await (await fetch(pageUrl, { headers: json })).json()) as { files: Array<{ url: string }> };
-    fileUrl = new URL(page.files[0]!.url, pageUrl).toString();
-  }));
+  rows.coldPage!.push(
+    await ms(async () => {
+      const page = (await (await fetch(pageUrl, { headers: json })).json()) as { files: Array<{ url: string }> };
+      fileUrl = new URL(page.files[0]!.url, pageUrl).toString();
+    }),
+  );
   rows.coldFile!.push(await ms(() => drain(fileUrl)));
   rows.warmPage!.push(await ms(async () => (await fetch(pageUrl, { headers: json })).arrayBuffer()));
   rows.warmFile!.push(await ms(() => drain(fileUrl)));

@@ -74,7 +74,9 @@ try {
   if (target === 'small') {
     const project = corpus.smallProjects[0]!;
     const pageUrl = `${url}/simple/${project}/`;
-    const page = (await (await fetch(pageUrl, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as { files: Array<{ url: string; filename: string; hashes: { sha256: string } }> };
+    const page = (await (await fetch(pageUrl, { headers: { accept: 'application/vnd.pypi.simple.v1+json' } })).json()) as {
+      files: Array<{ url: string; filename: string; hashes: { sha256: string } }>;
+    };
     const file = page.files[0]!;
     orchardUrl = new URL(file.url, pageUrl).toString();
     limitUrl = `${upstream.url}/files/${file.filename}`;

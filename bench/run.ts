@@ -15,7 +15,7 @@ import { ensureCorpus } from './lib/corpus.js';
 import { BareNodeServer } from './lib/bare-node.js';
 import { mirrorOrchard } from './lib/mirror.js';
 import { StaticServer } from './lib/nginx.js';
-import { OrchardUnderTest, startBenchOrchard } from './lib/orchard.js';
+import { startBenchOrchard } from './lib/orchard.js';
 import { measureCachedPageDuringFill } from './lib/page-fill-latency.js';
 import { RssSampler } from './lib/rss.js';
 import { measureSlowHerd } from './lib/slow-herd.js';
@@ -41,7 +41,9 @@ const memory: Record<string, number> = {};
 function figure(f: Omit<Figure, 'ratio'> & { ratio?: number }): void {
   const ratio = f.ratio ?? f.orchard / f.limit;
   figures.push({ ...f, ratio: Math.round(ratio * 1000) / 1000 });
-  console.log(`  ${f.name}: orchard ${f.orchard.toFixed(2)} ${f.unit}, nginx ${f.limit.toFixed(2)} ${f.unit}, ratio ${ratio.toFixed(3)}${f.target ? ` (target ${f.target}: ${f.met ? 'met' : 'MISSED'})` : ''}`);
+  console.log(
+    `  ${f.name}: orchard ${f.orchard.toFixed(2)} ${f.unit}, nginx ${f.limit.toFixed(2)} ${f.unit}, ratio ${ratio.toFixed(3)}${f.target ? ` (target ${f.target}: ${f.met ? 'met' : 'MISSED'})` : ''}`,
+  );
 }
 
 function ensureTools(): void {
@@ -49,7 +51,10 @@ function ensureTools(): void {
   if (missing.length === 0) return;
   console.log(`installing ${missing.join(', ')} from Debian's packages`);
   execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-  execFileSync('apt-get', ['install', '-y', '-qq', ...missing.map((m) => (m === 'nginx' ? 'nginx-light' : m))], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  execFileSync('apt-get', ['install', '-y', '-qq', ...missing.map((m) => (m === 'nginx' ? 'nginx-light' : m))], {
+    stdio: 'inherit',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
 }
 
 async function pageThroughput(orchardUrl: string, mirror: StaticServer, mirrorDir: string, project: string, workers: number, connectionCounts = [32, 256]): Promise<void> {
@@ -161,7 +166,13 @@ async function main(): Promise<void> {
       });
     }
     const warm = [...rounds].sort((a, b) => a.orchard / a.mirror - b.orchard / b.mirror)[1]!;
-    const extra = Object.fromEntries(rounds.flatMap((r, i) => [[`orchard${i + 1}`, r.orchard], [`mirror${i + 1}`, r.mirror], [`upstream${i + 1}`, r.upstream]]));
+    const extra = Object.fromEntries(
+      rounds.flatMap((r, i) => [
+        [`orchard${i + 1}`, r.orchard],
+        [`mirror${i + 1}`, r.mirror],
+        [`upstream${i + 1}`, r.upstream],
+      ]),
+    );
     figure({
       name: "warm pip install vs nginx serving Orchard's bytes, median of 3 (s)",
       orchard: warm.orchard,
@@ -172,7 +183,13 @@ async function main(): Promise<void> {
       met: warm.orchard <= 1.15 * warm.mirror,
       extra,
     });
-    figure({ name: 'warm pip install vs the upstream straight from nginx, same round (s)', orchard: warm.orchard, limit: warm.upstream, unit: 's', ratio: warm.orchard / warm.upstream });
+    figure({
+      name: 'warm pip install vs the upstream straight from nginx, same round (s)',
+      orchard: warm.orchard,
+      limit: warm.upstream,
+      unit: 's',
+      ratio: warm.orchard / warm.upstream,
+    });
 
     console.log('warm index pages…');
     await drain(`${o.url}/simple/${corpus.hotProject}/`);
@@ -196,8 +213,14 @@ async function main(): Promise<void> {
     const smalls = corpus.smallProjects.slice(0, 200);
     const smallUrls: Array<{ orchard: string; nginx: string }> = [];
     for (const p of smalls) smallUrls.push(await smallFileUrls(o.url, p, upstream.url));
-    const smallSeconds = await timed(smallUrls.map((u) => () => drain(u.orchard)), 16);
-    const directSmall = await timed(smallUrls.map((u) => () => drain(u.nginx)), 16);
+    const smallSeconds = await timed(
+      smallUrls.map((u) => () => drain(u.orchard)),
+      16,
+    );
+    const directSmall = await timed(
+      smallUrls.map((u) => () => drain(u.nginx)),
+      16,
+    );
     figure({ name: 'cold small-file fetches (files/s)', orchard: smalls.length / smallSeconds, limit: smalls.length / directSmall, unit: 'files/s' });
 
     console.log('cached small files (fs store, file memo)…');
@@ -217,7 +240,13 @@ async function main(): Promise<void> {
     try {
       const bo = await runWrk(`${bare.url}/page`, { connections: 32, seconds: SECONDS });
       const bn = await runWrk(`${mirror.url}/page.html`, { connections: 32, seconds: SECONDS });
-      figure({ name: 'bare node:http (no Orchard), page html, 32 connections (req/s)', orchard: bo.requestsPerSecond, limit: bn.requestsPerSecond, unit: 'req/s', extra: latency(bo, bn) });
+      figure({
+        name: 'bare node:http (no Orchard), page html, 32 connections (req/s)',
+        orchard: bo.requestsPerSecond,
+        limit: bn.requestsPerSecond,
+        unit: 'req/s',
+        extra: latency(bo, bn),
+      });
       await fileThroughput('bare node:http (no Orchard) 200 MB', `${bare.url}/file`, bigDirect, false);
     } finally {
       await bare.stop();
@@ -227,8 +256,14 @@ async function main(): Promise<void> {
     const hugeUrl = `${o.url}/files/${corpus.huge.project}/${corpus.huge.sha256}/${corpus.huge.filename}`;
     await drain(`${o.url}/simple/${corpus.huge.project}/`);
     const hugeSamplers = (['gateway', 'fetcher', 'extractor'] as const).map((s) => [s, new RssSampler(o.pid(s)).start()] as const);
-    await timed(Array.from({ length: 10 }, () => () => drain(hugeUrl)), 10);
-    await timed(Array.from({ length: 10 }, () => () => drain(hugeUrl)), 10);
+    await timed(
+      Array.from({ length: 10 }, () => () => drain(hugeUrl)),
+      10,
+    );
+    await timed(
+      Array.from({ length: 10 }, () => () => drain(hugeUrl)),
+      10,
+    );
     for (const [s, sampler] of hugeSamplers) memory[`${s} peak RSS, 10×1 GB downloads (MiB)`] = await sampler.stop();
   } finally {
     for (const [s, sampler] of samplers) memory[`${s} peak RSS, whole fs run (MiB)`] = await sampler.stop();
@@ -243,7 +278,15 @@ async function main(): Promise<void> {
     limit: fill.idle.p99Ms,
     unit: 'ms',
     ratio: fill.filling.p99Ms / fill.idle.p99Ms,
-    extra: { fills: fill.fills, secondsPerFill: fill.secondsPerFill, pageBytes: fill.pageBytes, fillingRps: fill.filling.requestsPerSecond, idleRps: fill.idle.requestsPerSecond, fillingP50Ms: fill.filling.p50Ms, idleP50Ms: fill.idle.p50Ms },
+    extra: {
+      fills: fill.fills,
+      secondsPerFill: fill.secondsPerFill,
+      pageBytes: fill.pageBytes,
+      fillingRps: fill.filling.requestsPerSecond,
+      idleRps: fill.idle.requestsPerSecond,
+      fillingP50Ms: fill.filling.p50Ms,
+      idleP50Ms: fill.idle.p50Ms,
+    },
   });
   memory['gateway peak RSS while maximal pages fill (MiB)'] = fill.gatewayPeakRssMiB;
 
@@ -279,7 +322,14 @@ async function main(): Promise<void> {
     await fileThroughput('s3 200 MB', url, `${upstream.url}/files/${corpus.big.filename}`);
     // s3rver itself (a presigned GET straight to it) against nginx: how much of the S3 figure is
     // s3rver's own cost rather than Orchard's.
-    const store = new S3BlobStore({ endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true });
+    const store = new S3BlobStore({
+      endpoint: s3.endpoint,
+      bucket: s3.bucket,
+      region: s3.region,
+      accessKeyId: s3.accessKeyId,
+      secretAccessKey: s3.secretAccessKey,
+      forcePathStyle: true,
+    });
     const direct = await store.presignedUrl(blobKey(corpus.big.sha256), { expiresInSeconds: 600 });
     await store.close();
     await fileThroughput('s3rver direct (no Orchard) 200 MB', direct, `${upstream.url}/files/${corpus.big.filename}`, false);
@@ -318,7 +368,8 @@ async function main(): Promise<void> {
   const out = path.join(HERE, 'results', `bench-${result.date.slice(0, 10)}.json`);
   await writeFile(out, JSON.stringify(result, null, 2));
   console.log('\n| figure | Orchard | nginx | ratio | target |\n|---|---|---|---|---|');
-  for (const f of figures) console.log(`| ${f.name} | ${f.orchard.toFixed(1)} | ${f.limit.toFixed(1)} | ${f.ratio.toFixed(2)} | ${f.target ? `${f.target} ${f.met ? '✓' : '✗'}` : ''} |`);
+  for (const f of figures)
+    console.log(`| ${f.name} | ${f.orchard.toFixed(1)} | ${f.limit.toFixed(1)} | ${f.ratio.toFixed(2)} | ${f.target ? `${f.target} ${f.met ? '✓' : '✗'}` : ''} |`);
   for (const [k, v] of Object.entries(memory)) console.log(`| ${k} | ${v} MiB | | | < 200 MiB ${v < 200 ? '✓' : '✗'} |`);
   console.log(`\nwritten to ${out} in ${result.seconds} s`);
 }

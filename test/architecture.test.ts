@@ -72,7 +72,9 @@ function protocolBoundaryViolations(sources: SourceText[], implementations: stri
         parent !== undefined &&
         ts.isStringLiteral(node) &&
         (ts.isImportDeclaration(parent) || ts.isExportDeclaration(parent) || (ts.isCallExpression(parent) && parent.expression.kind === ts.SyntaxKind.ImportKeyword));
-      const named = !specifier && (ts.isIdentifier(node) || ts.isPrivateIdentifier(node) || ts.isStringLiteralLike(node) || ts.isTemplateLiteralToken(node) || ts.isRegularExpressionLiteral(node));
+      const named =
+        !specifier &&
+        (ts.isIdentifier(node) || ts.isPrivateIdentifier(node) || ts.isStringLiteralLike(node) || ts.isTemplateLiteralToken(node) || ts.isRegularExpressionLiteral(node));
       if (named) {
         const token = node.getText(source);
         for (const [name, pattern] of Object.entries(PROTOCOL_NAMES)) {

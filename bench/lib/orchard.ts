@@ -55,7 +55,7 @@ export class OrchardUnderTest {
     const connection = new Redis(this.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
     const all = Object.values(queues).map((q) => new Queue(q.name, { connection, prefix: this.env.ORCHARD_QUEUE_PREFIX }));
     try {
-      for (const deadline = Date.now() + timeoutMs; ; ) {
+      for (const deadline = Date.now() + timeoutMs; ;) {
         const counts = await Promise.all(all.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
         if (counts.every((c) => Object.values(c).every((n) => n === 0))) return;
         if (Date.now() > deadline) throw new Error(`queues still busy: ${JSON.stringify(counts)}`);

@@ -29,7 +29,9 @@ function maximalPage(files: number): Buffer {
   for (let i = 0; i < files; i++) {
     const sha = createHash('sha256').update(String(i)).digest('hex');
     const name = `huge-${i}.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl`;
-    parts.push(`<a href="https://files.example/packages/${sha.slice(0, 2)}/${sha.slice(2, 4)}/${sha}/${name}#sha256=${sha}" data-requires-python="&gt;=3.8" data-core-metadata="sha256=${sha}" data-dist-info-metadata="sha256=${sha}">${name}</a><br />\n`);
+    parts.push(
+      `<a href="https://files.example/packages/${sha.slice(0, 2)}/${sha.slice(2, 4)}/${sha}/${name}#sha256=${sha}" data-requires-python="&gt;=3.8" data-core-metadata="sha256=${sha}" data-dist-info-metadata="sha256=${sha}">${name}</a><br />\n`,
+    );
   }
   parts.push('</body></html>\n');
   return Buffer.from(parts.join(''));

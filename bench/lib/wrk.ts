@@ -10,7 +10,10 @@ export interface LoadResult {
 }
 
 /** Runs wrk (Debian's package) against one URL and parses its summary. */
-export function runWrk(url: string, options: { connections: number; seconds: number; headers?: Record<string, string>; threads?: number; timeoutSeconds?: number }): Promise<LoadResult> {
+export function runWrk(
+  url: string,
+  options: { connections: number; seconds: number; headers?: Record<string, string>; threads?: number; timeoutSeconds?: number },
+): Promise<LoadResult> {
   // A 200 MB download takes longer than wrk's 2 s default timeout: it would count as an error.
   const args = ['-t', String(options.threads ?? 2), '-c', String(options.connections), '-d', `${options.seconds}s`, '--latency', '--timeout', `${options.timeoutSeconds ?? 30}s`];
   for (const [k, v] of Object.entries(options.headers ?? {})) args.push('-H', `${k}: ${v}`);

@@ -122,7 +122,10 @@ describe('Redis cache (real Redis)', () => {
       // A dropped connection may have lost messages: the subscriber forgets everything when it is back.
       // Only this test's subscriber connections (named below): the shared Redis has others.
       const clients = (await redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string;
-      const ids = clients.split('\n').filter((line) => line.includes(`name=${prefix}-`)).map((line) => /\bid=(\d+)/.exec(line)![1]!);
+      const ids = clients
+        .split('\n')
+        .filter((line) => line.includes(`name=${prefix}-`))
+        .map((line) => /\bid=(\d+)/.exec(line)![1]!);
       expect(ids).toHaveLength(2);
       for (const id of ids) await redis.client('KILL', 'ID', id);
       await until(() => received.length >= 2);

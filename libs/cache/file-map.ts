@@ -74,7 +74,12 @@ export class FileMap {
     // The marker field keeps the map present for a page that lists no file, and holds its format and generation.
     const fields: string[] = [MARKER, `${FORMAT}${generation}`];
     for (const [id, source] of files) fields.push(id, JSON.stringify(source));
-    await this.redis.multi().del(key).hset(key, ...fields).expire(key, this.ttlSeconds).exec();
+    await this.redis
+      .multi()
+      .del(key)
+      .hset(key, ...fields)
+      .expire(key, this.ttlSeconds)
+      .exec();
   }
 }
 

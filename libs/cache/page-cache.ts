@@ -49,13 +49,7 @@ export class PageCache {
 
   /** The page's meta and one representation; null on a miss. Throws when Redis is unreachable. */
   async get(protocol: string, project: string, variant: PageVariant): Promise<CachedPage | null> {
-    const [meta, body, failed, metadata] = await this.redis.hmgetBuffer(
-      this.keys.key('index', protocol, project),
-      'meta',
-      variant,
-      'failed',
-      PAGE_METADATA_FIELD,
-    );
+    const [meta, body, failed, metadata] = await this.redis.hmgetBuffer(this.keys.key('index', protocol, project), 'meta', variant, 'failed', PAGE_METADATA_FIELD);
     if (!meta) return null;
     const page: CachedPage = { meta: JSON.parse(meta.toString('utf8')) as PageMeta, body: body ?? null };
     if (failed) page.revalidationFailedAt = Number(failed.toString('utf8'));
@@ -76,19 +70,18 @@ export class PageCache {
   }
 
   /** Replaces the whole page atomically (MULTI): readers never see bodies of two versions. */
-  async put(
-    protocol: string,
-    project: string,
-    meta: PageMeta,
-    bodies: Partial<Record<PageVariant, Buffer | string>>,
-    keepSeconds: number,
-  ): Promise<void> {
+  async put(protocol: string, project: string, meta: PageMeta, bodies: Partial<Record<PageVariant, Buffer | string>>, keepSeconds: number): Promise<void> {
     const key = this.keys.key('index', protocol, project);
     const fields: Array<string | Buffer> = ['meta', JSON.stringify(meta)];
     for (const [variant, body] of Object.entries(bodies)) {
       if (body !== undefined) fields.push(variant, body);
     }
-    await this.redis.multi().del(key).hset(key, ...fields).expire(key, Math.max(1, keepSeconds)).exec();
+    await this.redis
+      .multi()
+      .del(key)
+      .hset(key, ...fields)
+      .expire(key, Math.max(1, keepSeconds))
+      .exec();
   }
 
   /** Renews freshness only (an upstream 304): the bodies stay. */

@@ -44,11 +44,7 @@ export function waitForRedis(redis: Redis, timeoutMs = 3_000): Promise<boolean> 
  * The /ready checks for Redis: `redis` (the queues' connection, REDIS_URL) and, when the cache lives
  * in a Redis of its own (ORCHARD_CACHE_REDIS_URL), `cacheRedis` too. With one Redis there is one check.
  */
-export function redisReadinessChecks(
-  queue: Redis,
-  cache: Redis,
-  urls: { redisUrl: string; cacheRedisUrl: string },
-): Record<string, () => Promise<unknown>> {
+export function redisReadinessChecks(queue: Redis, cache: Redis, urls: { redisUrl: string; cacheRedisUrl: string }): Record<string, () => Promise<unknown>> {
   if (urls.cacheRedisUrl === urls.redisUrl) return { redis: () => cache.ping() };
   return { redis: () => queue.ping(), cacheRedis: () => cache.ping() };
 }

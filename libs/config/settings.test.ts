@@ -7,9 +7,7 @@ describe('loadSettings', () => {
     expect(s.gatewayPort).toBe(8080);
     expect(s.databaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/orchard');
     expect(s.redisUrl).toBe('redis://127.0.0.1:6379/0');
-    expect(s.upstreams).toEqual([
-      { name: 'pypi', protocol: 'pypi', url: 'https://pypi.org/simple/', priority: 10, auth: { type: 'none' }, credentialOrigins: [] },
-    ]);
+    expect(s.upstreams).toEqual([{ name: 'pypi', protocol: 'pypi', url: 'https://pypi.org/simple/', priority: 10, auth: { type: 'none' }, credentialOrigins: [] }]);
     expect(s.storage).toEqual({ kind: 'fs', root: expect.stringMatching(/\/data$/) });
     expect(s.indexTtlSeconds).toBe(300);
     expect(s.adminToken).toBeUndefined();

@@ -15,9 +15,7 @@ export class ConfigError extends Error {
 }
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /**
  * Every setting Orchard reads, with its default. Each variable is documented here and in the
@@ -95,7 +93,10 @@ const schema = z.object({
    * `http://127.0.0.1:<ORCHARD_FETCHER_PORT>`; in Kubernetes the pod's IP, from the downward API).
    * `{hostname}` stands for the machine's host name (Docker Compose replicas).
    */
-  ORCHARD_FETCHER_STREAM_URL: z.string().regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'must be an http(s) URL').optional(),
+  ORCHARD_FETCHER_STREAM_URL: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'must be an http(s) URL')
+    .optional(),
   /** Local directory a fetcher spools downloads in while they run (default: the OS temp directory). */
   ORCHARD_FETCHER_SPOOL_DIR: z.string().min(1).optional(),
   ORCHARD_EXTRACTOR_PORT: int(1, 65535).default(9102),
@@ -129,9 +130,15 @@ const schema = z.object({
    */
   ORCHARD_JOB_STALLED_MS: int(500, 600_000).default(15_000),
   /** Prefix of every BullMQ queue key (lets tests and tenants share one Redis). */
-  ORCHARD_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('orchard-bull'),
+  ORCHARD_QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('orchard-bull'),
   /** Prefix of every cache key; the design's `orchard`. */
-  ORCHARD_CACHE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('orchard'),
+  ORCHARD_CACHE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('orchard'),
   ORCHARD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**
    * Milliseconds the gateway keeps a project page it just served as a fresh cache hit in its memo,
@@ -217,14 +224,10 @@ export interface Settings {
 
 /** Reads and validates the environment once; throws ConfigError naming every bad variable. */
 export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
-  const input = Object.fromEntries(
-    Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
-  );
+  const input = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
   const result = schema.safeParse(input);
   if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
-    );
+    throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const raw = result.data;
   const problems: string[] = [];

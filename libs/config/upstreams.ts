@@ -1,8 +1,5 @@
 /** Authentication Orchard presents to one upstream (and only to that upstream's origin). */
-export type UpstreamAuth =
-  | { type: 'none' }
-  | { type: 'basic'; username: string; password: string }
-  | { type: 'bearer'; token: string };
+export type UpstreamAuth = { type: 'none' } | { type: 'basic'; username: string; password: string } | { type: 'bearer'; token: string };
 
 /** One configured upstream index. */
 export interface UpstreamConfig {
@@ -38,11 +35,7 @@ export function parseUpstreams(value: string, env: NodeJS.ProcessEnv, protocol: 
     seen.add(name);
     const parsed = parseUpstreamUrl(entry.slice(eq + 1), name);
     const token = env[`ORCHARD_UPSTREAM_${name.toUpperCase().replace(/-/g, '_')}_TOKEN`];
-    const auth: UpstreamAuth = token
-      ? { type: 'bearer', token }
-      : parsed.username
-        ? { type: 'basic', username: parsed.username, password: parsed.password }
-        : { type: 'none' };
+    const auth: UpstreamAuth = token ? { type: 'bearer', token } : parsed.username ? { type: 'basic', username: parsed.username, password: parsed.password } : { type: 'none' };
     const origins = env[`ORCHARD_UPSTREAM_${name.toUpperCase().replace(/-/g, '_')}_CREDENTIAL_ORIGINS`];
     return {
       name,
@@ -50,7 +43,12 @@ export function parseUpstreams(value: string, env: NodeJS.ProcessEnv, protocol: 
       url: parsed.url,
       priority: (index + 1) * 10,
       auth,
-      credentialOrigins: origins ? origins.split(/[\s,]+/).filter(Boolean).map((o) => new URL(o).origin) : [],
+      credentialOrigins: origins
+        ? origins
+            .split(/[\s,]+/)
+            .filter(Boolean)
+            .map((o) => new URL(o).origin)
+        : [],
     };
   });
 }

@@ -46,12 +46,7 @@ export interface DependentKey {
 }
 
 /** One artifact's requirements in declared order, after `afterId`. */
-export async function artifactDependencyPage(
-  prisma: PrismaClient,
-  artifactSha256: string,
-  afterId: bigint | undefined,
-  limit: number,
-): Promise<Page<ArtifactDependency>> {
+export async function artifactDependencyPage(prisma: PrismaClient, artifactSha256: string, afterId: bigint | undefined, limit: number): Promise<Page<ArtifactDependency>> {
   const rows = await prisma.artifactDependency.findMany({
     where: { artifactSha256, ...(afterId === undefined ? {} : { id: { gt: afterId } }) },
     orderBy: { id: 'asc' },
@@ -130,13 +125,7 @@ export async function declaringArtifacts(prisma: PrismaClient, artifactSha256s: 
  * pair has at least one entry and only the pair of `after` may have none left, so that many pairs
  * always fill a page.
  */
-export async function dependentsPage(
-  prisma: PrismaClient,
-  protocol: ReleaseProtocol,
-  name: string,
-  after: DependentKey | undefined,
-  limit: number,
-): Promise<Page<DependentEntry>> {
+export async function dependentsPage(prisma: PrismaClient, protocol: ReleaseProtocol, name: string, after: DependentKey | undefined, limit: number): Promise<Page<DependentEntry>> {
   const required = protocol.normalizeName(name);
   const window = limit + 2;
   const projects = await prisma.$queryRaw<Array<{ project: string }>>`

@@ -15,9 +15,7 @@ const UNIQUE_VIOLATION = '23505';
 
 /** The SQLSTATE code of a PostgreSQL error, if it is one. */
 export function pgCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error
-    ? String((error as { code: unknown }).code)
-    : undefined;
+  return typeof error === 'object' && error !== null && 'code' in error ? String((error as { code: unknown }).code) : undefined;
 }
 
 /**

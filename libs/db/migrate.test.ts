@@ -21,7 +21,6 @@ interface Row {
   applied_steps_count: number;
 }
 
-
 describe('runMigrations', () => {
   const cleanups: Array<() => Promise<void>> = [];
   afterEach(async () => {
@@ -100,10 +99,7 @@ describe('runMigrations', () => {
       await mkdir(join(dir, name));
       await writeFile(join(dir, name, 'migration.sql'), sql);
     }
-    expect(await runMigrations({ databaseUrl: db.url, migrationsDir: dir })).toEqual([
-      '20261130000000_a',
-      '20261201000000_b',
-    ]);
+    expect(await runMigrations({ databaseUrl: db.url, migrationsDir: dir })).toEqual(['20261130000000_a', '20261201000000_b']);
   });
 
   it('refuses to run when an applied migration file was changed, naming it', async () => {
@@ -119,11 +115,11 @@ describe('runMigrations', () => {
   it('refuses to run after a failed migration recorded by another tool', async () => {
     const db = await freshDatabase();
     await runMigrations({ databaseUrl: db.url });
-    await queryRows(
-      db.url,
-      `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, logs) VALUES ($1, $2, $3, 'boom')`,
-      ['00000000-0000-4000-8000-000000000000', 'x'.repeat(64), '20261130000000_broken'],
-    );
+    await queryRows(db.url, `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, logs) VALUES ($1, $2, $3, 'boom')`, [
+      '00000000-0000-4000-8000-000000000000',
+      'x'.repeat(64),
+      '20261130000000_broken',
+    ]);
     await expect(runMigrations({ databaseUrl: db.url })).rejects.toThrow(/20261130000000_broken failed/);
   });
 

@@ -103,8 +103,7 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<stri
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 /** Reads the recorded migrations, oldest first. */
-export const SELECT_MIGRATION_ROWS =
-  'SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations" ORDER BY started_at';
+export const SELECT_MIGRATION_ROWS = 'SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations" ORDER BY started_at';
 
 /**
  * The files not yet applied, after checking the recorded history is sound.
@@ -115,8 +114,7 @@ export function pendingMigrations(files: MigrationFile[], rows: MigrationRow[]):
   const failed = live.find((r) => r.finished_at === null);
   if (failed) {
     throw new MigrationError(
-      `migration ${failed.migration_name} failed or is still in progress (finished_at is null); ` +
-        'resolve it (e.g. `prisma migrate resolve`) before migrating again',
+      `migration ${failed.migration_name} failed or is still in progress (finished_at is null); ` + 'resolve it (e.g. `prisma migrate resolve`) before migrating again',
       failed.migration_name,
     );
   }
@@ -127,11 +125,7 @@ export function pendingMigrations(files: MigrationFile[], rows: MigrationRow[]):
     if (recorded === undefined) {
       pending.push(file);
     } else if (!checksumMatches(file, recorded)) {
-      throw new MigrationError(
-        `migration ${file.name} was modified after it was applied ` +
-          `(recorded checksum ${recorded}, file checksum ${file.checksum})`,
-        file.name,
-      );
+      throw new MigrationError(`migration ${file.name} was modified after it was applied ` + `(recorded checksum ${recorded}, file checksum ${file.checksum})`, file.name);
     }
   }
   return pending;
@@ -143,15 +137,9 @@ async function applyMigration(client: pg.Client, file: MigrationFile, logger?: M
   const id = randomUUID();
   await client.query('BEGIN');
   try {
-    await client.query(
-      'INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at) VALUES ($1, $2, $3, now())',
-      [id, file.checksum, file.name],
-    );
+    await client.query('INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at) VALUES ($1, $2, $3, now())', [id, file.checksum, file.name]);
     await client.query(file.sql);
-    await client.query(
-      'UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1',
-      [id],
-    );
+    await client.query('UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1 WHERE id = $1', [id]);
     await client.query('COMMIT');
   } catch (error) {
     // The failed statement is the error to report; a failed ROLLBACK (connection gone) ends the transaction anyway.

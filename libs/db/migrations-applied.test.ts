@@ -9,7 +9,6 @@ import { MigrationsNotAppliedError, checkMigrationsApplied } from './migrations-
 
 const migrationsDir = findMigrationsDir();
 
-
 async function databaseExists(url: string): Promise<boolean> {
   const name = new URL(url).pathname.slice(1);
   return (await queryRows(await testServerUrl(), 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).length === 1;

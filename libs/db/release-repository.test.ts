@@ -91,7 +91,13 @@ describe('ReleaseRepository.recordExtraction (one multi-row insert)', () => {
 
   it('writes 10,000 requirements in one go', async () => {
     const sha = await artifact('big');
-    const deps = Array.from({ length: 10_000 }, (_, i) => ({ name: `dep-${i}`, specifier: '>=1', extras: ['a'], marker: 'python_version >= "3"', raw: `dep-${i}>=1; python_version >= "3"` }));
+    const deps = Array.from({ length: 10_000 }, (_, i) => ({
+      name: `dep-${i}`,
+      specifier: '>=1',
+      extras: ['a'],
+      marker: 'python_version >= "3"',
+      raw: `dep-${i}>=1; python_version >= "3"`,
+    }));
     expect((await releases.recordExtraction(extraction(sha, deps))).dependencies).toBe(10_000);
     expect(await prisma.artifactDependency.count({ where: { artifactSha256: sha } })).toBe(10_000);
   });
@@ -128,7 +134,9 @@ describe('ReleaseRepository queries for the API and re-extraction', () => {
 
   it('gives dependents their url and raw requirement', async () => {
     const sha = await artifact('app');
-    await releases.recordExtraction(extraction(sha, [{ name: 'Lib', specifier: '', extras: [], url: 'https://x.example/lib.whl', raw: 'Lib @ https://x.example/lib.whl' }], { project: 'app' }));
+    await releases.recordExtraction(
+      extraction(sha, [{ name: 'Lib', specifier: '', extras: [], url: 'https://x.example/lib.whl', raw: 'Lib @ https://x.example/lib.whl' }], { project: 'app' }),
+    );
     expect((await releases.dependentsPage('lib', undefined, 10)).items).toEqual([
       expect.objectContaining({ project: 'app', url: 'https://x.example/lib.whl', raw: 'Lib @ https://x.example/lib.whl' }),
     ]);
@@ -145,7 +153,9 @@ describe('dependency rows (Prisma createMany with skipDuplicates)', () => {
     ];
     const sha = await artifact('via-create-many');
     expect((await new ReleaseRepository(prisma, pypiProtocol).recordExtraction(extraction(sha, deps))).dependencies).toBe(3);
-    const rows = (await prisma.artifactDependency.findMany({ where: { artifactSha256: sha }, orderBy: { id: 'asc' } })).map(({ name, specifier, extras, marker, url, extra, raw }) => ({ name, specifier, extras, marker, url, extra, raw }));
+    const rows = (await prisma.artifactDependency.findMany({ where: { artifactSha256: sha }, orderBy: { id: 'asc' } })).map(
+      ({ name, specifier, extras, marker, url, extra, raw }) => ({ name, specifier, extras, marker, url, extra, raw }),
+    );
     expect(rows).toEqual([
       { name: 'zope-interface', specifier: '>=5', extras: [], marker: null, url: null, extra: null, raw: 'Zope.Interface>=5' },
       { name: 'b', specifier: '', extras: ['x', 'y,z', 'q"uote', '{brace}'], marker: 'extra == "Dev"', url: null, extra: 'dev', raw: 'b[x]; extra == "Dev"' },

@@ -71,9 +71,7 @@ function extraction(artifactSha256: string, project: string, version: string, de
 describe('ArtifactRepository', () => {
   it('counts distinct URLs atomically under concurrency', async () => {
     const base = fetched('requests');
-    const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => artifacts.recordFetched({ ...base, url: `https://mirror${i}.example/requests.whl` })),
-    );
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => artifacts.recordFetched({ ...base, url: `https://mirror${i}.example/requests.whl` })));
     expect(results.every((r) => r.urlAdded)).toBe(true);
     expect((await artifacts.find(base.sha256))?.refCount).toBe(20);
     expect(await prisma.cachedUrl.count({ where: { artifactSha256: base.sha256 } })).toBe(20);
@@ -133,7 +131,11 @@ describe('ReleaseRepository', () => {
   it('writes the release and its dependencies, and a re-run replaces rather than duplicates', async () => {
     const a = fetched('requests');
     await artifacts.recordFetched(a);
-    const deps = [dep('charset_normalizer', '<4,>=2'), dep('idna', '<4,>=2.5'), dep('PySocks', '!=1.5.7,>=1.5.6', { extra: 'socks', marker: 'extra == "socks"', raw: 'PySocks!=1.5.7,>=1.5.6; extra == "socks"' })];
+    const deps = [
+      dep('charset_normalizer', '<4,>=2'),
+      dep('idna', '<4,>=2.5'),
+      dep('PySocks', '!=1.5.7,>=1.5.6', { extra: 'socks', marker: 'extra == "socks"', raw: 'PySocks!=1.5.7,>=1.5.6; extra == "socks"' }),
+    ];
     const first = await releases.recordExtraction(extraction(a.sha256, 'Requests', '2.32.3', deps));
     expect(first.dependencies).toBe(3);
     expect(first.release).toMatchObject({ project: 'requests', metadataStatus: 'ok', metadataError: null, providesExtra: ['socks'] });
@@ -190,8 +192,28 @@ describe('ReleaseRepository', () => {
     const dependents = await releases.dependentsPage('ATTRS', undefined, 10);
     expect(dependents).toEqual({
       items: [
-        { project: 'aiohttp', version: '3.8.0', specifier: '>=17.3.0', extras: ['x'], marker: null, url: null, extra: null, raw: 'Attrs>=17.3.0', artifacts: [{ sha256: older.sha256, filename: older.filename }] },
-        { project: 'aiohttp', version: '3.9.0', specifier: '>=17.3.0', extras: [], marker: null, url: null, extra: null, raw: 'attrs>=17.3.0', artifacts: [{ sha256: other.sha256, filename: other.filename }] },
+        {
+          project: 'aiohttp',
+          version: '3.8.0',
+          specifier: '>=17.3.0',
+          extras: ['x'],
+          marker: null,
+          url: null,
+          extra: null,
+          raw: 'Attrs>=17.3.0',
+          artifacts: [{ sha256: older.sha256, filename: older.filename }],
+        },
+        {
+          project: 'aiohttp',
+          version: '3.9.0',
+          specifier: '>=17.3.0',
+          extras: [],
+          marker: null,
+          url: null,
+          extra: null,
+          raw: 'attrs>=17.3.0',
+          artifacts: [{ sha256: other.sha256, filename: other.filename }],
+        },
       ],
       more: false,
     });

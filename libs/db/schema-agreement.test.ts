@@ -132,11 +132,7 @@ describe('schema.prisma and the migrations agree', () => {
         const field = model.fields.find((f) => f.name === name);
         return field?.dbName ?? name;
       };
-      const sets = [
-        ...model.fields.filter((f) => f.isId || f.isUnique).map((f) => [f.name]),
-        ...(model.primaryKey ? [model.primaryKey.fields] : []),
-        ...model.uniqueFields,
-      ];
+      const sets = [...model.fields.filter((f) => f.isId || f.isUnique).map((f) => [f.name]), ...(model.primaryKey ? [model.primaryKey.fields] : []), ...model.uniqueFields];
       for (const set of sets) expect(unique).toContain(`${table}(${set.map(column).join(',')})`);
     }
   });

@@ -5,11 +5,37 @@ const policy = (allowedHosts: string[] = []) => new AddressPolicy({ denyPrivateN
 
 describe('AddressPolicy', () => {
   it.each([
-    '0.0.0.0', '10.1.2.3', '100.64.0.1', '127.0.0.1', '127.9.9.9', '169.254.169.254', '172.16.0.1', '172.31.255.255',
-    '192.168.1.1', '198.18.0.1', '224.0.0.1', '::', '::1', 'fc00::1', 'fd12:3456::1', 'fe80::1', 'fe80::1%eth0', '::ffff:10.0.0.1', '::ffff:127.0.0.1',
+    '0.0.0.0',
+    '10.1.2.3',
+    '100.64.0.1',
+    '127.0.0.1',
+    '127.9.9.9',
+    '169.254.169.254',
+    '172.16.0.1',
+    '172.31.255.255',
+    '192.168.1.1',
+    '198.18.0.1',
+    '224.0.0.1',
+    '::',
+    '::1',
+    'fc00::1',
+    'fd12:3456::1',
+    'fe80::1',
+    'fe80::1%eth0',
+    '::ffff:10.0.0.1',
+    '::ffff:127.0.0.1',
     // IPv4-mapped in hex, IPv4-compatible, IPv4-translated, NAT64 (well-known and local-use), 6to4.
-    '::ffff:7f00:1', '::ffff:a9fe:a9fe', '::127.0.0.1', '::a9fe:a9fe', '::ffff:0:10.0.0.1', '64:ff9b::127.0.0.1', '64:ff9b::a9fe:a9fe',
-    '64:ff9b::c0a8:101', '64:ff9b:1::8.8.8.8', '2002:7f00:1::1', '2002:a9fe:a9fe::',
+    '::ffff:7f00:1',
+    '::ffff:a9fe:a9fe',
+    '::127.0.0.1',
+    '::a9fe:a9fe',
+    '::ffff:0:10.0.0.1',
+    '64:ff9b::127.0.0.1',
+    '64:ff9b::a9fe:a9fe',
+    '64:ff9b::c0a8:101',
+    '64:ff9b:1::8.8.8.8',
+    '2002:7f00:1::1',
+    '2002:a9fe:a9fe::',
   ])('denies %s', (address) => {
     expect(isPrivateAddress(address)).toBe(true);
     expect(() => policy().check('host.example', address, 'other-origin')).toThrow(DeniedAddressError);

@@ -126,9 +126,7 @@ describe('UpstreamClient: credentials per origin, redirects, failures', () => {
     const closed = await server(() => {});
     const origin = closed.origin;
     await closed.close();
-    const refused = await client
-      .get({ ...upstream(basic), url: `${origin}/simple/` }, `${origin}/simple/x/`)
-      .catch((e: unknown) => e);
+    const refused = await client.get({ ...upstream(basic), url: `${origin}/simple/` }, `${origin}/simple/x/`).catch((e: unknown) => e);
     expect((refused as UpstreamError).failure).toBe('unreachable');
     for (const err of [timeout, refused]) {
       expect(String((err as Error).message)).not.toContain(SECRET);
@@ -160,7 +158,7 @@ describe('UpstreamClient: private addresses', () => {
     await fileHost.close();
   });
 
-  it("connects to an upstream on a private address, its own origin only, by default", async () => {
+  it('connects to an upstream on a private address, its own origin only, by default', async () => {
     const res = await client.get(upstream(), `${index.origin}/files/a.whl`);
     expect(res.status).toBe(200);
     expect(await text(res.body)).toBe('ok /files/a.whl');

@@ -145,7 +145,13 @@ describe('drainWorkers and runWorker, failures', () => {
     const { logger: log, lines } = capturingLogger();
     const closed: string[] = [];
     const fake = (name: string, fail: boolean) =>
-      ({ name, close: async () => { closed.push(name); if (fail) throw new Error('connection lost'); } }) as unknown as Worker;
+      ({
+        name,
+        close: async () => {
+          closed.push(name);
+          if (fail) throw new Error('connection lost');
+        },
+      }) as unknown as Worker;
     await drainWorkers([fake('fetch', true), fake('refresh', false)], { graceMs: 1_000, logger: log });
     expect(closed).toEqual(['fetch', 'refresh']);
     expect(lines).toEqual([expect.objectContaining({ level: 40, queue: 'fetch', err: 'connection lost', msg: 'worker did not close cleanly' })]);

@@ -30,10 +30,7 @@ export class JobHandback {
    * Wraps a worker's job handler so that its job can be handed back (see the class comment). Log
    * lines the handler writes carry the queue and job id.
    */
-  wrap<Payload, Result>(
-    queue: string,
-    handler: (payload: Payload, job: Job, signal: AbortSignal) => Promise<Result>,
-  ): (payload: Payload, job: Job) => Promise<Result> {
+  wrap<Payload, Result>(queue: string, handler: (payload: Payload, job: Job, signal: AbortSignal) => Promise<Result>): (payload: Payload, job: Job) => Promise<Result> {
     return async (payload, job) => {
       try {
         return await withLogContext({ queue, jobId: job.id }, () => handler(payload, job, this.controller.signal));

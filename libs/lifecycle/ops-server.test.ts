@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createMetrics } from '../metrics/index.js';
 import { closeServer, startOpsServer } from './ops-server.js';
 
-describe('the workers\' ops server', () => {
+describe("the workers' ops server", () => {
   let server: http.Server | undefined;
   afterEach(async () => {
     if (server) await closeServer(server);

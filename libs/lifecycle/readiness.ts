@@ -19,10 +19,7 @@ export class CheckPending extends Error {
  * Runs every check concurrently, each bounded by a timeout; ready when all pass. `degraded` names
  * the checks that did not.
  */
-export async function runChecks(
-  checks: Record<string, Check>,
-  timeoutMs = 2_000,
-): Promise<{ ready: boolean; degraded: string[]; checks: Record<string, CheckResult> }> {
+export async function runChecks(checks: Record<string, Check>, timeoutMs = 2_000): Promise<{ ready: boolean; degraded: string[]; checks: Record<string, CheckResult> }> {
   const entries = await Promise.all(
     Object.entries(checks).map(async ([name, check]): Promise<[string, CheckResult]> => {
       const started = performance.now();
@@ -57,5 +54,7 @@ export function readinessBody(result: Awaited<ReturnType<typeof runChecks>>, det
 }
 
 function shortReason(err: unknown): string {
-  return errorReason(err, 400).replace(/\w+:\/\/[^\s]*/g, '[url]').slice(0, 200);
+  return errorReason(err, 400)
+    .replace(/\w+:\/\/[^\s]*/g, '[url]')
+    .slice(0, 200);
 }

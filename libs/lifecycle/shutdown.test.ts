@@ -15,7 +15,13 @@ describe('Shutdown', () => {
     const ran: string[] = [];
     const shutdown = new Shutdown(logger, 5_000);
     shutdown.add({ name: 'a', run: async () => void ran.push('a') });
-    shutdown.add({ name: 'b', run: async () => { ran.push('b'); throw new Error('boom'); } });
+    shutdown.add({
+      name: 'b',
+      run: async () => {
+        ran.push('b');
+        throw new Error('boom');
+      },
+    });
     shutdown.add({ name: 'c', run: async () => void ran.push('c') });
     await shutdown.run('test');
     expect(ran).toEqual(['a', 'b', 'c']);

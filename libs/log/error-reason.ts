@@ -28,7 +28,10 @@ function reasonOf(err: unknown, depth: number): string | undefined {
 function meaningfulLine(message: string): string | undefined {
   const embedded = /Message: `([^`]+)`/.exec(message)?.[1]?.trim();
   if (embedded) return embedded;
-  const lines = message.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const lines = message
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
   if (lines.length === 0) return undefined;
   // Prisma client errors open with "Invalid `…` invocation" and a code frame; the reason is last.
   return /^Invalid `.*` invocation/.test(lines[0]!) ? lines[lines.length - 1] : lines[0];

@@ -10,7 +10,15 @@ function capture(): { stream: Writable; lines: () => Record<string, unknown>[] }
       done();
     },
   });
-  return { stream, lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    stream,
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 describe('createLogger', () => {
@@ -25,21 +33,24 @@ describe('createLogger', () => {
   it('redacts credentials wherever they appear in the logged object', () => {
     const out = capture();
     const logger = createLogger('fetcher', 'info', out.stream);
-    logger.info({
-      authorization: 'Bearer top-secret-1',
-      headers: { authorization: 'Basic dG9wOnNlY3JldA==', cookie: 'session=top-secret-2' },
-      req: { headers: { authorization: 'Bearer top-secret-3', 'proxy-authorization': 'Basic top-secret-4' } },
-      upstream: { auth: { type: 'basic', password: 'top-secret-5' }, token: 'top-secret-6' },
-      password: 'top-secret-7',
-      storage: { secretAccessKey: 'top-secret-8' },
-      settings: { databaseUrl: 'postgresql://u:top-secret-9@db/x', redisUrl: 'redis://:top-secret-10@r:6379', adminToken: 'top-secret-11' },
-    }, 'with secrets');
+    logger.info(
+      {
+        authorization: 'Bearer top-secret-1',
+        headers: { authorization: 'Basic dG9wOnNlY3JldA==', cookie: 'session=top-secret-2' },
+        req: { headers: { authorization: 'Bearer top-secret-3', 'proxy-authorization': 'Basic top-secret-4' } },
+        upstream: { auth: { type: 'basic', password: 'top-secret-5' }, token: 'top-secret-6' },
+        password: 'top-secret-7',
+        storage: { secretAccessKey: 'top-secret-8' },
+        settings: { databaseUrl: 'postgresql://u:top-secret-9@db/x', redisUrl: 'redis://:top-secret-10@r:6379', adminToken: 'top-secret-11' },
+      },
+      'with secrets',
+    );
     const text = JSON.stringify(out.lines());
     expect(text).not.toMatch(/top-secret|dG9wOnNlY3JldA/);
     expect(out.lines()[0]).toMatchObject({ authorization: '[redacted]', password: '[redacted]', headers: { authorization: '[redacted]' } });
   });
 
-  it('adds the request id of the surrounding request context to every line, the line\'s own fields winning', async () => {
+  it("adds the request id of the surrounding request context to every line, the line's own fields winning", async () => {
     const out = capture();
     const logger = createLogger('gateway', 'info', out.stream);
     logger.info('outside');

@@ -37,13 +37,7 @@ export function fileLink(project: string, sha256: string, filename: string): str
  * `extracted` (file sha256 → sha256 of the metadata file Orchard extracted from it) lets the page
  * advertise PEP 658 metadata the upstream did not offer.
  */
-export async function buildPage(
-  protocol: ProtocolAdapter,
-  project: string,
-  upstream: string,
-  page: ProjectPage,
-  extracted?: ReadonlyMap<string, string>,
-): Promise<BuiltPage> {
+export async function buildPage(protocol: ProtocolAdapter, project: string, upstream: string, page: ProjectPage, extracted?: ReadonlyMap<string, string>): Promise<BuiltPage> {
   const files = new Map<string, FileSource>();
   const kept: ProjectFile[] = [];
   for (const file of page.files) {
@@ -84,12 +78,7 @@ export function extractedMetadataCandidates(protocol: ProtocolAdapter, model: Pr
  * metadata applied; the ETag is a content hash of what clients see. Rendering pauses between chunks
  * and compression runs off the event loop, so a page of 100,000 files never stalls other requests.
  */
-export async function renderPage(
-  protocol: ProtocolAdapter,
-  project: string,
-  model: ProjectPage,
-  extracted?: ReadonlyMap<string, string>,
-): Promise<RenderedPage> {
+export async function renderPage(protocol: ProtocolAdapter, project: string, model: ProjectPage, extracted?: ReadonlyMap<string, string>): Promise<RenderedPage> {
   const slices = new TimeSlices();
   let extractedMetadata = 0;
   let served = model;

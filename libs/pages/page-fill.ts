@@ -71,9 +71,7 @@ export class PageFiller {
   fill(project: string, request: FillRequest): Promise<Filled> {
     const running = this.inflight.get(project);
     if (running) return running;
-    const promise = (request.useRedis ? this.fillShared(project, request) : this.fromUpstream(project, request.prior, false)).finally(() =>
-      this.inflight.delete(project),
-    );
+    const promise = (request.useRedis ? this.fillShared(project, request) : this.fromUpstream(project, request.prior, false)).finally(() => this.inflight.delete(project));
     this.inflight.set(project, promise);
     return promise;
   }
@@ -139,9 +137,7 @@ export class PageFiller {
     const upstreams = await this.deps.upstreams();
     const generation = this.deps.generation?.();
     const validators: Validators | undefined =
-      prior?.kind === 'page' && prior.upstream
-        ? { upstream: prior.upstream, etag: prior.upstreamEtag, lastModified: prior.upstreamLastModified }
-        : undefined;
+      prior?.kind === 'page' && prior.upstream ? { upstream: prior.upstream, etag: prior.upstreamEtag, lastModified: prior.upstreamLastModified } : undefined;
     const result = await fetcher.fetch(project, upstreams, validators);
     const keep = freshness.indexTtlSeconds + freshness.indexStaleTtlSeconds;
     const stored = (what: string, write: () => Promise<unknown>) =>

@@ -19,14 +19,20 @@ const sha = (n: number) => createHash('sha256').update(String(n)).digest('hex');
 function htmlPage(name: string, files: number): string {
   const links: string[] = [];
   for (let i = 0; i < files; i++) {
-    links.push(`<a href="https://files.example/${sha(i)}/${name}-${i}.0-py3-none-any.whl#sha256=${sha(i)}" data-requires-python="&gt;=3.8">${name}-${i}.0-py3-none-any.whl</a><br/>`);
+    links.push(
+      `<a href="https://files.example/${sha(i)}/${name}-${i}.0-py3-none-any.whl#sha256=${sha(i)}" data-requires-python="&gt;=3.8">${name}-${i}.0-py3-none-any.whl</a><br/>`,
+    );
   }
   return `<!DOCTYPE html><html><head><title>Links for ${name}</title></head><body>${links.join('\n')}</body></html>`;
 }
 
 /** The same as PEP 691 JSON. */
 function jsonPage(name: string, files: number): string {
-  const list = Array.from({ length: files }, (_, i) => ({ filename: `${name}-${i}.0-py3-none-any.whl`, url: `https://files.example/${sha(i)}/${name}-${i}.0-py3-none-any.whl`, hashes: { sha256: sha(i) } }));
+  const list = Array.from({ length: files }, (_, i) => ({
+    filename: `${name}-${i}.0-py3-none-any.whl`,
+    url: `https://files.example/${sha(i)}/${name}-${i}.0-py3-none-any.whl`,
+    hashes: { sha256: sha(i) },
+  }));
   return JSON.stringify({ meta: { 'api-version': '1.0' }, name, files: list });
 }
 
@@ -104,15 +110,24 @@ describe('upstream page limits (ORCHARD_MAX_PAGE_BYTES, ORCHARD_MAX_PAGE_FILES) 
 
   it('refuses a JSON page nested 100,000 levels deep as a malformed page (not a stack overflow)', async () => {
     const deep = '['.repeat(100_000) + ']'.repeat(100_000);
-    upstream.pageOverrides.set('deep-extra', { contentType: 'application/vnd.pypi.simple.v1+json', body: `{"meta":{"api-version":"1.0"},"name":"deep-extra","files":[],"x":${deep}}` });
+    upstream.pageOverrides.set('deep-extra', {
+      contentType: 'application/vnd.pypi.simple.v1+json',
+      body: `{"meta":{"api-version":"1.0"},"name":"deep-extra","files":[],"x":${deep}}`,
+    });
     upstream.pageOverrides.set('deep-file', {
       contentType: 'application/vnd.pypi.simple.v1+json',
       body: `{"meta":{"api-version":"1.0"},"name":"deep-file","files":[{"filename":"a-1.0.tar.gz","url":"https://x/a-1.0.tar.gz","hashes":{"sha256":"${sha(1)}"},"x":${deep}}]}`,
     });
-    upstream.pageOverrides.set('deep-meta', { contentType: 'application/vnd.pypi.simple.v1+json', body: `{"meta":{"api-version":"1.0","x":${deep}},"name":"deep-meta","files":[]}` });
+    upstream.pageOverrides.set('deep-meta', {
+      contentType: 'application/vnd.pypi.simple.v1+json',
+      body: `{"meta":{"api-version":"1.0","x":${deep}},"name":"deep-meta","files":[]}`,
+    });
     const p = pages();
     for (const project of ['deep-extra', 'deep-file', 'deep-meta']) {
-      await expect(p.serve(project, 'json')).rejects.toMatchObject({ failure: 'invalid-response', message: expect.stringMatching(/^upstream local answered a malformed index page: .* nests deeper than 64 levels$/) });
+      await expect(p.serve(project, 'json')).rejects.toMatchObject({
+        failure: 'invalid-response',
+        message: expect.stringMatching(/^upstream local answered a malformed index page: .* nests deeper than 64 levels$/),
+      });
       expect(await p.state(project)).toMatchObject({ state: 'uncached' });
     }
   });

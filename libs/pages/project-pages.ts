@@ -190,9 +190,7 @@ export class ProjectPages {
       ...common,
       state: current && age < freshness.indexTtlSeconds * 1000 ? 'fresh' : 'stale',
       ...(meta.upstream ? { upstream: meta.upstream } : {}),
-      ...(revalidationFailedAt !== undefined && revalidationFailedAt >= meta.fetchedAt
-        ? { revalidationFailedAt: new Date(revalidationFailedAt).toISOString() }
-        : {}),
+      ...(revalidationFailedAt !== undefined && revalidationFailedAt >= meta.fetchedAt ? { revalidationFailedAt: new Date(revalidationFailedAt).toISOString() } : {}),
     };
   }
 

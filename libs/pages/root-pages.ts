@@ -138,10 +138,8 @@ export class RootPages {
         const render = () => Readable.from(protocol.renderRootIndex(format, entries.values()), { objectMode: false });
         lengths[format] = await pipelineTo(render(), [], (chunk) => cache.append(generation, format, chunk, pendingSeconds), hash);
         lengths[`${format}.gz`] = await pipelineTo(render(), [createGzip({ level: 6 })], (chunk) => cache.append(generation, `${format}.gz`, chunk, pendingSeconds));
-        lengths[`${format}.br`] = await pipelineTo(
-          render(),
-          [createBrotliCompress({ params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } })],
-          (chunk) => cache.append(generation, `${format}.br`, chunk, pendingSeconds),
+        lengths[`${format}.br`] = await pipelineTo(render(), [createBrotliCompress({ params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } })], (chunk) =>
+          cache.append(generation, `${format}.br`, chunk, pendingSeconds),
         );
       }
       const meta: RootMeta = { etag: hash.digest('hex').slice(0, 32), fetchedAt: Date.now(), generation, lengths, projects: entries.size };
@@ -183,10 +181,14 @@ export class RootPages {
         throw new UpstreamError('status', `upstream ${upstream.name} answered ${response.status} for its root index`, response.status);
       }
       const contentType = response.headers['content-type'];
-      const parser = protocol.createRootIndexParser(Array.isArray(contentType) ? contentType[0] : contentType, (entry) => {
-        const key = protocol.normalizeName(entry.name);
-        if (!entries.has(key)) entries.set(key, entry);
-      }, MAX_ROOT_BYTES);
+      const parser = protocol.createRootIndexParser(
+        Array.isArray(contentType) ? contentType[0] : contentType,
+        (entry) => {
+          const key = protocol.normalizeName(entry.name);
+          if (!entries.has(key)) entries.set(key, entry);
+        },
+        MAX_ROOT_BYTES,
+      );
       try {
         for await (const chunk of response.body) parser.write(chunk as Buffer);
       } catch (err) {
@@ -216,12 +218,7 @@ export class RootPages {
  * Pipes rendered text through optional transforms into `sink`, batching writes; returns the bytes
  * written. Backpressure holds: the renderer runs only as fast as Redis takes the output.
  */
-async function pipelineTo(
-  source: Readable,
-  transforms: [] | [NodeJS.ReadWriteStream],
-  sink: (chunk: Buffer) => Promise<void>,
-  hash?: Hash,
-): Promise<number> {
+async function pipelineTo(source: Readable, transforms: [] | [NodeJS.ReadWriteStream], sink: (chunk: Buffer) => Promise<void>, hash?: Hash): Promise<number> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let total = 0;

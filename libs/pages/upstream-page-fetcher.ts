@@ -12,9 +12,7 @@ export interface Validators {
 }
 
 export type UpstreamPageResult =
-  | { kind: 'page'; upstream: string; page: ProjectPage; etag?: string; lastModified?: string }
-  | { kind: 'not-modified'; upstream: string }
-  | { kind: 'missing' };
+  { kind: 'page'; upstream: string; page: ProjectPage; etag?: string; lastModified?: string } | { kind: 'not-modified'; upstream: string } | { kind: 'missing' };
 
 /** The settings that set each page limit, named in the error a client sees. */
 const LIMIT_VARIABLES: Record<keyof PageLimits, string> = { maxBytes: 'ORCHARD_MAX_PAGE_BYTES', maxFiles: 'ORCHARD_MAX_PAGE_FILES' };
@@ -44,12 +42,7 @@ export class UpstreamPageFetcher {
     return { kind: 'missing' };
   }
 
-  private async fetchFrom(
-    upstream: UpstreamConfig,
-    project: string,
-    validators: Validators | undefined,
-    signal?: AbortSignal,
-  ): Promise<UpstreamPageResult> {
+  private async fetchFrom(upstream: UpstreamConfig, project: string, validators: Validators | undefined, signal?: AbortSignal): Promise<UpstreamPageResult> {
     const url = new URL(`${encodeURIComponent(project)}/`, upstream.url).toString();
     const headers: Record<string, string> = { accept: this.protocol.projectPageAccept };
     if (validators?.etag) headers['if-none-match'] = validators.etag;
@@ -132,7 +125,9 @@ function unusableIfThrows<T>(upstream: string, step: () => T): T {
 /** The error for a page Orchard cannot use: too large (naming the limit's setting) or malformed. */
 function unusablePage(upstream: string, err: unknown): UpstreamError {
   if (err instanceof PageLimitError) {
-    return new UpstreamError('invalid-response', `upstream ${upstream} answered an index page too large to use: ${err.message} (${LIMIT_VARIABLES[err.limit]})`, undefined, { cause: err });
+    return new UpstreamError('invalid-response', `upstream ${upstream} answered an index page too large to use: ${err.message} (${LIMIT_VARIABLES[err.limit]})`, undefined, {
+      cause: err,
+    });
   }
   // A MalformedPageError says what is wrong in the protocol's own words (never page content).
   const what = err instanceof MalformedPageError ? err.message : 'unreadable index page';

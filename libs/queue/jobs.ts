@@ -60,9 +60,7 @@ export type PageFillJob = z.infer<typeof pageFillJobSchema>;
  * Result of a page fill job. An upstream failure completes the job with its classification (it is
  * not a job failure: every waiter rethrows it as the same error, e.g. a timeout stays a 504).
  */
-export type PageFillResult<Meta = unknown> =
-  | { ok: true; meta: Meta }
-  | { ok: false; failure: string; status?: number; message: string };
+export type PageFillResult<Meta = unknown> = { ok: true; meta: Meta } | { ok: false; failure: string; status?: number; message: string };
 
 /**
  * A page fill job's id: what makes two fills the same — protocol, project (or the root list), the

@@ -35,7 +35,7 @@ export function awaitSharedJob<Result>(job: Job<unknown, Result>, events: QueueE
     timer = setTimeout(resolve, bounds.pickupMs);
   }).then(async (): Promise<SharedJobOutcome<Result>> => {
     const state = await job.getState().catch((err: unknown) => {
-      logger.debug({ jobId: job.id, err: errorReason(err) }, 'could not read a shared job\'s state; doing its work here');
+      logger.debug({ jobId: job.id, err: errorReason(err) }, "could not read a shared job's state; doing its work here");
       return 'unknown';
     });
     if (state === 'active' || state === 'completed' || state === 'failed') return finished;

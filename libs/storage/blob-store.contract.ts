@@ -5,13 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect, it } from 'vitest';
 import type { BlobStore } from './blob-store.js';
-import {
-  BlobNotFoundError,
-  HashMismatchError,
-  InvalidBlobKeyError,
-  RangeNotSatisfiableError,
-  SizeLimitError,
-} from './errors.js';
+import { BlobNotFoundError, HashMismatchError, InvalidBlobKeyError, RangeNotSatisfiableError, SizeLimitError } from './errors.js';
 import { blobKey } from './keys.js';
 
 /** What the shared suite needs from a store under test. */
@@ -214,9 +208,7 @@ export function registerBlobStoreContract(harness: () => BlobStoreHarness): void
     const clamped = await store.get(key, { range: { start: size - 10, end: size + 1_000 } });
     expect(clamped?.range).toEqual({ start: size - 10, end: size - 1 });
     expect((await readAll(clamped!.body)).equals(bytes.subarray(size - 10))).toBe(true);
-    await expect(store.get(key, { range: { start: size, end: size + 5 } })).rejects.toBeInstanceOf(
-      RangeNotSatisfiableError,
-    );
+    await expect(store.get(key, { range: { start: size, end: size + 5 } })).rejects.toBeInstanceOf(RangeNotSatisfiableError);
     await expect(store.get(key, { range: { start: 10, end: 5 } })).rejects.toMatchObject({ size });
   });
 
@@ -225,9 +217,7 @@ export function registerBlobStoreContract(harness: () => BlobStoreHarness): void
     const { key, bytes } = await stored(store, 70_000);
     expect((await store.readRange(key, { start: 0, end: 3 })).equals(bytes.subarray(0, 4))).toBe(true);
     expect((await store.readRange(key, { start: 69_000, end: 69_999 })).equals(bytes.subarray(69_000))).toBe(true);
-    await expect(store.readRange(key, { start: 69_000, end: 70_000 })).rejects.toBeInstanceOf(
-      RangeNotSatisfiableError,
-    );
+    await expect(store.readRange(key, { start: 69_000, end: 70_000 })).rejects.toBeInstanceOf(RangeNotSatisfiableError);
     await expect(store.readRange(randomKey(), { start: 0, end: 1 })).rejects.toBeInstanceOf(BlobNotFoundError);
   });
 

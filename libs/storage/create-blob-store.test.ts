@@ -20,9 +20,7 @@ describe('createBlobStore', () => {
 
 describe('attachmentDisposition', () => {
   it('quotes an ASCII fallback and keeps the exact name in filename*', () => {
-    expect(attachmentDisposition('demo-1.0.tar.gz')).toBe(
-      `attachment; filename="demo-1.0.tar.gz"; filename*=UTF-8''demo-1.0.tar.gz`,
-    );
+    expect(attachmentDisposition('demo-1.0.tar.gz')).toBe(`attachment; filename="demo-1.0.tar.gz"; filename*=UTF-8''demo-1.0.tar.gz`);
     expect(attachmentDisposition('a"b\\ü.whl')).toBe(`attachment; filename="a_b__.whl"; filename*=UTF-8''a%22b%5C%C3%BC.whl`);
   });
 });

@@ -60,9 +60,7 @@ describe('FsBlobStore', () => {
     await writeFile(file, 'x');
     const broken = new FsBlobStore({ root: path.join(file, 'data') });
     await expect(broken.check()).rejects.toBeInstanceOf(StorageUnavailableError);
-    await expect(broken.put('blobs/a', Readable.from([Buffer.from('x')]))).rejects.toBeInstanceOf(
-      StorageUnavailableError,
-    );
+    await expect(broken.put('blobs/a', Readable.from([Buffer.from('x')]))).rejects.toBeInstanceOf(StorageUnavailableError);
     expect(await broken.get('blobs/a')).toBeNull();
   });
 

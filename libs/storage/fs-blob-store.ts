@@ -177,9 +177,6 @@ export class FsBlobStore implements BlobStore {
   }
 }
 
-
-
-
 /** Makes a rename durable. Some filesystems cannot fsync a directory; the rename has happened either way. */
 async function syncDirectory(dir: string, logger: Logger | undefined): Promise<void> {
   let handle: FileHandle | undefined;

@@ -1,22 +1,7 @@
 import { StorageUnavailableError } from './errors.js';
 
 // Errors that say the disk (not the caller's body stream or arguments) is failing.
-const DISK_ERROR_CODES = new Set([
-  'EIO',
-  'EACCES',
-  'EPERM',
-  'ENOSPC',
-  'EDQUOT',
-  'EROFS',
-  'EMFILE',
-  'ENFILE',
-  'EBUSY',
-  'ENOTDIR',
-  'EISDIR',
-  'ENOENT',
-  'EEXIST',
-  'ESTALE',
-]);
+const DISK_ERROR_CODES = new Set(['EIO', 'EACCES', 'EPERM', 'ENOSPC', 'EDQUOT', 'EROFS', 'EMFILE', 'ENFILE', 'EBUSY', 'ENOTDIR', 'EISDIR', 'ENOENT', 'EEXIST', 'ESTALE']);
 
 /** The `code` of a Node.js system error, if it is one. */
 export function errorCode(error: unknown): string | undefined {

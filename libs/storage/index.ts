@@ -1,12 +1,5 @@
 export type { BlobRead, BlobStore, ByteRange, GetOptions, PresignOptions, PutOptions, PutResult } from './blob-store.js';
-export {
-  BlobNotFoundError,
-  HashMismatchError,
-  InvalidBlobKeyError,
-  RangeNotSatisfiableError,
-  SizeLimitError,
-  StorageUnavailableError,
-} from './errors.js';
+export { BlobNotFoundError, HashMismatchError, InvalidBlobKeyError, RangeNotSatisfiableError, SizeLimitError, StorageUnavailableError } from './errors.js';
 export { blobKey, isSha256Hex, metadataKey } from './keys.js';
 export { assertValidKey } from './key-validation.js';
 export { VerifyingStream, type VerifiedDigest, type VerifyingStreamOptions } from './verifying-stream.js';

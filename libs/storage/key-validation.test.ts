@@ -10,10 +10,7 @@ describe('assertValidKey', () => {
     expect(() => assertValidKey(metadataKey(sha))).not.toThrow();
   });
 
-  it.each(['', '..', '../x', 'a/../b', '/abs', 'a//b', 'a/', './a', 'a/.hidden', 'a\0b', 'a b', 'a\\b', 'ä', 'x'.repeat(1025)])(
-    'rejects %j',
-    (key) => {
-      expect(() => assertValidKey(key)).toThrow(InvalidBlobKeyError);
-    },
-  );
+  it.each(['', '..', '../x', 'a/../b', '/abs', 'a//b', 'a/', './a', 'a/.hidden', 'a\0b', 'a b', 'a\\b', 'ä', 'x'.repeat(1025)])('rejects %j', (key) => {
+    expect(() => assertValidKey(key)).toThrow(InvalidBlobKeyError);
+  });
 });

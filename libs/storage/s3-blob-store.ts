@@ -1,25 +1,10 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  type GetObjectCommandOutput,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { errorReason, type Logger } from '../log/index.js';
-import type {
-  BlobRead,
-  BlobStore,
-  ByteRange,
-  GetOptions,
-  PresignOptions,
-  PutOptions,
-  PutResult,
-} from './blob-store.js';
+import type { BlobRead, BlobStore, ByteRange, GetOptions, PresignOptions, PutOptions, PutResult } from './blob-store.js';
 import { collectExactRange, firstBytes } from './byte-ranges.js';
 import { attachmentDisposition } from './content-disposition.js';
 import { RangeNotSatisfiableError, StorageUnavailableError } from './errors.js';
@@ -260,4 +245,3 @@ function parseContentRange(header: string | undefined): { start: number; end: nu
 function withAbortSignal(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
   return signal ? { abortSignal: signal } : {};
 }
-

@@ -25,9 +25,7 @@ const SOCKET_IDLE_TIMEOUT_MS = 120_000;
 export function createS3Client(options: S3ConnectionOptions): S3Client {
   const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? DEFAULT_MAX_SOCKETS };
   const credentials =
-    options.accessKeyId !== undefined && options.secretAccessKey !== undefined
-      ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
-      : undefined;
+    options.accessKeyId !== undefined && options.secretAccessKey !== undefined ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } : undefined;
   return new S3Client({
     region: options.region,
     forcePathStyle: options.forcePathStyle,

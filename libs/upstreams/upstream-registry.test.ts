@@ -115,7 +115,16 @@ describe('UpstreamRegistry', () => {
     await pages.put('pypi', 'some-project', { kind: 'page', etag: 'e', fetchedAt: Date.now(), generation: genBefore }, { html: 'x' }, 60);
 
     const added = await a.add({ name: 'private', url: 'https://private.example/simple', priority: 1, auth: { type: 'basic', username: 'ci', password: SECRET } });
-    expect(added).toEqual({ name: 'private', url: 'https://private.example/simple/', protocol: 'pypi', priority: 1, enabled: true, auth: 'basic', source: 'database', active: true });
+    expect(added).toEqual({
+      name: 'private',
+      url: 'https://private.example/simple/',
+      protocol: 'pypi',
+      priority: 1,
+      enabled: true,
+      auth: 'basic',
+      source: 'database',
+      active: true,
+    });
     expect(await redis.exists(keys.key('upstream', 'pypi', 'some-project'))).toBe(0);
     expect(await redis.exists(keys.key('index', 'pypi', 'some-project'))).toBe(1);
 
@@ -160,7 +169,9 @@ describe('UpstreamRegistry', () => {
     expect(lines).toContainEqual(expect.objectContaining({ level: 20, msg: 'upstream version not read from Redis; reading PostgreSQL', err: expect.any(String) }));
 
     const deadDb = createPrismaClient({ databaseUrl: 'postgresql://postgres@127.0.0.1:1/none', poolSize: 1, connectionTimeoutMs: 500 });
-    const err = await registry({ redis: down, prisma: deadDb }).list().catch((e: unknown) => e);
+    const err = await registry({ redis: down, prisma: deadDb })
+      .list()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UpstreamError);
     expect((err as UpstreamError).message).toMatch(/upstream configuration is unavailable/);
     down.disconnect();

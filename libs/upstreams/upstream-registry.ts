@@ -220,7 +220,10 @@ export class UpstreamRegistry {
     let stored = version === undefined ? undefined : await this.readCached(version);
     if (!stored) {
       try {
-        stored = (await this.deps.repository.list()).filter((row) => row.enabled).map((row) => fromStored(row, this.deps.protocol)).filter((u) => u !== null);
+        stored = (await this.deps.repository.list())
+          .filter((row) => row.enabled)
+          .map((row) => fromStored(row, this.deps.protocol))
+          .filter((u) => u !== null);
       } catch (err) {
         if (previous) {
           previous.checkedAt = now;
@@ -257,7 +260,8 @@ export class UpstreamRegistry {
    * before a concurrent change carries the old version, so no process takes it for the new one.
    */
   private async writeCached(version: string | null, upstreams: UpstreamConfig[]): Promise<void> {
-    await this.deps.redis.set(this.listKey(), JSON.stringify({ version, upstreams }), 'EX', LIST_TTL_SECONDS)
+    await this.deps.redis
+      .set(this.listKey(), JSON.stringify({ version, upstreams }), 'EX', LIST_TTL_SECONDS)
       .catch((err: unknown) => this.deps.logger.debug({ err: errorReason(err) }, 'upstream list not cached'));
   }
 
@@ -283,10 +287,7 @@ const LIST_TTL_SECONDS = 3600;
 /** The environment's upstreams and the stored ones by priority; a stored name the environment uses is ignored. */
 function merge(configured: UpstreamConfig[], stored: UpstreamConfig[]): UpstreamConfig[] {
   const names = new Set(configured.map((u) => u.name));
-  const ranked = [
-    ...configured.map((u) => ({ u, env: 0 })),
-    ...stored.filter((u) => !names.has(u.name)).map((u) => ({ u, env: 1 })),
-  ];
+  const ranked = [...configured.map((u) => ({ u, env: 0 })), ...stored.filter((u) => !names.has(u.name)).map((u) => ({ u, env: 1 }))];
   ranked.sort((a, b) => a.u.priority - b.u.priority || a.env - b.env || a.u.name.localeCompare(b.u.name));
   return ranked.map((r) => r.u);
 }

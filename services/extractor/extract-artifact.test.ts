@@ -18,13 +18,19 @@ describe('createExtractHandler, bookkeeping failures', () => {
     const deps = {
       protocols: { get: () => ({ versionFromFilename: () => '1.0' }) },
       store: { stat: async () => null },
-      releases: { recordFailure: async () => { throw new Error('database unreachable'); } },
+      releases: {
+        recordFailure: async () => {
+          throw new Error('database unreachable');
+        },
+      },
       artifactCache: {},
       logger,
     } as unknown as ExtractDeps;
     const failure = await createExtractHandler(deps)(job).catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(UnrecoverableError);
     expect((failure as Error).message).toMatch(/file not in storage/);
-    expect(lines).toContainEqual(expect.objectContaining({ level: 40, sha256: job.sha256, err: 'database unreachable', msg: 'could not record that the file is missing from storage' }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 40, sha256: job.sha256, err: 'database unreachable', msg: 'could not record that the file is missing from storage' }),
+    );
   });
 });

@@ -91,12 +91,7 @@ export function createExtractHandler(deps: ExtractDeps) {
   };
 }
 
-async function recordFailure(
-  deps: ExtractDeps,
-  protocol: ProtocolAdapter,
-  job: ExtractJob,
-  failure: { status: 'failed' | 'unsupported'; reason: string },
-): Promise<void> {
+async function recordFailure(deps: ExtractDeps, protocol: ProtocolAdapter, job: ExtractJob, failure: { status: 'failed' | 'unsupported'; reason: string }): Promise<void> {
   await deps.releases.recordFailure({
     artifactSha256: job.sha256,
     project: job.project,

@@ -64,7 +64,14 @@ export async function startExtractor(settings: Settings) {
   shutdown.add({ name: 'worker', run: () => drainWorkers([worker], { graceMs: drainGraceMs(settings.shutdownTimeoutMs), logger }) });
   shutdown.add({ name: 'ops server', run: () => closeServer(ops) });
   shutdown.add({ name: 'producers', run: () => producers.close() });
-  shutdown.add({ name: 'redis', run: async () => { redis.disconnect(); workerRedis.disconnect(); producerRedis.disconnect(); } });
+  shutdown.add({
+    name: 'redis',
+    run: async () => {
+      redis.disconnect();
+      workerRedis.disconnect();
+      producerRedis.disconnect();
+    },
+  });
   closeCoreClientsOnShutdown(core);
   return { shutdown, logger };
 }

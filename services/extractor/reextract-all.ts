@@ -131,13 +131,16 @@ export async function reextractAll(options: ReextractOptions): Promise<Reextract
       // a row (so late events have had seconds to arrive), the run is over.
       let emptyChecks = 0;
       const drainCheck = setInterval(() => {
-        void drained(options.queue).then((empty) => {
-          emptyChecks = empty ? emptyChecks + 1 : 0;
-          if (emptyChecks < 2 || progress.done >= progress.enqueued) return;
-          progress.unobserved = progress.enqueued - progress.done;
-          progress.done = progress.enqueued;
-          finish();
-        }, (err: unknown) => options.logger?.debug({ err: errorReason(err) }, 'reextract: queue drain check failed'));
+        void drained(options.queue).then(
+          (empty) => {
+            emptyChecks = empty ? emptyChecks + 1 : 0;
+            if (emptyChecks < 2 || progress.done >= progress.enqueued) return;
+            progress.unobserved = progress.enqueued - progress.done;
+            progress.done = progress.enqueued;
+            finish();
+          },
+          (err: unknown) => options.logger?.debug({ err: errorReason(err) }, 'reextract: queue drain check failed'),
+        );
       }, 5_000);
       if (options.signal?.aborted) abort();
       options.signal?.addEventListener('abort', abort, { once: true });

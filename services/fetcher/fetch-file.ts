@@ -130,7 +130,8 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
     if (err instanceof SizeLimitError) throw new UnrecoverableError(`${job.filename} is larger than ORCHARD_MAX_FILE_BYTES (${err.limit})`);
     // A denied address or a broken redirect will not change by retrying.
     if (err instanceof UpstreamError && !err.transient) {
-      if (err.failure === 'denied') deps.logger.warn({ filename: job.filename, upstream: upstream.name, url: safeUrl(job.url), reason: (err.cause as Error | undefined)?.message }, 'file URL refused');
+      if (err.failure === 'denied')
+        deps.logger.warn({ filename: job.filename, upstream: upstream.name, url: safeUrl(job.url), reason: (err.cause as Error | undefined)?.message }, 'file URL refused');
       throw new UnrecoverableError(err.message);
     }
     throw err;
@@ -141,7 +142,9 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
 
 /** Tells waiting clients where to follow the download (job progress); they wait for storage if it is lost. */
 function announceStream(progress: FetchProgress, url: string, size: number | undefined, logger: Logger): void {
-  void progress.report({ streaming: url, ...(size !== undefined ? { size } : {}) }).catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'could not report the download'));
+  void progress
+    .report({ streaming: url, ...(size !== undefined ? { size } : {}) })
+    .catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'could not report the download'));
 }
 
 /** Longest a fetched, stored file waits for PostgreSQL to come back before its job fails as usual. */

@@ -72,7 +72,11 @@ describe('InflightDownloads', () => {
     d.upstream.end(Buffer.from('ghi'));
     await new Promise((r) => setTimeout(r, 50));
     d.settle(true);
-    for (const [reader, expected] of [[early, 'abcdefghi'], [late, 'abcdefghi'], [fromOffset, 'efghi']] as const) {
+    for (const [reader, expected] of [
+      [early, 'abcdefghi'],
+      [late, 'abcdefghi'],
+      [fromOffset, 'efghi'],
+    ] as const) {
       const got = await reader;
       expect(got.status).toBe(200);
       expect(got.complete).toBe(true);

@@ -84,11 +84,14 @@ export class InflightDownloads {
     const settle = (ok: boolean) => {
       download.settle(ok ? 'done' : 'failed');
       void tee.closeFile();
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        if (this.downloads.get(jobId) === download) this.downloads.delete(jobId);
-        void this.remove(file);
-      }, ok ? FINISHED_GRACE_MS : 0);
+      const timer = setTimeout(
+        () => {
+          this.timers.delete(timer);
+          if (this.downloads.get(jobId) === download) this.downloads.delete(jobId);
+          void this.remove(file);
+        },
+        ok ? FINISHED_GRACE_MS : 0,
+      );
       timer.unref();
       this.timers.add(timer);
     };

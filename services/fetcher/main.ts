@@ -3,11 +3,31 @@ import { ArtifactCache, CacheKeys, createCacheRedis, redisReadinessChecks, waitF
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { ArtifactRepository, UpstreamRepository } from '../../libs/db/index.js';
 import { UpstreamClient } from '../../libs/http/index.js';
-import { JobHandback, closeCoreClientsOnShutdown, closeServer, databaseChecks, drainGraceMs, drainWorkers, openCoreClients, runWorker, startOpsServer } from '../../libs/lifecycle/index.js';
+import {
+  JobHandback,
+  closeCoreClientsOnShutdown,
+  closeServer,
+  databaseChecks,
+  drainGraceMs,
+  drainWorkers,
+  openCoreClients,
+  runWorker,
+  startOpsServer,
+} from '../../libs/lifecycle/index.js';
 import { PageFillQueue, createProjectPages } from '../../libs/pages/index.js';
 import { registeredProtocols } from '../../libs/protocol/index.js';
 import { UpstreamRegistry } from '../../libs/upstreams/index.js';
-import { Producers, UnrecoverableError, createProducerRedis, createQueueEvents, createWorker, createWorkerRedis, jobMetricsHooks, queueDepthCollector, type FetchJob } from '../../libs/queue/index.js';
+import {
+  Producers,
+  UnrecoverableError,
+  createProducerRedis,
+  createQueueEvents,
+  createWorker,
+  createWorkerRedis,
+  jobMetricsHooks,
+  queueDepthCollector,
+  type FetchJob,
+} from '../../libs/queue/index.js';
 import { createFetchHandler } from './fetch-file.js';
 import { InflightDownloads } from './inflight-downloads.js';
 
@@ -51,10 +71,14 @@ export async function startFetcher(settings: Settings) {
   const common = { connection: workerRedis, prefix: settings.queuePrefix, hooks, stalledIntervalMs: settings.jobStalledMs };
   // A download still running when the shutdown grace runs out is aborted and handed back to the queue.
   const handback = new JobHandback({ logger, metrics });
-  const fetchWorker = createWorker('fetch', handback.wrap('fetch', (payload: FetchJob, job, signal) => fetchFile(payload, signal, { jobId: job.id!, report: (progress) => job.updateProgress(progress) })), {
-    ...common,
-    concurrency: settings.fetcherConcurrency,
-  });
+  const fetchWorker = createWorker(
+    'fetch',
+    handback.wrap('fetch', (payload: FetchJob, job, signal) => fetchFile(payload, signal, { jobId: job.id!, report: (progress) => job.updateProgress(progress) })),
+    {
+      ...common,
+      concurrency: settings.fetcherConcurrency,
+    },
+  );
   const pagesByProtocol = new Map([[protocol.name, pages]]);
   const pagesOf = (name: string) => {
     const found = pagesByProtocol.get(name);
@@ -94,7 +118,14 @@ export async function startFetcher(settings: Settings) {
   shutdown.add({ name: 'producers', run: () => producers.close() });
   shutdown.add({ name: 'upstream pools', run: () => upstreamHttp.close() });
   shutdown.add({ name: 'upstream registry', run: async () => registry.close() });
-  shutdown.add({ name: 'redis', run: async () => { redis.disconnect(); producerRedis.disconnect(); workerRedis.disconnect(); } });
+  shutdown.add({
+    name: 'redis',
+    run: async () => {
+      redis.disconnect();
+      producerRedis.disconnect();
+      workerRedis.disconnect();
+    },
+  });
   closeCoreClientsOnShutdown(core);
   return { shutdown, logger };
 }

@@ -188,11 +188,7 @@ export class FileLocator {
 /** Whether a download in progress answers the wait, and which stream (one that broke) does not. */
 type StreamingAccepted = { streaming: false } | { streaming: true; except?: string };
 
-type JobOutcome =
-  | { kind: 'completed' }
-  | { kind: 'streaming'; url: string; size?: number }
-  | { kind: 'failed'; reason: string }
-  | { kind: 'timeout' };
+type JobOutcome = { kind: 'completed' } | { kind: 'streaming'; url: string; size?: number } | { kind: 'failed'; reason: string } | { kind: 'timeout' };
 
 /**
  * How long a request waits, once its download is streaming, for the file to be stored before it
@@ -254,7 +250,7 @@ function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number
       else if (state === 'failed') onFailed({ failedReason: job?.failedReason });
     })().catch((err: unknown) => {
       // Redis trouble: the deadline decides (see above).
-      logger.debug({ jobId, err: errorReason(err) }, 'could not read a fetch job\'s state while waiting for it');
+      logger.debug({ jobId, err: errorReason(err) }, "could not read a fetch job's state while waiting for it");
     });
   });
 }

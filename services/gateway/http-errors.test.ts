@@ -8,7 +8,11 @@ import { errorHandler, toHttpError } from './http-errors.js';
 const prisma = createPrismaClient({ databaseUrl: 'postgresql://postgres@127.0.0.1:1/none', poolSize: 1, connectionTimeoutMs: 1_000 });
 afterAll(() => prisma.$disconnect());
 
-const databaseDown = () => prisma.artifact.findMany().then(() => expect.fail('PostgreSQL answered on port 1'), (err: unknown) => err);
+const databaseDown = () =>
+  prisma.artifact.findMany().then(
+    () => expect.fail('PostgreSQL answered on port 1'),
+    (err: unknown) => err,
+  );
 
 describe('the error handler and a database outage', () => {
   it('maps a Prisma connection failure to 503 with Retry-After, not a 500', async () => {

@@ -142,7 +142,12 @@ export async function startGateway(settings: Settings) {
   // Slow clients are bounded: headers within httpHeadersTimeoutMs (checked every second or so), the
   // whole request within 5 minutes, and a connection where no byte moves either way (a reader that
   // stopped reading) is closed after httpIdleTimeoutMs.
-  const pageWorker = pageFills.startWorker({ connection: eventsRedis, prefix: settings.queuePrefix, hooks: jobMetricsHooks(metrics, logger), stalledIntervalMs: settings.jobStalledMs });
+  const pageWorker = pageFills.startWorker({
+    connection: eventsRedis,
+    prefix: settings.queuePrefix,
+    hooks: jobMetricsHooks(metrics, logger),
+    stalledIntervalMs: settings.jobStalledMs,
+  });
   const server = http.createServer(
     {
       requestTimeout: 300_000,
@@ -168,7 +173,15 @@ export async function startGateway(settings: Settings) {
   shutdown.add({ name: 'upstream pools', run: () => upstreamHttp.close() });
   shutdown.add({ name: 'fetcher connections', run: () => fetcherAgent.close() });
   shutdown.add({ name: 'upstream registry', run: async () => registry.close() });
-  shutdown.add({ name: 'redis', run: async () => { invalidations.close(); redis.disconnect(); producerRedis.disconnect(); eventsRedis.disconnect(); } });
+  shutdown.add({
+    name: 'redis',
+    run: async () => {
+      invalidations.close();
+      redis.disconnect();
+      producerRedis.disconnect();
+      eventsRedis.disconnect();
+    },
+  });
   closeCoreClientsOnShutdown(core);
   return { server, shutdown, logger };
 }

@@ -41,7 +41,7 @@ export class ReadPath {
     if (url.startsWith(FILES)) return true;
     if (!url.startsWith(SIMPLE)) return false;
     const next = url.charCodeAt(SIMPLE.length);
-    return Number.isNaN(next) || next === 47 /* / */ || next === 63 /* ? */;
+    return Number.isNaN(next) || next === 47 /* / */ || next === 63; /* ? */
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {

@@ -96,7 +96,13 @@ export function sendBuffer(
  * The representation headers of every file answer — served from storage, followed from a fetcher or
  * passed through from an upstream: strong ETag (the sha256), `attachment` disposition, no sniffing.
  */
-export function fileHeaders(file: { sha256: string; filename: string; contentType: string; cacheControl: string; acceptRanges: boolean }): { ETag: string } & Record<string, string> {
+export function fileHeaders(file: {
+  sha256: string;
+  filename: string;
+  contentType: string;
+  cacheControl: string;
+  acceptRanges: boolean;
+}): { ETag: string } & Record<string, string> {
   return {
     ETag: `"${file.sha256}"`,
     'Cache-Control': file.cacheControl,

@@ -38,7 +38,14 @@ const MAX_RESUMES = 5;
  * Returns false, having sent nothing, when the fetcher delivered no byte at all (its download
  * failed at once, or it went away): the caller then falls back to the upstream itself.
  */
-export async function streamFromFetcher(req: IncomingMessage, res: ServerResponse, deps: FetcherStreamDeps, location: Inflight, sha256: string, filename: string): Promise<boolean> {
+export async function streamFromFetcher(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: FetcherStreamDeps,
+  location: Inflight,
+  sha256: string,
+  filename: string,
+): Promise<boolean> {
   const headers = () => {
     // As for a stored file: a client (or cache) only ever holds a complete body, and a complete
     // body is a verified one (a mismatch cuts the connection before the last chunk).

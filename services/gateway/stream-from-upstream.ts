@@ -81,7 +81,11 @@ export async function streamFromUpstream(
     // The upstream broke off (closed, reset, timed out) mid-file: its failure, reported as such.
     const failure = asUpstreamError(err, upstream.name);
     if (!(failure instanceof UpstreamError)) throw err;
-    throw new HttpError(failure.failure === 'timeout' ? 504 : 502, 'upstream_failed', `could not fetch ${source.filename}: the download from upstream ${upstream.name} broke off (${failure.failure})`);
+    throw new HttpError(
+      failure.failure === 'timeout' ? 504 : 502,
+      'upstream_failed',
+      `could not fetch ${source.filename}: the download from upstream ${upstream.name} broke off (${failure.failure})`,
+    );
   });
   if (bodyDelivered(res)) metrics.bytesServed.inc({ source: 'upstream' }, verify.bytesSeen);
 }

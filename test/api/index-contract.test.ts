@@ -151,9 +151,21 @@ describe('index pages: every field in both formats, from HTML and JSON upstreams
             'core-metadata': { sha256: sha256(wheel!.metadata!) },
             'gpg-sig': false,
           },
-          { filename: sdist!.filename, url: fileUrl('html-fields', sdist!), hashes: { sha256: sha256(sdist!.bytes) }, yanked: true, 'core-metadata': { sha256: sha256(sdist!.metadata!) }, 'gpg-sig': true },
+          {
+            filename: sdist!.filename,
+            url: fileUrl('html-fields', sdist!),
+            hashes: { sha256: sha256(sdist!.bytes) },
+            yanked: true,
+            'core-metadata': { sha256: sha256(sdist!.metadata!) },
+            'gpg-sig': true,
+          },
           { filename: unhashed!.filename, url: fileUrl('html-fields', unhashed!), hashes: { sha256: sha256(unhashed!.bytes) }, 'core-metadata': true },
-          { filename: coreOnly!.filename, url: fileUrl('html-fields', coreOnly!), hashes: { sha256: sha256(coreOnly!.bytes) }, 'core-metadata': { sha256: sha256(coreOnly!.metadata!) } },
+          {
+            filename: coreOnly!.filename,
+            url: fileUrl('html-fields', coreOnly!),
+            hashes: { sha256: sha256(coreOnly!.bytes) },
+            'core-metadata': { sha256: sha256(coreOnly!.metadata!) },
+          },
         ],
       });
       expect(res.body.toString()).not.toContain('dist-info-metadata');
@@ -176,7 +188,9 @@ describe('index pages: every field in both formats, from HTML and JSON upstreams
           `<a href="${fileUrl(project, wheel!)}#sha256=${sha256(wheel!.bytes)}" data-requires-python="&gt;=3.8, &lt;4" ` +
             `data-yanked="broken &quot;build&quot; &lt;b&gt;&amp;&lt;/b&gt; &#39;x&#39;" ${metadataAttrs(wheel!)} data-gpg-sig="false">${wheel!.filename}</a><br/>`,
         );
-        expect(anchor(sdist!)).toBe(`<a href="${fileUrl(project, sdist!)}#sha256=${sha256(sdist!.bytes)}" data-yanked="" ${metadataAttrs(sdist!)} data-gpg-sig="true">${sdist!.filename}</a><br/>`);
+        expect(anchor(sdist!)).toBe(
+          `<a href="${fileUrl(project, sdist!)}#sha256=${sha256(sdist!.bytes)}" data-yanked="" ${metadataAttrs(sdist!)} data-gpg-sig="true">${sdist!.filename}</a><br/>`,
+        );
         expect(anchor(unhashed!)).toBe(
           `<a href="${fileUrl(project, unhashed!)}#sha256=${sha256(unhashed!.bytes)}" data-core-metadata="true" data-dist-info-metadata="true">${unhashed!.filename}</a><br/>`,
         );

@@ -102,7 +102,14 @@ describe('pip generations install through the gateway', () => {
   it('pip 23 read the wheels’ metadata through their .metadata files (gateway access log and /metrics)', () => {
     const metadata = accessLog().filter((l) => l.route === 'metadata' && l.status === 200 && l.ua?.startsWith('pip/23.'));
     const paths = metadata.map((l) => path.basename(l.path));
-    expect(paths).toEqual(expect.arrayContaining(['happ-1.0-py3-none-any.whl.metadata', 'hlib-1.1-py3-none-any.whl.metadata', 'japp-1.0-py3-none-any.whl.metadata', 'jlib-1.1-py3-none-any.whl.metadata']));
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'happ-1.0-py3-none-any.whl.metadata',
+        'hlib-1.1-py3-none-any.whl.metadata',
+        'japp-1.0-py3-none-any.whl.metadata',
+        'jlib-1.1-py3-none-any.whl.metadata',
+      ]),
+    );
     // pip 22.0 predates PEP 658: it never asks for them.
     expect(accessLog().some((l) => l.route === 'metadata' && l.ua?.startsWith('pip/22.'))).toBe(false);
   });

@@ -99,7 +99,11 @@ describe.skipIf(!redisAvailable)('the cache model with a cache Redis of its own'
     expect(result.code, result.stderr).toBe(0);
     const wheel = wheels.get('model-lib-1.0')!;
     // The extractor's record of the file lands in the cache Redis too.
-    await waitFor('the extracted artifact record', async () => ((await cacheRedis.get(`${prefix}:artifact:pypi:${wheel.sha256}`))?.includes('metadataSha256') ? true : undefined), 20_000);
+    await waitFor(
+      'the extracted artifact record',
+      async () => ((await cacheRedis.get(`${prefix}:artifact:pypi:${wheel.sha256}`))?.includes('metadataSha256') ? true : undefined),
+      20_000,
+    );
 
     const cacheKeys = await keysOf(cacheRedis, `${prefix}:*`);
     expect(cacheKeys).toEqual(expect.arrayContaining([`${prefix}:index:pypi:model-lib`, `${prefix}:upstream:pypi:model-lib`, `${prefix}:artifact:pypi:${wheel.sha256}`]));
@@ -153,10 +157,7 @@ describe.skipIf(!redisAvailable)('the cache model with a cache Redis of its own'
 
   it('an invalidation through one gateway clears the page memo of every other replica at once', async () => {
     // Memos that would serve the old page for a minute without the invalidation message.
-    const replicas = [
-      await orchard.startGatewayReplica({ ORCHARD_PAGE_MEMO_MS: '60000' }),
-      await orchard.startGatewayReplica({ ORCHARD_PAGE_MEMO_MS: '60000' }),
-    ];
+    const replicas = [await orchard.startGatewayReplica({ ORCHARD_PAGE_MEMO_MS: '60000' }), await orchard.startGatewayReplica({ ORCHARD_PAGE_MEMO_MS: '60000' })];
     const pageUrls = replicas.map((replica) => `${replica}/simple/memo-lib/`);
     for (const pageUrl of pageUrls) for (let i = 0; i < 3; i++) expect((await getFresh(pageUrl)).status).toBe(200);
     const added = await publish('memo-lib', '2.0');

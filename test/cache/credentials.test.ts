@@ -83,11 +83,15 @@ describe('upstream credentials', () => {
     // The broken upstream (last) was never needed.
     expect(brokenIndex.requests).toHaveLength(0);
     // Both files extracted too, so every service has done (and logged) its part of the work.
-    await waitFor('both extract jobs', async () => {
-      const metrics = (await get(`http://127.0.0.1:${orchard.ports.extractor}/metrics`)).text;
-      const line = metrics.split('\n').find((l) => l.startsWith('orchard_jobs_total{') && l.includes('queue="extract"') && l.includes('outcome="completed"'));
-      return line && Number(line.split(' ').at(-1)) >= 2 ? true : undefined;
-    }, 30_000);
+    await waitFor(
+      'both extract jobs',
+      async () => {
+        const metrics = (await get(`http://127.0.0.1:${orchard.ports.extractor}/metrics`)).text;
+        const line = metrics.split('\n').find((l) => l.startsWith('orchard_jobs_total{') && l.includes('queue="extract"') && l.includes('outcome="completed"'));
+        return line && Number(line.split(' ').at(-1)) >= 2 ? true : undefined;
+      },
+      30_000,
+    );
   });
 
   it('fails with a reason but no credential when an upstream refuses them', async () => {

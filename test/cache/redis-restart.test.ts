@@ -79,10 +79,15 @@ describe('Redis stopped and restarted', () => {
     // The page is cached again (Redis came back empty): a miss fills it, then hits.
     await waitFor('the page cached again', async () => ((await page()).headers.get('x-orchard-cache') === 'hit' ? true : undefined), 30_000, 200);
     // The queue works again: a new file goes through its fetch job into storage.
-    const fetched = await waitFor('a file fetched through the queue', async () => {
-      const r = await file(wheels[2]!);
-      return r.status === 200 && r.headers.get('x-orchard-cache') === null ? r : undefined;
-    }, 30_000, 200);
+    const fetched = await waitFor(
+      'a file fetched through the queue',
+      async () => {
+        const r = await file(wheels[2]!);
+        return r.status === 200 && r.headers.get('x-orchard-cache') === null ? r : undefined;
+      },
+      30_000,
+      200,
+    );
     expect(sha256(fetched.body)).toBe(wheels[2]!.sha256);
     expect(await exists(blobPath(orchard.dataDir, wheels[2]!.sha256))).toBe(true);
     expect((await get(`${orchard.gatewayUrl}/ready`)).status).toBe(200);

@@ -60,9 +60,7 @@ describe('single flight across gateway replicas', () => {
     upstream.fileFaults.set(wheel.filename, { kind: 'slow', chunkBytes: 64 * 1024, intervalMs: 40 });
     let answers;
     try {
-      answers = await Promise.all(
-        Array.from({ length: BURST }, (_, i) => get(fileUrl(gateway(i), 'burst-lib', wheel.sha256, wheel.filename))),
-      );
+      answers = await Promise.all(Array.from({ length: BURST }, (_, i) => get(fileUrl(gateway(i), 'burst-lib', wheel.sha256, wheel.filename))));
     } finally {
       upstream.fileFaults.delete(wheel.filename);
     }

@@ -130,10 +130,14 @@ describe('several upstreams', () => {
     expect(added.text).not.toContain(INTERNAL_PASSWORD);
 
     for (const gateway of gateways()) {
-      const page = await waitFor(`internal owning pub-only on ${gateway}`, async () => {
-        const r = await get(`${gateway}/simple/pub-only/`);
-        return r.headers.get('x-orchard-upstream') === 'internal' ? r : undefined;
-      }, 10_000);
+      const page = await waitFor(
+        `internal owning pub-only on ${gateway}`,
+        async () => {
+          const r = await get(`${gateway}/simple/pub-only/`);
+          return r.headers.get('x-orchard-upstream') === 'internal' ? r : undefined;
+        },
+        10_000,
+      );
       expect(page.text).toContain(pubOnlyInternal.sha256);
       expect(page.text).not.toContain(pubOnly.sha256);
     }
@@ -153,10 +157,14 @@ describe('several upstreams', () => {
 
     expect((await admin('DELETE', '/upstreams/internal')).status).toBe(204);
     for (const gateway of gateways()) {
-      await waitFor(`public owning pub-only again on ${gateway}`, async () => {
-        const r = await get(`${gateway}/simple/pub-only/`);
-        return r.headers.get('x-orchard-upstream') === 'public' ? r : undefined;
-      }, 10_000);
+      await waitFor(
+        `public owning pub-only again on ${gateway}`,
+        async () => {
+          const r = await get(`${gateway}/simple/pub-only/`);
+          return r.headers.get('x-orchard-upstream') === 'public' ? r : undefined;
+        },
+        10_000,
+      );
     }
     // A file of the removed upstream that was never fetched is no longer listed: 404, and the
     // removed upstream is not asked. (One already cached stays servable: it is verified content.)

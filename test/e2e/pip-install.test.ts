@@ -21,7 +21,6 @@ const TREE = [
   { name: 'lib.c', version: '0.5.0', requiresDist: [] },
 ];
 
-
 describe.each(['fs', 's3'] as const)('pip installs through the gateway, end to end (%s storage)', (storage) => {
   const upstream = new FakeUpstream();
   let orchard: OrchardProcesses;
@@ -54,7 +53,9 @@ describe.each(['fs', 's3'] as const)('pip installs through the gateway, end to e
     }
     orchard = await OrchardProcesses.start({ upstreams: `local=${upstream.url}`, env });
     store = createBlobStore(
-      s3 ? { kind: 's3', endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true } : { kind: 'fs', root: orchard.dataDir },
+      s3
+        ? { kind: 's3', endpoint: s3.endpoint, bucket: s3.bucket, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true }
+        : { kind: 'fs', root: orchard.dataDir },
     );
     db = new pg.Client({ connectionString: orchard.database.url });
     await db.connect();

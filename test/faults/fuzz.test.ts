@@ -15,8 +15,82 @@ const SEED = Number(process.env.ORCHARD_FUZZ_SEED ?? 20261126);
 const hex = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** Path pieces that have broken path handling somewhere: encodings, traversal, odd bytes. */
-const PATH_TOKENS = ['%', '%2e', '%2E', '%2f', '%2F', '%5c', '%00', '%0a', '%ff', '%E0%A4', '%C0%AE', '%EF%BC%8F', '..', '.', '/', '//', 'a', 'Z', '0', '-', '_', '~', '+', ';', '=', ',', '!', '@', '$', "'", '(', ')', '*', 'app', 'simple', 'files'];
-const HTML_TOKENS = ['<a href="', '">', '</a>', '<a ', 'href=', '<', '>', '"', "'", '#sha256=', '#sha256=' + hex('x'), '#md5=0', '../../files/f-1.0-py3-none-any.whl', 'https://files.example/f-1.0.tar.gz', 'javascript:alert(1)', 'file:///etc/passwd', 'data-requires-python="', 'data-yanked', 'data-core-metadata="sha256=', '&lt;', '&#0;', '&#x110000;', '&amp', '<!--', '-->', '<script>', '</body>', '<base href="http://127.0.0.1:1/">', '<meta name="pypi:repository-version" content="2.0">', '\u0000', '\uFFFD', '\uD800', 'é', '𝒜', ' ', '\n'];
+const PATH_TOKENS = [
+  '%',
+  '%2e',
+  '%2E',
+  '%2f',
+  '%2F',
+  '%5c',
+  '%00',
+  '%0a',
+  '%ff',
+  '%E0%A4',
+  '%C0%AE',
+  '%EF%BC%8F',
+  '..',
+  '.',
+  '/',
+  '//',
+  'a',
+  'Z',
+  '0',
+  '-',
+  '_',
+  '~',
+  '+',
+  ';',
+  '=',
+  ',',
+  '!',
+  '@',
+  '$',
+  "'",
+  '(',
+  ')',
+  '*',
+  'app',
+  'simple',
+  'files',
+];
+const HTML_TOKENS = [
+  '<a href="',
+  '">',
+  '</a>',
+  '<a ',
+  'href=',
+  '<',
+  '>',
+  '"',
+  "'",
+  '#sha256=',
+  '#sha256=' + hex('x'),
+  '#md5=0',
+  '../../files/f-1.0-py3-none-any.whl',
+  'https://files.example/f-1.0.tar.gz',
+  'javascript:alert(1)',
+  'file:///etc/passwd',
+  'data-requires-python="',
+  'data-yanked',
+  'data-core-metadata="sha256=',
+  '&lt;',
+  '&#0;',
+  '&#x110000;',
+  '&amp',
+  '<!--',
+  '-->',
+  '<script>',
+  '</body>',
+  '<base href="http://127.0.0.1:1/">',
+  '<meta name="pypi:repository-version" content="2.0">',
+  '\u0000',
+  '\uFFFD',
+  '\uD800',
+  'é',
+  '𝒜',
+  ' ',
+  '\n',
+];
 
 describe('fuzz', () => {
   const upstream = new FakeUpstream();
@@ -58,7 +132,11 @@ describe('fuzz', () => {
   it('raw paths and file names never cause a 5xx', async () => {
     const piece = fc.string({ unit: fc.constantFrom(...PATH_TOKENS), maxLength: 24 });
     const prefix = fc.constantFrom('/simple/', '/files/', '/files/app/', `/files/app/${app.sha256}/`, '/', '/simple/app/', '/metrics/', '/health');
-    const filename = fc.oneof(piece, fc.string({ maxLength: 80 }).map(encodeURIComponent), fc.constantFrom(app.filename, `${app.filename}.metadata`, `${app.filename}%00`, `${app.filename}/..`));
+    const filename = fc.oneof(
+      piece,
+      fc.string({ maxLength: 80 }).map(encodeURIComponent),
+      fc.constantFrom(app.filename, `${app.filename}.metadata`, `${app.filename}%00`, `${app.filename}/..`),
+    );
     await fc.assert(
       fc.asyncProperty(prefix, piece, filename, fc.boolean(), async (p, middle, name, slash) => {
         const path = `${p}${middle}${slash ? '/' : ''}${name}`;
@@ -96,7 +174,14 @@ describe('fuzz', () => {
       .map((doc) => JSON.stringify(doc));
     const body = fc.oneof(
       fc.record({ contentType: fc.constant('text/html'), body: html }),
-      fc.record({ contentType: fc.constantFrom('application/vnd.pypi.simple.v1+json', 'application/json'), body: fc.oneof(json, fc.string({ maxLength: 40 }), fc.jsonValue().map((v) => JSON.stringify(v))) }),
+      fc.record({
+        contentType: fc.constantFrom('application/vnd.pypi.simple.v1+json', 'application/json'),
+        body: fc.oneof(
+          json,
+          fc.string({ maxLength: 40 }),
+          fc.jsonValue().map((v) => JSON.stringify(v)),
+        ),
+      }),
       fc.record({ contentType: fc.constantFrom('text/plain', 'application/octet-stream', '', 'text/html; charset=bogus'), body: fc.oneof(html, json) }),
     );
     await fc.assert(

@@ -142,7 +142,10 @@ describe('hostile input', () => {
       ['PUT', `/files/app/${app.sha256}/${app.filename}`],
       ['GET', '/simple/app/'],
     ] as const) {
-      const res = await rawGet(orchard.ports.gateway, p, { method, body, headers: { 'content-type': 'application/octet-stream' }, timeoutMs: 30_000 }).catch((err: Error) => ({ status: 0, error: err.message }));
+      const res = await rawGet(orchard.ports.gateway, p, { method, body, headers: { 'content-type': 'application/octet-stream' }, timeoutMs: 30_000 }).catch((err: Error) => ({
+        status: 0,
+        error: err.message,
+      }));
       // The answer may race the upload: either a status, or the connection closed under it.
       if (res.status !== 0) expect(res.status, `${method} ${p}`).toBeLessThan(500);
       if (method !== 'GET' && res.status !== 0) expect(res.status).toBeGreaterThanOrEqual(400);

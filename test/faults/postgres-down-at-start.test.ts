@@ -42,7 +42,9 @@ describe('PostgreSQL down when the services start', () => {
   async function pipInstall(project: string): Promise<{ code: number; output: string; installed: string[] }> {
     const target = await mkdtemp(path.join(os.tmpdir(), 'orchard-pg-start-pip-'));
     targets.push(target);
-    const result = await runPip(['install', '--retries', '0', '--timeout', '30', '--index-url', `${orchard!.gatewayUrl}/simple/`, '--target', target, project], { timeoutMs: 90_000 });
+    const result = await runPip(['install', '--retries', '0', '--timeout', '30', '--index-url', `${orchard!.gatewayUrl}/simple/`, '--target', target, project], {
+      timeoutMs: 90_000,
+    });
     return { code: result.code, output: result.stdout + result.stderr, installed: result.code === 0 ? await readdir(target) : [] };
   }
 

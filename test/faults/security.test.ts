@@ -97,7 +97,11 @@ describe('no open proxy; redirects carry no credentials', () => {
     const before = upstream.requests.length;
     const target = `127.0.0.1:${(tcpTarget.address() as AddressInfo).port}`;
     const upstreamHost = new URL(upstream.url).host;
-    const absolute = await rawExchange(orchard.ports.gateway, `GET http://${upstreamHost}/files/${hidden.filename} HTTP/1.1\r\nHost: ${upstreamHost}\r\nConnection: close\r\n\r\n`, 5_000);
+    const absolute = await rawExchange(
+      orchard.ports.gateway,
+      `GET http://${upstreamHost}/files/${hidden.filename} HTTP/1.1\r\nHost: ${upstreamHost}\r\nConnection: close\r\n\r\n`,
+      5_000,
+    );
     expect(statusOf(absolute.text)).toBeGreaterThanOrEqual(400);
     expect(statusOf(absolute.text)).toBeLessThan(500);
     const connect = await rawExchange(orchard.ports.gateway, `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`, 5_000);
@@ -252,7 +256,7 @@ describe('file URLs pointing at internal addresses (default policy)', () => {
     expect(await artifactRows(orchard.database.url, wheel.sha256)).toHaveLength(0);
   });
 
-  it('serves the same file from the upstream\'s own origin, which is on loopback too', async () => {
+  it("serves the same file from the upstream's own origin, which is on loopback too", async () => {
     upstream.publish('ssrf-own', { filename: wheel.filename, bytes: wheel.bytes });
     expect((await getText(`${orchard.gatewayUrl}/simple/ssrf-own/`)).status).toBe(200);
     const res = await getBytes(`${orchard.gatewayUrl}/files/ssrf-own/${wheel.sha256}/${wheel.filename}`);

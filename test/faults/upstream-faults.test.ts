@@ -21,7 +21,9 @@ describe('upstream faults', () => {
   async function pip(project: string) {
     const target = await mkdtemp(path.join(os.tmpdir(), 'orchard-faults-pip-'));
     // -vv: pip reports an index page's HTTP error (502, 504) only in its debug output.
-    const result = await runPip(['install', '-vv', '--retries', '0', '--timeout', '30', '--index-url', `${orchard.gatewayUrl}/simple/`, '--target', target, project], { timeoutMs: 90_000 });
+    const result = await runPip(['install', '-vv', '--retries', '0', '--timeout', '30', '--index-url', `${orchard.gatewayUrl}/simple/`, '--target', target, project], {
+      timeoutMs: 90_000,
+    });
     return { ...result, output: result.stdout + result.stderr, installed: result.code === 0 ? await readdir(target) : [] };
   }
 
@@ -41,7 +43,10 @@ describe('upstream faults', () => {
     upstream.tampered.add(dists.get('tamper')!.filename);
     upstream.fileFaults.set(dists.get('trunc')!.filename, { kind: 'truncate', atBytes: 100 * 1024 });
     upstream.pageOverrides.set('malformed-html', { contentType: 'text/html', body: Buffer.from([0x3c, 0x00, 0xff, 0xfe, 0x00, 0x41]) });
-    upstream.pageOverrides.set('malformed-json', { contentType: 'application/vnd.pypi.simple.v1+json', body: '{"meta": {"api-version": "1.0"}, "name": "malformed-json", "files": [' });
+    upstream.pageOverrides.set('malformed-json', {
+      contentType: 'application/vnd.pypi.simple.v1+json',
+      body: '{"meta": {"api-version": "1.0"}, "name": "malformed-json", "files": [',
+    });
     upstream.pageOverrides.set('wrong-shape', { contentType: 'application/vnd.pypi.simple.v1+json', body: '{"meta": {"api-version": "1.0"}, "name": 7, "files": {}}' });
     await upstream.start();
     orchard = await OrchardProcesses.start({
@@ -176,7 +181,8 @@ describe('upstream faults', () => {
     // Let the truncated file's retries run out (1 + 2 + 4 + 8 s of backoff) before looking.
     await waitFor(
       'the truncated file to stop being retried',
-      async () => ((await getText(`${orchard.gatewayUrl}/files/trunc/${dists.get('trunc')!.sha256}/${dists.get('trunc')!.filename}`, { timeoutMs: 10_000 })).status === 502 ? true : undefined),
+      async () =>
+        (await getText(`${orchard.gatewayUrl}/files/trunc/${dists.get('trunc')!.sha256}/${dists.get('trunc')!.filename}`, { timeoutMs: 10_000 })).status === 502 ? true : undefined,
       40_000,
       1_000,
     );

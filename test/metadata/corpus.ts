@@ -76,7 +76,28 @@ class Random {
 
 const normalize = (name: string) => name.replace(/[-_.]+/g, '-').toLowerCase();
 
-const NAME_PARTS = ['zope', 'Interface', 'typing', 'extensions', 'Py', 'YAML', 'ruamel', 'yaml', 'clib', 'attrs', 'six', 'Django', 'rest', 'framework', 'google', 'cloud', 'storage', 'X', 'lib', 'core'];
+const NAME_PARTS = [
+  'zope',
+  'Interface',
+  'typing',
+  'extensions',
+  'Py',
+  'YAML',
+  'ruamel',
+  'yaml',
+  'clib',
+  'attrs',
+  'six',
+  'Django',
+  'rest',
+  'framework',
+  'google',
+  'cloud',
+  'storage',
+  'X',
+  'lib',
+  'core',
+];
 const SEPARATORS = ['-', '_', '.', '-', '__', '._'];
 const EXTRA_NAMES = ['test', 'Dev', 'docs', 'socks', 'Fast_IO', 'all', 'crypto.v2', 'S3'];
 

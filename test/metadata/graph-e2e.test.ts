@@ -10,7 +10,12 @@ import { FakeUpstream } from '../support/upstream-server.js';
 import { waitFor } from '../support/wait.js';
 
 const SPECS = [
-  { project: 'web-app', kind: 'wheel', version: '2.0.0', requiresDist: ['Http_Lib[socks]>=2.1,<3', 'tz-data; sys_platform == "win32"', 'docs-theme; extra == "docs"', 'backport (>=1.0); python_version < "3.9"'] },
+  {
+    project: 'web-app',
+    kind: 'wheel',
+    version: '2.0.0',
+    requiresDist: ['Http_Lib[socks]>=2.1,<3', 'tz-data; sys_platform == "win32"', 'docs-theme; extra == "docs"', 'backport (>=1.0); python_version < "3.9"'],
+  },
   { project: 'http-lib', kind: 'wheel', version: '2.5.0', requiresDist: ['Core.Utils>=1', 'socks-impl; extra == "socks"'] },
   { project: 'core-utils', kind: 'sdist', version: '1.4', requiresDist: ['tz-data'] },
   { project: 'legacy-tool', kind: 'sdist', version: '0.3', requiresDist: ['core_utils'], dynamic: ['Requires-Dist'] },
@@ -25,13 +30,17 @@ async function json(path: string): Promise<{ status: number; body: any }> {
   return { status: res.status, body: await res.json() };
 }
 
-
 beforeAll(async () => {
   for (const spec of SPECS) {
     const dist =
       spec.kind === 'wheel'
         ? await buildWheel({ name: spec.project, version: spec.version, requiresDist: [...spec.requiresDist], metadataExtra: 'Provides-Extra: docs\nProvides-Extra: socks' })
-        : await buildSdist({ name: spec.project, version: spec.version, requiresDist: [...spec.requiresDist], ...('dynamic' in spec ? { dynamic: [...spec.dynamic] } : { metadataVersion: '2.2' }) });
+        : await buildSdist({
+            name: spec.project,
+            version: spec.version,
+            requiresDist: [...spec.requiresDist],
+            ...('dynamic' in spec ? { dynamic: [...spec.dynamic] } : { metadataVersion: '2.2' }),
+          });
     upstream.publish(spec.project, { filename: dist.filename, bytes: dist.bytes });
     files.set(spec.project, { sha256: dist.sha256, filename: dist.filename, requiresDist: spec.requiresDist });
   }
@@ -46,10 +55,14 @@ beforeAll(async () => {
     await res.arrayBuffer();
   }
   for (const { sha256 } of files.values()) {
-    await waitFor(`extraction of ${sha256}`, async () => {
-      const { status, body } = await json(`/api/v1/artifacts/${sha256}`);
-      return status === 200 && body.metadataStatus !== 'pending' ? true : undefined;
-    }, 60_000);
+    await waitFor(
+      `extraction of ${sha256}`,
+      async () => {
+        const { status, body } = await json(`/api/v1/artifacts/${sha256}`);
+        return status === 200 && body.metadataStatus !== 'pending' ? true : undefined;
+      },
+      60_000,
+    );
   }
 }, 180_000);
 
@@ -64,7 +77,10 @@ describe('the dependency graph of fetched files, through the gateway API', () =>
     for (const [project, file] of files) {
       const { body } = await json(`/api/v1/artifacts/${file.sha256}`);
       expect(body, project).toMatchObject({ filename: file.filename, project, metadataStatus: 'ok', metadataError: null });
-      expect(body.dependencies.map((d: { raw: string }) => d.raw), project).toEqual(file.requiresDist);
+      expect(
+        body.dependencies.map((d: { raw: string }) => d.raw),
+        project,
+      ).toEqual(file.requiresDist);
     }
     expect((await json(`/api/v1/artifacts/${files.get('core-utils')!.sha256}`)).body.dependenciesKnown).toBe(true);
     expect((await json(`/api/v1/artifacts/${files.get('legacy-tool')!.sha256}`)).body.dependenciesKnown).toBe(false);

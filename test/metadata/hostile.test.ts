@@ -88,17 +88,31 @@ async function expectUnsupported(filename: string, bytes: Buffer, reason: RegExp
 describe('wheels that cannot be read are recorded as failed, with the reason', () => {
   it('a corrupt zip, a truncated one, and one without METADATA', async () => {
     await expectFailure(WHEEL, Buffer.from('this is not a zip file at all, just text\n'.repeat(20)), /not a zip file/);
-    const good = await zipOf([{ name: META, data: goodMetadata() }, { name: 'bad_pkg/__init__.py', data: 'x = 1\n'.repeat(500) }]);
+    const good = await zipOf([
+      { name: META, data: goodMetadata() },
+      { name: 'bad_pkg/__init__.py', data: 'x = 1\n'.repeat(500) },
+    ]);
     await expectFailure(WHEEL, good.subarray(0, good.length - 30), /not a zip file|truncated|corrupt/);
     const flipped = Buffer.from(good);
     flipped.writeUInt32LE(0xdeadbeef, good.lastIndexOf(Buffer.from('PK\u0005\u0006')) + 16); // central directory offset
     await expectFailure(WHEEL, flipped, /corrupt|truncated/);
-    await expectFailure(WHEEL, await zipOf([{ name: 'bad_pkg/__init__.py', data: '' }, { name: 'bad_pkg-1.0.dist-info/WHEEL', data: 'x' }]), /no \.dist-info\/METADATA/);
+    await expectFailure(
+      WHEEL,
+      await zipOf([
+        { name: 'bad_pkg/__init__.py', data: '' },
+        { name: 'bad_pkg-1.0.dist-info/WHEEL', data: 'x' },
+      ]),
+      /no \.dist-info\/METADATA/,
+    );
   });
 
   it('undecodable text: UTF-16 and binary METADATA', async () => {
     await expectFailure(WHEEL, await zipOf([{ name: META, data: Buffer.from(`\ufeff${goodMetadata()}`, 'utf16le') }]), /undecodable METADATA/);
-    await expectFailure(WHEEL, await zipOf([{ name: META, data: Buffer.concat([Buffer.from(goodMetadata('Summary: a')), Buffer.from([0, 1, 2, 0xff, 0])]) }]), /undecodable METADATA/);
+    await expectFailure(
+      WHEEL,
+      await zipOf([{ name: META, data: Buffer.concat([Buffer.from(goodMetadata('Summary: a')), Buffer.from([0, 1, 2, 0xff, 0])]) }]),
+      /undecodable METADATA/,
+    );
   });
 
   it('oversized METADATA, and zip bombs by ratio and by lying about the size', async () => {
@@ -111,7 +125,11 @@ describe('wheels that cannot be read are recorded as failed, with the reason', (
     const liar = await zipOf([{ name: META, data: goodMetadata(`Summary: ${'B'.repeat(20_000)}\n`) }]);
     const size = Buffer.byteLength(goodMetadata(`Summary: ${'B'.repeat(20_000)}\n`));
     const patched = Buffer.from(liar);
-    for (let at = patched.indexOf(Buffer.from([size & 0xff, (size >> 8) & 0xff, (size >> 16) & 0xff, 0])); at >= 0; at = patched.indexOf(Buffer.from([size & 0xff, (size >> 8) & 0xff, (size >> 16) & 0xff, 0]), at + 1)) {
+    for (
+      let at = patched.indexOf(Buffer.from([size & 0xff, (size >> 8) & 0xff, (size >> 16) & 0xff, 0]));
+      at >= 0;
+      at = patched.indexOf(Buffer.from([size & 0xff, (size >> 8) & 0xff, (size >> 16) & 0xff, 0]), at + 1)
+    ) {
       patched.writeUInt32LE(100, at);
     }
     await expectFailure(WHEEL, patched, /inflates beyond its declared size|compression ratio/);
@@ -128,8 +146,19 @@ describe('wheels that cannot be read are recorded as failed, with the reason', (
     const requiring = (n: number) => goodMetadata(Array.from({ length: n }, (_, i) => `Requires-Dist: dep-${i}>=1.0\n`).join(''));
     const tooMany = requiring(MAX_REQUIREMENTS + 1);
     expect(Buffer.byteLength(tooMany)).toBeLessThan(MAX_METADATA_BYTES);
-    await expectFailure(WHEEL, await zipOf([{ name: META, data: tooMany }]), new RegExp(`^METADATA declares ${MAX_REQUIREMENTS + 1} requirements, more than the ${MAX_REQUIREMENTS} accepted$`));
-    const sdist = gzipSync(buildTar([{ path: 'bad_pkg-1.0/PKG-INFO', body: `Metadata-Version: 1.1\nName: bad-pkg\nVersion: 1.0\n${Array.from({ length: MAX_REQUIREMENTS + 1 }, (_, i) => `Requires: dep${i}\n`).join('')}` }]));
+    await expectFailure(
+      WHEEL,
+      await zipOf([{ name: META, data: tooMany }]),
+      new RegExp(`^METADATA declares ${MAX_REQUIREMENTS + 1} requirements, more than the ${MAX_REQUIREMENTS} accepted$`),
+    );
+    const sdist = gzipSync(
+      buildTar([
+        {
+          path: 'bad_pkg-1.0/PKG-INFO',
+          body: `Metadata-Version: 1.1\nName: bad-pkg\nVersion: 1.0\n${Array.from({ length: MAX_REQUIREMENTS + 1 }, (_, i) => `Requires: dep${i}\n`).join('')}`,
+        },
+      ]),
+    );
     await expectFailure('bad_pkg-1.0.tar.gz', sdist, /^PKG-INFO declares 5001 requirements/);
 
     const atBound = await run(WHEEL, await zipOf([{ name: META, data: requiring(MAX_REQUIREMENTS) }]));

@@ -3,16 +3,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings, type Settings } from '../../libs/config/index.js';
-import {
-  ROOT,
-  compiledFromSource,
-  interpolate,
-  promqlProblems,
-  serviceOfCommand,
-  statusOf,
-  unknownVariables,
-  type OrchardService,
-} from './consistency.js';
+import { ROOT, compiledFromSource, interpolate, promqlProblems, serviceOfCommand, statusOf, unknownVariables, type OrchardService } from './consistency.js';
 
 /** The parts of a compose service these tests read. */
 interface ComposeService {
@@ -36,7 +27,12 @@ interface Compose {
 
 interface PrometheusConfig {
   rule_files?: string[];
-  scrape_configs: Array<{ job_name: string; metrics_path?: string; dns_sd_configs?: Array<{ names: string[]; type: string; port: number }>; static_configs?: Array<{ targets: string[] }> }>;
+  scrape_configs: Array<{
+    job_name: string;
+    metrics_path?: string;
+    dns_sd_configs?: Array<{ names: string[]; type: string; port: number }>;
+    static_configs?: Array<{ targets: string[] }>;
+  }>;
 }
 
 const SERVICES: OrchardService[] = ['gateway', 'fetcher', 'extractor'];
@@ -119,7 +115,13 @@ describe('docker-compose.yml', () => {
   it('points Orchard at the compose datastores with the credentials they were started with', () => {
     const db = new URL(settings.databaseUrl);
     const postgres = compose.services.postgres!.environment!;
-    expect([db.hostname, db.port, db.username, db.password, db.pathname]).toEqual(['postgres', '5432', postgres.POSTGRES_USER, postgres.POSTGRES_PASSWORD, `/${postgres.POSTGRES_DB}`]);
+    expect([db.hostname, db.port, db.username, db.password, db.pathname]).toEqual([
+      'postgres',
+      '5432',
+      postgres.POSTGRES_USER,
+      postgres.POSTGRES_PASSWORD,
+      `/${postgres.POSTGRES_DB}`,
+    ]);
     expect(new URL(settings.redisUrl).hostname).toBe('redis');
     expect(compose.services.redis!.command).toEqual(expect.arrayContaining(['--maxmemory-policy', 'noeviction']));
     // The cache lives in a Redis of its own that evicts when full (docs/cache-model.md).

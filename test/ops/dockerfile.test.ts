@@ -11,7 +11,11 @@ interface Stage {
 
 /** Dockerfile → stages of instructions (continuation lines joined, comments dropped). */
 function stages(text: string): Stage[] {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const result: Stage[] = [];
   for (const line of lines) {
     const [, op, args = ''] = /^(\w+)\s*(.*)$/.exec(line)!;
@@ -51,7 +55,7 @@ describe('Dockerfile', () => {
     expect(pkg.type).toBe('module');
   });
 
-  it('runs the gateway by default and exposes every service\'s default port', () => {
+  it("runs the gateway by default and exposes every service's default port", () => {
     const cmd = JSON.parse(ops(runtime, 'CMD')[0]!) as string[];
     expect(cmd).toEqual(['node', 'dist/services/gateway/main.js']);
     expect(compiledFromSource(cmd[1]!)).toBe(true);
@@ -60,7 +64,10 @@ describe('Dockerfile', () => {
   });
 
   it('keeps local state and build output out of the build context, but not what it copies', () => {
-    const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', 'dist', 'data', 'libs/db/generated', '.git']));
     for (const copied of ['libs', 'services', 'scripts', 'prisma', 'package.json', 'package-lock.json', 'tsconfig.json']) expect(ignored).not.toContain(copied);
   });

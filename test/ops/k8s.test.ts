@@ -3,18 +3,16 @@ import path from 'node:path';
 import { parseAllDocuments, parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings, type Settings } from '../../libs/config/index.js';
-import {
-  ROOT,
-  compiledFromSource,
-  orchardSeriesIn,
-  promqlProblems,
-  serviceOfCommand,
-  statusOf,
-  unknownVariables,
-  type OrchardService,
-} from './consistency.js';
+import { ROOT, compiledFromSource, orchardSeriesIn, promqlProblems, serviceOfCommand, statusOf, unknownVariables, type OrchardService } from './consistency.js';
 
-type Manifest = { apiVersion: string; kind: string; metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: any; data?: Record<string, string>; stringData?: Record<string, string> };
+type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: any;
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+};
 
 const K8S = path.join(ROOT, 'k8s');
 /** Which queue each worker consumes (what its autoscaler must watch). */
@@ -185,7 +183,7 @@ describe('k8s/ (kustomize base)', () => {
       expect(matches(pdb.spec.selector.matchLabels, labels)).toBe(true);
     });
 
-    it('is autoscaled: the gateway on CPU, a worker on its queue\'s depth', () => {
+    it("is autoscaled: the gateway on CPU, a worker on its queue's depth", () => {
       const hpa = named('HorizontalPodAutoscaler', `orchard-${service}`);
       const scaled = named('ScaledObject', `orchard-${service}`);
       expect(deployment.spec.replicas, 'the autoscaler owns the replica count').toBeUndefined();

@@ -103,7 +103,9 @@ describe('metrics, logs and credentials after an end-to-end pip install', () => 
     expect(valueOf(g, 'orchard_http_requests_total', { route: 'file', method: 'GET', status: '502' })).toBe(1);
     // The latency histogram counts exactly the requests the counter counts, per route and class.
     for (const route of ['simple_project', 'file']) {
-      const ok = samplesOf(g, 'orchard_http_requests_total', { route }).filter((s) => s.labels.status!.startsWith('2')).reduce((n, s) => n + s.value, 0);
+      const ok = samplesOf(g, 'orchard_http_requests_total', { route })
+        .filter((s) => s.labels.status!.startsWith('2'))
+        .reduce((n, s) => n + s.value, 0);
       expect(valueOf(g, 'orchard_http_request_duration_seconds_count', { route, status_class: '2xx' }), route).toBe(ok);
       const inf = valueOf(g, 'orchard_http_request_duration_seconds_bucket', { route, status_class: '2xx', le: '+Inf' });
       expect(inf, route).toBe(ok);
@@ -152,7 +154,7 @@ describe('metrics, logs and credentials after an end-to-end pip install', () => 
     expect(samplesOf(f, 'orchard_queue_jobs', { queue: 'refresh', state: 'waiting' })).toHaveLength(1);
   });
 
-  it('extractor: extract jobs and their durations, and its queue\'s depth', () => {
+  it("extractor: extract jobs and their durations, and its queue's depth", () => {
     const e = scraped.extractor;
     expect(valueOf(e, 'orchard_jobs_total', { queue: 'extract', outcome: 'completed' })).toBe(2);
     expect(valueOf(e, 'orchard_job_duration_seconds_count', { queue: 'extract', outcome: 'completed' })).toBe(2);

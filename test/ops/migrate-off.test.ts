@@ -21,7 +21,6 @@ interface ReadyBody {
   checks: Record<string, { status: string; error?: string }>;
 }
 
-
 describe('ORCHARD_MIGRATE=off: services never run DDL and wait for the migration Job', () => {
   const upstream = new FakeUpstream();
   let database: TestDatabase;
@@ -62,10 +61,15 @@ describe('ORCHARD_MIGRATE=off: services never run DDL and wait for the migration
     // An administrator creates the empty database: the services still apply nothing.
     await queryRows(server, `CREATE DATABASE "${name}"`);
     for (const service of SERVICES) {
-      await waitFor(`${service} sees the empty database`, async () => {
-        const { body } = await ready(service);
-        return /no migration applied yet/.test(body.checks.migrations?.error ?? '') ? true : undefined;
-      }, 30_000, 250);
+      await waitFor(
+        `${service} sees the empty database`,
+        async () => {
+          const { body } = await ready(service);
+          return /no migration applied yet/.test(body.checks.migrations?.error ?? '') ? true : undefined;
+        },
+        30_000,
+        250,
+      );
     }
     expect(await queryRows(database.url, `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`), 'no DDL at all').toEqual([]);
     expect(orchard!.logs.extractor).not.toContain('extract worker started');
@@ -78,10 +82,15 @@ describe('ORCHARD_MIGRATE=off: services never run DDL and wait for the migration
     expect(job.stdout).toMatch(/applied \d+ migration/);
 
     for (const service of SERVICES) {
-      const { body } = await waitFor(`${service} ready`, async () => {
-        const answer = await ready(service);
-        return answer.status === 200 ? answer : undefined;
-      }, 40_000, 250);
+      const { body } = await waitFor(
+        `${service} ready`,
+        async () => {
+          const answer = await ready(service);
+          return answer.status === 200 ? answer : undefined;
+        },
+        40_000,
+        250,
+      );
       expect(body.checks.migrations!.status).toBe('ok');
     }
     expect(orchard!.logs.extractor).toContain('extract worker started');

@@ -58,10 +58,15 @@ describe.skipIf(!redisAvailable)('/ready follows Redis going away and coming bac
   it('turns unready (503, redis: error) on every service when Redis stops, staying alive', async () => {
     await redis.stop();
     for (const service of SERVICES) {
-      const { body } = await waitFor(`${service} unready`, async () => {
-        const answer = await ready(service);
-        return answer.status === 503 ? answer : undefined;
-      }, 20_000, 200);
+      const { body } = await waitFor(
+        `${service} unready`,
+        async () => {
+          const answer = await ready(service);
+          return answer.status === 503 ? answer : undefined;
+        },
+        20_000,
+        200,
+      );
       expect(body.status).toBe('unready');
       expect(body.checks.redis.status).toBe('error');
       expect(body.checks.redis.error, 'a short reason, no connection string').not.toMatch(/redis:\/\//);
@@ -78,10 +83,15 @@ describe.skipIf(!redisAvailable)('/ready follows Redis going away and coming bac
   it('is ready again on every service once Redis is back, queue depth included', async () => {
     await redis.start();
     for (const service of SERVICES) {
-      const { body } = await waitFor(`${service} ready again`, async () => {
-        const answer = await ready(service);
-        return answer.status === 200 ? answer : undefined;
-      }, 30_000, 200);
+      const { body } = await waitFor(
+        `${service} ready again`,
+        async () => {
+          const answer = await ready(service);
+          return answer.status === 200 ? answer : undefined;
+        },
+        30_000,
+        200,
+      );
       expect(body.checks.redis.status).toBe('ok');
     }
     const families = await waitFor('queue depth again', async () => {

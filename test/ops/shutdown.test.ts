@@ -49,7 +49,9 @@ describe('graceful shutdown on SIGTERM', () => {
   }
 
   async function sha256Of(response: Response): Promise<string> {
-    return createHash('sha256').update(Buffer.from(await response.arrayBuffer())).digest('hex');
+    return createHash('sha256')
+      .update(Buffer.from(await response.arrayBuffer()))
+      .digest('hex');
   }
 
   beforeAll(async () => {
@@ -86,7 +88,11 @@ describe('graceful shutdown on SIGTERM', () => {
 
     expect((await fetchQueue.getJob(await jobIdOf(wheel.sha256)))?.finishedOn).toBeDefined();
     expect(await fetchQueue.getJobState(await jobIdOf(wheel.sha256))).toBe('completed');
-    expect(createHash('sha256').update(await readFile(blobPath(wheel.sha256))).digest('hex')).toBe(wheel.sha256);
+    expect(
+      createHash('sha256')
+        .update(await readFile(blobPath(wheel.sha256)))
+        .digest('hex'),
+    ).toBe(wheel.sha256);
     const answer = await response;
     expect(answer.status).toBe(200);
     expect(await sha256Of(answer)).toBe(wheel.sha256);
@@ -132,7 +138,11 @@ describe('graceful shutdown on SIGTERM', () => {
     expect(await sha256Of(answer)).toBe(wheel.sha256);
     // The client is served once the file is stored; the job completes after recording it.
     await waitFor('the job completed', async () => ((await fetchQueue.getJobState(await jobIdOf(wheel.sha256))) === 'completed' ? true : undefined));
-    expect(createHash('sha256').update(await readFile(blobPath(wheel.sha256))).digest('hex')).toBe(wheel.sha256);
+    expect(
+      createHash('sha256')
+        .update(await readFile(blobPath(wheel.sha256)))
+        .digest('hex'),
+    ).toBe(wheel.sha256);
     // Served correctly from the cache too.
     const again = await fetch(fileUrl('slow-handback', wheel));
     expect(await sha256Of(again)).toBe(wheel.sha256);

@@ -64,11 +64,10 @@ describe('buildWheel', () => {
     const wheelPath = join(dir, wheel.filename);
     await writeFile(wheelPath, wheel.bytes);
     const target = join(dir, 'target');
-    await run(
-      'python3',
-      ['-m', 'pip', 'install', '--isolated', '--no-index', '--no-deps', '--disable-pip-version-check', '--target', target, wheelPath],
-      { env: cleanEnv(), timeout: 120_000 },
-    );
+    await run('python3', ['-m', 'pip', 'install', '--isolated', '--no-index', '--no-deps', '--disable-pip-version-check', '--target', target, wheelPath], {
+      env: cleanEnv(),
+      timeout: 120_000,
+    });
     expect(existsSync(join(target, 'orchard_test_pkg', '__init__.py'))).toBe(true);
     expect(await readFile(join(target, 'orchard_test_pkg', '__init__.py'), 'utf8')).toBe('__version__ = "1.2.3"\n');
     expect(existsSync(join(target, 'orchard_test_pkg-1.2.3.dist-info', 'METADATA'))).toBe(true);
@@ -98,12 +97,8 @@ describe('writeSimpleIndex', () => {
   it('writes a PEP 503 tree with hashes and escaped attributes', async () => {
     const root = await tempDir();
     const wheel = await buildWheel({ name: 'Foo_Bar', version: '1.0' });
-    const written = await writeSimpleIndex(root, [
-      { name: 'Foo_Bar', files: [{ filename: wheel.filename, bytes: wheel.bytes, requiresPython: '>=3.8,<4', yanked: 'bad "x"' }] },
-    ]);
-    expect(written).toEqual([
-      { project: 'Foo_Bar', filename: wheel.filename, path: join(root, 'files', wheel.filename), sha256: wheel.sha256 },
-    ]);
+    const written = await writeSimpleIndex(root, [{ name: 'Foo_Bar', files: [{ filename: wheel.filename, bytes: wheel.bytes, requiresPython: '>=3.8,<4', yanked: 'bad "x"' }] }]);
+    expect(written).toEqual([{ project: 'Foo_Bar', filename: wheel.filename, path: join(root, 'files', wheel.filename), sha256: wheel.sha256 }]);
     expect(await readFile(join(root, 'simple', 'index.html'), 'utf8')).toContain('<a href="foo-bar/">Foo_Bar</a>');
     const page = await readFile(join(root, 'simple', 'foo-bar', 'index.html'), 'utf8');
     expect(page).toContain(`href="../../files/${wheel.filename}#sha256=${wheel.sha256}"`);

@@ -69,10 +69,7 @@ export async function buildWheel(opts: WheelOptions): Promise<BuiltDist & { meta
  * Like {@link buildWheel} but streamed to `path`, for wheels too big to hold in memory (the
  * padding is generated and hashed as it is written).
  */
-export async function buildWheelToFile(
-  path: string,
-  opts: WheelOptions,
-): Promise<{ filename: string; path: string; size: number; sha256: string; metadata: Buffer }> {
+export async function buildWheelToFile(path: string, opts: WheelOptions): Promise<{ filename: string; path: string; size: number; sha256: string; metadata: Buffer }> {
   const layout = wheelLayout(opts);
   const zip = new ZipFile();
   const record: string[] = [];
@@ -119,10 +116,7 @@ function wheelLayout(opts: WheelOptions): WheelLayout {
   const dist = wheelName(opts.name);
   const version = opts.version.replace(/-/g, '_');
   const distInfo = `${dist}-${version}.dist-info`;
-  const metadata = Buffer.from(
-    metadataText({ ...opts, metadataVersion: '2.1' }),
-    'utf8',
-  );
+  const metadata = Buffer.from(metadataText({ ...opts, metadataVersion: '2.1' }), 'utf8');
   const wheel = 'Wheel-Version: 1.0\nGenerator: orchard-tests (1.0)\nRoot-Is-Purelib: true\nTag: py3-none-any\n';
   const files: Array<[string, Buffer]> = [[`${dist}/__init__.py`, Buffer.from(`__version__ = "${opts.version}"\n`)]];
   for (const [path, data] of Object.entries(opts.files ?? {})) files.push([path, Buffer.from(data)]);

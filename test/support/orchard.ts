@@ -115,7 +115,13 @@ export class OrchardProcesses {
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`gateway replica exited with ${child.exitCode}:\n${replica.log}`);
-      if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) return url;
+      if (
+        await fetch(`${url}/health`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        return url;
       if (Date.now() > deadline) throw new Error(`gateway replica did not become healthy:\n${replica.log}`);
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -54,13 +54,15 @@ export async function loadDmmf(schemaPath: string): Promise<DmmfDatamodel> {
   const decoder = new TextDecoder();
   // The imports below close over `ex`, declared after them: wasm calls them only once it runs
   // (`__wbindgen_start` and `get_dmmf`), by when `ex` is set.
-  const text = (ptr: number, len: number): string =>
-    decoder.decode(new Uint8Array(ex.memory.buffer, ptr >>> 0, len >>> 0));
+  const text = (ptr: number, len: number): string => decoder.decode(new Uint8Array(ex.memory.buffer, ptr >>> 0, len >>> 0));
   const imports: Record<string, (...args: number[]) => unknown> = {};
   for (const { name } of WebAssembly.Module.imports(module)) {
     if (name.startsWith('__wbg_Error_')) imports[name] = (p, l) => new Error(text(p!, l!));
     else if (name.startsWith('__wbg_set_message_')) imports[name] = () => undefined;
-    else if (name.includes('wbindgen_throw')) imports[name] = (p, l) => { throw new Error(text(p!, l!)); };
+    else if (name.includes('wbindgen_throw'))
+      imports[name] = (p, l) => {
+        throw new Error(text(p!, l!));
+      };
     else if (name === '__wbindgen_init_externref_table') {
       imports[name] = () => {
         const table = ex.__wbindgen_externrefs;
@@ -68,7 +70,10 @@ export async function loadDmmf(schemaPath: string): Promise<DmmfDatamodel> {
         table.set(0, undefined);
         [undefined, null, true, false].forEach((v, i) => table.set(base + i, v));
       };
-    } else imports[name] = () => { throw new Error(`unexpected wasm import ${name}; Prisma's schema wasm changed`); };
+    } else
+      imports[name] = () => {
+        throw new Error(`unexpected wasm import ${name}; Prisma's schema wasm changed`);
+      };
   }
   const ex = new WebAssembly.Instance(module, { __wbindgen_placeholder__: imports }).exports as unknown as WasmExports;
   ex.__wbindgen_start();

@@ -25,10 +25,7 @@ export function checkApiVersion(version: string): string {
 
 /** True when the page carries PEP 700 data (versions, size or upload-time). */
 export function hasPep700Data(page: ProjectPage): boolean {
-  return (
-    page.versions !== undefined ||
-    page.files.some((f) => f.size !== undefined || f.uploadTime !== undefined)
-  );
+  return page.versions !== undefined || page.files.some((f) => f.size !== undefined || f.uploadTime !== undefined);
 }
 
 /** The page's api-version, raised to 1.1 when it carries PEP 700 data but declares 1.0. */

@@ -75,16 +75,12 @@ function unfold(name: string, first: string, continuation: string[]): string {
  * Bytes that are not UTF-8 are read as latin-1 and `invalidUtf8` is set.
  * @throws {MetadataError} when the input is over the size cap or has no Name or Version.
  */
-export function parseCoreMetadata(
-  data: Buffer | Uint8Array | string,
-  options: ParseCoreMetadataOptions = {},
-): CoreMetadata {
+export function parseCoreMetadata(data: Buffer | Uint8Array | string, options: ParseCoreMetadataOptions = {}): CoreMetadata {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_METADATA_BYTES;
   const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
   if (size > maxBytes) throw new MetadataError(`metadata is ${size} bytes, over the ${maxBytes}-byte cap`);
 
-  const { lines, validUtf8 } =
-    typeof data === 'string' ? { lines: data.split('\n'), validUtf8: true } : decodeLines(data);
+  const { lines, validUtf8 } = typeof data === 'string' ? { lines: data.split('\n'), validUtf8: true } : decodeLines(data);
   if (lines[0]?.charCodeAt(0) === 0xfeff) lines[0] = lines[0].slice(1);
 
   const fields: Record<string, string[]> = Object.create(null) as Record<string, string[]>;

@@ -5,12 +5,9 @@ describe('isSafeFilename', () => {
   it.each(['requests-2.31.0-py3-none-any.whl', 'foo-1.0.tar.gz', 'x'])('accepts %s', (f) => {
     expect(isSafeFilename(f)).toBe(true);
   });
-  it.each(['', '.', '..', '../x.whl', 'a/b.whl', 'a\\b.whl', 'a\u0000.whl', 'a\n.whl', 'a\u007f', 'x'.repeat(256)])(
-    'rejects %j',
-    (f) => {
-      expect(isSafeFilename(f)).toBe(false);
-    },
-  );
+  it.each(['', '.', '..', '../x.whl', 'a/b.whl', 'a\\b.whl', 'a\u0000.whl', 'a\n.whl', 'a\u007f', 'x'.repeat(256)])('rejects %j', (f) => {
+    expect(isSafeFilename(f)).toBe(false);
+  });
 });
 
 describe('classifyFilename', () => {
@@ -47,12 +44,9 @@ describe('parseWheelFilename', () => {
     expect(w?.build).toBe('1');
     expect(w?.platformTags).toEqual(['manylinux_2_17_x86_64', 'manylinux2014_x86_64']);
   });
-  it.each(['foo-1.0.whl', 'foo-1.0-x-py3-none-any.whl', 'foo-1.0-py3-none-any.tar.gz', 'a-b-c-d-e-f-g.whl'])(
-    'rejects %s',
-    (f) => {
-      expect(parseWheelFilename(f)).toBeUndefined();
-    },
-  );
+  it.each(['foo-1.0.whl', 'foo-1.0-x-py3-none-any.whl', 'foo-1.0-py3-none-any.tar.gz', 'a-b-c-d-e-f-g.whl'])('rejects %s', (f) => {
+    expect(parseWheelFilename(f)).toBeUndefined();
+  });
 });
 
 describe('parseSdistFilename', () => {

@@ -18,13 +18,7 @@ const UNSAFE_CHARS = /[\u0000-\u001f\u007f/\\]/;
  * {@link MAX_FILENAME_LENGTH} characters, no `/`, `\`, NUL or control characters, no `..`.
  */
 export function isSafeFilename(filename: string): boolean {
-  return (
-    filename.length > 0 &&
-    filename.length <= MAX_FILENAME_LENGTH &&
-    !UNSAFE_CHARS.test(filename) &&
-    !filename.includes('..') &&
-    filename !== '.'
-  );
+  return filename.length > 0 && filename.length <= MAX_FILENAME_LENGTH && !UNSAFE_CHARS.test(filename) && !filename.includes('..') && filename !== '.';
 }
 
 /** Classifies a filename by its extension (case-insensitive); `.exe`, `.msi`, `.rpm` etc. are `other`. */

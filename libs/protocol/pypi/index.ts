@@ -1,24 +1,11 @@
 /** Public API of the PyPI protocol implementation (pure functions, no I/O). */
-export {
-  createProjectPageParser,
-  fileIdentity,
-  isJsonContentType,
-  parseProjectPage,
-  pypiProtocol,
-  PYPI_HTML_TYPE,
-  PYPI_JSON_TYPE,
-  PROJECT_PAGE_ACCEPT,
-} from './adapter.js';
+export { createProjectPageParser, fileIdentity, isJsonContentType, parseProjectPage, pypiProtocol, PYPI_HTML_TYPE, PYPI_JSON_TYPE, PROJECT_PAGE_ACCEPT } from './adapter.js';
 export { dependencyEnvironment, environmentFor, evaluateInEnvironment, parseEnvironmentQuery } from './dependency-environment.js';
 export { extractMetadata, readMetadataFile, versionFromFilename } from './extract-metadata.js';
 export { ACCEPTABLE_TYPES, negotiatePageFormat } from './negotiate-format.js';
 export { compareVersions, sameVersion } from './versions.js';
 export { DEFAULT_API_VERSION, effectiveApiVersion, hasPep700Data, parseApiVersion } from './api-version.js';
-export {
-  DEFAULT_MAX_METADATA_BYTES,
-  parseCoreMetadata,
-  type ParseCoreMetadataOptions,
-} from './core-metadata.js';
+export { DEFAULT_MAX_METADATA_BYTES, parseCoreMetadata, type ParseCoreMetadataOptions } from './core-metadata.js';
 export { MalformedPageError, MarkerError, MetadataError, RequirementError } from './errors.js';
 export { MAX_METADATA_BYTES, MAX_REQUIREMENTS } from './metadata-bounds.js';
 export {
@@ -47,13 +34,7 @@ export {
   type MarkerValue,
   type MarkerVariable,
 } from './markers.js';
-export {
-  isNormalized,
-  isValidProjectName,
-  MAX_PROJECT_NAME_LENGTH,
-  normalizeExtra,
-  normalizeName,
-} from './names.js';
+export { isNormalized, isValidProjectName, MAX_PROJECT_NAME_LENGTH, normalizeExtra, normalizeName } from './names.js';
 export { createProjectHtmlParser, parseProjectHtml, type ParseProjectHtmlOptions } from './parse-project-html.js';
 export { createProjectJsonParser, MAX_PASSTHROUGH_DEPTH, parseProjectJson, type ParseProjectJsonOptions } from './parse-project-json.js';
 export { renderProjectHtml, renderProjectHtmlChunks, type FileLinker } from './render-project-html.js';

@@ -58,11 +58,7 @@ describe('evaluateMarker', () => {
     ['"3.8" < python_version', true, false, true],
   ];
   it.each(cases)('%s', (marker, linux, win, mac) => {
-    expect([evaluateMarker(marker, linux311), evaluateMarker(marker, win37), evaluateMarker(marker, pypyMac)]).toEqual([
-      linux,
-      win,
-      mac,
-    ]);
+    expect([evaluateMarker(marker, linux311), evaluateMarker(marker, win37), evaluateMarker(marker, pypyMac)]).toEqual([linux, win, mac]);
   });
 
   it('handles extras: none by default, any requested one, PEP 685 normalisation', () => {
@@ -90,12 +86,9 @@ describe('evaluateMarker', () => {
     expect(evaluateMarker(node, { python_version: '3.11' })).toBe(true);
   });
 
-  it.each(['', 'python_version', 'python_version <', 'foo == "1"', '(os_name == "nt"', 'os_name == "nt")', 'os_name = "nt"', 'os_name == "nt" and and'])(
-    'rejects %j',
-    (marker) => {
-      expect(() => parseMarker(marker)).toThrow(MarkerError);
-    },
-  );
+  it.each(['', 'python_version', 'python_version <', 'foo == "1"', '(os_name == "nt"', 'os_name == "nt")', 'os_name = "nt"', 'os_name == "nt" and and'])('rejects %j', (marker) => {
+    expect(() => parseMarker(marker)).toThrow(MarkerError);
+  });
 
   it('throws for ~= on non-versions', () => {
     expect(() => evaluateMarker('os_name ~= "nt"', linux311)).toThrow(MarkerError);

@@ -32,9 +32,7 @@ export type MarkerOperator = '<' | '<=' | '!=' | '==' | '>=' | '>' | '~=' | '===
 export type MarkerValue = { kind: 'variable'; name: MarkerVariable } | { kind: 'string'; value: string };
 
 /** A parsed marker expression. */
-export type MarkerNode =
-  | { type: 'and' | 'or'; items: MarkerNode[] }
-  | { type: 'compare'; left: MarkerValue; op: MarkerOperator; right: MarkerValue };
+export type MarkerNode = { type: 'and' | 'or'; items: MarkerNode[] } | { type: 'compare'; left: MarkerValue; op: MarkerOperator; right: MarkerValue };
 
 /** Legacy spellings `packaging` still accepts. */
 const ALIASES: Record<string, MarkerVariable> = {
@@ -46,14 +44,9 @@ const ALIASES: Record<string, MarkerVariable> = {
   python_implementation: 'platform_python_implementation',
 };
 const VARIABLES = new Set<string>(MARKER_VARIABLES);
-const TOKEN =
-  /\s*(?:(\()|(\))|'([^']*)'|"([^"]*)"|(===|==|!=|<=|>=|~=|<|>)|(not\s+in\b)|([A-Za-z_][A-Za-z0-9_.]*))/y;
+const TOKEN = /\s*(?:(\()|(\))|'([^']*)'|"([^"]*)"|(===|==|!=|<=|>=|~=|<|>)|(not\s+in\b)|([A-Za-z_][A-Za-z0-9_.]*))/y;
 
-type Token =
-  | { t: '(' | ')' }
-  | { t: 'str'; v: string }
-  | { t: 'op'; v: MarkerOperator }
-  | { t: 'word'; v: string };
+type Token = { t: '(' | ')' } | { t: 'str'; v: string } | { t: 'op'; v: MarkerOperator } | { t: 'word'; v: string };
 
 function tokenize(source: string): Token[] {
   const tokens: Token[] = [];
@@ -196,12 +189,7 @@ function compare(lhs: string, op: MarkerOperator, rhs: string, source: string): 
   }
 }
 
-function evaluateNode(
-  node: MarkerNode,
-  env: Partial<MarkerEnvironment>,
-  onMissing: 'error' | 'false',
-  source: string,
-): boolean {
+function evaluateNode(node: MarkerNode, env: Partial<MarkerEnvironment>, onMissing: 'error' | 'false', source: string): boolean {
   if (node.type !== 'compare') {
     const test = (n: MarkerNode): boolean => evaluateNode(n, env, onMissing, source);
     return node.type === 'and' ? node.items.every(test) : node.items.some(test);
@@ -231,11 +219,7 @@ function evaluateNode(
  * latter is given, and vice versa (`"3.12"` equals `"3.12.0"` under PEP 440).
  * @throws {MarkerError} on a syntax error, or a missing variable unless `onMissing: 'false'`.
  */
-export function evaluateMarker(
-  marker: string | MarkerNode,
-  env: MarkerEvaluationEnvironment,
-  options: EvaluateMarkerOptions = {},
-): boolean {
+export function evaluateMarker(marker: string | MarkerNode, env: MarkerEvaluationEnvironment, options: EvaluateMarkerOptions = {}): boolean {
   const source = typeof marker === 'string' ? marker : '<parsed marker>';
   const node = typeof marker === 'string' ? parseMarker(marker) : marker;
   const { extras, ...vars } = env;

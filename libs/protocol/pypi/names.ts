@@ -18,9 +18,7 @@ export function isValidProjectName(name: string): boolean {
 
 /** True when `name` is valid and already in PEP 503 normalised form. */
 export function isNormalized(name: string): boolean {
-  return (
-    name.length <= MAX_PROJECT_NAME_LENGTH && NORMALIZED_NAME.test(name) && !name.includes('--')
-  );
+  return name.length <= MAX_PROJECT_NAME_LENGTH && NORMALIZED_NAME.test(name) && !name.includes('--');
 }
 
 /** PEP 685 extra-name normalisation (same rule as project names). */

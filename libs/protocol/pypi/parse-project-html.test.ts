@@ -47,10 +47,7 @@ describe('parseProjectHtml', () => {
       <a href="a/foo-1.0.tar.gz">foo-1.0.tar.gz</a>
       <a href="//cdn.example/foo-1.1.tar.gz">foo-1.1.tar.gz</a></body></html>`;
     const page = parseProjectHtml(html, BASE);
-    expect(page.files.map((f) => f.url)).toEqual([
-      'https://pypi.example/mirror/packages/a/foo-1.0.tar.gz',
-      'https://cdn.example/foo-1.1.tar.gz',
-    ]);
+    expect(page.files.map((f) => f.url)).toEqual(['https://pypi.example/mirror/packages/a/foo-1.0.tar.gz', 'https://cdn.example/foo-1.1.tar.gz']);
   });
 
   it('prefers data-core-metadata over data-dist-info-metadata (PEP 714)', () => {

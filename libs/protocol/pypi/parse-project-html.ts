@@ -194,8 +194,7 @@ export function createProjectHtmlParser(baseUrl: string, limits: PageLimits, opt
     *end() {
       const scanned = scanner.end();
       const base = (scanned.baseHref !== undefined && resolveHttpUrl(scanned.baseHref, pageUrl)) || pageUrl;
-      const apiVersion =
-        scanned.repositoryVersion !== undefined ? checkApiVersion(scanned.repositoryVersion) : DEFAULT_API_VERSION;
+      const apiVersion = scanned.repositoryVersion !== undefined ? checkApiVersion(scanned.repositoryVersion) : DEFAULT_API_VERSION;
       const files: ProjectFile[] = [];
       const anchors = scanned.anchors;
       for (let i = 0; i < anchors.length; i++) {
@@ -214,10 +213,6 @@ export function createProjectHtmlParser(baseUrl: string, limits: PageLimits, opt
  * `baseUrl`) or `baseUrl`; anchors without an http(s) href or a safe filename are skipped.
  * @throws {MalformedPageError} when the body is not plausibly an index page or declares api-version 2+.
  */
-export function parseProjectHtml(
-  body: Buffer | Uint8Array | string,
-  baseUrl: string,
-  options: ParseProjectHtmlOptions = {},
-): ProjectPage {
+export function parseProjectHtml(body: Buffer | Uint8Array | string, baseUrl: string, options: ParseProjectHtmlOptions = {}): ProjectPage {
   return parseWholeBody(createProjectHtmlParser(baseUrl, UNLIMITED, options), body);
 }

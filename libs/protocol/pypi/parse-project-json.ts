@@ -83,9 +83,7 @@ function parseFile(entry: unknown, index: number, base: URL): ProjectFile | unde
     file.yanked = yanked === '' ? true : yanked;
   }
   // PEP 714: `core-metadata` wins; the older names are read only when it is absent.
-  const metadataKey = ['core-metadata', 'dist-info-metadata', 'data-dist-info-metadata'].find(
-    (k) => entry[k] !== undefined,
-  );
+  const metadataKey = ['core-metadata', 'dist-info-metadata', 'data-dist-info-metadata'].find((k) => entry[k] !== undefined);
   if (metadataKey !== undefined) {
     const coreMetadata = coreMetadataValue(entry[metadataKey], where);
     if (coreMetadata !== undefined) file.coreMetadata = coreMetadata;
@@ -222,10 +220,6 @@ export function createProjectJsonParser(baseUrl: string, limits: PageLimits, opt
  * @throws {MalformedPageError} on invalid JSON, wrong shapes, values nested deeper than
  * {@link MAX_PASSTHROUGH_DEPTH}, or an api-version other than 1.x.
  */
-export function parseProjectJson(
-  body: Buffer | Uint8Array | string,
-  baseUrl: string,
-  options: ParseProjectJsonOptions = {},
-): ProjectPage {
+export function parseProjectJson(body: Buffer | Uint8Array | string, baseUrl: string, options: ParseProjectJsonOptions = {}): ProjectPage {
   return parseWholeBody(createProjectJsonParser(baseUrl, UNLIMITED, options), body);
 }

@@ -27,12 +27,18 @@ function source(bytes: Buffer): DistributionSource {
 }
 
 async function wheel(metadata: Buffer | string, name = 'odd_pkg', version = '1.0') {
-  const bytes = await zipOf([[`${name}-${version}.dist-info/METADATA`, metadata], [`${name}/__init__.py`, '']]);
+  const bytes = await zipOf([
+    [`${name}-${version}.dist-info/METADATA`, metadata],
+    [`${name}/__init__.py`, ''],
+  ]);
   return extractDistributionMetadata(`${name}-${version}-py3-none-any.whl`, source(bytes));
 }
 
 async function sdist(pkgInfo: Buffer | string, format: 'tar.gz' | 'zip' = 'tar.gz') {
-  const entries: Array<[string, Buffer | string]> = [['odd_pkg-1.0/PKG-INFO', pkgInfo], ['odd_pkg-1.0/setup.py', '']];
+  const entries: Array<[string, Buffer | string]> = [
+    ['odd_pkg-1.0/PKG-INFO', pkgInfo],
+    ['odd_pkg-1.0/setup.py', ''],
+  ];
   const bytes = format === 'zip' ? await zipOf(entries) : gzipSync(buildTar(entries.map(([path, body]) => ({ path, body }))));
   return extractDistributionMetadata(`odd_pkg-1.0.${format}`, source(bytes));
 }
@@ -79,7 +85,13 @@ describe('requirements as real METADATA files write them', () => {
       `${head('2.1')}Requires-Dist: Local_Lib[x] @ file:///srv/wheels/local_lib-1.0-py3-none-any.whl ; python_version >= "3.9"\nRequires-Dist: other@https://h.example/o.tar.gz#sha256=abc\n`,
     );
     expect(requirements).toEqual([
-      expect.objectContaining({ normalizedName: 'local-lib', extras: ['x'], url: 'file:///srv/wheels/local_lib-1.0-py3-none-any.whl', marker: 'python_version >= "3.9"', specifier: '' }),
+      expect.objectContaining({
+        normalizedName: 'local-lib',
+        extras: ['x'],
+        url: 'file:///srv/wheels/local_lib-1.0-py3-none-any.whl',
+        marker: 'python_version >= "3.9"',
+        specifier: '',
+      }),
       expect.objectContaining({ normalizedName: 'other', url: 'https://h.example/o.tar.gz#sha256=abc' }),
     ]);
   });
@@ -130,7 +142,9 @@ describe('metadata versions 1.0 to 2.4', () => {
   it('takes a wheel at its word whatever its metadata version, and keeps 2.4 fields', async () => {
     const old = await wheel(`${head('1.1')}Requires: six\n`);
     expect([old.dependenciesKnown, old.requirements.map((r) => r.normalizedName)]).toEqual([true, ['six']]);
-    const modern = await wheel(`${head('2.4')}License-Expression: MIT OR Apache-2.0\nLicense-File: LICENSE\nProvides-Extra: fast\nRequires-Dist: six\nRequires: ignored-when-requires-dist-exists\n`);
+    const modern = await wheel(
+      `${head('2.4')}License-Expression: MIT OR Apache-2.0\nLicense-File: LICENSE\nProvides-Extra: fast\nRequires-Dist: six\nRequires: ignored-when-requires-dist-exists\n`,
+    );
     expect(modern.dependenciesKnown).toBe(true);
     expect(modern.metadata).toMatchObject({ licenseExpression: 'MIT OR Apache-2.0', providesExtra: ['fast'] });
     expect(modern.requirements.map((r) => r.normalizedName)).toEqual(['six']);

@@ -42,17 +42,13 @@ describe('renderProjectHtml', () => {
     expect(html).toContain('<meta name="pypi:repository-version" content="1.0">');
     expect(html).toContain(`<a href="../../files/foo-1.0-py3-none-any.whl#sha256=${SHA}"`);
     expect(html).toContain('data-requires-python="&gt;=3.8,&lt;4"');
-    expect(html).toContain(
-      'data-yanked="reason with &lt;b&gt;&quot;quotes&quot;&lt;/b&gt; &amp; &#39;apostrophes&#39;"',
-    );
+    expect(html).toContain('data-yanked="reason with &lt;b&gt;&quot;quotes&quot;&lt;/b&gt; &amp; &#39;apostrophes&#39;"');
     expect(html).toContain(`data-core-metadata="sha256=${'cd'.repeat(32)}" data-dist-info-metadata="sha256=${'cd'.repeat(32)}"`);
     expect(html).toContain('data-gpg-sig="false"');
   });
 
   it('uses the first hash when there is no sha256, bare yanked and metadata true', () => {
-    expect(html).toContain(
-      '<a href="../../files/foo-1.0.tar.gz#md5=1234" data-yanked="" data-core-metadata="true" data-dist-info-metadata="true">foo-1.0.tar.gz</a><br/>',
-    );
+    expect(html).toContain('<a href="../../files/foo-1.0.tar.gz#md5=1234" data-yanked="" data-core-metadata="true" data-dist-info-metadata="true">foo-1.0.tar.gz</a><br/>');
     expect(html).toContain('<a href="../../files/foo-0.9.tar.gz">foo-0.9.tar.gz</a><br/>');
   });
 

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MalformedPageError } from './errors.js';
-import {
-  createRootIndexParser,
-  parseRootIndexHtml,
-  parseRootIndexJson,
-  renderRootIndexHtml,
-  renderRootIndexJson,
-  ROOT_CHUNK_SIZE,
-} from './root-index.js';
+import { createRootIndexParser, parseRootIndexHtml, parseRootIndexJson, renderRootIndexHtml, renderRootIndexJson, ROOT_CHUNK_SIZE } from './root-index.js';
 
 describe('root index', () => {
   it('parses HTML anchors by text', () => {

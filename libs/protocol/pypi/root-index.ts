@@ -51,18 +51,16 @@ export function parseRootIndexJson(body: Buffer | Uint8Array | string): RootEntr
  * Renders the root page as PEP 503 HTML in chunks (a 600k-project list is never one string).
  * Links are relative (`<normalized-name>/`) so the page works under any host and port.
  */
-export function* renderRootIndexHtml(
-  entries: Iterable<RootEntry>,
-  apiVersion = '1.0',
-): Generator<string, void, undefined> {
-  yield '<!DOCTYPE html>\n<html>\n  <head>\n    <meta name="pypi:repository-version" content="' +
+export function* renderRootIndexHtml(entries: Iterable<RootEntry>, apiVersion = '1.0'): Generator<string, void, undefined> {
+  yield (
+    '<!DOCTYPE html>\n<html>\n  <head>\n    <meta name="pypi:repository-version" content="' +
     escapeAttribute(apiVersion) +
-    '">\n    <title>Simple index</title>\n  </head>\n  <body>\n';
+    '">\n    <title>Simple index</title>\n  </head>\n  <body>\n'
+  );
   let chunk = '';
   let count = 0;
   for (const { name } of entries) {
-    chunk +=
-      '    <a href="' + escapeAttribute(encodeURIComponent(normalizeName(name))) + '/">' + escapeText(name) + '</a>\n';
+    chunk += '    <a href="' + escapeAttribute(encodeURIComponent(normalizeName(name))) + '/">' + escapeText(name) + '</a>\n';
     if (++count === ROOT_CHUNK_SIZE) {
       yield chunk;
       chunk = '';
@@ -73,10 +71,7 @@ export function* renderRootIndexHtml(
 }
 
 /** Renders the root page as PEP 691 JSON in chunks: `{"meta":{"api-version":…},"projects":[{"name":…}]}`. */
-export function* renderRootIndexJson(
-  entries: Iterable<RootEntry>,
-  apiVersion = '1.0',
-): Generator<string, void, undefined> {
+export function* renderRootIndexJson(entries: Iterable<RootEntry>, apiVersion = '1.0'): Generator<string, void, undefined> {
   let chunk = '{"meta":{"api-version":' + JSON.stringify(apiVersion) + '},"projects":[';
   let count = 0;
   let first = true;
@@ -109,11 +104,7 @@ function isJsonType(contentType: string | undefined): boolean {
  * parsed at the end. Names that are not valid project names are skipped.
  * @throws {MalformedPageError} past `maxBytes`, on a body that is not a root index, or api-version 2+.
  */
-export function createRootIndexParser(
-  contentType: string | undefined,
-  onEntry: (entry: RootEntry) => void,
-  maxBytes: number,
-): RootIndexParser {
+export function createRootIndexParser(contentType: string | undefined, onEntry: (entry: RootEntry) => void, maxBytes: number): RootIndexParser {
   let total = 0;
   const count = (chunk: Buffer): void => {
     total += chunk.length;

@@ -37,7 +37,9 @@ const fields = {
   enabled: z.boolean(),
   auth,
 };
-const createBody = z.object({ name: z.string().min(1).max(63), ...fields, priority: fields.priority.optional(), enabled: fields.enabled.optional(), auth: auth.optional() }).strict();
+const createBody = z
+  .object({ name: z.string().min(1).max(63), ...fields, priority: fields.priority.optional(), enabled: fields.enabled.optional(), auth: auth.optional() })
+  .strict();
 const patchBody = z.object(fields).partial().strict();
 
 /**

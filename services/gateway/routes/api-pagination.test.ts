@@ -30,7 +30,7 @@ async function get(path: string): Promise<{ status: number; body: Body; bytes: n
 /** Follows `next` links from `path`, returning every page's body. */
 async function walk(path: string): Promise<Body[]> {
   const pages: Body[] = [];
-  for (let next: string | null = path; next !== null; ) {
+  for (let next: string | null = path; next !== null;) {
     const { status, body } = await get(next);
     expect(status, next).toBe(200);
     pages.push(body);

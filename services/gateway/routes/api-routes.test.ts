@@ -73,7 +73,27 @@ describe('GET /api/v1/artifacts/<sha256>', () => {
     expect(status).toBe(200);
     expect(type).toMatch(/^application\/json/);
     expect(Object.keys(body).sort()).toEqual(
-      ['dependencies', 'dependenciesKnown', 'dynamic', 'extractedAt', 'filename', 'licenseExpression', 'metadataError', 'metadataSha256', 'metadataStatus', 'metadataVersion', 'next', 'nextCursor', 'project', 'providesExtra', 'requiresPython', 'sha256', 'size', 'summary', 'version'].sort(),
+      [
+        'dependencies',
+        'dependenciesKnown',
+        'dynamic',
+        'extractedAt',
+        'filename',
+        'licenseExpression',
+        'metadataError',
+        'metadataSha256',
+        'metadataStatus',
+        'metadataVersion',
+        'next',
+        'nextCursor',
+        'project',
+        'providesExtra',
+        'requiresPython',
+        'sha256',
+        'size',
+        'summary',
+        'version',
+      ].sort(),
     );
     expect(body).toMatchObject({
       sha256: sha['app-1.0.0-py3-none-any.whl'],
@@ -97,7 +117,13 @@ describe('GET /api/v1/artifacts/<sha256>', () => {
   it('accepts upper-case hex, says dependencies unknown for a pre-2.2 sdist, and shows failures and pending files', async () => {
     const sdist = await get(`/api/v1/artifacts/${sha['app-1.0.tar.gz']!.toUpperCase()}`);
     expect(sdist.body).toMatchObject({ filename: 'app-1.0.tar.gz', version: '1.0', metadataStatus: 'ok', dependenciesKnown: false });
-    expect((await get(`/api/v1/artifacts/${sha.broken}`)).body).toMatchObject({ metadataStatus: 'failed', metadataError: 'not a zip file', dependenciesKnown: false, dependencies: [], version: '1.0' });
+    expect((await get(`/api/v1/artifacts/${sha.broken}`)).body).toMatchObject({
+      metadataStatus: 'failed',
+      metadataError: 'not a zip file',
+      dependenciesKnown: false,
+      dependencies: [],
+      version: '1.0',
+    });
     expect((await get(`/api/v1/artifacts/${sha.pending}`)).body).toMatchObject({ metadataStatus: 'pending', version: null, extractedAt: null, dependencies: [] });
   });
 
@@ -157,9 +183,42 @@ describe('GET /api/v1/projects/<name>/dependents', () => {
     expect(body).toEqual({
       project: 'lib-c',
       dependents: [
-        { project: 'lib-a', version: '0.9', name: 'lib-c', specifier: '', extras: [], marker: null, url: null, extra: null, raw: 'Lib_C', artifacts: [{ sha256: sha['lib_a-0.9-py3-none-any.whl'], filename: 'lib_a-0.9-py3-none-any.whl' }] },
-        { project: 'lib-a', version: '1.0', name: 'lib-c', specifier: '>=0.5', extras: [], marker: null, url: null, extra: null, raw: 'lib.c (>=0.5)', artifacts: [{ sha256: sha['lib_a-1.0-py3-none-any.whl'], filename: 'lib_a-1.0-py3-none-any.whl' }] },
-        { project: 'lib-b', version: '2.0.0', name: 'lib-c', specifier: '', extras: [], marker: 'extra == "fast"', url: null, extra: 'fast', raw: 'lib-c; extra == "fast"', artifacts: [{ sha256: sha['lib_b-2.0.0-py3-none-any.whl'], filename: 'lib_b-2.0.0-py3-none-any.whl' }] },
+        {
+          project: 'lib-a',
+          version: '0.9',
+          name: 'lib-c',
+          specifier: '',
+          extras: [],
+          marker: null,
+          url: null,
+          extra: null,
+          raw: 'Lib_C',
+          artifacts: [{ sha256: sha['lib_a-0.9-py3-none-any.whl'], filename: 'lib_a-0.9-py3-none-any.whl' }],
+        },
+        {
+          project: 'lib-a',
+          version: '1.0',
+          name: 'lib-c',
+          specifier: '>=0.5',
+          extras: [],
+          marker: null,
+          url: null,
+          extra: null,
+          raw: 'lib.c (>=0.5)',
+          artifacts: [{ sha256: sha['lib_a-1.0-py3-none-any.whl'], filename: 'lib_a-1.0-py3-none-any.whl' }],
+        },
+        {
+          project: 'lib-b',
+          version: '2.0.0',
+          name: 'lib-c',
+          specifier: '',
+          extras: [],
+          marker: 'extra == "fast"',
+          url: null,
+          extra: 'fast',
+          raw: 'lib-c; extra == "fast"',
+          artifacts: [{ sha256: sha['lib_b-2.0.0-py3-none-any.whl'], filename: 'lib_b-2.0.0-py3-none-any.whl' }],
+        },
       ],
       nextCursor: null,
       next: null,

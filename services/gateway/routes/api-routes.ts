@@ -31,45 +31,54 @@ const VERSION = /^[A-Za-z0-9][A-Za-z0-9._!+-]{0,127}$/;
 export function apiRoutes(deps: ApiRoutesDeps): Router {
   const router = Router({ strict: true });
 
-  router.get('/api/v1/artifacts/:sha256', json(deps, 'api_artifact', async (req) => {
-    const sha256 = String(req.params.sha256);
-    if (!SHA256.test(sha256)) throw badRequest('invalid sha256: expected 64 hexadecimal digits');
-    checkQuery(req.query, new Set());
-    const page = parsePageRequest(req.query, 'artifact-dependencies', 1);
-    const afterId = page.after && cursorId(page.after[0]!);
-    const facts = await deps.releases.artifactFacts(sha256.toLowerCase(), { afterId, limit: page.limit });
-    if (!facts) throw notFound(`no cached artifact has sha256 ${sha256.toLowerCase()}`);
-    const last = facts.moreDependencies ? facts.dependencies.at(-1) : undefined;
-    return { ...artifactView(facts, deps.protocol), ...pageFields(req, 'artifact-dependencies', last && [String(last.id)]) };
-  }));
+  router.get(
+    '/api/v1/artifacts/:sha256',
+    json(deps, 'api_artifact', async (req) => {
+      const sha256 = String(req.params.sha256);
+      if (!SHA256.test(sha256)) throw badRequest('invalid sha256: expected 64 hexadecimal digits');
+      checkQuery(req.query, new Set());
+      const page = parsePageRequest(req.query, 'artifact-dependencies', 1);
+      const afterId = page.after && cursorId(page.after[0]!);
+      const facts = await deps.releases.artifactFacts(sha256.toLowerCase(), { afterId, limit: page.limit });
+      if (!facts) throw notFound(`no cached artifact has sha256 ${sha256.toLowerCase()}`);
+      const last = facts.moreDependencies ? facts.dependencies.at(-1) : undefined;
+      return { ...artifactView(facts, deps.protocol), ...pageFields(req, 'artifact-dependencies', last && [String(last.id)]) };
+    }),
+  );
 
-  router.get('/api/v1/projects/:name/versions/:version/dependencies', json(deps, 'api_release_dependencies', async (req) => {
-    const project = projectParam(req, deps.protocol);
-    const version = String(req.params.version);
-    if (!VERSION.test(version)) throw badRequest('invalid version');
-    const environment = parseEnvironment(req, deps.protocol);
-    const page = parsePageRequest(req.query, 'release-dependencies', 3);
-    const after = page.after && { filename: page.after[0]!, artifactSha256: page.after[1]!, id: cursorId(page.after[2]!) };
-    const versions = (await deps.releases.versionsOf(project)).filter((v) => deps.protocol.sameVersion(v, version));
-    const artifacts = versions.length === 0 ? [] : await deps.releases.releaseArtifacts(project, versions);
-    if (artifacts.length === 0) throw notFound(`no extracted artifact of ${project} ${version} is cached`);
-    const rows = await deps.releases.releaseDependencyPage(artifacts, after, page.limit);
-    const declaredEarlier = await declaredEarlierCheck(deps.releases, artifacts, rows.items);
-    const view = releaseDependenciesView(project, version, { artifacts, rows: rows.items, declaredEarlier }, environment);
-    const last = rows.more ? rows.items.at(-1) : undefined;
-    const filenameOf = (sha: string) => artifacts.find((a) => a.release.artifactSha256 === sha)!.filename;
-    return { ...view, ...pageFields(req, 'release-dependencies', last && [filenameOf(last.artifactSha256), last.artifactSha256, String(last.id)]) };
-  }));
+  router.get(
+    '/api/v1/projects/:name/versions/:version/dependencies',
+    json(deps, 'api_release_dependencies', async (req) => {
+      const project = projectParam(req, deps.protocol);
+      const version = String(req.params.version);
+      if (!VERSION.test(version)) throw badRequest('invalid version');
+      const environment = parseEnvironment(req, deps.protocol);
+      const page = parsePageRequest(req.query, 'release-dependencies', 3);
+      const after = page.after && { filename: page.after[0]!, artifactSha256: page.after[1]!, id: cursorId(page.after[2]!) };
+      const versions = (await deps.releases.versionsOf(project)).filter((v) => deps.protocol.sameVersion(v, version));
+      const artifacts = versions.length === 0 ? [] : await deps.releases.releaseArtifacts(project, versions);
+      if (artifacts.length === 0) throw notFound(`no extracted artifact of ${project} ${version} is cached`);
+      const rows = await deps.releases.releaseDependencyPage(artifacts, after, page.limit);
+      const declaredEarlier = await declaredEarlierCheck(deps.releases, artifacts, rows.items);
+      const view = releaseDependenciesView(project, version, { artifacts, rows: rows.items, declaredEarlier }, environment);
+      const last = rows.more ? rows.items.at(-1) : undefined;
+      const filenameOf = (sha: string) => artifacts.find((a) => a.release.artifactSha256 === sha)!.filename;
+      return { ...view, ...pageFields(req, 'release-dependencies', last && [filenameOf(last.artifactSha256), last.artifactSha256, String(last.id)]) };
+    }),
+  );
 
-  router.get('/api/v1/projects/:name/dependents', json(deps, 'api_dependents', async (req) => {
-    const project = projectParam(req, deps.protocol);
-    checkQuery(req.query, new Set());
-    const page = parsePageRequest(req.query, 'dependents', 3);
-    const after = page.after && { project: page.after[0]!, version: page.after[1]!, raw: page.after[2]! };
-    const entries = await deps.releases.dependentsPage(project, after, page.limit);
-    const last = entries.more ? entries.items.at(-1) : undefined;
-    return { ...dependentsView(project, entries.items), ...pageFields(req, 'dependents', last && [last.project, last.version, last.raw]) };
-  }));
+  router.get(
+    '/api/v1/projects/:name/dependents',
+    json(deps, 'api_dependents', async (req) => {
+      const project = projectParam(req, deps.protocol);
+      checkQuery(req.query, new Set());
+      const page = parsePageRequest(req.query, 'dependents', 3);
+      const after = page.after && { project: page.after[0]!, version: page.after[1]!, raw: page.after[2]! };
+      const entries = await deps.releases.dependentsPage(project, after, page.limit);
+      const last = entries.more ? entries.items.at(-1) : undefined;
+      return { ...dependentsView(project, entries.items), ...pageFields(req, 'dependents', last && [last.project, last.version, last.raw]) };
+    }),
+  );
 
   return router;
 }

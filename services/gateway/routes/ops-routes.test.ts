@@ -41,9 +41,11 @@ describe('one implementation of /health, /ready and /metrics for the gateway and
       details: () => ({ dbPoolSize: 4 }),
     });
     const app = express().use(opsRoutes(options()));
-    gateway = await listen(await new Promise<http.Server>((resolve) => {
-      const server = app.listen(0, '127.0.0.1', () => resolve(server));
-    }));
+    gateway = await listen(
+      await new Promise<http.Server>((resolve) => {
+        const server = app.listen(0, '127.0.0.1', () => resolve(server));
+      }),
+    );
     worker = await listen(await startOpsServer({ host: '127.0.0.1', port: 0, ...options() }));
   });
 

@@ -72,7 +72,11 @@ export interface RawResponse {
  * A request whose path is sent exactly as given (fetch and URL normalise `..` and `%2e`), with a
  * timeout. Resolves for every status.
  */
-export function rawGet(port: number, rawPath: string, options: { method?: string; headers?: Record<string, string>; timeoutMs?: number; body?: Buffer } = {}): Promise<RawResponse> {
+export function rawGet(
+  port: number,
+  rawPath: string,
+  options: { method?: string; headers?: Record<string, string>; timeoutMs?: number; body?: Buffer } = {},
+): Promise<RawResponse> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path: rawPath, method: options.method ?? 'GET', headers: options.headers, agent: false }, (res) => {

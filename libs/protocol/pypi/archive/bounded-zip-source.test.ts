@@ -44,10 +44,12 @@ async function boundedOver(zip: Buffer, source: RangeSource = bufferRangeSource(
   return new BoundedZipSource(source, end, regions);
 }
 
-
 describe('BoundedZipSource', () => {
   it('ends the directory stream at its declared size, though unzipper asks for no length', async () => {
-    const zip = await zipOf([{ name: META, data: metadata }, { name: 'demo_pkg/data.bin', data: pseudoRandomBytes(4096) }]);
+    const zip = await zipOf([
+      { name: META, data: metadata },
+      { name: 'demo_pkg/data.bin', data: pseudoRandomBytes(4096) },
+    ]);
     const bounded = await boundedOver(zip);
     const { bytes } = await drain(bounded.stream(bounded.end.directoryOffset));
     expect(bytes).toEqual(zip.subarray(bounded.end.directoryOffset, bounded.end.directoryOffset + bounded.end.directorySize));
@@ -55,7 +57,10 @@ describe('BoundedZipSource', () => {
   });
 
   it('ends an entry stream where its data ends, whatever length is asked', async () => {
-    const zip = await zipOf([{ name: META, data: metadata }, { name: 'demo_pkg/data.bin', data: pseudoRandomBytes(4096) }]);
+    const zip = await zipOf([
+      { name: META, data: metadata },
+      { name: 'demo_pkg/data.bin', data: pseudoRandomBytes(4096) },
+    ]);
     const { entries, source } = await openZipArchive(bufferRangeSource(zip), LIMITS);
     const entry = entries.find((e) => e.name === META)!;
     await source.admitEntry(entry);
@@ -101,7 +106,10 @@ describe('bounds enforced before unzipper reads the directory', () => {
   });
 
   it('refuses a directory too small for the entries it declares', async () => {
-    const zip = await zipOf([{ name: META, data: metadata }, { name: 'demo_pkg/a.py', data: '' }]);
+    const zip = await zipOf([
+      { name: META, data: metadata },
+      { name: 'demo_pkg/a.py', data: '' },
+    ]);
     const eocd = zip.length - 22;
     zip.writeUInt16LE(40, eocd + 8);
     zip.writeUInt16LE(40, eocd + 10);

@@ -21,7 +21,6 @@ export function safeSegments(name: string): string[] | undefined {
   return kept.length > 0 ? kept : undefined;
 }
 
-
 /**
  * Name and version from a distribution filename: `name-version-…` for wheels (whose name part
  * never contains `-`), `name-version.tar.gz`/`.zip` for sdists (split at the last `-`).
@@ -46,8 +45,5 @@ export function sdistStem(filename: string): string {
 export function sameRelease(stem: string, wanted: { name: string; version: string }): boolean {
   const dash = stem.indexOf('-');
   if (dash <= 0) return false;
-  return (
-    normalizeProjectName(stem.slice(0, dash)) === normalizeProjectName(wanted.name) &&
-    stem.slice(dash + 1).toLowerCase() === wanted.version.toLowerCase().replace(/-/g, '_')
-  );
+  return normalizeProjectName(stem.slice(0, dash)) === normalizeProjectName(wanted.name) && stem.slice(dash + 1).toLowerCase() === wanted.version.toLowerCase().replace(/-/g, '_');
 }

@@ -30,7 +30,11 @@ export function resolveLimits(limits: ArchiveLimits | undefined): Required<Archi
 
 /** "10 MiB", "512 KiB" or "1234 bytes", for error reasons. */
 export function formatBytes(n: number): string {
-  for (const [unit, size] of [['GiB', 2 ** 30], ['MiB', 2 ** 20], ['KiB', 2 ** 10]] as const) {
+  for (const [unit, size] of [
+    ['GiB', 2 ** 30],
+    ['MiB', 2 ** 20],
+    ['KiB', 2 ** 10],
+  ] as const) {
     if (n >= size && n % size === 0) return `${n / size} ${unit}`;
   }
   return `${n} bytes`;

@@ -125,9 +125,7 @@ describe('readSdistPkgInfo (tar)', () => {
       { path: 'demo-1.0/PKG-INFO', body: PKG_INFO },
     ]);
     expect(bomb.length).toBeLessThan(100 * 1024);
-    expect(await reason(readTgz(bomb, undefined, { maxDecompressedBytes: 8 * 1024 * 1024 }))).toBe(
-      'archive holds more than 8 MiB before PKG-INFO',
-    );
+    expect(await reason(readTgz(bomb, undefined, { maxDecompressedBytes: 8 * 1024 * 1024 }))).toBe('archive holds more than 8 MiB before PKG-INFO');
   });
 
   it('refuses a tar that is itself compressed again', async () => {
@@ -137,11 +135,17 @@ describe('readSdistPkgInfo (tar)', () => {
 
   it('reports broken gzip and tar data as ArchiveError', async () => {
     expect(await reason(readTgz(Buffer.from('\u001f\u008bthis is not gzip at all', 'latin1')))).toBe('corrupt gzip data');
-    const good = tgz([{ path: 'demo-1.0/setup.py', body: pseudoRandomBytes(100_000) }, { path: 'demo-1.0/PKG-INFO', body: PKG_INFO }]);
+    const good = tgz([
+      { path: 'demo-1.0/setup.py', body: pseudoRandomBytes(100_000) },
+      { path: 'demo-1.0/PKG-INFO', body: PKG_INFO },
+    ]);
     expect(await reason(readTgz(good.subarray(0, good.length / 2)))).toBe('corrupt gzip data');
     expect(await reason(readTgz(gzipSync(Buffer.from('garbage '.repeat(1000)))))).toBe('not a tar archive');
     expect(await reason(readTgz(Buffer.alloc(0)))).toBe('not a tar archive');
-    const tar = buildTar([{ path: 'demo-1.0/setup.py', body: Buffer.alloc(5000, 1) }, { path: 'demo-1.0/PKG-INFO', body: PKG_INFO }]);
+    const tar = buildTar([
+      { path: 'demo-1.0/setup.py', body: Buffer.alloc(5000, 1) },
+      { path: 'demo-1.0/PKG-INFO', body: PKG_INFO },
+    ]);
     expect(await reason(readTgz(gzipSync(tar.subarray(0, 3000))))).toBe('truncated tar archive');
   });
 
@@ -183,12 +187,7 @@ describe('readSdistPkgInfo (tar)', () => {
 describe('readSdistPkgInfo (other formats)', () => {
   it('reads a .zip sdist by random access', async () => {
     const sdist = await buildSdist({ name: 'demo', version: '1.0', format: 'zip' });
-    const got = await readSdistPkgInfo(
-      () => Promise.reject(new Error('zip must not be streamed')),
-      sdist.filename,
-      undefined,
-      bufferRangeSource(sdist.bytes),
-    );
+    const got = await readSdistPkgInfo(() => Promise.reject(new Error('zip must not be streamed')), sdist.filename, undefined, bufferRangeSource(sdist.bytes));
     expect(got).toEqual({ path: 'demo-1.0/PKG-INFO', bytes: sdist.pkgInfo });
   });
 

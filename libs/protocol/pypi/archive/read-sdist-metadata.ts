@@ -21,12 +21,7 @@ import { readZipEntry } from './zip-entry.js';
  * @throws ArchiveError for a corrupt, hostile or PKG-INFO-less archive.
  * @throws UnsupportedArchiveError for an archive format Orchard does not read.
  */
-export async function readSdistPkgInfo(
-  open: () => Promise<Readable>,
-  filename: string,
-  limits?: ArchiveLimits,
-  source?: RangeSource,
-): Promise<MetadataFile> {
+export async function readSdistPkgInfo(open: () => Promise<Readable>, filename: string, limits?: ArchiveLimits, source?: RangeSource): Promise<MetadataFile> {
   const lim = resolveLimits(limits);
   const format = sdistFormat(filename);
   switch (format) {
@@ -73,10 +68,7 @@ function pickPkgInfoEntry(entries: ZipEntry[], filename: string): ZipEntry {
   const usable = entries.filter((e) => !e.isSymlink && !e.name.endsWith('/'));
   const top = usable.filter((e) => pkgInfoRank(e.name) === 0);
   const stem = sdistStem(filename).toLowerCase();
-  const chosen =
-    top.find((e) => e.name.toLowerCase() === `${stem}/pkg-info`) ??
-    top[0] ??
-    usable.find((e) => pkgInfoRank(e.name) === 1);
+  const chosen = top.find((e) => e.name.toLowerCase() === `${stem}/pkg-info`) ?? top[0] ?? usable.find((e) => pkgInfoRank(e.name) === 1);
   if (!chosen) throw new ArchiveError('no PKG-INFO');
   return chosen;
 }

@@ -49,7 +49,6 @@ async function read(zip: Buffer, filename = 'demo_pkg-1.0-py3-none-any.whl', lim
   return readWheelMetadata(bufferRangeSource(zip), filename, limits);
 }
 
-
 describe('readWheelMetadata', () => {
   it('reads METADATA from a wheel built by the fixture', async () => {
     const wheel = await buildWheel({ name: 'Demo.Pkg', version: '1.0', requiresDist: ['x>1'] });

@@ -18,11 +18,7 @@ export interface MetadataFile {
  * @param filename the wheel's filename, used to choose between several `.dist-info` directories.
  * @throws ArchiveError when the archive is not a zip, is corrupt or hostile, or has no METADATA.
  */
-export async function readWheelMetadata(
-  source: RangeSource,
-  filename: string,
-  limits?: ArchiveLimits,
-): Promise<MetadataFile> {
+export async function readWheelMetadata(source: RangeSource, filename: string, limits?: ArchiveLimits): Promise<MetadataFile> {
   const lim = resolveLimits(limits);
   const zip = await openZipArchive(source, lim);
   const entry = pickMetadataEntry(zip.entries, filename);

@@ -42,10 +42,7 @@ const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 
 /** Locates the central directory, checks its declared bounds, and parses it with `unzipper`. */
-export async function openZipArchive(
-  source: RangeSource,
-  limits: { maxCentralDirectoryBytes: number; maxEntries: number },
-): Promise<ZipArchive> {
+export async function openZipArchive(source: RangeSource, limits: { maxCentralDirectoryBytes: number; maxEntries: number }): Promise<ZipArchive> {
   const { end, regions } = await readZipEndRecord(source, limits);
   const bounded = new BoundedZipSource(source, end, regions);
   let directory: CentralDirectory;

@@ -124,10 +124,7 @@ async function parseEndRecords(source: RangeSource, tail: ReadRegion, at: number
 
 /** The ZIP64 EOCD record: from the tail when it is there (no comment), else one more read. */
 async function zip64Record(source: RangeSource, tail: ReadRegion, offset: number, regions: ReadRegion[]): Promise<Buffer> {
-  const bytes =
-    offset >= tail.offset
-      ? tail.bytes.subarray(offset - tail.offset, offset - tail.offset + ZIP64_EOCD_LEN)
-      : await readExact(source, offset, ZIP64_EOCD_LEN);
+  const bytes = offset >= tail.offset ? tail.bytes.subarray(offset - tail.offset, offset - tail.offset + ZIP64_EOCD_LEN) : await readExact(source, offset, ZIP64_EOCD_LEN);
   regions.push({ offset, bytes });
   return bytes;
 }

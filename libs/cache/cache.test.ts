@@ -67,6 +67,18 @@ describe('Redis cache (real Redis)', () => {
     expect(await redis.ttl(keys.key('upstream', 'pypi', 'six'))).toBeGreaterThan(50);
   });
 
+  it('keeps the file map of a page at the default ORCHARD_MAX_PAGE_FILES (100,000 files)', async () => {
+    const listed = new Map<string, { url: string; upstream: string; filename: string }>();
+    for (let i = 0; i < 100_000; i++) {
+      const id = `${i.toString(16).padStart(64, '0')}/huge-${i}.0-py3-none-any.whl`;
+      listed.set(id, { url: `https://files.example/huge-${i}.whl`, upstream: 'pypi', filename: `huge-${i}.0-py3-none-any.whl` });
+    }
+    await files.replace('pypi', 'huge', listed);
+    const last = `${(99_999).toString(16).padStart(64, '0')}/huge-99999.0-py3-none-any.whl`;
+    expect(await files.get('pypi', 'huge', last)).toEqual({ source: listed.get(last), known: true });
+    expect(await files.fileIds('pypi', 'huge')).toHaveLength(100_000);
+  });
+
   it('keeps artifact facts for 30 days after their last write or read, never without expiry', async () => {
     const key = keys.key('artifact', 'pypi', 'c'.repeat(64));
     await artifacts.set('pypi', 'c'.repeat(64), { size: 10, filename: 'x.whl' });

@@ -72,14 +72,10 @@ export class FileMap {
   async replace(protocol: string, project: string, files: Map<string, FileSource>, generation = ''): Promise<void> {
     const key = this.keys.key('upstream', protocol, project);
     // The marker field keeps the map present for a page that lists no file, and holds its format and generation.
-    const fields: string[] = [MARKER, `${FORMAT}${generation}`];
-    for (const [id, source] of files) fields.push(id, JSON.stringify(source));
-    await this.redis
-      .multi()
-      .del(key)
-      .hset(key, ...fields)
-      .expire(key, this.ttlSeconds)
-      .exec();
+    const fields = new Map<string, string>([[MARKER, `${FORMAT}${generation}`]]);
+    for (const [id, source] of files) fields.set(id, JSON.stringify(source));
+    // A Map, not spread arguments: a maximal page's fields would overflow the call stack.
+    await this.redis.multi().del(key).hset(key, fields).expire(key, this.ttlSeconds).exec();
   }
 }
 

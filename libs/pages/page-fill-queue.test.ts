@@ -30,7 +30,7 @@ describe('PageFillQueue', () => {
   const closers: (() => Promise<unknown> | void)[] = [];
 
   /** One gateway process: its pipeline (project pages and root list) on the shared queue; `worker: false` runs none. */
-  function replica(options: { worker?: boolean; pickupMs?: number; readTimeoutMs?: number; queueUrl?: string } = {}) {
+  function replica(options: { worker?: boolean; pickupMs?: number; readTimeoutMs?: number; queueUrl?: string; generation?: string; noUpstreams?: boolean } = {}) {
     const settings = loadSettings({ ORCHARD_UPSTREAMS: `local=${upstream.url}`, ORCHARD_CACHE_PREFIX: prefix });
     const http = new UpstreamClient({ ...settings.upstreamHttp, readTimeoutMs: options.readTimeoutMs ?? 5_000 });
     const producerRedis = createProducerRedis(options.queueUrl ?? url);
@@ -39,8 +39,9 @@ describe('PageFillQueue', () => {
     const events: QueueEvents = createQueueEvents('pages', workerRedis, prefix, logger);
     const fills = new PageFillQueue({ producers, events, logger, ...(options.pickupMs !== undefined ? { pickupMs: options.pickupMs } : {}) });
     const metrics = createMetrics('gateway');
-    const upstreams = async () => settings.upstreams;
-    const pages = createProjectPages({ settings, protocol: pypiProtocol, redis: cache, http, upstreams, fills, metrics, logger });
+    const upstreams = async () => (options.noUpstreams ? [] : settings.upstreams);
+    const generation = options.generation !== undefined ? () => options.generation! : undefined;
+    const pages = createProjectPages({ settings, protocol: pypiProtocol, redis: cache, http, upstreams, generation, fills, metrics, logger });
     const root = new RootPages({
       protocol: pypiProtocol,
       cache: new RootIndexCache(cache, new CacheKeys(prefix), 'pypi'),
@@ -94,6 +95,16 @@ describe('PageFillQueue', () => {
   afterAll(async () => {
     cache?.disconnect();
     await upstream.stop();
+  });
+
+  it('leaves a fill to its caller when the worker is on another upstream configuration (an admin change still spreading)', async () => {
+    // The worker's (older) configuration has no upstream at all: a fill there would find nothing.
+    const caller = replica({ worker: false, generation: 'new' });
+    const stale = replica({ generation: 'old', noUpstreams: true });
+    await Promise.all([caller.ready(), stale.ready()]);
+    const answer = await caller.pages.serve('shared-lib', 'json');
+    expect(answer.status).toBe('page');
+    expect(upstream.requests.filter((r) => r.path === '/simple/shared-lib/')).toHaveLength(1);
   });
 
   it('concurrent misses on two replicas share one upstream request and one page', async () => {

@@ -65,7 +65,7 @@ export class PageFillQueue {
     switch (outcome.kind) {
       case 'finished': {
         const result = outcome.value;
-        if (result.ok) return result.meta as Meta;
+        if (result.ok) return (result.meta ?? null) as Meta | null;
         throw new UpstreamError(result.failure as UpstreamFailure, result.message, result.status);
       }
       case 'unclaimed':

@@ -102,8 +102,14 @@ export class PageFiller {
     return meta ? { meta } : this.fillHere(project, request.seen, request.prior);
   }
 
-  /** A `pages` job for a project, run by this process's worker: the filled page's meta, or the upstream failure. */
-  private async runJob(job: Extract<PageFillJob, { kind: 'project' }>): Promise<PageFillResult<PageMeta>> {
+  /**
+   * A `pages` job for a project, run by this process's worker: the filled page's meta, or the
+   * upstream failure; no meta when this process is on another upstream configuration than the
+   * caller (an admin change still spreading): the caller then fills with its own.
+   */
+  private async runJob(job: Extract<PageFillJob, { kind: 'project' }>): Promise<PageFillResult<PageMeta | null>> {
+    const generation = this.deps.generation?.();
+    if (job.generation !== undefined && generation !== undefined && job.generation !== generation) return { ok: true, meta: null };
     // The caller's page, as the job's id names it; a 304 from the owner renews it.
     const current = await this.deps.pages.getMeta(this.deps.protocol.name, job.project);
     const prior = job.revalidate && current && this.isCurrent(current) ? current : null;

@@ -5,7 +5,7 @@ import { UpstreamError } from '../../libs/http/index.js';
 import type { ProjectPages, RootPages } from '../../libs/pages/index.js';
 import type { ProtocolAdapter } from '../../libs/protocol/index.js';
 import { HttpError, notFound } from './http-errors.js';
-import { choosePageVariant, variantEtag, type Variant, type VariantRequest } from './page-variant.js';
+import { PageNegotiation, variantEtag, type ChosenVariant, type Variant, type VariantRequest } from './page-variant.js';
 import { ReadMemo, type MemoPage } from './read-memo.js';
 import { isFresh } from './send-file.js';
 
@@ -34,21 +34,41 @@ interface PageToSend {
  * a remembered page is written by the same code as one just read from Redis.
  */
 export class PageAnswers {
-  constructor(private readonly deps: PageAnswersDeps) {}
+  private readonly negotiation: PageNegotiation;
+
+  constructor(private readonly deps: PageAnswersDeps) {
+    this.negotiation = new PageNegotiation(deps.protocol);
+  }
 
   get hasRoot(): boolean {
     return this.deps.root !== undefined;
   }
 
-  async project(req: IncomingMessage, res: ServerResponse, project: string, request: VariantRequest): Promise<void> {
-    const { memo, protocol } = this.deps;
-    const { variant, contentType, encoding } = choosePageVariant(request, res, protocol);
-    const key = ReadMemo.pageKey(project, variant);
-    const remembered = memo.page(key);
-    if (remembered) {
-      this.send(req, res, { ...remembered, cache: 'hit' }, variant, contentType, encoding);
-      return;
-    }
+  /**
+   * Answers from the memo when it holds this page in the negotiated representation; false when it
+   * does not. Only canonical, valid names are ever remembered, so `name` needs no check first.
+   */
+  remembered(req: IncomingMessage, res: ServerResponse, name: string, request: VariantRequest): boolean {
+    if (!this.deps.memo.pagesEnabled) return false;
+    const chosen = this.negotiation.pick(request);
+    if (!chosen) return false;
+    const { variant, contentType, encoding } = chosen;
+    const remembered = this.deps.memo.page(ReadMemo.pageKey(name, variant));
+    if (!remembered) return false;
+    res.setHeader('Vary', 'Accept, Accept-Encoding');
+    this.send(req, res, { ...remembered, cache: 'hit' }, variant, contentType, encoding);
+    return true;
+  }
+
+  /** A project page (canonical name) from the page cache, remembered when fresh. */
+  project(req: IncomingMessage, res: ServerResponse, project: string, request: VariantRequest): Promise<void> {
+    const chosen = this.negotiation.choose(request, res);
+    return this.fromCache(req, res, project, ReadMemo.pageKey(project, chosen.variant), chosen);
+  }
+
+  private async fromCache(req: IncomingMessage, res: ServerResponse, project: string, key: string, chosen: ChosenVariant): Promise<void> {
+    const { memo } = this.deps;
+    const { variant, contentType, encoding } = chosen;
     const answer = await this.deps.pages.serve(project, variant).catch((err: unknown) => {
       if (!(err instanceof UpstreamError)) throw err;
       throw new HttpError(err.failure === 'timeout' ? 504 : 502, 'upstream_failed', `no cached page for ${project} and ${err.message}`);
@@ -89,7 +109,7 @@ export class PageAnswers {
   async root(req: IncomingMessage, res: ServerResponse, request: VariantRequest): Promise<void> {
     const root = this.deps.root;
     if (!root) throw notFound('not found');
-    const { variant, contentType, encoding } = choosePageVariant(request, res, this.deps.protocol);
+    const { variant, contentType, encoding } = this.negotiation.choose(request, res);
     const answer = await root.serve(variant);
     res.setHeader('Content-Type', contentType);
     if (answer.kind === 'uncached') {

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { LRUCache } from 'lru-cache';
 import type { PageFormat, ProtocolAdapter } from '../../libs/protocol/index.js';
 import { HttpError } from './http-errors.js';
 import { negotiateEncoding } from './negotiate.js';
@@ -24,13 +25,40 @@ export interface VariantRequest {
  * and the `format` query parameter, then `Accept-Encoding`) and sets `Vary` (also on the 406 it
  * throws when no format is acceptable, so caches keep the answers apart).
  */
-export function choosePageVariant(request: VariantRequest, res: ServerResponse, protocol: ProtocolAdapter): ChosenVariant {
-  res.setHeader('Vary', 'Accept, Accept-Encoding');
-  const chosen = protocol.negotiatePageFormat(request.accept, request.format);
-  if (!chosen) throw new HttpError(406, 'not_acceptable', `acceptable formats: ${protocol.acceptablePageTypes}`);
-  const encoding = negotiateEncoding(request.acceptEncoding);
-  const variant: Variant = encoding === 'gzip' ? `${chosen.format}.gz` : encoding === 'br' ? `${chosen.format}.br` : chosen.format;
-  return { variant, contentType: chosen.contentType, encoding };
+export class PageNegotiation {
+  /**
+   * The choice is a pure function of three header values and clients send a handful of
+   * combinations: remembered (lru-cache, 256 at most) so a warm page hit parses no header.
+   */
+  private readonly chosen = new LRUCache<string, ChosenVariant | 'none'>({ max: 256 });
+
+  constructor(private readonly protocol: ProtocolAdapter) {}
+
+  choose(request: VariantRequest, res: ServerResponse): ChosenVariant {
+    res.setHeader('Vary', 'Accept, Accept-Encoding');
+    const chosen = this.pick(request);
+    if (!chosen) throw new HttpError(406, 'not_acceptable', `acceptable formats: ${this.protocol.acceptablePageTypes}`);
+    return chosen;
+  }
+
+  /** The representation for these headers, or undefined when none is acceptable (no header set). */
+  pick(request: VariantRequest): ChosenVariant | undefined {
+    const key = `${request.accept ?? ''}\n${request.acceptEncoding ?? ''}\n${request.format ?? ''}`;
+    let chosen = this.chosen.get(key);
+    if (chosen === undefined) {
+      chosen = this.negotiate(request) ?? 'none';
+      this.chosen.set(key, chosen);
+    }
+    return chosen === 'none' ? undefined : chosen;
+  }
+
+  private negotiate(request: VariantRequest): ChosenVariant | undefined {
+    const format = this.protocol.negotiatePageFormat(request.accept, request.format);
+    if (!format) return undefined;
+    const encoding = negotiateEncoding(request.acceptEncoding);
+    const variant: Variant = encoding === 'gzip' ? `${format.format}.gz` : encoding === 'br' ? `${format.format}.br` : format.format;
+    return { variant, contentType: format.contentType, encoding };
+  }
 }
 
 /** The strong ETag of one representation: each encoding is its own representation (RFC 9110 §8.8.3). */

@@ -45,10 +45,16 @@ export class ReadPath {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    this.route(req, res).catch((err: unknown) => answerError(req, res, err, this.deps.logger));
+    const fail = (err: unknown) => answerError(req, res, err, this.deps.logger);
+    try {
+      // Answers from the memo are written synchronously (no promise per warm hit); the rest is async.
+      this.route(req, res)?.catch(fail);
+    } catch (err) {
+      fail(err);
+    }
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private route(req: IncomingMessage, res: ServerResponse): Promise<void> | void {
     const url = req.url!;
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
@@ -66,25 +72,28 @@ export class ReadPath {
     // `/simple/<project>` or `/simple/<project>/`; anything deeper is not a route.
     if (slash >= 0 && slash !== rest.length - 1) throw notFound('not found');
     setRoute(res, 'simple_project');
+    const request = variantRequest(req, query);
+    if (slash > 0 && pages.remembered(req, res, rest.slice(0, -1), request)) return;
     const raw = decodeSegment(slash < 0 ? rest : rest.slice(0, -1));
     const { protocol } = this.deps;
     if (!protocol.isValidProjectName(raw)) throw badRequest('invalid project name');
     const project = protocol.normalizeName(raw);
     if (slash < 0 || project !== raw) return redirect(res, `${SIMPLE}/${project}/${query}`);
-    return pages.project(req, res, project, variantRequest(req, query));
+    return pages.project(req, res, project, request);
   }
 
-  private async file(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
+  private file(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> | void {
     const segments = rest.split('/');
     if (segments.length !== 3) throw notFound('not found');
     const [project, sha256, filename] = segments.map(decodeSegment) as [string, string, string];
     const metadata = filename.endsWith(METADATA);
     setRoute(res, metadata ? 'metadata' : 'file');
     const { protocol, files } = this.deps;
+    // Only checked paths are ever remembered: a remembered one needs no check again.
+    if (files.remembered(req, res, project, sha256, filename)) return;
     if (!protocol.isValidProjectName(project) || protocol.normalizeName(project) !== project) throw badRequest('invalid project name');
     if (!isSha256Hex(sha256)) throw badRequest('invalid file id: expected a lowercase sha256');
     if (!FILENAME.test(filename) || filename.includes('..')) throw badRequest('invalid file name');
-    if (files.remembered(req, res, project, sha256, filename)) return;
     if (metadata) return files.metadataFile(req, res, project, sha256, filename.slice(0, -METADATA.length));
     return files.file(req, res, project, sha256, filename);
   }

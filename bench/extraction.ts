@@ -19,7 +19,6 @@
  */
 import os from 'node:os';
 import { QueueEvents } from 'bullmq';
-import { pino } from 'pino';
 import { ArtifactCache, CacheKeys, createCacheRedis } from '../libs/cache/index.js';
 import { PRODUCT_WRITER, releaseRepositoryWith, type DependencyWriter } from './lib/raw-sql-dependencies.js';
 import { registeredProtocols } from '../libs/protocol/index.js';
@@ -78,9 +77,9 @@ async function queueRate(h: ExtractionHarness, extract: Extract, jobs: ExtractJo
   const workerRedis = createWorkerRedis(REDIS_URL);
   const producerRedis = createProducerRedis(REDIS_URL);
   const eventsRedis = createWorkerRedis(REDIS_URL);
-  const producers = new Producers(producerRedis, prefix);
+  const producers = new Producers(producerRedis, prefix, h.logger);
   const events = new QueueEvents(queues.extract.name, { connection: eventsRedis, prefix });
-  const worker = createWorker('extract', (payload) => extract(payload), { connection: workerRedis, prefix, concurrency });
+  const worker = createWorker('extract', (payload) => extract(payload), { connection: workerRedis, prefix, concurrency, logger: h.logger });
   try {
     await events.waitUntilReady();
     let done = 0;
@@ -119,7 +118,7 @@ function handlerWith(h: ExtractionHarness, writer: DependencyWriter, redis: Retu
     store: h.store,
     releases: releaseRepositoryWith(writer, h.prisma, pypiProtocol),
     artifactCache: new ArtifactCache(redis, new CacheKeys(h.prefix)),
-    logger: pino({ level: 'silent' }),
+    logger: h.logger,
   });
 }
 

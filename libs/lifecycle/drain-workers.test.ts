@@ -6,7 +6,7 @@ import { testRedisUrl } from '../../test/support/redis.js';
 import { createLogger } from '../log/index.js';
 import { createMetrics } from '../metrics/index.js';
 import type { QueueEvents, Worker } from 'bullmq';
-import { Producers, createFetchEvents, createProducerRedis, createWorker, createWorkerRedis, fetchJobId, jobMetricsHooks, type FetchJob } from '../queue/index.js';
+import { Producers, createProducerRedis, createQueueEvents, createWorker, createWorkerRedis, fetchJobId, jobMetricsHooks, type FetchJob } from '../queue/index.js';
 import { drainGraceMs, drainWorkers, runWorker } from './drain-workers.js';
 import { JobHandback } from './job-handback.js';
 
@@ -40,7 +40,7 @@ describe('drainWorkers with a JobHandback', () => {
     const producerRedis = createProducerRedis(url);
     connections.push(producerRedis);
     await new Promise((resolve) => producerRedis.once('ready', resolve));
-    producers = new Producers(producerRedis, prefix);
+    producers = new Producers(producerRedis, prefix, logger);
   });
 
   afterAll(async () => {
@@ -53,7 +53,7 @@ describe('drainWorkers with a JobHandback', () => {
     const connection = createWorkerRedis(url);
     connections.push(connection);
     const wrapped = (handback ?? new JobHandback({ logger, metrics })).wrap('fetch', (payload: FetchJob, _job, signal) => handler(payload, signal));
-    const w = createWorker('fetch', wrapped, { connection, prefix, concurrency: 2, hooks: jobMetricsHooks(metrics, logger) });
+    const w = createWorker('fetch', wrapped, { connection, prefix, concurrency: 2, hooks: jobMetricsHooks(metrics, logger), logger });
     void w.run();
     return { worker: w, metrics };
   }
@@ -115,7 +115,7 @@ describe('drainWorkers with a JobHandback', () => {
     if (!events) {
       const connection = createWorkerRedis(url);
       connections.push(connection);
-      events = createFetchEvents(connection, prefix);
+      events = createQueueEvents('fetch', connection, prefix, logger);
       await events.waitUntilReady();
     }
     return events;

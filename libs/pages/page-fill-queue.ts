@@ -92,7 +92,7 @@ export class PageFillQueue {
         if (!handler) throw new UnrecoverableError(`this process fills no ${payload.protocol} ${payload.kind} pages`);
         return handler(payload);
       },
-      { ...options, concurrency: options.concurrency ?? CONCURRENCY },
+      { ...options, concurrency: options.concurrency ?? CONCURRENCY, logger: this.deps.logger },
     );
     worker.run().catch((err: unknown) => this.deps.logger.error({ err: errorReason(err) }, 'page fill worker stopped'));
     return worker;

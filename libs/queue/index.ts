@@ -2,7 +2,7 @@ export { queues, fetchJobSchema, extractJobSchema, refreshJobSchema, pageFillJob
 export type { FetchJob, ExtractJob, RefreshJob, PageFillJob, PageFillResult, FetchResult, FetchStored, FetchStreaming, QueueName } from './jobs.js';
 export { fetchJobId, pageFillJobId, isFetchStored, isFetchStreaming } from './jobs.js';
 export { createWorkerRedis, createProducerRedis } from './connections.js';
-export { Producers, createFetchEvents, createQueueEvents } from './producers.js';
+export { Producers, createQueueEvents } from './producers.js';
 export { awaitSharedJob, within } from './shared-job.js';
 export type { SharedJobOutcome, SharedJobBounds } from './shared-job.js';
 export { logErrors } from './log-errors.js';

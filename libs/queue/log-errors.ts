@@ -8,13 +8,12 @@ interface ErrorEmitter {
 /**
  * Logs an emitter's `error` events (a Redis connection lost, a failed blocking read). While Redis is
  * down they repeat at every reconnection attempt, so one line per `intervalMs` says so, counting the
- * ones left out. Without a logger they are only swallowed (an unhandled `error` event would crash).
+ * ones left out.
  */
-export function logErrors(emitter: ErrorEmitter, what: string, logger: Logger | undefined, intervalMs = 60_000): void {
+export function logErrors(emitter: ErrorEmitter, what: string, logger: Logger, intervalMs = 60_000): void {
   let lastAt = 0;
   let suppressed = 0;
   emitter.on('error', (err) => {
-    if (!logger) return;
     const now = Date.now();
     if (now - lastAt < intervalMs) {
       suppressed += 1;

@@ -23,7 +23,7 @@ describe('queueDepthCollector', () => {
   beforeAll(async () => {
     redis = createProducerRedis(await testRedisUrl());
     await new Promise((resolve) => redis.once('ready', resolve));
-    producers = new Producers(redis, `test-depth-${randomBytes(4).toString('hex')}`);
+    producers = new Producers(redis, `test-depth-${randomBytes(4).toString('hex')}`, logger);
   });
   afterAll(async () => {
     await producers.close();

@@ -5,12 +5,10 @@ import type { WorkerHooks } from './workers.js';
 
 /**
  * Job outcome counters and duration histograms (`orchard_jobs_total`,
- * `orchard_job_duration_seconds`, by queue and outcome), plus a log line for every failure and
- * for the worker's `error` events.
+ * `orchard_job_duration_seconds`, by queue and outcome), plus a log line for every failure.
  */
 export function jobMetricsHooks(metrics: Metrics, logger: Logger): WorkerHooks {
   return {
-    logger,
     onCompleted(queue, _job, seconds) {
       metrics.jobs.inc({ queue, outcome: 'completed' });
       metrics.jobDuration.observe({ queue, outcome: 'completed' }, seconds);

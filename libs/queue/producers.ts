@@ -11,8 +11,8 @@ export class Producers {
   readonly refresh: Queue<RefreshJob>;
   readonly pages: Queue<PageFillJob, PageFillResult>;
 
-  /** `logger`: where the queues' `error` events go (connection trouble); without it they are dropped. */
-  constructor(connection: Redis, prefix: string, logger?: Logger) {
+  /** `logger`: where the queues' `error` events go (connection trouble). */
+  constructor(connection: Redis, prefix: string, logger: Logger) {
     this.fetch = new Queue(queues.fetch.name, { connection, prefix, defaultJobOptions: queues.fetch.options });
     this.extract = new Queue(queues.extract.name, { connection, prefix, defaultJobOptions: queues.extract.options });
     this.refresh = new Queue(queues.refresh.name, { connection, prefix, defaultJobOptions: queues.refresh.options });
@@ -48,15 +48,10 @@ export class Producers {
 }
 
 /** Events of one queue (a dedicated blocking connection is made from `connection`), so callers can wait on the jobs they joined. */
-export function createQueueEvents(name: QueueName, connection: Redis, prefix: string, logger?: Logger): QueueEvents {
+export function createQueueEvents(name: QueueName, connection: Redis, prefix: string, logger: Logger): QueueEvents {
   const events = new QueueEvents(queues[name].name, { connection, prefix });
   logErrors(events, `queue events ${name}`, logger);
   // Every waiting request listens for its job's events: a burst of misses is many listeners.
   events.setMaxListeners(0);
   return events;
-}
-
-/** Completion events of the fetch queue, so requests can wait on the job they joined. */
-export function createFetchEvents(connection: Redis, prefix: string, logger?: Logger): QueueEvents {
-  return createQueueEvents('fetch', connection, prefix, logger);
 }

@@ -6,8 +6,6 @@ import { queues, type QueueName } from './jobs.js';
 import { logErrors } from './log-errors.js';
 
 export interface WorkerHooks {
-  /** Where the worker's `error` events (connection trouble) are logged; without it they are dropped. */
-  logger?: Logger;
   onCompleted?(queue: QueueName, job: Job, seconds: number): void;
   onFailed?(queue: QueueName, job: Job | undefined, err: Error, final: boolean): void;
 }
@@ -24,6 +22,8 @@ export function createWorker<Name extends QueueName, Result>(
     prefix: string;
     concurrency: number;
     hooks?: WorkerHooks;
+    /** Where the worker's `error` events (connection trouble) are logged. */
+    logger: Logger;
     /** Milliseconds between stalled-job checks (default 15 s); a dead worker's lock expires after twice this. */
     stalledIntervalMs?: number;
   },
@@ -45,7 +45,7 @@ export function createWorker<Name extends QueueName, Result>(
     lockDuration: 2 * (options.stalledIntervalMs ?? 15_000),
     maxStalledCount: 3,
   });
-  logErrors(worker, `worker ${name}`, options.hooks?.logger);
+  logErrors(worker, `worker ${name}`, options.logger);
   worker.on('completed', (job) => {
     const seconds = job.finishedOn && job.processedOn ? (job.finishedOn - job.processedOn) / 1000 : 0;
     options.hooks?.onCompleted?.(name, job, seconds);

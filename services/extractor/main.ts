@@ -31,6 +31,7 @@ export async function startExtractor(settings: Settings) {
     prefix: settings.queuePrefix,
     concurrency: settings.extractorConcurrency,
     hooks: jobMetricsHooks(metrics, logger),
+    logger,
     stalledIntervalMs: settings.jobStalledMs,
   });
   // Extract jobs wait in the queue, attempts untouched, until the database can record their

@@ -68,7 +68,7 @@ export async function startFetcher(settings: Settings) {
     logger,
   });
   const hooks = jobMetricsHooks(metrics, logger);
-  const common = { connection: workerRedis, prefix: settings.queuePrefix, hooks, stalledIntervalMs: settings.jobStalledMs };
+  const common = { connection: workerRedis, prefix: settings.queuePrefix, hooks, logger, stalledIntervalMs: settings.jobStalledMs };
   // A download still running when the shutdown grace runs out is aborted and handed back to the queue.
   const handback = new JobHandback({ logger, metrics });
   const fetchWorker = createWorker(

@@ -43,10 +43,7 @@ const ADD_MS = 2_000;
  * configured upstream lists under the requested name is a 404.
  */
 export class FileLocator {
-  constructor(private readonly deps: FileLocatorDeps) {
-    // Every waiting request listens for its job's events: a burst of misses is many listeners.
-    deps.fetchEvents.setMaxListeners(0);
-  }
+  constructor(private readonly deps: FileLocatorDeps) {}
 
   async locate(project: string, sha256: string, filename: string): Promise<FileLocation> {
     const { artifacts, store, metrics, protocol } = this.deps;

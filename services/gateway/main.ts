@@ -15,7 +15,7 @@ import { UpstreamClient } from '../../libs/http/index.js';
 import { closeCoreClientsOnShutdown, closeServer, databaseChecks, openCoreClients } from '../../libs/lifecycle/index.js';
 import { PageFillQueue, RootPages, createProjectPages } from '../../libs/pages/index.js';
 import { registeredProtocols } from '../../libs/protocol/index.js';
-import { Producers, createFetchEvents, createProducerRedis, createQueueEvents, createWorkerRedis, jobMetricsHooks, queueDepthCollector } from '../../libs/queue/index.js';
+import { Producers, createProducerRedis, createQueueEvents, createWorkerRedis, jobMetricsHooks, queueDepthCollector } from '../../libs/queue/index.js';
 import { ArtifactRepository, ReleaseRepository, UpstreamRepository } from '../../libs/db/index.js';
 import { UpstreamRegistry } from '../../libs/upstreams/index.js';
 import { createRequestListener } from './app.js';
@@ -40,7 +40,7 @@ export async function startGateway(settings: Settings) {
   const producerRedis = createProducerRedis(settings.redisUrl);
   const eventsRedis = createWorkerRedis(settings.redisUrl);
   const producers = new Producers(producerRedis, settings.queuePrefix, logger);
-  const fetchEvents = createFetchEvents(eventsRedis, settings.queuePrefix, logger);
+  const fetchEvents = createQueueEvents('fetch', eventsRedis, settings.queuePrefix, logger);
   // Page and root-list fills are `pages` jobs any gateway's worker runs (started once both are wired, below).
   const pageEvents = createQueueEvents('pages', eventsRedis, settings.queuePrefix, logger);
   const pageFills = new PageFillQueue({ producers, events: pageEvents, logger });

@@ -55,7 +55,7 @@ export class PageAnswers {
     const { variant, contentType, encoding } = chosen;
     const remembered = this.deps.memo.page(ReadMemo.pageKey(name, variant));
     if (!remembered) return false;
-    res.setHeader('Vary', 'Accept, Accept-Encoding');
+    PageNegotiation.vary(res);
     this.send(req, res, { ...remembered, cache: 'hit' }, variant, contentType, encoding);
     return true;
   }
@@ -73,8 +73,10 @@ export class PageAnswers {
       if (!(err instanceof UpstreamError)) throw err;
       throw new HttpError(err.failure === 'timeout' ? 504 : 502, 'upstream_failed', `no cached page for ${project} and ${err.message}`);
     });
-    res.setHeader('X-Orchard-Cache', answer.cache);
-    if (answer.status === 'missing') throw notFound(`project ${project} not found on any configured upstream`);
+    if (answer.status === 'missing') {
+      res.setHeader('X-Orchard-Cache', answer.cache);
+      throw notFound(`project ${project} not found on any configured upstream`);
+    }
     const page: PageToSend = { body: answer.body, etag: answer.meta.etag, upstream: answer.meta.upstream ?? '', cache: answer.cache, ageSeconds: answer.ageSeconds };
     // A fresh hit with more than the memo's lifetime of freshness left is remembered.
     if (memo.pagesEnabled && answer.cache === 'hit') {

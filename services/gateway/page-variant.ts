@@ -35,10 +35,15 @@ export class PageNegotiation {
   constructor(private readonly protocol: ProtocolAdapter) {}
 
   choose(request: VariantRequest, res: ServerResponse): ChosenVariant {
-    res.setHeader('Vary', 'Accept, Accept-Encoding');
+    PageNegotiation.vary(res);
     const chosen = this.pick(request);
     if (!chosen) throw new HttpError(406, 'not_acceptable', `acceptable formats: ${this.protocol.acceptablePageTypes}`);
     return chosen;
+  }
+
+  /** Every page answer (and its 406) varies with the two negotiated headers. */
+  static vary(res: ServerResponse): void {
+    res.setHeader('Vary', 'Accept, Accept-Encoding');
   }
 
   /** The representation for these headers, or undefined when none is acceptable (no header set). */

@@ -45,13 +45,15 @@ export class ReadPath {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    const fail = (err: unknown) => answerError(req, res, err, this.deps.logger);
+    let pending: Promise<void> | void;
     try {
       // Answers from the memo are written synchronously (no promise per warm hit); the rest is async.
-      this.route(req, res)?.catch(fail);
+      pending = this.route(req, res);
     } catch (err) {
-      fail(err);
+      answerError(req, res, err, this.deps.logger);
+      return;
     }
+    pending?.catch((err: unknown) => answerError(req, res, err, this.deps.logger));
   }
 
   private route(req: IncomingMessage, res: ServerResponse): Promise<void> | void {

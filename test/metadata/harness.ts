@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { ArtifactCache, CacheKeys, createCacheRedis } from '../../libs/cache/index.js';
 import { ArtifactRepository, createPrismaClient, ReleaseRepository, runMigrations, type PrismaClient } from '../../libs/db/index.js';
 import type { ExtractJob } from '../../libs/queue/index.js';
@@ -28,6 +28,8 @@ export interface ExtractionHarness {
   releases: ReleaseRepository;
   /** Unique prefix for Redis keys and queues of this harness. */
   prefix: string;
+  /** A silent logger for the queues and workers a test builds around the handler. */
+  logger: Logger;
   extract: (job: ExtractJob) => Promise<ExtractOutcome>;
   /** Stores the bytes under their sha256 and records the artifact as the fetcher would. */
   storeArtifact(file: { filename: string; project: string; bytes: Buffer; sha256: string }): Promise<ExtractJob>;
@@ -55,12 +57,13 @@ export async function createExtractionHarness(options: HarnessOptions = {}): Pro
   const redis = createCacheRedis(REDIS_URL);
   const artifacts = new ArtifactRepository(prisma);
   const releases = new ReleaseRepository(prisma, pypiProtocol);
+  const logger = pino({ level: 'silent' });
   const extract = createExtractHandler({
     protocols: registeredProtocols(),
     store: options.wrapStore ? options.wrapStore(store) : store,
     releases,
     artifactCache: new ArtifactCache(redis, new CacheKeys(prefix)),
-    logger: pino({ level: 'silent' }),
+    logger,
   });
   const recordArtifact: ExtractionHarness['recordArtifact'] = async (file) => {
     await artifacts.recordFetched({
@@ -77,6 +80,7 @@ export async function createExtractionHarness(options: HarnessOptions = {}): Pro
   };
   return {
     db,
+    logger,
     prisma,
     store,
     artifacts,

@@ -267,9 +267,9 @@ describe('through a real BullMQ worker', () => {
     const workerRedis = createWorkerRedis(REDIS_URL);
     const producerRedis = createProducerRedis(REDIS_URL);
     const eventsRedis = createWorkerRedis(REDIS_URL);
-    const producers = new Producers(producerRedis, prefix);
+    const producers = new Producers(producerRedis, prefix, h.logger);
     const events = new QueueEvents('extract', { connection: eventsRedis, prefix });
-    const worker = createWorker('extract', (payload) => h.extract(payload), { connection: workerRedis, prefix, concurrency: 2 });
+    const worker = createWorker('extract', (payload) => h.extract(payload), { connection: workerRedis, prefix, concurrency: 2, logger: h.logger });
     try {
       await events.waitUntilReady();
       void worker.run();

@@ -46,8 +46,8 @@ beforeAll(async () => {
   const workerRedis = createWorkerRedis(REDIS_URL);
   const producerRedis = createProducerRedis(REDIS_URL);
   connections.push(workerRedis, producerRedis);
-  producers = new Producers(producerRedis, h.prefix);
-  worker = createWorker('extract', (payload) => h.extract(payload), { connection: workerRedis, prefix: h.prefix, concurrency: 2 });
+  producers = new Producers(producerRedis, h.prefix, h.logger);
+  worker = createWorker('extract', (payload) => h.extract(payload), { connection: workerRedis, prefix: h.prefix, concurrency: 2, logger: h.logger });
   void worker.run();
   // The normal path first: extract jobs whose id is the sha256, completed and retained by BullMQ.
   const jobs = [];

@@ -1,14 +1,28 @@
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import { brotliCompress, gzip, constants as zlib } from 'node:zlib';
+import { brotliCompress, brotliCompressSync, gzip, gzipSync, constants as zlib, type BrotliOptions, type ZlibOptions } from 'node:zlib';
 import { listedFileKey, type FileSource } from '../cache/index.js';
 import type { PageVariant } from '../cache/index.js';
 import type { ProjectFile, ProjectPage, ProtocolAdapter } from '../protocol/types.js';
 import { TimeSlices } from './time-slices.js';
 
-// The async forms compress on libuv's thread pool: a page of many megabytes never stalls other requests.
 const gzipAsync = promisify(gzip);
 const brotliAsync = promisify(brotliCompress);
+const GZIP: ZlibOptions = { level: 6 };
+const BROTLI: BrotliOptions = { params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } };
+/**
+ * Bodies up to this size are compressed on the event loop (both formats well under a millisecond);
+ * larger ones on libuv's thread pool, so a page of many megabytes never stalls other requests. A
+ * thread-pool hop costs a small page more than its compression does, and a cold page waits for it.
+ */
+const COMPRESS_INLINE_BYTES = 64 * 1024;
+
+async function compressed(body: Buffer): Promise<{ gz: Buffer; br: Buffer }> {
+  if (body.length <= COMPRESS_INLINE_BYTES) return { gz: gzipSync(body, GZIP), br: brotliCompressSync(body, BROTLI) };
+  // One after another: one thread-pool thread at a time, leaving the other core to the event loop.
+  const gz = await gzipAsync(body, GZIP);
+  return { gz, br: await brotliAsync(body, BROTLI) };
+}
 
 /** The representations of one page, rendered and compressed once. */
 export interface RenderedPage {
@@ -101,15 +115,12 @@ export async function renderPage(protocol: ProtocolAdapter, project: string, mod
   const json = await slices.collect(protocol.renderProjectJson(served, link), (bytes) => hash.update(bytes));
   const etag = hash.digest('hex').slice(0, 32);
   const modelBody = await slices.collect(modelJsonChunks(model));
-  // One after another: one thread-pool thread at a time, leaving the other core to the event loop.
-  const htmlGz = await gzipAsync(html, { level: 6 });
-  const jsonGz = await gzipAsync(json, { level: 6 });
-  const htmlBr = await brotliAsync(html, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } });
-  const jsonBr = await brotliAsync(json, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5 } });
+  const htmlZ = await compressed(html);
+  const jsonZ = await compressed(json);
   return {
     etag,
     extractedMetadata,
-    bodies: { html, json, model: modelBody, 'html.gz': htmlGz, 'json.gz': jsonGz, 'html.br': htmlBr, 'json.br': jsonBr },
+    bodies: { html, json, model: modelBody, 'html.gz': htmlZ.gz, 'json.gz': jsonZ.gz, 'html.br': htmlZ.br, 'json.br': jsonZ.br },
   };
 }
 

@@ -174,6 +174,35 @@ describe('PageFillQueue', () => {
     expect(upstream.requestsFor('/simple/lonely-lib/')).toHaveLength(1);
   });
 
+  it('a caller in the process whose worker ran its fill gets what was built there; a caller elsewhere gets the meta only', async () => {
+    /** A bare fill queue whose handlers answer at once with a meta and an in-memory result. */
+    const bare = (withWorker: boolean) => {
+      const producerRedis = createProducerRedis(url);
+      const workerRedis = createWorkerRedis(url);
+      const producers = new Producers(producerRedis, prefix, logger);
+      const events = createQueueEvents('pages', workerRedis, prefix, logger);
+      const fills = new PageFillQueue({ producers, events, logger });
+      fills.serve('project', 'pypi', async (job) => ({ result: { ok: true, meta: { project: job.project } }, built: { bodies: 'in memory' } }));
+      fills.serve('root', 'pypi', async () => ({ result: { ok: true, meta: {} } }));
+      const worker = withWorker ? fills.startWorker({ connection: workerRedis, prefix }) : undefined;
+      closers.push(async () => {
+        await worker?.close();
+        await events.close();
+        await producers.close();
+        producerRedis.disconnect();
+        workerRedis.disconnect();
+      });
+      return { fills, ready: () => Promise.all([events.waitUntilReady(), worker?.waitUntilReady()]) };
+    };
+    const runner = bare(true);
+    const elsewhere = bare(false);
+    await Promise.all([runner.ready(), elsewhere.ready()]);
+    const job = { kind: 'project', protocol: 'pypi', project: 'built-lib', seen: 0, revalidate: false } as const;
+    const [here, there] = await Promise.all([runner.fills.run(job, 5_000), elsewhere.fills.run(job, 5_000)]);
+    expect(here).toEqual({ meta: { project: 'built-lib' }, built: { bodies: 'in memory' } });
+    expect(there).toEqual({ meta: { project: 'built-lib' } });
+  });
+
   it('the root list: concurrent misses on two replicas share one fill', async () => {
     const a = replica();
     const b = replica({ worker: false });

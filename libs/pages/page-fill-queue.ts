@@ -2,9 +2,19 @@ import type { Job, QueueEvents, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { UpstreamError, type UpstreamFailure } from '../http/index.js';
 import { errorReason, type Logger } from '../log/index.js';
-import { UnrecoverableError, awaitSharedJob, createWorker, within, type PageFillJob, type PageFillResult, type Producers, type WorkerHooks } from '../queue/index.js';
+import { UnrecoverableError, awaitSharedJob, createWorker, queues, within, type PageFillJob, type PageFillResult, type Producers, type WorkerHooks } from '../queue/index.js';
 
-type Handler = (job: PageFillJob) => Promise<PageFillResult>;
+/** What a fill handler returns: the job's result, and what it built, for a caller in this process only (it never enters Redis). */
+export interface HandledFill<Meta = unknown, Built = unknown> {
+  result: PageFillResult<Meta>;
+  built?: Built;
+}
+/** A fill's meta, with what was built when this process's worker ran it. */
+export interface FillOutcome<Meta, Built> {
+  meta: Meta;
+  built?: Built;
+}
+type Handler = (job: PageFillJob) => Promise<HandledFill>;
 type Kind = PageFillJob['kind'];
 const KINDS: readonly Kind[] = ['project', 'root'];
 /**
@@ -34,6 +44,8 @@ export interface PageFillQueueDeps {
  */
 export class PageFillQueue {
   private readonly handlers = new Map<string, Handler>();
+  /** Callers in this process by job id, told by this process's worker when it ran their job. */
+  private readonly waiting = new Map<string, { ran: Promise<HandledFill>; resolve: (handled: HandledFill) => void; callers: number }>();
   private readonly pickupMs: number;
 
   constructor(private readonly deps: PageFillQueueDeps) {
@@ -41,17 +53,29 @@ export class PageFillQueue {
   }
 
   /** Registers what runs one kind of fill for one protocol (ProjectPages and RootPages do, when given the queue). */
-  serve<K extends Kind>(kind: K, protocol: string, handler: (job: Extract<PageFillJob, { kind: K }>) => Promise<PageFillResult>): void {
+  serve<K extends Kind>(kind: K, protocol: string, handler: (job: Extract<PageFillJob, { kind: K }>) => Promise<HandledFill>): void {
     const key = `${kind}/${protocol}`;
     if (this.handlers.has(key)) throw new Error(`two handlers for ${key} page fills`);
     this.handlers.set(key, handler as Handler);
   }
 
   /**
-   * Adds (or joins) the fill and waits up to `waitMs` for its meta. Throws the fill's upstream
-   * failure as an UpstreamError of the same kind; null: fill it yourself (see the class comment).
+   * Adds (or joins) the fill and waits up to `waitMs` for its meta (and what was built, when this
+   * process ran it). Throws the fill's upstream failure as an UpstreamError of the same kind; null:
+   * fill it yourself (see the class comment).
    */
-  async run<Meta>(job: PageFillJob, waitMs: number): Promise<Meta | null> {
+  async run<Meta, Built = never>(job: PageFillJob, waitMs: number): Promise<FillOutcome<Meta, Built> | null> {
+    const id = queues.pages.jobId(job);
+    // Registered before the add: this process's worker may run the job before the add returns.
+    const ranHere = this.awaitRanHere(id);
+    try {
+      return await this.joinJob<Meta, Built>(job, waitMs, ranHere);
+    } finally {
+      this.leave(id);
+    }
+  }
+
+  private async joinJob<Meta, Built>(job: PageFillJob, waitMs: number, ranHere: Promise<HandledFill>): Promise<FillOutcome<Meta, Built> | null> {
     const { producers, events, logger } = this.deps;
     let added: Job<PageFillJob, PageFillResult>;
     try {
@@ -61,12 +85,18 @@ export class PageFillQueue {
       logger.debug({ err: errorReason(err) }, 'page fill queue unavailable; filling here');
       return null;
     }
-    const outcome = await awaitSharedJob(added, events, { pickupMs: this.pickupMs, waitMs }, logger);
+    let built: Built | undefined;
+    const local = ranHere.then((handled) => {
+      built = handled.built as Built | undefined;
+      return handled.result;
+    });
+    const outcome = await awaitSharedJob(added, events, { pickupMs: this.pickupMs, waitMs }, logger, local);
     switch (outcome.kind) {
       case 'finished': {
         const result = outcome.value;
-        if (result.ok) return (result.meta ?? null) as Meta | null;
-        throw new UpstreamError(result.failure as UpstreamFailure, result.message, result.status);
+        if (!result.ok) throw new UpstreamError(result.failure as UpstreamFailure, result.message, result.status);
+        if (result.meta === null || result.meta === undefined) return null;
+        return { meta: result.meta as Meta, ...(built !== undefined ? { built } : {}) };
       }
       case 'unclaimed':
         logger.warn({ jobId: added.id, pickupMs: this.pickupMs }, 'no worker took the page fill in time; filling here');
@@ -75,6 +105,23 @@ export class PageFillQueue {
         logger.warn({ jobId: added.id, reason: outcome.reason }, 'page fill job failed or timed out; filling here');
         return null;
     }
+  }
+
+  private awaitRanHere(id: string): Promise<HandledFill> {
+    let entry = this.waiting.get(id);
+    if (!entry) {
+      let resolve!: (handled: HandledFill) => void;
+      const ran = new Promise<HandledFill>((r) => (resolve = r));
+      entry = { ran, resolve, callers: 0 };
+      this.waiting.set(id, entry);
+    }
+    entry.callers++;
+    return entry.ran;
+  }
+
+  private leave(id: string): void {
+    const entry = this.waiting.get(id);
+    if (entry && --entry.callers === 0) this.waiting.delete(id);
   }
 
   /**
@@ -87,10 +134,12 @@ export class PageFillQueue {
     if (missing.length > 0) throw new Error(`no handler for ${missing.join(', ')} page fills`);
     const worker = createWorker(
       'pages',
-      (payload) => {
+      async (payload, job) => {
         const handler = this.handlers.get(`${payload.kind}/${payload.protocol}`);
         if (!handler) throw new UnrecoverableError(`this process fills no ${payload.protocol} ${payload.kind} pages`);
-        return handler(payload);
+        const handled = await handler(payload);
+        if (job.id !== undefined) this.waiting.get(job.id)?.resolve(handled);
+        return handled.result;
       },
       { ...options, concurrency: options.concurrency ?? CONCURRENCY, logger: this.deps.logger },
     );
@@ -103,7 +152,7 @@ export class PageFillQueue {
  * A fill's upstream failure as the job's result (so every waiter rethrows it with its kind); any
  * other error is rethrown and fails the job (its waiters then fill by themselves).
  */
-export function fillFailure(err: unknown): PageFillResult<never> {
+export function fillFailure(err: unknown): HandledFill<never, never> {
   if (!(err instanceof UpstreamError)) throw err;
-  return { ok: false, failure: err.failure, ...(err.status !== undefined ? { status: err.status } : {}), message: err.message };
+  return { result: { ok: false, failure: err.failure, ...(err.status !== undefined ? { status: err.status } : {}), message: err.message } };
 }

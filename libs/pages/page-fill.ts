@@ -1,11 +1,11 @@
 import type { FileMap, PageCache, PageMeta } from '../cache/index.js';
 import type { UpstreamConfig } from '../config/index.js';
 import { errorReason, type Logger } from '../log/index.js';
-import type { PageFillJob, PageFillResult } from '../queue/index.js';
+import type { PageFillJob } from '../queue/index.js';
 import type { ProtocolAdapter } from '../protocol/types.js';
 import type { ExtractedMetadata } from './extracted-metadata.js';
 import { buildPage, type BuiltPage } from './page-builder.js';
-import { fillFailure, type PageFillQueue } from './page-fill-queue.js';
+import { fillFailure, type HandledFill, type PageFillQueue } from './page-fill-queue.js';
 import type { UpstreamPageFetcher, Validators } from './upstream-page-fetcher.js';
 
 export interface FreshnessSettings {
@@ -98,8 +98,8 @@ export class PageFiller {
       revalidate: request.prior !== null,
       ...(generation !== undefined ? { generation } : {}),
     };
-    const meta = fills ? await fills.run<PageMeta>(job, WAIT_MS) : null;
-    return meta ? { meta } : this.fillHere(project, request.seen, request.prior);
+    const shared = fills ? await fills.run<PageMeta, BuiltPage>(job, WAIT_MS) : null;
+    return shared ?? this.fillHere(project, request.seen, request.prior);
   }
 
   /**
@@ -107,14 +107,15 @@ export class PageFiller {
    * upstream failure; no meta when this process is on another upstream configuration than the
    * caller (an admin change still spreading): the caller then fills with its own.
    */
-  private async runJob(job: Extract<PageFillJob, { kind: 'project' }>): Promise<PageFillResult<PageMeta | null>> {
+  private async runJob(job: Extract<PageFillJob, { kind: 'project' }>): Promise<HandledFill<PageMeta | null, BuiltPage>> {
     const generation = this.deps.generation?.();
-    if (job.generation !== undefined && generation !== undefined && job.generation !== generation) return { ok: true, meta: null };
+    if (job.generation !== undefined && generation !== undefined && job.generation !== generation) return { result: { ok: true, meta: null } };
     // The caller's page, as the job's id names it; a 304 from the owner renews it.
     const current = await this.deps.pages.getMeta(this.deps.protocol.name, job.project);
     const prior = job.revalidate && current && this.isCurrent(current) ? current : null;
     try {
-      return { ok: true, meta: (await this.fillHere(job.project, job.seen, prior, current)).meta };
+      const filled = await this.fillHere(job.project, job.seen, prior, current);
+      return { result: { ok: true, meta: filled.meta }, ...(filled.built ? { built: filled.built } : {}) };
     } catch (err) {
       return fillFailure(err);
     }

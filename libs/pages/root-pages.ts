@@ -8,8 +8,8 @@ import { UpstreamError, asUpstreamError, type UpstreamClient } from '../http/ind
 import { errorReason, type Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ProtocolAdapter, RootEntry } from '../protocol/types.js';
-import type { PageFillJob, PageFillResult } from '../queue/index.js';
-import { fillFailure, type PageFillQueue } from './page-fill-queue.js';
+import type { PageFillJob } from '../queue/index.js';
+import { fillFailure, type HandledFill, type PageFillQueue } from './page-fill-queue.js';
 import { isRedisUnavailable, type CacheState } from './project-pages.js';
 
 export interface RootPagesDeps {
@@ -105,14 +105,14 @@ export class RootPages {
   private async fillShared(seen: number | undefined): Promise<RootMeta> {
     const { fills, protocol, cache } = this.deps;
     const since = seen ?? (await cache.getMeta())?.fetchedAt ?? 0;
-    const meta = fills ? await fills.run<RootMeta>({ kind: 'root', protocol: protocol.name, seen: since }, FILL_MS) : null;
-    return meta ?? this.fillHere(since);
+    const shared = fills ? await fills.run<RootMeta>({ kind: 'root', protocol: protocol.name, seen: since }, FILL_MS) : null;
+    return shared?.meta ?? this.fillHere(since);
   }
 
   /** A `pages` job for the root list, run by this process's worker. */
-  private async runJob(job: Extract<PageFillJob, { kind: 'root' }>): Promise<PageFillResult<RootMeta>> {
+  private async runJob(job: Extract<PageFillJob, { kind: 'root' }>): Promise<HandledFill<RootMeta>> {
     try {
-      return { ok: true, meta: await this.fillHere(job.seen) };
+      return { result: { ok: true, meta: await this.fillHere(job.seen) } };
     } catch (err) {
       return fillFailure(err);
     }

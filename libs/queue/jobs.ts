@@ -94,8 +94,13 @@ export interface FetchStored {
 export interface FetchStreaming {
   /** Where the bytes can be read while they arrive (`?offset=N` to start later). */
   streaming: string;
-  /** The upstream's Content-Length, when it sent one. */
+  /** The upstream's Content-Length, when it sent one; the verified size once `verified`. */
   size?: number;
+  /**
+   * Every byte is there and matched the sha256 (before the store made the file durable): the
+   * stream ends at once with the whole, verified file, so waiting clients need not wait for storage.
+   */
+  verified?: boolean;
 }
 
 /** Whether a job's progress value is {@link FetchStreaming}. */

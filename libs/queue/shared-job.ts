@@ -23,10 +23,17 @@ export interface SharedJobBounds {
  * worker has taken the job after `pickupMs` (one state read at that moment), the caller is told so
  * and does the work itself, so a stuck queue never blocks it. The job is then removed (a queue no
  * worker serves does not fill up); if a worker took it meanwhile, it runs and finds the work done.
- * Never rejects.
+ * `ranHere` resolves when this process's own worker ran the job: the caller then goes on without
+ * waiting for the event to come back through Redis. Never rejects.
  */
-export function awaitSharedJob<Result>(job: Job<unknown, Result>, events: QueueEvents, bounds: SharedJobBounds, logger: Logger): Promise<SharedJobOutcome<Result>> {
-  const finished = job.waitUntilFinished(events, bounds.waitMs).then(
+export function awaitSharedJob<Result>(
+  job: Job<unknown, Result>,
+  events: QueueEvents,
+  bounds: SharedJobBounds,
+  logger: Logger,
+  ranHere?: Promise<Result>,
+): Promise<SharedJobOutcome<Result>> {
+  const finished = Promise.race([job.waitUntilFinished(events, bounds.waitMs) as Promise<Result>, ...(ranHere ? [ranHere] : [])]).then(
     (value: Result): SharedJobOutcome<Result> => ({ kind: 'finished', value }),
     (err: unknown): SharedJobOutcome<Result> => ({ kind: 'lost', reason: err instanceof Error ? err.message : String(err) }),
   );

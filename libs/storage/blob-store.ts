@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { VerifiedDigest } from './verifying-stream.js';
 
 /** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
 export interface ByteRange {
@@ -14,6 +15,12 @@ export interface PutOptions {
   /** Content type recorded with the object (S3) for presigned downloads. */
   contentType?: string;
   signal?: AbortSignal;
+  /**
+   * Called once the whole body hashed to `expectedSha256`, before the object is durable and visible
+   * (the fs store's fsync and rename): the caller may serve the bytes it kept from then on. The write
+   * can still fail after it. Stores whose commit is not theirs to make atomic (S3) never call it.
+   */
+  onVerified?: (digest: VerifiedDigest) => void;
 }
 
 export interface PutResult {

@@ -75,7 +75,9 @@ export class S3BlobStore implements BlobStore {
     try {
       assertValidKey(key);
       options.signal?.throwIfAborted();
-      const verifier = new VerifyingStream(options);
+      // No early `onVerified`: the commit is the upload itself, and what an endpoint shows of an object
+      // while it is written is its own affair (s3rver shows it partial), so callers wait for the object.
+      const verifier = new VerifyingStream({ ...options, onVerified: undefined });
       // Content-addressed keys: an existing object already holds these bytes, so only verify them.
       if ((await this.stat(key)) !== null) {
         await pipeline(body, verifier, discard(), signalOption(options.signal));

@@ -42,6 +42,17 @@ describe('VerifyingStream', () => {
     expect(events).toEqual(['data', 'data', 'end']);
   });
 
+  it('tells onVerified once the bytes matched, before its consumer ends; never on a mismatch', async () => {
+    const events: string[] = [];
+    const good = new VerifyingStream({ expectedSha256: digest, onVerified: (d) => events.push(`verified ${d.size}`) });
+    await pipeline(Readable.from([bytes]), good, sink(events));
+    expect(events).toEqual(['data', `verified ${bytes.length}`, 'end']);
+    const calls: unknown[] = [];
+    const bad = new VerifyingStream({ expectedSha256: '0'.repeat(64), onVerified: (d) => calls.push(d) });
+    await expect(pipeline(Readable.from([bytes]), bad, sink([]))).rejects.toBeInstanceOf(HashMismatchError);
+    expect(calls).toEqual([]);
+  });
+
   it('fails before the consumer sees an end when the hash differs', async () => {
     const verifier = new VerifyingStream({ expectedSha256: '0'.repeat(64) });
     const events: string[] = [];

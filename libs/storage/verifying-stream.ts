@@ -19,6 +19,11 @@ export interface VerifyingStreamOptions {
    * complete. A store does not need it: it fails the write on the error instead.
    */
   holdLastChunk?: boolean;
+  /**
+   * Called once every byte passed and hashed to `expectedSha256` (before the stream ends): from
+   * then on the bytes are known good, whatever their consumer still does with them.
+   */
+  onVerified?: (digest: VerifiedDigest) => void;
 }
 
 /**
@@ -33,6 +38,7 @@ export class VerifyingStream extends Transform {
   readonly #expected: string | undefined;
   readonly #maxBytes: number | undefined;
   readonly #holdLastChunk: boolean;
+  readonly #onVerified: ((digest: VerifiedDigest) => void) | undefined;
   #held: Buffer | undefined;
   #size = 0;
   #digest: VerifiedDigest | undefined;
@@ -44,6 +50,7 @@ export class VerifyingStream extends Transform {
     this.#expected = options.expectedSha256?.toLowerCase();
     this.#maxBytes = options.maxBytes;
     this.#holdLastChunk = options.holdLastChunk ?? false;
+    this.#onVerified = options.onVerified;
   }
 
   /** Bytes seen so far (including a chunk that went over `maxBytes`). */
@@ -99,6 +106,7 @@ export class VerifyingStream extends Transform {
     if (this.#held) this.push(this.#held);
     this.#held = undefined;
     this.#digest = { sha256, size: this.#size };
+    if (this.#expected !== undefined) this.#onVerified?.(this.#digest);
     callback();
   }
 }

@@ -98,7 +98,7 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
       throw new SizeLimitError(deps.maxFileBytes);
     }
     // Waiting clients follow the bytes as they arrive (one upstream download however long it takes).
-    const spool = deps.inflight && progress ? deps.inflight.begin(progress.jobId, size, (url) => announceStream(progress, url, size, deps.logger)) : undefined;
+    const spool = deps.inflight && progress ? deps.inflight.begin(progress.jobId, size, (stream) => announceStream(progress, stream, deps.logger)) : undefined;
     // Errors reach store.put through the tee (pipeline destroys it with the body's error).
     const body = spool
       ? pipeline(response.body, spool.tee, (err) => {
@@ -112,6 +112,7 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
         maxBytes: deps.maxFileBytes,
         contentType: 'application/octet-stream',
         signal,
+        ...(spool ? { onVerified: (digest: { size: number }) => spool.verified(digest.size) } : {}),
       });
     } finally {
       spool?.settle(result !== undefined);
@@ -141,9 +142,10 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
 }
 
 /** Tells waiting clients where to follow the download (job progress); they wait for storage if it is lost. */
-function announceStream(progress: FetchProgress, url: string, size: number | undefined, logger: Logger): void {
+function announceStream(progress: FetchProgress, stream: { url: string; verified: boolean; size?: number }, logger: Logger): void {
+  const { url, verified, size } = stream;
   void progress
-    .report({ streaming: url, ...(size !== undefined ? { size } : {}) })
+    .report({ streaming: url, ...(size !== undefined ? { size } : {}), ...(verified ? { verified } : {}) })
     .catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'could not report the download'));
 }
 

@@ -33,17 +33,17 @@ describe('InflightDownloads', () => {
 
   /** Starts a download fed by hand; resolves the announced URL once its first bytes are spooled. */
   function start(size?: number) {
-    const announced: string[] = [];
+    const announced: { url: string; verified: boolean; size?: number }[] = [];
     let onAnnounce: (url: string) => void = () => {};
     const url = new Promise<string>((resolve) => (onAnnounce = resolve));
-    const { tee, settle } = inflight.begin(JOB, size, (u) => {
-      announced.push(u);
-      onAnnounce(u);
+    const { tee, verified, settle } = inflight.begin(JOB, size, (stream) => {
+      announced.push(stream);
+      onAnnounce(stream.url);
     });
     const upstream = new PassThrough();
     const passed: Buffer[] = [];
     upstream.pipe(tee).on('data', (chunk: Buffer) => passed.push(chunk));
-    return { upstream, settle, url, announced, passed };
+    return { upstream, verified, settle, url, announced, passed };
   }
 
   function read(url: string): Promise<{ status: number; body: Buffer; complete: boolean }> {
@@ -83,7 +83,28 @@ describe('InflightDownloads', () => {
       expect(got.body.toString()).toBe(expected);
     }
     expect(Buffer.concat(d.passed).toString()).toBe('abcdefghi');
-    expect(d.announced).toHaveLength(1);
+    expect(d.announced).toEqual([{ url, verified: false, size: 9 }]);
+  });
+
+  it('once the hash matched, announces the download as verified and ends its readers whole before the store is done', async () => {
+    const d = start();
+    d.upstream.write(Buffer.from('abc'));
+    const url = await d.url;
+    const reader = read(url);
+    d.upstream.end(Buffer.from('def'));
+    await new Promise((r) => setTimeout(r, 50));
+    d.verified(6);
+    const got = await reader;
+    expect(got).toMatchObject({ status: 200, complete: true });
+    expect(got.body.toString()).toBe('abcdef');
+    expect(d.announced).toEqual([
+      { url, verified: false },
+      { url, verified: true, size: 6 },
+    ]);
+    // A reader joining now gets the whole file too; the store's outcome, reported later, announces nothing.
+    expect((await read(url)).body.toString()).toBe('abcdef');
+    d.settle(true);
+    expect(d.announced).toHaveLength(2);
   });
 
   it('cuts its readers when the download fails, and answers 404 for another attempt or a finished failure', async () => {

@@ -66,10 +66,16 @@ export class InflightDownloads {
   /**
    * Starts spooling one download: the returned stream passes the bytes through unchanged once they
    * are in the spool file. `announce` gets the URL readers follow it at once its first bytes are
-   * there (so a download that fails at once, its store refusing the write, is never announced).
-   * Call `settle` with the stored outcome when the download ends.
+   * there (so a download that fails at once, its store refusing the write, is never announced), and
+   * again, `verified`, once every byte is there and matched its sha256: readers then get the whole
+   * file at once, without waiting for the store to make it durable. Call `verified` from the store's
+   * hash check, and `settle` with the stored outcome when the download ends.
    */
-  begin(jobId: string, size: number | undefined, announce: (url: string) => void): { tee: Transform; settle: (ok: boolean) => void } {
+  begin(
+    jobId: string,
+    size: number | undefined,
+    announce: (stream: { url: string; verified: boolean; size?: number }) => void,
+  ): { tee: Transform; verified: (size: number) => void; settle: (ok: boolean) => void } {
     const file = path.join(this.options.dir, `${jobId}-${process.pid}-${Date.now()}`);
     const download = new Download(file, size);
     this.downloads.set(jobId, download);
@@ -77,12 +83,15 @@ export class InflightDownloads {
     const onFirstBytes = () => {
       if (download.written === 0 && download.state === 'running') return;
       download.off('change', onFirstBytes);
-      if (download.written > 0) announce(url);
+      if (download.written > 0 && download.state === 'running') announce({ url, verified: false, ...(size !== undefined ? { size } : {}) });
     };
     download.on('change', onFirstBytes);
     const tee = new SpoolTee(file, download, this.options.logger);
+    let settled = false;
     const settle = (ok: boolean) => {
       download.settle(ok ? 'done' : 'failed');
+      if (settled) return;
+      settled = true;
       void tee.closeFile();
       const timer = setTimeout(
         () => {
@@ -95,7 +104,12 @@ export class InflightDownloads {
       timer.unref();
       this.timers.add(timer);
     };
-    return { tee, settle };
+    const verified = (verifiedSize: number) => {
+      // Every byte went through the tee into the spool before the hash check saw it.
+      download.settle('done');
+      announce({ url, verified: true, size: verifiedSize });
+    };
+    return { tee, verified, settle };
   }
 
   /** Answers `GET /inflight/<id>`; returns false for any other path. */

@@ -2,13 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { UpstreamConfig } from '../../libs/config/index.js';
 import type { UpstreamClient } from '../../libs/http/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
+import type { Counter } from 'prom-client';
 import { BodyTooLargeError, readBounded } from '../../libs/pages/index.js';
 import { blobKey, type BlobStore } from '../../libs/storage/index.js';
 import type { FileLocator } from './file-locator.js';
 import { HttpError } from './http-errors.js';
 import type { MetadataFiles } from './metadata-files.js';
 import { ReadMemo, type MemoFile } from './read-memo.js';
-import { sendBuffer, sendStoredFile } from './send-file.js';
+import { sendBuffer, sendStoredFile, wholeBodyHeaders } from './send-file.js';
 import { streamFromFetcher, type FetcherStreamDeps } from './stream-from-fetcher.js';
 import { streamFromUpstream } from './stream-from-upstream.js';
 
@@ -36,13 +37,20 @@ const CONTENT_TYPE = 'application/octet-stream';
  * storage, following the fetcher's download in progress, or (the one fallback) from the upstream.
  */
 export class FileAnswers {
-  constructor(private readonly deps: FileAnswersDeps) {}
+  // Bound once: a memo hit is the hot path.
+  private readonly artifactHits: Counter.Internal;
+  private readonly served: Record<'memory' | 'storage', Counter.Internal>;
+
+  constructor(private readonly deps: FileAnswersDeps) {
+    this.artifactHits = deps.metrics.cacheLookups.labels({ category: 'artifact', result: 'hit' });
+    this.served = { memory: deps.metrics.bytesServed.labels({ source: 'memory' }), storage: deps.metrics.bytesServed.labels({ source: 'storage' }) };
+  }
 
   /** Answers from the memo when it holds this URL (a listing confirmed it and the bytes were verified). */
   remembered(req: IncomingMessage, res: ServerResponse, project: string, sha256: string, filename: string): boolean {
     const entry = this.deps.memo.file(ReadMemo.fileKey(project, sha256, filename));
     if (!entry) return false;
-    if (!filename.endsWith('.metadata')) this.deps.metrics.cacheLookups.inc({ category: 'artifact', result: 'hit' });
+    if (!filename.endsWith('.metadata')) this.artifactHits.inc();
     this.sendWhole(req, res, entry, filename, 'memory');
     return true;
   }
@@ -55,8 +63,11 @@ export class FileAnswers {
     const { deps } = this;
     let location = await deps.files.locate(project, sha256, filename);
     // A byte range (a resumed download, uv reading a wheel's central directory) is answered from
-    // storage: a download in progress is awaited for a while rather than answered in full.
-    if (location.kind === 'inflight' && req.headers.range !== undefined) location = (await deps.files.untilStored(location)) ?? location;
+    // storage: a download in progress is awaited for a while rather than answered in full. So is a
+    // verified one in redirect mode (moments from the bucket): its client gets the bucket's URL.
+    if (location.kind === 'inflight' && (req.headers.range !== undefined || (location.verified && deps.downloadMode === 'redirect'))) {
+      location = (await deps.files.untilStored(location)) ?? location;
+    }
     const send = (size?: number) =>
       sendStoredFile(req, res, deps.store, deps.metrics, { key: blobKey(sha256), sha256, filename, contentType: CONTENT_TYPE, size, redirect: deps.downloadMode === 'redirect' });
     if (location.kind === 'stored') {
@@ -107,10 +118,11 @@ export class FileAnswers {
     if (filename.endsWith('.metadata')) res.setHeader('X-Orchard-Cache', 'hit');
     else {
       res.once('finish', () => {
-        if (req.method === 'GET' && (res.statusCode === 200 || res.statusCode === 206)) this.deps.metrics.bytesServed.inc({ source }, Number(res.getHeader('content-length')));
+        if (req.method === 'GET' && (res.statusCode === 200 || res.statusCode === 206)) this.served[source].inc(Number(res.getHeader('content-length')));
       });
     }
-    sendBuffer(req, res, entry.body, { sha256: entry.sha256, filename, contentType: entry.contentType });
+    const file = { sha256: entry.sha256, filename, contentType: entry.contentType };
+    sendBuffer(req, res, entry.body, file, source === 'memory' ? (entry.head ??= wholeBodyHeaders({ ...file, size: entry.body.length })) : undefined);
   }
 }
 

@@ -10,8 +10,11 @@ import { HttpError, notFound } from './http-errors.js';
 
 export type FileLocation =
   | { kind: 'stored'; size?: number }
-  /** Being downloaded by a fetcher, which serves the bytes as they arrive (see `InflightDownloads`). */
-  | { kind: 'inflight'; jobId: string; url: string; size?: number; source: FileSource }
+  /**
+   * Being downloaded by a fetcher, which serves the bytes as they arrive (see `InflightDownloads`);
+   * `verified`: every byte is there and matched, only the store's commit is still running.
+   */
+  | { kind: 'inflight'; jobId: string; url: string; size?: number; verified?: boolean; source: FileSource }
   /** Not cached yet and the fetch job did not finish in time (or the queue is down): stream from upstream. */
   | { kind: 'upstream'; source: FileSource };
 
@@ -173,7 +176,7 @@ export class FileLocator {
       case 'completed':
         return { kind: 'stored' };
       case 'streaming':
-        return { kind: 'inflight', jobId, url: outcome.url, size: outcome.size, source };
+        return { kind: 'inflight', jobId, url: outcome.url, size: outcome.size, ...(outcome.verified ? { verified: true } : {}), source };
       case 'timeout':
         return null;
       case 'failed':
@@ -185,13 +188,14 @@ export class FileLocator {
 /** Whether a download in progress answers the wait, and which stream (one that broke) does not. */
 type StreamingAccepted = { streaming: false } | { streaming: true; except?: string };
 
-type JobOutcome = { kind: 'completed' } | { kind: 'streaming'; url: string; size?: number } | { kind: 'failed'; reason: string } | { kind: 'timeout' };
+type JobOutcome = { kind: 'completed' } | { kind: 'streaming'; url: string; size?: number; verified?: boolean } | { kind: 'failed'; reason: string } | { kind: 'timeout' };
 
 /**
  * How long a request waits, once its download is streaming, for the file to be stored before it
- * follows the download instead. Most files take less: they are then served from storage, and a
- * failed download is a clear 502 rather than a cut connection; a long download's clients get its
- * first bytes this soon after the fetcher.
+ * follows the download instead. Most files take less: they are then served whole and verified (from
+ * the fetcher as soon as the sha256 matched, or from storage), and a failed download is a clear 502
+ * rather than a cut connection; a long download's clients get its first bytes this soon after the
+ * fetcher.
  */
 const STREAM_AFTER_MS = 500;
 
@@ -228,8 +232,10 @@ function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number
       if (isFetchStored(args.data)) onCompleted();
       else if (accept.streaming && isFetchStreaming(args.data) && args.data.streaming !== accept.except) {
         // A new owner's stream (a job handed over) replaces the one being waited on.
-        follow = { kind: 'streaming', url: args.data.streaming, size: args.data.size };
-        streamTimer ??= setTimeout(() => finish(follow!), STREAM_AFTER_MS);
+        follow = { kind: 'streaming', url: args.data.streaming, size: args.data.size, ...(args.data.verified ? { verified: true } : {}) };
+        // Whole and verified: following it now beats waiting for the store's fsync.
+        if (args.data.verified) finish(follow);
+        else streamTimer ??= setTimeout(() => finish(follow!), STREAM_AFTER_MS);
       }
     };
     const timer = setTimeout(() => finish(follow ?? { kind: 'timeout' }), ms);

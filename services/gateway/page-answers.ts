@@ -6,7 +6,7 @@ import type { ProjectPages, RootPages } from '../../libs/pages/index.js';
 import type { ProtocolAdapter } from '../../libs/protocol/index.js';
 import { HttpError, notFound } from './http-errors.js';
 import { PageNegotiation, variantEtag, type ChosenVariant, type Variant, type VariantRequest } from './page-variant.js';
-import { ReadMemo, type MemoPage } from './read-memo.js';
+import { ReadMemo, type MemoPage, type PageHeaders } from './read-memo.js';
 import { isFresh } from './send-file.js';
 
 export interface PageAnswersDeps {
@@ -56,7 +56,9 @@ export class PageAnswers {
     const remembered = this.deps.memo.page(ReadMemo.pageKey(name, variant));
     if (!remembered) return false;
     PageNegotiation.vary(res);
-    this.send(req, res, { ...remembered, cache: 'hit' }, variant, contentType, encoding);
+    // The headers of a remembered answer are made once per entry (a memo key is one representation).
+    remembered.head ??= this.headers({ ...remembered, cache: 'hit' }, variant, contentType, encoding);
+    this.send(req, res, remembered.head, remembered.body);
     return true;
   }
 
@@ -83,28 +85,38 @@ export class PageAnswers {
       const age = (answer.ageSeconds ?? this.deps.indexTtlSeconds) + 1;
       if ((this.deps.indexTtlSeconds - age) * 1000 > memo.pageTtlMs) memo.putPage(key, pageEntry(page));
     }
-    this.send(req, res, page, variant, contentType, encoding);
+    this.send(req, res, this.headers(page, variant, contentType, encoding), page.body);
   }
 
-  private send(req: IncomingMessage, res: ServerResponse, page: PageToSend, variant: Variant, contentType: string, encoding: string | null): void {
+  /** The headers of a page answer. */
+  private headers(page: PageToSend, variant: Variant, contentType: string, encoding: string | null): PageHeaders {
     const etag = variantEtag(page.etag, variant);
-    res.setHeader('X-Orchard-Cache', page.cache);
-    res.setHeader('ETag', etag);
-    res.setHeader('Content-Type', contentType);
-    res.setHeader('Cache-Control', `public, max-age=${this.deps.indexTtlSeconds}`);
-    res.setHeader('X-Orchard-Upstream', page.upstream);
+    const common = [
+      'X-Orchard-Cache',
+      page.cache,
+      'ETag',
+      etag,
+      'Content-Type',
+      contentType,
+      'Cache-Control',
+      `public, max-age=${this.deps.indexTtlSeconds}`,
+      'X-Orchard-Upstream',
+      page.upstream,
+    ];
     // A stale page says how long ago Orchard last heard from the upstream about it (RFC 9111 Age).
-    if (page.cache.startsWith('stale') && page.ageSeconds !== undefined) res.setHeader('Age', String(page.ageSeconds));
-    if (isFresh(req, etag)) {
-      // A 304 repeats the ETag (pip and uv store it); it has no body, so no Content-Encoding.
-      res.statusCode = 304;
+    if (page.cache.startsWith('stale') && page.ageSeconds !== undefined) common.push('Age', String(page.ageSeconds));
+    // A 304 repeats the ETag (pip and uv store it); it has no body, so no Content-Encoding.
+    return { etag, notModified: common, whole: [...common, ...(encoding ? ['Content-Encoding', encoding] : []), 'Content-Length', String(page.body.length)] };
+  }
+
+  private send(req: IncomingMessage, res: ServerResponse, headers: PageHeaders, body: Buffer): void {
+    if (isFresh(req, headers.etag)) {
+      res.writeHead(304, headers.notModified);
       res.end();
       return;
     }
-    if (encoding) res.setHeader('Content-Encoding', encoding);
-    res.setHeader('Content-Length', String(page.body.length));
-    res.statusCode = 200;
-    res.end(req.method === 'HEAD' ? undefined : page.body);
+    res.writeHead(200, headers.whole);
+    res.end(req.method === 'HEAD' ? undefined : body);
   }
 
   /** `/simple/`: the list of every project the upstreams know, streamed from Redis. */

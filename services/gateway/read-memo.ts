@@ -1,5 +1,12 @@
 import { LRUCache } from 'lru-cache';
 
+/** A page answer's headers (flat lists for `writeHead`): of the whole body, and of a 304. */
+export interface PageHeaders {
+  etag: string;
+  whole: string[];
+  notModified: string[];
+}
+
 /** A fresh page answer, as the page cache gave it: the same writer sends it from memory or from Redis. */
 export interface MemoPage {
   kind: 'page';
@@ -7,6 +14,8 @@ export interface MemoPage {
   /** The page's base ETag (its variant's is derived from it). */
   etag: string;
   upstream: string;
+  /** The headers of its answer from the memo, made on its first one (a key is one representation). */
+  head?: PageHeaders;
 }
 
 /** A verified file (or PEP 658 metadata file) read whole from storage. */
@@ -16,6 +25,8 @@ export interface MemoFile {
   /** The sha256 of `body`: the ETag. */
   sha256: string;
   contentType: string;
+  /** The headers of its whole-body 200 answer (a flat list), made on its first answer from the memo. */
+  head?: string[];
 }
 
 export type MemoEntry = MemoPage | MemoFile;

@@ -75,14 +75,21 @@ export async function sendStoredFile(req: IncomingMessage, res: ServerResponse, 
 
 /**
  * Sends a small body held in memory (PEP 658 metadata) with the same semantics as a stored file:
- * strong ETag (the body's sha256), 304, one byte range, HEAD, immutable caching.
+ * strong ETag (the body's sha256), 304, one byte range, HEAD, immutable caching. `head`, the
+ * answer's headers from {@link wholeBodyHeaders}, writes a plain GET or HEAD in one call.
  */
 export function sendBuffer(
   req: IncomingMessage,
   res: ServerResponse,
   body: Buffer,
   file: { sha256: string; filename: string; contentType: string; /** Instead of immutable caching. */ cacheControl?: string },
+  head?: string[],
 ): void {
+  if (head && req.headers.range === undefined && req.headers['if-none-match'] === undefined) {
+    res.writeHead(200, head);
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return;
+  }
   const range = prepare(req, res, { sha256: file.sha256, size: body.length, contentType: file.contentType, filename: file.filename, cacheControl: file.cacheControl });
   if (range === 'done') return;
   if (req.method === 'HEAD') {
@@ -111,6 +118,12 @@ export function fileHeaders(file: {
     'Content-Disposition': `attachment; filename="${file.filename.replace(/["\\]/g, '')}"`,
     'X-Content-Type-Options': 'nosniff',
   };
+}
+
+/** The headers of a whole-body 200 answer of a body held in memory, as {@link sendBuffer} sets them, as a flat list. */
+export function wholeBodyHeaders(file: { sha256: string; filename: string; contentType: string; size: number }): string[] {
+  const headers = fileHeaders({ ...file, cacheControl: IMMUTABLE_FILE, acceptRanges: true });
+  return [...Object.entries(headers).flat(), 'Content-Length', String(file.size)];
 }
 
 /** Caching of a verified file: its bytes never change under its URL. */

@@ -144,7 +144,10 @@ describe.each(['fs', 's3'] as const)('pip installs through the gateway, end to e
     const body = Buffer.from(await res.arrayBuffer());
     expect(createHash('sha256').update(body).digest('hex')).toBe(wheel.sha256);
     expect(upstream.fileRequests().length).toBe(before + 1);
-    expect(await store.stat(blobKey(wheel.sha256))).toEqual({ size: body.length });
+    // The client may get the verified bytes from the fetcher a moment before the store commits them
+    // (s3rver shows an object being written with its size so far).
+    const stored = () => store.stat(blobKey(wheel.sha256)).then((stat) => (stat?.size === body.length ? stat : undefined));
+    expect(await waitFor('the file stored again', stored)).toEqual({ size: body.length });
   });
 
   it('reads an advertised metadata file from the wheel again when storage lost both', async () => {

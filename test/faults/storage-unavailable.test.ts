@@ -60,6 +60,9 @@ describe('fs storage unavailable (data directory replaced by a file)', () => {
 
   it('answers 503 for cached files, reports unready, writes nothing, and recovers', async () => {
     expect((await getBytes(url('cached'))).status).toBe(200);
+    // Its client may have had the verified bytes a moment before the store committed them.
+    const blobs = path.join(orchard.dataDir, 'blobs');
+    await waitFor('the file stored', async () => ((await listFiles(blobs)).length === 1 ? true : undefined));
     const moved = `${orchard.dataDir}.moved`;
     await rename(orchard.dataDir, moved);
     await writeFile(orchard.dataDir, 'not a directory');

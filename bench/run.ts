@@ -18,6 +18,7 @@ import { StaticServer } from './lib/nginx.js';
 import { startBenchOrchard } from './lib/orchard.js';
 import { measureCachedPageDuringFill } from './lib/page-fill-latency.js';
 import { RssSampler } from './lib/rss.js';
+import { ProxpiServer } from './lib/proxpi.js';
 import { measureSlowHerd } from './lib/slow-herd.js';
 import { runWrk, type LoadResult } from './lib/wrk.js';
 
@@ -37,6 +38,46 @@ const HERE = import.meta.dirname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const figures: Figure[] = [];
 const memory: Record<string, number> = {};
+
+/** A figure measured for Orchard, the upstream straight from nginx, and a peer proxy, in the same run. */
+interface PeerFigure {
+  name: string;
+  unit: string;
+  orchard: number;
+  nginx: number;
+  proxpi: number | null;
+  goal: string;
+  met: boolean;
+}
+const peerFigures: PeerFigure[] = [];
+
+function peerFigure(f: PeerFigure): void {
+  peerFigures.push(f);
+  const proxpi = f.proxpi === null ? 'proxpi not measured' : `proxpi ${f.proxpi.toFixed(2)} ${f.unit}`;
+  console.log(`  ${f.name}: orchard ${f.orchard.toFixed(2)} ${f.unit}, nginx ${f.nginx.toFixed(2)} ${f.unit}, ${proxpi} (goal ${f.goal}: ${f.met ? 'met' : 'MISSED'})`);
+}
+
+/**
+ * proxpi (the lightest peer, issue 18) installing the tree from the same upstream with a fresh
+ * cache: the cold install, then the median of three warm ones. Null when proxpi cannot run here
+ * (its source is fetched from a local clone, never committed: see bench/lib/proxpi.ts).
+ */
+async function proxpiInstalls(upstreamSimpleUrl: string, treeRoot: string): Promise<{ cold: number; warm: number } | null> {
+  const proxpi = new ProxpiServer(upstreamSimpleUrl);
+  try {
+    await proxpi.start();
+  } catch (err) {
+    console.log(`  proxpi not measured: ${(err as Error).message.split('\n')[0]}`);
+    return null;
+  }
+  try {
+    const cold = await pipInstall(proxpi.url, treeRoot);
+    const warm = [await pipInstall(proxpi.url, treeRoot), await pipInstall(proxpi.url, treeRoot), await pipInstall(proxpi.url, treeRoot)].sort((a, b) => a - b)[1]!;
+    return { cold, warm };
+  } finally {
+    await proxpi.stop();
+  }
+}
 
 function figure(f: Omit<Figure, 'ratio'> & { ratio?: number }): void {
   const ratio = f.ratio ?? f.orchard / f.limit;
@@ -189,6 +230,27 @@ async function main(): Promise<void> {
       limit: warm.upstream,
       unit: 's',
       ratio: warm.orchard / warm.upstream,
+    });
+
+    console.log('the same installs through proxpi (fresh cache, same upstream)…');
+    const peer = await proxpiInstalls(`${upstream.url}/simple/`, corpus.treeRoot);
+    peerFigure({
+      name: 'cold pip install, 25 packages (s)',
+      unit: 's',
+      orchard: cold,
+      nginx: direct1,
+      proxpi: peer?.cold ?? null,
+      goal: '≤ 1.2× nginx and faster than proxpi',
+      met: cold <= 1.2 * direct1 && peer !== null && cold < peer.cold,
+    });
+    peerFigure({
+      name: 'warm pip install, 25 packages, median of 3 (s)',
+      unit: 's',
+      orchard: warm.orchard,
+      nginx: warm.upstream,
+      proxpi: peer?.warm ?? null,
+      goal: '≤ 1.02× nginx',
+      met: warm.orchard <= 1.02 * warm.upstream,
     });
 
     console.log('warm index pages…');
@@ -361,6 +423,7 @@ async function main(): Promise<void> {
     machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
     seconds: Math.round((Date.now() - started) / 1000),
     figures,
+    peers: peerFigures,
     memory,
     ...extras,
   };
@@ -371,6 +434,9 @@ async function main(): Promise<void> {
   for (const f of figures)
     console.log(`| ${f.name} | ${f.orchard.toFixed(1)} | ${f.limit.toFixed(1)} | ${f.ratio.toFixed(2)} | ${f.target ? `${f.target} ${f.met ? '✓' : '✗'}` : ''} |`);
   for (const [k, v] of Object.entries(memory)) console.log(`| ${k} | ${v} MiB | | | < 200 MiB ${v < 200 ? '✓' : '✗'} |`);
+  console.log('\n| figure (peers, same run) | Orchard | nginx (upstream direct) | proxpi | goal |\n|---|---|---|---|---|');
+  for (const f of peerFigures)
+    console.log(`| ${f.name} | ${f.orchard.toFixed(2)} | ${f.nginx.toFixed(2)} | ${f.proxpi === null ? 'not measured' : f.proxpi.toFixed(2)} | ${f.goal} ${f.met ? '✓' : '✗'} |`);
   console.log(`\nwritten to ${out} in ${result.seconds} s`);
 }
 

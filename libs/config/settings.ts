@@ -104,6 +104,8 @@ const schema = z.object({
   ORCHARD_FETCHER_CONCURRENCY: int(1, 1000).default(8),
   /** Jobs each extractor process runs at once. */
   ORCHARD_EXTRACTOR_CONCURRENCY: int(1, 1000).default(4),
+  /** CPU priority (nice, 0–19) the extractor lowers itself to, yielding to serving on a shared machine; 0 leaves it. */
+  ORCHARD_EXTRACTOR_NICE: int(0, 19).default(10),
   /** Connections per upstream origin in each process. */
   ORCHARD_UPSTREAM_CONNECTIONS: int(1, 1000).default(16),
   ORCHARD_UPSTREAM_CONNECT_TIMEOUT_MS: int(1, 600_000).default(10_000),
@@ -202,6 +204,7 @@ export interface Settings {
   adminToken?: string;
   fetcherConcurrency: number;
   extractorConcurrency: number;
+  extractorNice: number;
   upstreamHttp: {
     connections: number;
     connectTimeoutMs: number;
@@ -272,6 +275,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     adminToken: raw.ORCHARD_ADMIN_TOKEN,
     fetcherConcurrency: raw.ORCHARD_FETCHER_CONCURRENCY,
     extractorConcurrency: raw.ORCHARD_EXTRACTOR_CONCURRENCY,
+    extractorNice: raw.ORCHARD_EXTRACTOR_NICE,
     upstreamHttp: {
       connections: raw.ORCHARD_UPSTREAM_CONNECTIONS,
       connectTimeoutMs: raw.ORCHARD_UPSTREAM_CONNECT_TIMEOUT_MS,

@@ -5,6 +5,7 @@ import { withLogContext } from '../../libs/log/index.js';
 import { closeCoreClientsOnShutdown, closeServer, databaseChecks, drainGraceMs, drainWorkers, openCoreClients, runWorker, startOpsServer } from '../../libs/lifecycle/index.js';
 import { registeredProtocols } from '../../libs/protocol/index.js';
 import { Producers, createProducerRedis, createWorker, createWorkerRedis, jobMetricsHooks, queueDepthCollector } from '../../libs/queue/index.js';
+import { lowerCpuPriority, logPriority } from './cpu-priority.js';
 import { createExtractHandler } from './extract-artifact.js';
 
 /** Builds the extractor (workers for `extract`) and starts it; returns its shutdown. */
@@ -78,6 +79,9 @@ export async function startExtractor(settings: Settings) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { shutdown } = await startExtractor(loadSettingsOrExit());
+  const settings = loadSettingsOrExit();
+  const priority = lowerCpuPriority(settings.extractorNice);
+  const { shutdown, logger } = await startExtractor(settings);
+  logPriority(priority, logger);
   shutdown.installSignalHandlers();
 }

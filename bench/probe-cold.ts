@@ -1,4 +1,7 @@
-/** Diagnostic: per-request latency of cold page and file misses through Orchard, against nginx. */
+/**
+ * Diagnostic: per-request latency of cold page and file misses through Orchard, against nginx, and
+ * the first `PROBE_FIRST` (3) of them after the services start on their own.
+ */
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +38,9 @@ for (const p of corpus.smallProjects.slice(0, 30)) {
   rows.nginxPage!.push(await ms(async () => (await fetch(`${upstream.url}/simple/${p}/`)).arrayBuffer()));
   rows.nginxFile!.push(await ms(() => drain(`${upstream.url}/files/${p.replace(/-/g, '_')}-1.0.0-py3-none-any.whl`)));
 }
+// The first rows are the first requests after the services started: lazy initialisation shows there.
+const first = Number(process.env.PROBE_FIRST ?? 3);
+for (let i = 0; i < first; i++) console.log(`request ${i + 1} after start: page ${rows.coldPage![i]!.toFixed(1)} ms, file ${rows.coldFile![i]!.toFixed(1)} ms`);
 for (const [k, v] of Object.entries(rows)) {
   const s = [...v].sort((a, b) => a - b);
   console.log(k.padEnd(10), 'median', s[s.length >> 1]!.toFixed(2), 'max', s[s.length - 1]!.toFixed(2));

@@ -3,7 +3,7 @@
  * side by side with nginx serving the same bytes from the same disk in the same run, and reported
  * as a ratio. Prints a table and writes bench/results/bench-<date>.json.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +12,7 @@ import { S3BlobStore, blobKey } from '../libs/storage/index.js';
 import { freePort } from '../test/support/orchard.js';
 import { drain, pipInstall, timed, timedDownload } from './lib/clients.js';
 import { ensureCorpus } from './lib/corpus.js';
+import { aptInstall } from './lib/debian-packages.js';
 import { BareNodeServer } from './lib/bare-node.js';
 import { mirrorOrchard } from './lib/mirror.js';
 import { StaticServer } from './lib/nginx.js';
@@ -89,13 +90,7 @@ function figure(f: Omit<Figure, 'ratio'> & { ratio?: number }): void {
 
 function ensureTools(): void {
   const missing = ['nginx', 'wrk'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
-  if (missing.length === 0) return;
-  console.log(`installing ${missing.join(', ')} from Debian's packages`);
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-  execFileSync('apt-get', ['install', '-y', '-qq', ...missing.map((m) => (m === 'nginx' ? 'nginx-light' : m))], {
-    stdio: 'inherit',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
+  aptInstall(missing.map((m) => (m === 'nginx' ? 'nginx-light' : m)));
 }
 
 async function pageThroughput(orchardUrl: string, mirror: StaticServer, mirrorDir: string, project: string, workers: number, connectionCounts = [32, 256]): Promise<void> {

@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../test/support/orchard.js';
+import { aptInstall } from './debian-packages.js';
 
 /** The proxpi we compare against: its source is extracted from a local clone, never committed here. */
 export const PROXPI_COMMIT = 'edcfe4a161ee7a690c66f87ec691684859badd8f';
@@ -14,14 +15,7 @@ const PYTHON = '/usr/bin/python3';
 const OUTPUT_TAIL = 64 * 1024;
 
 function ensureDebianPackages(): void {
-  const missing = DEBIAN_PACKAGES.filter((p) => !spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout.includes('install ok installed'));
-  if (missing.length === 0) return;
-  console.log(`installing ${missing.join(', ')} from Debian's packages`);
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
-    stdio: 'inherit',
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
+  aptInstall(DEBIAN_PACKAGES.filter((p) => !spawnSync('dpkg-query', ['-W', '-f=${Status}', p], { encoding: 'utf8' }).stdout.includes('install ok installed')));
 }
 
 /** Extracts the pinned commit's src/ to bench/.proxpi/<commit> (once); returns the directory to put on PYTHONPATH. */

@@ -6,7 +6,7 @@ import { UpstreamError, statusError, type UpstreamClient } from '../../libs/http
 import { errorReason, safeUrl, type Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
 import { UnrecoverableError, type FetchJob, type FetchResult, type FetchStored, type FetchStreaming, type Producers } from '../../libs/queue/index.js';
-import { HashMismatchError, SizeLimitError, blobKey, type BlobStore } from '../../libs/storage/index.js';
+import { HashMismatchError, SizeLimitError, blobKey, type BlobStore, type VerifiedDigest } from '../../libs/storage/index.js';
 import type { InflightDownloads } from './inflight-downloads.js';
 
 /** What a fetch job tells waiting clients while it runs (BullMQ job progress). */
@@ -112,7 +112,7 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
         maxBytes: deps.maxFileBytes,
         contentType: 'application/octet-stream',
         signal,
-        ...(spool ? { onVerified: (digest: { size: number }) => spool.verified(digest.size) } : {}),
+        ...(spool ? { onVerified: (digest: VerifiedDigest) => spool.verified(digest.size) } : {}),
       });
     } finally {
       spool?.settle(result !== undefined);
@@ -142,11 +142,8 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
 }
 
 /** Tells waiting clients where to follow the download (job progress); they wait for storage if it is lost. */
-function announceStream(progress: FetchProgress, stream: { url: string; verified: boolean; size?: number }, logger: Logger): void {
-  const { url, verified, size } = stream;
-  void progress
-    .report({ streaming: url, ...(size !== undefined ? { size } : {}), ...(verified ? { verified } : {}) })
-    .catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'could not report the download'));
+function announceStream(progress: FetchProgress, stream: FetchStreaming, logger: Logger): void {
+  void progress.report(stream).catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'could not report the download'));
 }
 
 /** Longest a fetched, stored file waits for PostgreSQL to come back before its job fails as usual. */

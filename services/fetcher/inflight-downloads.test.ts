@@ -6,6 +6,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../libs/log/index.js';
+import type { FetchStreaming } from '../../libs/queue/index.js';
 import { InflightDownloads } from './inflight-downloads.js';
 
 const JOB = `${'a'.repeat(64)}-${'b'.repeat(16)}`;
@@ -33,12 +34,12 @@ describe('InflightDownloads', () => {
 
   /** Starts a download fed by hand; resolves the announced URL once its first bytes are spooled. */
   function start(size?: number) {
-    const announced: { url: string; verified: boolean; size?: number }[] = [];
+    const announced: FetchStreaming[] = [];
     let onAnnounce: (url: string) => void = () => {};
     const url = new Promise<string>((resolve) => (onAnnounce = resolve));
     const { tee, verified, settle } = inflight.begin(JOB, size, (stream) => {
       announced.push(stream);
-      onAnnounce(stream.url);
+      onAnnounce(stream.streaming);
     });
     const upstream = new PassThrough();
     const passed: Buffer[] = [];
@@ -83,7 +84,7 @@ describe('InflightDownloads', () => {
       expect(got.body.toString()).toBe(expected);
     }
     expect(Buffer.concat(d.passed).toString()).toBe('abcdefghi');
-    expect(d.announced).toEqual([{ url, verified: false, size: 9 }]);
+    expect(d.announced).toEqual([{ streaming: url, size: 9 }]);
   });
 
   it('once the hash matched, announces the download as verified and ends its readers whole before the store is done', async () => {
@@ -97,10 +98,7 @@ describe('InflightDownloads', () => {
     const got = await reader;
     expect(got).toMatchObject({ status: 200, complete: true });
     expect(got.body.toString()).toBe('abcdef');
-    expect(d.announced).toEqual([
-      { url, verified: false },
-      { url, verified: true, size: 6 },
-    ]);
+    expect(d.announced).toEqual([{ streaming: url }, { streaming: url, size: 6, verified: true }]);
     // A reader joining now gets the whole file too; the store's outcome, reported later, announces nothing.
     expect((await read(url)).body.toString()).toBe('abcdef');
     d.settle(true);

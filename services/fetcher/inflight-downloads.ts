@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Logger } from '../../libs/log/index.js';
+import type { FetchStreaming } from '../../libs/queue/index.js';
 
 /** Bytes a reader gets per read of the spool file. */
 const READ_CHUNK = 256 * 1024;
@@ -71,11 +72,7 @@ export class InflightDownloads {
    * file at once, without waiting for the store to make it durable. Call `verified` from the store's
    * hash check, and `settle` with the stored outcome when the download ends.
    */
-  begin(
-    jobId: string,
-    size: number | undefined,
-    announce: (stream: { url: string; verified: boolean; size?: number }) => void,
-  ): { tee: Transform; verified: (size: number) => void; settle: (ok: boolean) => void } {
+  begin(jobId: string, size: number | undefined, announce: (stream: FetchStreaming) => void): { tee: Transform; verified: (size: number) => void; settle: (ok: boolean) => void } {
     const file = path.join(this.options.dir, `${jobId}-${process.pid}-${Date.now()}`);
     const download = new Download(file, size);
     this.downloads.set(jobId, download);
@@ -83,7 +80,7 @@ export class InflightDownloads {
     const onFirstBytes = () => {
       if (download.written === 0 && download.state === 'running') return;
       download.off('change', onFirstBytes);
-      if (download.written > 0 && download.state === 'running') announce({ url, verified: false, ...(size !== undefined ? { size } : {}) });
+      if (download.written > 0 && download.state === 'running') announce({ streaming: url, ...(size !== undefined ? { size } : {}) });
     };
     download.on('change', onFirstBytes);
     const tee = new SpoolTee(file, download, this.options.logger);
@@ -107,7 +104,7 @@ export class InflightDownloads {
     const verified = (verifiedSize: number) => {
       // Every byte went through the tee into the spool before the hash check saw it.
       download.settle('done');
-      announce({ url, verified: true, size: verifiedSize });
+      announce({ streaming: url, size: verifiedSize, verified: true });
     };
     return { tee, verified, settle };
   }

@@ -43,6 +43,8 @@ const env = {
   ORCHARD_CACHE_PREFIX: `prof-${tag}`,
   ORCHARD_FETCH_WAIT_MS: '0',
   ORCHARD_PAGE_MEMO_MS: process.env.ORCHARD_PAGE_MEMO_MS ?? '1000',
+  // The one process profiled (with several, each would write a profile of its share).
+  ORCHARD_GATEWAY_PROCESSES: '1',
 };
 const args = [...(profile ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []), path.join(HERE, '..', 'dist', 'services', 'gateway', 'main.js')];
 const gateway = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'inherit'] });

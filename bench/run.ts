@@ -11,15 +11,16 @@ import { startTestS3, s3ServiceEnv } from '../test/support/s3.js';
 import { S3BlobStore, blobKey } from '../libs/storage/index.js';
 import { freePort } from '../test/support/orchard.js';
 import { drain, pipInstall, timed, timedDownload } from './lib/clients.js';
-import { ensureCorpus } from './lib/corpus.js';
+import { ensureCorpus, type CorpusFile } from './lib/corpus.js';
 import { aptInstall } from './lib/debian-packages.js';
 import { BareNodeServer } from './lib/bare-node.js';
 import { mirrorOrchard } from './lib/mirror.js';
 import { StaticServer } from './lib/nginx.js';
-import { startBenchOrchard } from './lib/orchard.js';
+import { startBenchOrchard, type OrchardUnderTest } from './lib/orchard.js';
 import { measureCachedPageDuringFill } from './lib/page-fill-latency.js';
-import { RssSampler } from './lib/rss.js';
+import { RssSampler, type RssPeaks } from './lib/rss.js';
 import { ProxpiServer } from './lib/proxpi.js';
+import { herd } from './lib/herd.js';
 import { measureSlowHerd } from './lib/slow-herd.js';
 import { runWrk, type LoadResult } from './lib/wrk.js';
 
@@ -38,7 +39,8 @@ interface Figure {
 const HERE = import.meta.dirname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const figures: Figure[] = [];
-const memory: Record<string, number> = {};
+/** Peak RSS by phase and service: the largest process, and all of a service's processes together. */
+const memory: Record<string, RssPeaks> = {};
 
 /** A figure measured for Orchard, the upstream straight from nginx, and a peer proxy, in the same run. */
 interface PeerFigure {
@@ -49,34 +51,133 @@ interface PeerFigure {
   proxpi: number | null;
   goal: string;
   met: boolean;
+  /** p50/p99 and counts where they apply. */
+  extra?: Record<string, number | null>;
 }
 const peerFigures: PeerFigure[] = [];
 
 function peerFigure(f: PeerFigure): void {
   peerFigures.push(f);
   const proxpi = f.proxpi === null ? 'proxpi not measured' : `proxpi ${f.proxpi.toFixed(2)} ${f.unit}`;
-  console.log(`  ${f.name}: orchard ${f.orchard.toFixed(2)} ${f.unit}, nginx ${f.nginx.toFixed(2)} ${f.unit}, ${proxpi} (goal ${f.goal}: ${f.met ? 'met' : 'MISSED'})`);
+  const extra = f.extra ? ` ${JSON.stringify(f.extra)}` : '';
+  console.log(`  ${f.name}: orchard ${f.orchard.toFixed(2)} ${f.unit}, nginx ${f.nginx.toFixed(2)} ${f.unit}, ${proxpi} (goal ${f.goal}: ${f.met ? 'met' : 'MISSED'})${extra}`);
 }
 
 /**
- * proxpi (the lightest peer, issue 18) installing the tree from the same upstream with a fresh
- * cache: the cold install, then the median of three warm ones. Null when proxpi cannot run here
- * (its source is fetched from a local clone, never committed: see bench/lib/proxpi.ts).
+ * proxpi (the lightest peer, issue 18) with a fresh cache against the same upstream; null when it
+ * cannot run here (its source is fetched from a local clone, never committed: see bench/lib/proxpi.ts).
  */
-async function proxpiInstalls(upstreamSimpleUrl: string, treeRoot: string): Promise<{ cold: number; warm: number } | null> {
+async function startProxpi(upstreamSimpleUrl: string): Promise<ProxpiServer | null> {
   const proxpi = new ProxpiServer(upstreamSimpleUrl);
   try {
     await proxpi.start();
+    return proxpi;
   } catch (err) {
     console.log(`  proxpi not measured: ${(err as Error).message.split('\n')[0]}`);
     return null;
   }
-  try {
-    const cold = await pipInstall(proxpi.url, treeRoot);
-    const warm = [await pipInstall(proxpi.url, treeRoot), await pipInstall(proxpi.url, treeRoot), await pipInstall(proxpi.url, treeRoot)].sort((a, b) => a - b)[1]!;
-    return { cold, warm };
-  } finally {
-    await proxpi.stop();
+}
+
+/** The tree's cold install through a peer, then the median of three warm ones. */
+async function peerInstalls(indexUrl: string, treeRoot: string): Promise<{ cold: number; warm: number; warmRounds: number[] }> {
+  const cold = await pipInstall(indexUrl, treeRoot);
+  const warmRounds = [await pipInstall(indexUrl, treeRoot), await pipInstall(indexUrl, treeRoot), await pipInstall(indexUrl, treeRoot)];
+  return { cold, warm: [...warmRounds].sort((a, b) => a - b)[1]!, warmRounds };
+}
+
+const ms = (seconds: number) => Math.round(seconds * 1000);
+
+/**
+ * 50 clients asking at once for a cold 1 MB wheel whose page each proxy has cached: wall time, first
+ * byte p50/p99 and the upstream GETs it cost (from the upstream's own access log), for Orchard,
+ * proxpi, and the same clients straight at the upstream.
+ */
+async function herdFigure(orchardUrl: string, proxpi: ProxpiServer | null, upstream: StaticServer, file: CorpusFile): Promise<void> {
+  const clients = 50;
+  const gets = () => upstream.requestCount(`/files/${file.filename}`);
+  const measure = async (pageUrl: string, fileUrl: string) => {
+    // pip's Accept header (proxpi answers 406 to a request without one).
+    await drain(pageUrl, { accept: 'text/html' });
+    const before = await gets();
+    const times = await herd(() => fileUrl, clients);
+    return { times, upstreamGets: (await gets()) - before };
+  };
+  const o = await measure(`${orchardUrl}/simple/${file.project}/`, `${orchardUrl}/files/${file.project}/${file.sha256}/${file.filename}`);
+  const p = proxpi ? await measure(`${proxpi.url}${file.project}/`, `${proxpi.url}${file.project}/${file.filename}`) : null;
+  const n = await herd(() => `${upstream.url}/files/${file.filename}`, clients);
+  peerFigure({
+    name: `herd of ${clients} on a cold ${Math.round(file.size / 2 ** 20)} MiB wheel: wall (s)`,
+    unit: 's',
+    orchard: o.times.wallSeconds,
+    nginx: n.wallSeconds,
+    proxpi: p?.times.wallSeconds ?? null,
+    goal: "≤ proxpi's",
+    met: p !== null && o.times.wallSeconds <= p.times.wallSeconds,
+    extra: {
+      orchardUpstreamGets: o.upstreamGets,
+      proxpiUpstreamGets: p?.upstreamGets ?? null,
+      orchardFirstByteP50Ms: ms(o.times.firstByteP50Seconds),
+      orchardFirstByteP99Ms: ms(o.times.firstByteP99Seconds),
+      proxpiFirstByteP50Ms: p ? ms(p.times.firstByteP50Seconds) : null,
+      proxpiFirstByteP99Ms: p ? ms(p.times.firstByteP99Seconds) : null,
+      nginxFirstByteP50Ms: ms(n.firstByteP50Seconds),
+      nginxFirstByteP99Ms: ms(n.firstByteP99Seconds),
+    },
+  });
+}
+
+/** Waits until proxpi answers the file from its cache (while it downloads, it redirects to the upstream). */
+async function proxpiCached(url: string): Promise<void> {
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
+    const res = await fetch(url, { redirect: 'manual' });
+    await res.arrayBuffer();
+    if (res.status === 200) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`proxpi did not cache ${url} within 120 s`);
+}
+
+/**
+ * Cached wheels pulled by 1, 4 and 16 concurrent streams (wrk, each stream downloading the file
+ * again and again): MiB/s and per-download p50/p99, Orchard, nginx and proxpi in turn.
+ */
+async function streamFigures(orchard: OrchardUnderTest, proxpi: ProxpiServer | null, upstream: StaticServer, files: CorpusFile[]): Promise<void> {
+  for (const file of files) {
+    const orchardUrl = `${orchard.url}/files/${file.project}/${file.sha256}/${file.filename}`;
+    const proxpiUrl = proxpi ? `${proxpi.url}${file.project}/${file.filename}` : null;
+    await drain(`${orchard.url}/simple/${file.project}/`);
+    await drain(orchardUrl);
+    await orchard.waitForIdleQueues();
+    if (proxpiUrl) {
+      await drain(`${proxpi!.url}${file.project}/`, { accept: 'text/html' });
+      await proxpiCached(proxpiUrl);
+    }
+    for (const streams of [1, 4, 16]) {
+      const load = (url: string) => runWrk(url, { connections: streams, seconds: SECONDS, threads: Math.min(2, streams) });
+      const o = await load(orchardUrl);
+      const n = await load(`${upstream.url}/files/${file.filename}`);
+      const p = proxpiUrl ? await load(proxpiUrl) : null;
+      const mib = (r: LoadResult) => r.bytesPerSecond / 2 ** 20;
+      peerFigure({
+        name: `cached ${Math.round(file.size / 2 ** 20)} MiB wheel, ${streams} concurrent stream${streams > 1 ? 's' : ''} (MiB/s)`,
+        unit: 'MiB/s',
+        orchard: mib(o),
+        nginx: mib(n),
+        proxpi: p ? mib(p) : null,
+        goal: streams > 1 ? '≥ 0.9× nginx' : 'measured',
+        met: streams > 1 ? o.bytesPerSecond >= 0.9 * n.bytesPerSecond : true,
+        extra: {
+          orchardP50Ms: o.p50Ms,
+          orchardP99Ms: o.p99Ms,
+          nginxP50Ms: n.p50Ms,
+          nginxP99Ms: n.p99Ms,
+          proxpiP50Ms: p?.p50Ms ?? null,
+          proxpiP99Ms: p?.p99Ms ?? null,
+          orchardErrors: o.errors,
+          proxpiErrors: p?.errors ?? null,
+        },
+      });
+    }
   }
 }
 
@@ -93,7 +194,7 @@ function ensureTools(): void {
   aptInstall(missing.map((m) => (m === 'nginx' ? 'nginx-light' : m)));
 }
 
-async function pageThroughput(orchardUrl: string, mirror: StaticServer, mirrorDir: string, project: string, workers: number, connectionCounts = [32, 256]): Promise<void> {
+async function pageThroughput(orchardUrl: string, mirror: StaticServer, mirrorDir: string, project: string, processes: number, connectionCounts = [32, 256]): Promise<void> {
   const variants = [
     { name: 'html', accept: 'text/html', encoding: undefined, file: 'page.html' },
     { name: 'json', accept: 'application/vnd.pypi.simple.v1+json', encoding: undefined, file: 'page.json' },
@@ -109,7 +210,7 @@ async function pageThroughput(orchardUrl: string, mirror: StaticServer, mirrorDi
     for (const connections of connectionCounts) {
       const o = await runWrk(`${orchardUrl}/simple/${project}/`, { connections, seconds: SECONDS, headers });
       const n = await runWrk(`${mirror.url}/${v.file}`, { connections, seconds: SECONDS });
-      const name = `warm page ${v.name}, ${connections} connections, ${workers} gateway worker${workers > 1 ? 's' : ''} (req/s)`;
+      const name = `warm page ${v.name}, ${connections} connections, ${processes} gateway process${processes > 1 ? 'es' : ''} (req/s)`;
       const target = connections === 32 ? '≥ 0.5× and p99 ≤ 10 ms' : undefined;
       figure({
         name,
@@ -163,7 +264,7 @@ async function main(): Promise<void> {
   const work = await mkdtemp(path.join(os.tmpdir(), 'orchard-bench-'));
   // nginx's workers run as an unprivileged user: mkdtemp's 0700 would make every mirror file a 403.
   await chmod(work, 0o755);
-  const upstream = new StaticServer(corpus.root, await freePort(), path.join(work, 'nginx-upstream'));
+  const upstream = new StaticServer(corpus.root, await freePort(), path.join(work, 'nginx-upstream'), true);
   await upstream.start();
   const mirrorDir = path.join(work, 'mirror');
   await mkdir(mirrorDir, { recursive: true });
@@ -227,30 +328,44 @@ async function main(): Promise<void> {
       ratio: warm.orchard / warm.upstream,
     });
 
-    console.log('the same installs through proxpi (fresh cache, same upstream)…');
-    const peer = await proxpiInstalls(`${upstream.url}/simple/`, corpus.treeRoot);
-    peerFigure({
-      name: 'cold pip install, 25 packages (s)',
-      unit: 's',
-      orchard: cold,
-      nginx: direct1,
-      proxpi: peer?.cold ?? null,
-      goal: '≤ 1.2× nginx and faster than proxpi',
-      met: cold <= 1.2 * direct1 && peer !== null && cold < peer.cold,
-    });
-    peerFigure({
-      name: 'warm pip install, 25 packages, median of 3 (s)',
-      unit: 's',
-      orchard: warm.orchard,
-      nginx: warm.upstream,
-      proxpi: peer?.warm ?? null,
-      goal: '≤ 1.02× nginx',
-      met: warm.orchard <= 1.02 * warm.upstream,
-    });
+    console.log('peers in the same run: the installs, a herd and concurrent streams through proxpi (fresh cache, same upstream)…');
+    const proxpi = await startProxpi(`${upstream.url}/simple/`);
+    try {
+      const peer = proxpi ? await peerInstalls(proxpi.url, corpus.treeRoot) : null;
+      peerFigure({
+        name: 'cold pip install, 25 packages (s)',
+        unit: 's',
+        orchard: cold,
+        nginx: direct1,
+        proxpi: peer?.cold ?? null,
+        goal: '≤ 1.2× nginx and faster than proxpi',
+        met: cold <= 1.2 * direct1 && peer !== null && cold < peer.cold,
+      });
+      peerFigure({
+        name: 'warm pip install, 25 packages, median of 3 (s)',
+        unit: 's',
+        orchard: warm.orchard,
+        nginx: warm.upstream,
+        proxpi: peer?.warm ?? null,
+        goal: '≤ 1.02× nginx',
+        met: warm.orchard <= 1.02 * warm.upstream,
+        extra: Object.fromEntries([
+          ...rounds.flatMap((r, i) => [
+            [`orchardRound${i + 1}`, r.orchard],
+            [`nginxRound${i + 1}`, r.upstream],
+          ]),
+          ...(peer?.warmRounds ?? []).map((seconds, i) => [`proxpiRound${i + 1}`, seconds]),
+        ]),
+      });
+      await herdFigure(o.url, proxpi, upstream, corpus.herd);
+      await streamFigures(o, proxpi, upstream, [corpus.medium, corpus.big]);
+    } finally {
+      await proxpi?.stop();
+    }
 
     console.log('warm index pages…');
     await drain(`${o.url}/simple/${corpus.hotProject}/`);
-    await pageThroughput(o.url, mirror, mirrorDir, corpus.hotProject, 1);
+    await pageThroughput(o.url, mirror, mirrorDir, corpus.hotProject, await o.gatewayProcesses());
 
     console.log('cold fetch of a 200 MB wheel (upstream → storage)…');
     const bigUrl = `${o.url}/files/${corpus.big.project}/${corpus.big.sha256}/${corpus.big.filename}`;
@@ -287,9 +402,6 @@ async function main(): Promise<void> {
     const so = await runWrk(small.orchard, { connections: 32, seconds: SECONDS });
     const sn = await runWrk(small.nginx, { connections: 32, seconds: SECONDS });
     figure({ name: 'cached 5 KB wheel, 32 connections (req/s)', orchard: so.requestsPerSecond, limit: sn.requestsPerSecond, unit: 'req/s', extra: latency(so, sn) });
-
-    console.log('cached file throughput (fs store)…');
-    await fileThroughput('fs 200 MB', bigUrl, bigDirect);
 
     console.log('bare node:http serving the same bytes (the ceiling for one Node process here)…');
     const bare = new BareNodeServer(await freePort(), path.join(mirrorDir, 'page.html'), path.join(corpus.root, 'files', corpus.big.filename));
@@ -345,7 +457,7 @@ async function main(): Promise<void> {
       idleP50Ms: fill.idle.p50Ms,
     },
   });
-  memory['gateway peak RSS while maximal pages fill (MiB)'] = fill.gatewayPeakRssMiB;
+  memory['gateway peak RSS while maximal pages fill (MiB)'] = fill.gatewayPeakRss;
 
   console.log('a herd of 50 on one cold 30 MB file from a 3 MB/s upstream (its own Orchard)…');
   const herd = await measureSlowHerd();
@@ -423,12 +535,16 @@ async function main(): Promise<void> {
     ...extras,
   };
   await mkdir(path.join(HERE, 'results'), { recursive: true });
-  const out = path.join(HERE, 'results', `bench-${result.date.slice(0, 10)}.json`);
+  // One file per run (UTC date and minute), kept in the repository: the raw rounds behind the README's tables.
+  const out = path.join(HERE, 'results', `bench-${result.date.slice(0, 16).replace(':', '-')}.json`);
   await writeFile(out, JSON.stringify(result, null, 2));
   console.log('\n| figure | Orchard | nginx | ratio | target |\n|---|---|---|---|---|');
   for (const f of figures)
     console.log(`| ${f.name} | ${f.orchard.toFixed(1)} | ${f.limit.toFixed(1)} | ${f.ratio.toFixed(2)} | ${f.target ? `${f.target} ${f.met ? '✓' : '✗'}` : ''} |`);
-  for (const [k, v] of Object.entries(memory)) console.log(`| ${k} | ${v} MiB | | | < 200 MiB ${v < 200 ? '✓' : '✗'} |`);
+  for (const [k, v] of Object.entries(memory)) {
+    const all = v.processes > 1 ? ` (all ${v.processes} processes: ${v.totalMiB} MiB)` : '';
+    console.log(`| ${k} | ${v.largestMiB} MiB${all} | | | < 200 MiB per process ${v.largestMiB < 200 ? '✓' : '✗'} |`);
+  }
   console.log('\n| figure (peers, same run) | Orchard | nginx (upstream direct) | proxpi | goal |\n|---|---|---|---|---|');
   for (const f of peerFigures)
     console.log(`| ${f.name} | ${f.orchard.toFixed(2)} | ${f.nginx.toFixed(2)} | ${f.proxpi === null ? 'not measured' : f.proxpi.toFixed(2)} | ${f.goal} ${f.met ? '✓' : '✗'} |`);

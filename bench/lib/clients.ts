@@ -1,12 +1,12 @@
-import { request } from 'undici';
+import { Agent, interceptors, request } from 'undici';
 import { runPip } from '../../test/support/pip.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
 /** Downloads a URL to nowhere; returns bytes read. Throws on a non-200. */
-export async function drain(url: string): Promise<number> {
-  const res = await request(url, { headersTimeout: 600_000, bodyTimeout: 600_000 });
+export async function drain(url: string, headers: Record<string, string> = {}): Promise<number> {
+  const res = await request(url, { headers, headersTimeout: 600_000, bodyTimeout: 600_000 });
   if (res.statusCode !== 200) {
     await res.body.dump();
     throw new Error(`${url}: ${res.statusCode}`);
@@ -16,9 +16,15 @@ export async function drain(url: string): Promise<number> {
   return bytes;
 }
 
-/** Downloads `url` to nowhere; returns seconds (since `started`, a `performance.now()`) to the first body byte and to the end. */
+// A peer may answer a file it is still downloading with a redirect to the upstream (proxpi does after 0.9 s).
+const followingRedirects = new Agent().compose(interceptors.redirect({ maxRedirections: 3 }));
+
+/**
+ * Downloads `url` to nowhere, following redirects; returns seconds (since `started`, a
+ * `performance.now()`) to the first body byte and to the end.
+ */
 export async function timedDownload(url: string, started = performance.now()): Promise<{ firstByte: number; done: number }> {
-  const res = await request(url, { headersTimeout: 600_000, bodyTimeout: 600_000 });
+  const res = await request(url, { headersTimeout: 600_000, bodyTimeout: 600_000, dispatcher: followingRedirects });
   if (res.statusCode !== 200) {
     await res.body.dump();
     throw new Error(`${url}: ${res.statusCode}`);

@@ -12,17 +12,28 @@ export interface Corpus {
   treeRoot: string;
   treeSize: number;
   smallProjects: string[];
-  big: { project: string; filename: string; sha256: string; size: number };
-  huge: { project: string; filename: string; sha256: string; size: number };
+  /** A 35 MB wheel (a typical large wheel: the issue's concurrent-stream figure). */
+  medium: CorpusFile;
+  big: CorpusFile;
+  huge: CorpusFile;
+  /** A 1 MB wheel nothing else requests: the herd's cold file. */
+  herd: CorpusFile;
 }
 
-const VERSION = 'v1';
+export interface CorpusFile {
+  project: string;
+  filename: string;
+  sha256: string;
+  size: number;
+}
+
+const VERSION = 'v2';
 const SMALL_PROJECTS = 300;
 const TREE = 25;
 
 /**
  * Generates (once, then reuses) a PEP 503 tree: hundreds of small projects, a 25-package dependency
- * tree, a 200 MB wheel and a 1 GB wheel. Wheels are real and pip-installable.
+ * tree, a 1 MB, a 35 MB, a 200 MB and a 1 GB wheel. Wheels are real and pip-installable.
  */
 export async function ensureCorpus(dir: string): Promise<Corpus> {
   const marker = path.join(dir, `corpus-${VERSION}.json`);
@@ -53,10 +64,13 @@ export async function ensureCorpus(dir: string): Promise<Corpus> {
     projects.push({ name, files: [await small(name, '1.0.0', [], 4096)] });
   }
 
-  const bigWheel = await bigFile(dir, 'big-wheel', 200 * 1024 * 1024);
-  const hugeWheel = await bigFile(dir, 'huge-wheel', 1024 * 1024 * 1024);
-  projects.push({ name: 'big-wheel', files: [{ filename: bigWheel.filename, existing: bigWheel }] });
-  projects.push({ name: 'huge-wheel', files: [{ filename: hugeWheel.filename, existing: hugeWheel }] });
+  const large: Record<'herd' | 'medium' | 'big' | 'huge', CorpusFile> = {
+    herd: await bigFile(dir, 'herd-wheel', 1024 * 1024),
+    medium: await bigFile(dir, 'medium-wheel', 35 * 1024 * 1024),
+    big: await bigFile(dir, 'big-wheel', 200 * 1024 * 1024),
+    huge: await bigFile(dir, 'huge-wheel', 1024 * 1024 * 1024),
+  };
+  for (const file of Object.values(large)) projects.push({ name: file.project, files: [{ filename: file.filename, existing: file }] });
   await writeSimpleIndex(dir, projects);
 
   const corpus: Corpus = {
@@ -65,8 +79,7 @@ export async function ensureCorpus(dir: string): Promise<Corpus> {
     treeRoot: 'tree-root',
     treeSize: TREE,
     smallProjects,
-    big: { project: 'big-wheel', filename: bigWheel.filename, sha256: bigWheel.sha256, size: bigWheel.size },
-    huge: { project: 'huge-wheel', filename: hugeWheel.filename, sha256: hugeWheel.sha256, size: hugeWheel.size },
+    ...large,
   };
   await writeFile(marker, JSON.stringify(corpus));
   return corpus;
@@ -77,7 +90,8 @@ async function small(name: string, version: string, requiresDist: string[], padB
   return { filename: w.filename, bytes: w.bytes };
 }
 
-function bigFile(dir: string, name: string, padBytes: number) {
+async function bigFile(dir: string, name: string, padBytes: number): Promise<CorpusFile> {
   const file = path.join(dir, 'files', `${wheelName(name)}-1.0.0-py3-none-any.whl`);
-  return buildWheelToFile(file, { name, version: '1.0.0', padBytes });
+  const built = await buildWheelToFile(file, { name, version: '1.0.0', padBytes });
+  return { project: name, filename: built.filename, sha256: built.sha256, size: built.size };
 }

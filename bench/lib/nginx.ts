@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /** nginx from Debian's packages serving a directory: the static-server limit every figure is compared with. */
@@ -9,7 +9,15 @@ export class StaticServer {
     readonly root: string,
     readonly port: number,
     private readonly workDir: string,
+    /** Keep an access log (see `requestCount`): the upstream's own count of what proxies asked of it. */
+    private readonly accessLog = false,
   ) {}
+
+  /** GET requests logged for paths ending with `suffix` (needs `accessLog`). */
+  async requestCount(suffix: string): Promise<number> {
+    const log = await readFile(path.join(this.workDir, 'logs', 'access.log'), 'utf8');
+    return log.split('\n').filter((line) => line.startsWith('GET ') && line.split(' ')[1]!.endsWith(suffix)).length;
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -26,7 +34,7 @@ pid ${this.workDir}/nginx.pid;
 error_log ${this.workDir}/logs/error.log warn;
 events { worker_connections 4096; }
 http {
-  access_log off;
+  ${this.accessLog ? `log_format requests '$request_method $uri $status'; access_log ${this.workDir}/logs/access.log requests;` : 'access_log off;'}
   sendfile on;
   tcp_nopush on;
   keepalive_requests 100000;

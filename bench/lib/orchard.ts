@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
@@ -26,6 +26,13 @@ export class OrchardUnderTest {
 
   pid(service: Service): number {
     return this.children.get(service)!.pid!;
+  }
+
+  /** How many processes serve the gateway's port (ORCHARD_GATEWAY_PROCESSES: a primary's children, or the one process). */
+  async gatewayProcesses(): Promise<number> {
+    const pid = this.pid('gateway');
+    const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim();
+    return children === '' ? 1 : children.split(/\s+/).length;
   }
 
   async start(services: Service[] = ['gateway', 'fetcher', 'extractor']): Promise<void> {

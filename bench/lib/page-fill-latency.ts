@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { loadSettings } from '../../libs/config/index.js';
 import { drain } from './clients.js';
 import { startBenchOrchard } from './orchard.js';
-import { RssSampler } from './rss.js';
+import { RssSampler, type RssPeaks } from './rss.js';
 import { runWrk, type LoadResult } from './wrk.js';
 
 export interface FillLatency {
@@ -20,7 +20,7 @@ export interface FillLatency {
   /** Maximal pages filled while `filling` was measured, and the mean seconds one took. */
   fills: number;
   secondsPerFill: number;
-  gatewayPeakRssMiB: number;
+  gatewayPeakRss: RssPeaks;
 }
 
 /** A PyPI-like HTML page of `files` links (about 560 bytes each, as PyPI's with metadata hashes). */
@@ -84,7 +84,7 @@ export async function measureCachedPageDuringFill(seconds: number, connections =
       filling,
       fills,
       secondsPerFill: fills > 0 ? fillSeconds / fills : NaN,
-      gatewayPeakRssMiB: await rss.stop(),
+      gatewayPeakRss: await rss.stop(),
     };
   } finally {
     await stop();

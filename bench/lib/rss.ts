@@ -1,30 +1,54 @@
 import { readFile } from 'node:fs/promises';
 
-/** Samples a process's resident set size while a phase runs; reports the peak in MiB. */
+export interface RssPeaks {
+  /** Peak of the process and its children together (a gateway's primary and its processes). */
+  totalMiB: number;
+  /** Peak of the largest single process among them. */
+  largestMiB: number;
+  /** Processes seen at the peak of the total. */
+  processes: number;
+}
+
+/** Samples the resident set size of a process and its children while a phase runs; reports the peaks in MiB. */
 export class RssSampler {
-  private peakKb = 0;
+  private peakTotalKb = 0;
+  private peakLargestKb = 0;
+  private processesAtPeak = 0;
   private timer?: NodeJS.Timeout;
   constructor(private readonly pid: number) {}
 
   start(intervalMs = 100): this {
-    this.peakKb = 0;
+    this.peakTotalKb = 0;
+    this.peakLargestKb = 0;
     this.timer = setInterval(() => void this.sample(), intervalMs);
     return this;
   }
 
-  async stop(): Promise<number> {
+  async stop(): Promise<RssPeaks> {
     clearInterval(this.timer);
     await this.sample();
-    return Math.round(this.peakKb / 1024);
+    return { totalMiB: Math.round(this.peakTotalKb / 1024), largestMiB: Math.round(this.peakLargestKb / 1024), processes: this.processesAtPeak };
   }
 
   private async sample(): Promise<void> {
-    try {
-      const status = await readFile(`/proc/${this.pid}/status`, 'utf8');
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      if (kb > this.peakKb) this.peakKb = kb;
-    } catch {
-      // the process has exited
+    const pids = [this.pid, ...(await childrenOf(this.pid))];
+    const sizes = await Promise.all(pids.map(rssKb));
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (total > this.peakTotalKb) {
+      this.peakTotalKb = total;
+      this.processesAtPeak = sizes.filter((kb) => kb > 0).length;
     }
+    this.peakLargestKb = Math.max(this.peakLargestKb, ...sizes);
   }
+}
+
+/** 0 once the process has exited (a sample racing its exit). */
+async function rssKb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+}
+
+async function childrenOf(pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return text.trim().split(/\s+/).filter(Boolean).map(Number);
 }

@@ -5,7 +5,7 @@
  */
 import { buildWheel } from '../../test/support/dists.js';
 import { FakeUpstream } from '../../test/support/upstream-server.js';
-import { timedDownload } from './clients.js';
+import { herd, type HerdTimes } from './herd.js';
 import { startBenchOrchard } from './orchard.js';
 
 export interface HerdFigures {
@@ -16,20 +16,6 @@ export interface HerdFigures {
   upstreamGets: number;
   orchard: HerdTimes;
   direct: HerdTimes;
-}
-
-export interface HerdTimes {
-  wallSeconds: number;
-  firstByteP50Seconds: number;
-  firstByteP99Seconds: number;
-}
-
-async function herd(urlFor: (i: number) => string, clients: number): Promise<HerdTimes> {
-  const started = performance.now();
-  const results = await Promise.all(Array.from({ length: clients }, (_, i) => timedDownload(urlFor(i), started)));
-  const firsts = results.map((r) => r.firstByte).sort((a, b) => a - b);
-  const at = (q: number) => firsts[Math.min(firsts.length - 1, Math.floor(q * firsts.length))]!;
-  return { wallSeconds: Math.max(...results.map((r) => r.done)), firstByteP50Seconds: at(0.5), firstByteP99Seconds: at(0.99) };
 }
 
 /** `clients` concurrent first requests for a `megabytes` MB wheel served at `bytesPerSecond`. */

@@ -24,6 +24,11 @@ const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v
 const schema = z.object({
   /** Gateway HTTP port. */
   ORCHARD_PORT: int(1, 65535).default(8080),
+  /**
+   * Gateway processes sharing ORCHARD_PORT (node:cluster; a primary forks them, restarts one that
+   * dies and aggregates their metrics). Default: the machine's cores, at most 4; 1 runs one process.
+   */
+  ORCHARD_GATEWAY_PROCESSES: int(1, 64).default(() => Math.min(os.availableParallelism(), 4)),
   /** Address the gateway and workers bind to. */
   ORCHARD_HOST: z.string().min(1).default('0.0.0.0'),
   /** PostgreSQL; the database is created and migrated at start when missing (unless ORCHARD_MIGRATE=off). */
@@ -179,6 +184,8 @@ export type { StorageSettings };
 export interface Settings {
   host: string;
   gatewayPort: number;
+  /** ORCHARD_GATEWAY_PROCESSES: gateway processes sharing the port. */
+  gatewayProcesses: number;
   fetcherPort: number;
   fetcherStreamUrl: string;
   fetcherSpoolDir: string;
@@ -252,6 +259,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   return {
     host: raw.ORCHARD_HOST,
     gatewayPort: raw.ORCHARD_PORT,
+    gatewayProcesses: raw.ORCHARD_GATEWAY_PROCESSES,
     fetcherPort: raw.ORCHARD_FETCHER_PORT,
     fetcherStreamUrl: (raw.ORCHARD_FETCHER_STREAM_URL ?? `http://127.0.0.1:${raw.ORCHARD_FETCHER_PORT}`).replace('{hostname}', os.hostname()),
     fetcherSpoolDir: path.resolve(raw.ORCHARD_FETCHER_SPOOL_DIR ?? path.join(os.tmpdir(), 'orchard-spool')),

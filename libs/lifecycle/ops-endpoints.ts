@@ -1,6 +1,5 @@
 import type http from 'node:http';
 import type { Registry } from 'prom-client';
-import { errorReason } from '../log/index.js';
 import { readinessBody, runChecks, type Check } from './readiness.js';
 
 /** What `/health`, `/ready` and `/metrics` answer from; every service builds one. */
@@ -9,15 +8,14 @@ export interface OpsEndpointsOptions {
   checks: Record<string, Check>;
   /** Extra facts for /ready (pool sizes, concurrency). */
   details?: () => Record<string, unknown>;
-  /** Refreshes scrape-time gauges (queue depth) before /metrics renders; a failure is not fatal. */
-  beforeScrape?: () => Promise<void>;
-  /** Where a failed `beforeScrape` is noted (the scrape still answers, with the last values). */
+  /** Renders `/metrics` (default: `registry`); a gateway's processes render all of them aggregated. */
+  scrape?: () => Promise<string>;
+  /** Where a failed ops request is noted. */
   logger?: OpsLogger;
 }
 
 /** The logger calls made here; a pino logger fits. */
 export interface OpsLogger {
-  debug(fields: object, message: string): void;
   error(fields: object, message: string): void;
 }
 
@@ -48,8 +46,7 @@ export function createOpsHandler(options: OpsEndpointsOptions): (req: http.Incom
         return true;
       }
       case 'metrics':
-        await options.beforeScrape?.().catch((err: unknown) => options.logger?.debug({ reason: errorReason(err) }, 'scrape-time gauges not refreshed'));
-        send(res, 200, options.registry.contentType, await options.registry.metrics());
+        send(res, 200, options.registry.contentType, await (options.scrape ? options.scrape() : options.registry.metrics()));
         return true;
       case undefined:
         return false;

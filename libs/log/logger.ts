@@ -11,7 +11,8 @@ export type { Logger };
 export function createLogger(service: string, level: string, destination?: DestinationStream): Logger {
   const options: LoggerOptions = {
     level,
-    base: { service },
+    // pid: a gateway runs several processes (ORCHARD_GATEWAY_PROCESSES) writing to one stream.
+    base: { service, pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     // Fields of the log line itself win over the context's (pino merges the mixin first).
     mixin: () => ({ ...currentLogContext() }),

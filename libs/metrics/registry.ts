@@ -10,6 +10,8 @@ export function createMetrics(service: ServiceName) {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
   collectDefaultMetrics({ register: registry });
+  // How orchard_queue_jobs is read when a scrape renders it (set by readQueueDepthAtScrape).
+  let readQueueDepth: (() => Promise<void>) | undefined;
   const seconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
   return {
     registry,
@@ -81,7 +83,19 @@ export function createMetrics(service: ServiceName) {
       help: 'Jobs in each queue by state (waiting, active, delayed, failed, ...), read from Redis at scrape time',
       labelNames: ['queue', 'state'] as const,
       registers: [registry],
+      // Every process of a gateway reads the same counts: aggregated, they are not added up.
+      aggregator: 'max',
+      async collect() {
+        await readQueueDepth?.();
+      },
     }),
+    /**
+     * Sets the read behind `orchard_queue_jobs`, run whenever the registry renders (this process's
+     * `/metrics`, or each process of a gateway when its primary aggregates them). It must not throw.
+     */
+    readQueueDepthWith(read: () => Promise<void>): void {
+      readQueueDepth = read;
+    },
   };
 }
 

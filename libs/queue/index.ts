@@ -8,4 +8,4 @@ export type { SharedJobOutcome, SharedJobBounds } from './shared-job.js';
 export { logErrors } from './log-errors.js';
 export { createWorker, UnrecoverableError } from './workers.js';
 export type { WorkerHooks } from './workers.js';
-export { jobMetricsHooks, queueDepthCollector } from './metrics.js';
+export { jobMetricsHooks, readQueueDepthAtScrape } from './metrics.js';

@@ -6,7 +6,7 @@ import { testRedisUrl } from '../../test/support/redis.js';
 import { createLogger } from '../log/index.js';
 import { createMetrics } from '../metrics/index.js';
 import { createProducerRedis } from './connections.js';
-import { QUEUE_STATES, jobMetricsHooks, queueDepthCollector } from './metrics.js';
+import { QUEUE_STATES, jobMetricsHooks, readQueueDepthAtScrape } from './metrics.js';
 import { Producers } from './producers.js';
 
 const logger = createLogger('test', 'silent', new Writable({ write: (_c, _e, done) => done() }));
@@ -16,7 +16,7 @@ async function gauge(metrics: ReturnType<typeof createMetrics>) {
   return Object.fromEntries(values.map((v) => [`${v.labels.queue}/${v.labels.state}`, v.value]));
 }
 
-describe('queueDepthCollector', () => {
+describe('readQueueDepthAtScrape', () => {
   let producers: Producers;
   let redis: ReturnType<typeof createProducerRedis>;
 
@@ -35,19 +35,30 @@ describe('queueDepthCollector', () => {
     await producers.addFetch({ protocol: 'pypi', sha256: 'a'.repeat(64), project: 'p', filename: 'p.whl', url: 'https://x.example/p.whl', upstream: 'u' });
     await producers.addFetch({ protocol: 'pypi', sha256: 'b'.repeat(64), project: 'p', filename: 'p.whl', url: 'https://x.example/p.whl', upstream: 'u' });
     await producers.extract.add('extract', { protocol: 'pypi', sha256: 'c'.repeat(64), project: 'p', filename: 'p.whl' }, { delay: 60_000 });
-    await queueDepthCollector(metrics, [producers.fetch, producers.extract])();
+    readQueueDepthAtScrape(metrics, [producers.fetch, producers.extract], logger);
     const values = await gauge(metrics);
     expect(Object.keys(values)).toHaveLength(2 * QUEUE_STATES.length);
     expect(values).toMatchObject({ 'fetch/waiting': 2, 'fetch/active': 0, 'extract/delayed': 1, 'extract/waiting': 0 });
   });
 
-  it('empties the gauge instead of keeping old counts when Redis does not answer', async () => {
+  it('empties the gauge instead of keeping old counts when Redis does not answer, and the scrape still renders', async () => {
     const metrics = createMetrics('gateway');
     metrics.queueJobs.set({ queue: 'fetch', state: 'waiting' }, 7);
+    metrics.jobs.inc({ queue: 'fetch', outcome: 'completed' });
     const dead = createProducerRedis('redis://127.0.0.1:1/0');
     const queue = new Queue('fetch', { connection: dead, prefix: 'nowhere' });
     queue.on('error', () => {});
-    await expect(queueDepthCollector(metrics, [queue], 500)()).rejects.toThrow();
+    const lines: string[] = [];
+    const capture = createLogger(
+      'test',
+      'debug',
+      new Writable({ write: (chunk: Buffer, _e, done) => (lines.push((JSON.parse(chunk.toString()) as { msg: string }).msg), done()) }),
+    );
+    readQueueDepthAtScrape(metrics, [queue], capture, 500);
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^orchard_jobs_total\{queue="fetch",outcome="completed",service="gateway"\} 1$/m);
+    expect(text).not.toMatch(/^orchard_queue_jobs\{/m);
+    expect(lines).toEqual(['queue depth not read for this scrape']);
     expect(await gauge(metrics)).toEqual({});
     await queue.close().catch(() => {});
     dead.disconnect();

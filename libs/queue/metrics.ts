@@ -1,5 +1,5 @@
 import type { Job, Queue } from 'bullmq';
-import type { Logger } from '../log/index.js';
+import { errorReason, type Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { WorkerHooks } from './workers.js';
 
@@ -31,12 +31,13 @@ function secondsSinceStart(job: Job): number {
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed', 'prioritized', 'waiting-children'] as const;
 
 /**
- * Reads every queue's job counts into the `orchard_queue_jobs` gauge at scrape time. When Redis
- * cannot answer, the gauge is emptied rather than left showing old counts: an autoscaler reading a
- * missing series falls back to its own default instead of acting on stale numbers.
+ * Reads every queue's job counts into the `orchard_queue_jobs` gauge whenever a scrape renders it.
+ * When Redis cannot answer, the gauge is emptied rather than left showing old counts (an autoscaler
+ * reading a missing series falls back to its own default instead of acting on stale numbers), the
+ * failure is logged at debug, and the scrape still answers with every other metric.
  */
-export function queueDepthCollector(metrics: Metrics, queues: Queue[], timeoutMs = 2_000): () => Promise<void> {
-  return async () => {
+export function readQueueDepthAtScrape(metrics: Metrics, queues: Queue[], logger: Pick<Logger, 'debug'>, timeoutMs = 2_000): void {
+  metrics.readQueueDepthWith(async () => {
     try {
       const reading = Promise.all(queues.map(async (queue) => [queue.name, await queue.getJobCounts(...QUEUE_STATES)] as const));
       const counts = await withTimeout(reading, timeoutMs);
@@ -45,9 +46,9 @@ export function queueDepthCollector(metrics: Metrics, queues: Queue[], timeoutMs
       }
     } catch (err) {
       metrics.queueJobs.reset();
-      throw err;
+      logger.debug({ reason: errorReason(err) }, 'queue depth not read for this scrape');
     }
-  };
+  });
 }
 
 /** A scrape must not hang on a Redis that does not answer. */

@@ -4,7 +4,7 @@ import { ReleaseRepository } from '../../libs/db/index.js';
 import { withLogContext } from '../../libs/log/index.js';
 import { closeCoreClientsOnShutdown, closeServer, databaseChecks, drainGraceMs, drainWorkers, openCoreClients, runWorker, startOpsServer } from '../../libs/lifecycle/index.js';
 import { registeredProtocols } from '../../libs/protocol/index.js';
-import { Producers, createProducerRedis, createWorker, createWorkerRedis, jobMetricsHooks, queueDepthCollector } from '../../libs/queue/index.js';
+import { Producers, createProducerRedis, createWorker, createWorkerRedis, jobMetricsHooks, readQueueDepthAtScrape } from '../../libs/queue/index.js';
 import { lowerCpuPriority, logPriority } from './cpu-priority.js';
 import { createExtractHandler } from './extract-artifact.js';
 
@@ -46,6 +46,7 @@ export async function startExtractor(settings: Settings) {
       logger.info('extract worker not started: stopped before the database was migrated');
     }
   });
+  readQueueDepthAtScrape(metrics, [producers.extract], logger);
   const ops = await startOpsServer({
     host: settings.host,
     port: settings.extractorPort,
@@ -56,7 +57,6 @@ export async function startExtractor(settings: Settings) {
       storage: () => store.check(),
     },
     details: () => ({ concurrency: { extract: settings.extractorConcurrency }, dbPoolSize: settings.dbPoolSize }),
-    beforeScrape: queueDepthCollector(metrics, [producers.extract]),
     logger,
   });
   logger.info({ port: settings.extractorPort, concurrency: settings.extractorConcurrency }, 'extractor running');

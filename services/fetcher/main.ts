@@ -25,7 +25,7 @@ import {
   createWorker,
   createWorkerRedis,
   jobMetricsHooks,
-  queueDepthCollector,
+  readQueueDepthAtScrape,
   type FetchJob,
 } from '../../libs/queue/index.js';
 import { createFetchHandler } from './fetch-file.js';
@@ -90,6 +90,7 @@ export async function startFetcher(settings: Settings) {
   void runWorker(fetchWorker, logger);
   void runWorker(refreshWorker, logger);
 
+  readQueueDepthAtScrape(metrics, [producers.fetch, producers.refresh], logger);
   const ops: http.Server = await startOpsServer({
     host: settings.host,
     port: settings.fetcherPort,
@@ -101,7 +102,6 @@ export async function startFetcher(settings: Settings) {
     },
     routes: (req, res) => inflight.handle(req, res),
     details: () => ({ concurrency: { fetch: settings.fetcherConcurrency, refresh: 4 }, dbPoolSize: settings.dbPoolSize, upstreamPool: upstreamHttp.describe() }),
-    beforeScrape: queueDepthCollector(metrics, [producers.fetch, producers.refresh]),
     logger,
   });
   logger.info({ port: settings.fetcherPort, concurrency: settings.fetcherConcurrency }, 'fetcher running');

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import http from 'node:http';
 import { Agent } from 'undici';
 import {
@@ -12,10 +13,12 @@ import {
 } from '../../libs/cache/index.js';
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { UpstreamClient } from '../../libs/http/index.js';
+import { createLogger } from '../../libs/log/index.js';
+import { clusterScrape } from '../../libs/metrics/index.js';
 import { closeCoreClientsOnShutdown, closeServer, databaseChecks, openCoreClients } from '../../libs/lifecycle/index.js';
 import { PageFillQueue, RootPages, createProjectPages } from '../../libs/pages/index.js';
 import { registeredProtocols } from '../../libs/protocol/index.js';
-import { Producers, createProducerRedis, createQueueEvents, createWorkerRedis, jobMetricsHooks, queueDepthCollector } from '../../libs/queue/index.js';
+import { Producers, createProducerRedis, createQueueEvents, createWorkerRedis, jobMetricsHooks, readQueueDepthAtScrape } from '../../libs/queue/index.js';
 import { ArtifactRepository, ReleaseRepository, UpstreamRepository } from '../../libs/db/index.js';
 import { UpstreamRegistry } from '../../libs/upstreams/index.js';
 import { createRequestListener } from './app.js';
@@ -25,6 +28,7 @@ import { MetadataFiles } from './metadata-files.js';
 import { closeStalledReaders } from './stalled-readers.js';
 import { announceInvalidation, forgetInvalidated } from './memo-invalidation.js';
 import { PageAnswers } from './page-answers.js';
+import { runGatewayProcesses } from './processes.js';
 import { ReadMemo } from './read-memo.js';
 import { ReadPath } from './read-path.js';
 import { adminRoutes } from './routes/admin-routes.js';
@@ -119,6 +123,7 @@ export async function startGateway(settings: Settings) {
       inflight: { files, store, dispatcher: fetcherAgent, metrics, logger, maxFileBytes: settings.maxFileBytes, resumeWaitMs: Math.max(settings.fetchWaitMs, 30_000) },
     }),
   });
+  readQueueDepthAtScrape(metrics, [producers.fetch, producers.extract, producers.refresh, producers.pages], logger);
   const listener = createRequestListener({
     logger,
     metrics,
@@ -135,7 +140,8 @@ export async function startGateway(settings: Settings) {
         storage: () => store.check(),
       },
       details: () => ({ dbPoolSize: settings.dbPoolSize, upstreamPool: upstreamHttp.describe() }),
-      beforeScrape: queueDepthCollector(metrics, [producers.fetch, producers.extract, producers.refresh, producers.pages]),
+      // One of several gateway processes serves the scrape of all of them (see runGatewayProcesses).
+      ...(cluster.isWorker ? { scrape: clusterScrape(metrics.registry) } : {}),
       logger,
     },
   });
@@ -187,6 +193,11 @@ export async function startGateway(settings: Settings) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { shutdown } = await startGateway(loadSettingsOrExit());
-  shutdown.installSignalHandlers();
+  const settings = loadSettingsOrExit();
+  if (cluster.isPrimary && settings.gatewayProcesses > 1) {
+    runGatewayProcesses(settings.gatewayProcesses, settings.shutdownTimeoutMs, createLogger('gateway', settings.logLevel));
+  } else {
+    const { shutdown } = await startGateway(settings);
+    shutdown.installSignalHandlers();
+  }
 }

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWheel, type BuiltDist } from '../support/dists.js';
 import { OrchardProcesses } from '../support/orchard.js';
+import { scrape, valueOf } from '../support/prometheus.js';
 import { FakeUpstream } from '../support/upstream-server.js';
 import { blobPath, exists, fileUrl, get, sha256, waitFor } from './helpers.js';
 
@@ -73,6 +74,40 @@ describe('single flight across gateway replicas', () => {
       expect(sha256(answer.body)).toBe(wheel.sha256);
     }
     await waitFor('the file stored', async () => ((await exists(blobPath(orchard.dataDir, wheel.sha256))) ? true : undefined));
+  });
+
+  it('a burst in one gateway process is answered from storage once the download is verified; one request alone takes it from the fetcher', async () => {
+    const served = async (source: string) => valueOf(await scrape(orchard.gatewayUrl), 'orchard_bytes_served_total', { source });
+    const herdWheel = await buildWheel({ name: 'herd-lib', version: '1.0', padBytes: 256 * 1024 });
+    const loneWheel = await buildWheel({ name: 'lone-lib', version: '1.0', padBytes: 256 * 1024 });
+    for (const [name, w] of [
+      ['herd-lib', herdWheel],
+      ['lone-lib', loneWheel],
+    ] as const) {
+      upstream.publish(name, { filename: w.filename, bytes: w.bytes });
+      expect((await get(`${orchard.gatewayUrl}/simple/${name}/`)).status).toBe(200);
+      // Slow enough that the whole burst is waiting before the download is verified.
+      upstream.fileFaults.set(w.filename, { kind: 'slow', chunkBytes: 64 * 1024, intervalMs: 60 });
+    }
+    const before = { fetcher: await served('fetcher'), storage: await served('storage') };
+    let answers;
+    try {
+      answers = await Promise.all(Array.from({ length: 20 }, () => get(fileUrl(orchard.gatewayUrl, 'herd-lib', herdWheel.sha256, herdWheel.filename))));
+    } finally {
+      upstream.fileFaults.delete(herdWheel.filename);
+    }
+    for (const answer of answers) expect(sha256(answer.body)).toBe(herdWheel.sha256);
+    expect(upstream.requestsFor(`/files/${herdWheel.filename}`)).toHaveLength(1);
+    expect(await served('fetcher')).toBe(before.fetcher);
+    expect(await served('storage')).toBe(before.storage + 20 * herdWheel.bytes.length);
+
+    try {
+      const lone = await get(fileUrl(orchard.gatewayUrl, 'lone-lib', loneWheel.sha256, loneWheel.filename));
+      expect(sha256(lone.body)).toBe(loneWheel.sha256);
+    } finally {
+      upstream.fileFaults.delete(loneWheel.filename);
+    }
+    expect(await served('fetcher')).toBe(before.fetcher + loneWheel.bytes.length);
   });
 
   it(`${BURST} concurrent cold requests while the upstream fails: asked once, every request gets 502 with the reason`, async () => {

@@ -67,6 +67,8 @@ export class OrchardProcesses {
       ORCHARD_SHUTDOWN_TIMEOUT_MS: '10000',
       // Tests that change Redis behind the gateway's back expect the change at once; the memo has its own tests.
       ORCHARD_PAGE_MEMO_MS: '0',
+      // One process per gateway, so a test reads one memo and one log; several have their own tests.
+      ORCHARD_GATEWAY_PROCESSES: '1',
       ...options.env,
     };
     this.gatewayUrl = `http://127.0.0.1:${this.ports.gateway}`;

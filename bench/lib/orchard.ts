@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue } from 'bullmq';
@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { queues } from '../../libs/queue/index.js';
 import { freePort } from '../../test/support/orchard.js';
 import { createTestDatabase } from '../../test/support/postgres.js';
+import { childPids } from '../../test/support/processes.js';
 
 export type Service = 'gateway' | 'fetcher' | 'extractor';
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -30,9 +31,7 @@ export class OrchardUnderTest {
 
   /** How many processes serve the gateway's port (ORCHARD_GATEWAY_PROCESSES: a primary's children, or the one process). */
   async gatewayProcesses(): Promise<number> {
-    const pid = this.pid('gateway');
-    const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8')).trim();
-    return children === '' ? 1 : children.split(/\s+/).length;
+    return Math.max(1, (await childPids(this.pid('gateway'))).length);
   }
 
   async start(services: Service[] = ['gateway', 'fetcher', 'extractor']): Promise<void> {

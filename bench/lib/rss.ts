@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { childPids } from '../../test/support/processes.js';
 
 export interface RssPeaks {
   /** Peak of the process and its children together (a gateway's primary and its processes). */
@@ -31,7 +32,7 @@ export class RssSampler {
   }
 
   private async sample(): Promise<void> {
-    const pids = [this.pid, ...(await childrenOf(this.pid))];
+    const pids = [this.pid, ...(await childPids(this.pid))];
     const sizes = await Promise.all(pids.map(rssKb));
     const total = sizes.reduce((a, b) => a + b, 0);
     if (total > this.peakTotalKb) {
@@ -46,9 +47,4 @@ export class RssSampler {
 async function rssKb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-}
-
-async function childrenOf(pid: number): Promise<number[]> {
-  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  return text.trim().split(/\s+/).filter(Boolean).map(Number);
 }

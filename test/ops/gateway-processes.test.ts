@@ -1,4 +1,4 @@
-import { readFile, mkdtemp } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,15 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWheel } from '../support/dists.js';
 import { OrchardProcesses } from '../support/orchard.js';
 import { runPip } from '../support/pip.js';
+import { childPids } from '../support/processes.js';
 import { scrape, valueOf } from '../support/prometheus.js';
 import { FakeUpstream } from '../support/upstream-server.js';
 import { logLines, waitFor } from './helpers.js';
-
-/** The processes a gateway's primary has forked (Linux: the primary's children). */
-async function childPids(pid: number): Promise<number[]> {
-  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
-  return text.trim().split(/\s+/).filter(Boolean).map(Number);
-}
 
 /** One GET on a connection of its own (no keep-alive), so the kernel may hand it to either process. */
 function getOnNewConnection(url: string): Promise<number> {

@@ -2,6 +2,16 @@
  * `npm run bench`: Orchard against the physical limit of this machine. Every figure is measured
  * side by side with nginx serving the same bytes from the same disk in the same run, and reported
  * as a ratio. Prints a table and writes bench/results/bench-<date>.json.
+ *
+ * The hot-path cost of access tracking (issue 15) compares Orchard with itself instead: with
+ * ORCHARD_STORAGE_QUOTA set far above the corpus and without it, side by side in the same run
+ * (bench/lib/access-tracking.ts); its figures' "nginx" column is the quota-off Orchard.
+ *
+ * Environment:
+ * - BENCH_SECONDS: seconds of each wrk load (default 5; the access-tracking rounds take a third).
+ * - BENCH_ONLY=quota: after the common setup (nginx, wrk, the corpus, the upstream), only the
+ *   access-tracking figures (under 2 minutes at the default BENCH_SECONDS); the results file is
+ *   bench-<date>-quota.json. Unset: the whole bench.
  */
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +21,8 @@ import { startTestS3, s3ServiceEnv } from '../test/support/s3.js';
 import { S3BlobStore, blobKey } from '../libs/storage/index.js';
 import { freePort } from '../test/support/orchard.js';
 import { drain, pipInstall, timed, timedDownload } from './lib/clients.js';
-import { ensureCorpus, type CorpusFile } from './lib/corpus.js';
+import { measureAccessTrackingCost } from './lib/access-tracking.js';
+import { ensureCorpus, type Corpus, type CorpusFile } from './lib/corpus.js';
 import { aptInstall } from './lib/debian-packages.js';
 import { BareNodeServer } from './lib/bare-node.js';
 import { mirrorOrchard } from './lib/mirror.js';
@@ -38,6 +49,7 @@ interface Figure {
 
 const HERE = import.meta.dirname;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ONLY = benchOnly(process.env.BENCH_ONLY);
 const figures: Figure[] = [];
 /** Peak RSS by phase and service: the largest process, and all of a service's processes together. */
 const memory: Record<string, RssPeaks> = {};
@@ -181,12 +193,70 @@ async function streamFigures(orchard: OrchardUnderTest, proxpi: ProxpiServer | n
   }
 }
 
-function figure(f: Omit<Figure, 'ratio'> & { ratio?: number }): void {
+/** BENCH_ONLY, checked before anything starts: the one part of the bench to run, or undefined for all of it. */
+function benchOnly(value: string | undefined): 'quota' | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'quota') return value;
+  throw new Error(`BENCH_ONLY=${value}: expected "quota", or unset for the whole bench`);
+}
+
+/** `sides` names the two columns in the progress line when they are not Orchard and nginx. */
+function figure({ sides, ...f }: Omit<Figure, 'ratio'> & { ratio?: number; sides?: { orchard: string; limit: string } }): void {
   const ratio = f.ratio ?? f.orchard / f.limit;
   figures.push({ ...f, ratio: Math.round(ratio * 1000) / 1000 });
+  const { orchard, limit } = sides ?? { orchard: 'orchard', limit: 'nginx' };
   console.log(
-    `  ${f.name}: orchard ${f.orchard.toFixed(2)} ${f.unit}, nginx ${f.limit.toFixed(2)} ${f.unit}, ratio ${ratio.toFixed(3)}${f.target ? ` (target ${f.target}: ${f.met ? 'met' : 'MISSED'})` : ''}`,
+    `  ${f.name}: ${orchard} ${f.orchard.toFixed(2)} ${f.unit}, ${limit} ${f.limit.toFixed(2)} ${f.unit}, ratio ${ratio.toFixed(3)}${f.target ? ` (target ${f.target}: ${f.met ? 'met' : 'MISSED'})` : ''}`,
   );
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!;
+}
+
+/**
+ * Warm page, cached small file and cached 35 MiB wheel through an Orchard with a storage quota
+ * (tracking every file it serves) and one without: each side's median over the rounds, and the
+ * median of the rounds' ratios, quota on ÷ quota off.
+ */
+async function accessTrackingFigures(corpus: Corpus, upstream: StaticServer): Promise<void> {
+  console.log('hot-path cost of access tracking: two Orchards, storage quota on and off, alternating rounds…');
+  const started = performance.now();
+  // Six rounds of a third of BENCH_SECONDS per side: about as long as two rounds of BENCH_SECONDS,
+  // with each side's result paired with one taken seconds apart.
+  const cost = await measureAccessTrackingCost(`${upstream.url}/simple/`, corpus, { seconds: Math.max(1, Math.round(SECONDS / 3)), rounds: 6 });
+  for (const load of cost.loads) {
+    const value = (r: LoadResult) => (load.unit === 'MiB/s' ? r.bytesPerSecond / 2 ** 20 : r.requestsPerSecond);
+    const on = median(load.on.map(value));
+    const off = median(load.off.map(value));
+    // The median of each round's ratio: a round's two sides ran moments apart, under the same load from elsewhere.
+    const ratio = median(load.on.map((r, i) => value(r) / value(load.off[i]!)));
+    figure({
+      name: `access tracking: ${load.label}, quota on vs off (${load.unit})`,
+      orchard: on,
+      limit: off,
+      unit: load.unit,
+      target: '≥ 0.97×',
+      ratio,
+      met: ratio >= 0.97,
+      sides: { orchard: `quota ${cost.quota}`, limit: 'no quota' },
+      extra: {
+        ...Object.fromEntries(
+          load.on.flatMap((r, i) => [
+            [`onRound${i + 1}`, Math.round(value(r) * 100) / 100],
+            [`offRound${i + 1}`, Math.round(value(load.off[i]!) * 100) / 100],
+          ]),
+        ),
+        onP99Ms: median(load.on.map((r) => r.p99Ms)),
+        offP99Ms: median(load.off.map((r) => r.p99Ms)),
+        onErrors: load.on.reduce((n, r) => n + r.errors, 0),
+        offErrors: load.off.reduce((n, r) => n + r.errors, 0),
+      },
+    });
+  }
+  console.log(`  (${Math.round((performance.now() - started) / 1000)} s, both Orchards' start and warm-up included)`);
 }
 
 function ensureTools(): void {
@@ -256,20 +326,11 @@ async function fileThroughput(label: string, orchardUrl: string, nginxUrl: strin
   }
 }
 
-async function main(): Promise<void> {
-  ensureTools();
-  const started = Date.now();
-  console.log('corpus…');
-  const corpus = await ensureCorpus(path.join(HERE, '.corpus'));
-  const work = await mkdtemp(path.join(os.tmpdir(), 'orchard-bench-'));
-  // nginx's workers run as an unprivileged user: mkdtemp's 0700 would make every mirror file a 403.
-  await chmod(work, 0o755);
-  const upstream = new StaticServer(corpus.root, await freePort(), path.join(work, 'nginx-upstream'), true);
-  await upstream.start();
-  const mirrorDir = path.join(work, 'mirror');
-  await mkdir(mirrorDir, { recursive: true });
-  const mirror = new StaticServer(mirrorDir, await freePort(), path.join(work, 'nginx-mirror'));
-  await mirror.start();
+/**
+ * Orchard on the fs store against nginx: installs, peers, pages, cold and cached files, 1 GB downloads,
+ * peak RSS per service.
+ */
+async function fsStoreFigures(corpus: Corpus, upstream: StaticServer, mirror: StaticServer, mirrorDir: string): Promise<void> {
   const fs = await startBenchOrchard(`${upstream.url}/simple/`);
   const o = fs.orchard;
   const samplers = (['gateway', 'fetcher', 'extractor'] as const).map((s) => [s, new RssSampler(o.pid(s)).start()] as const);
@@ -438,7 +499,10 @@ async function main(): Promise<void> {
     for (const [s, sampler] of samplers) memory[`${s} peak RSS, whole fs run (MiB)`] = await sampler.stop();
     await fs.stop();
   }
+}
 
+/** Figures each measured on an Orchard of its own: a page during fills, a slow herd, the S3 store. */
+async function separateOrchardFigures(corpus: Corpus, upstream: StaticServer): Promise<void> {
   console.log('a cached page while a maximal upstream page fills (its own gateway)…');
   const fill = await measureCachedPageDuringFill(2 * SECONDS);
   figure({
@@ -506,7 +570,10 @@ async function main(): Promise<void> {
     await s3Orchard.stop();
     await s3.stop();
   }
+}
 
+/** bench/extraction.ts and bench/batch-insert.ts, each in a process of its own: their JSON by script name. */
+function extractionBenches(): Record<string, unknown> {
   const extras: Record<string, unknown> = {};
   for (const script of ['extraction.ts', 'batch-insert.ts']) {
     const file = path.join(HERE, script);
@@ -521,9 +588,35 @@ async function main(): Promise<void> {
       extras[script.replace('.ts', '')] = { error: (run.stderr || run.stdout).slice(-500) };
     }
   }
+  return extras;
+}
 
-  await upstream.stop();
-  await mirror.stop();
+async function main(): Promise<void> {
+  ensureTools();
+  const started = Date.now();
+  console.log('corpus…');
+  const corpus = await ensureCorpus(path.join(HERE, '.corpus'));
+  const work = await mkdtemp(path.join(os.tmpdir(), 'orchard-bench-'));
+  // nginx's workers run as an unprivileged user: mkdtemp's 0700 would make every mirror file a 403.
+  await chmod(work, 0o755);
+  const upstream = new StaticServer(corpus.root, await freePort(), path.join(work, 'nginx-upstream'), true);
+  await upstream.start();
+  const mirrorDir = path.join(work, 'mirror');
+  await mkdir(mirrorDir, { recursive: true });
+  const mirror = new StaticServer(mirrorDir, await freePort(), path.join(work, 'nginx-mirror'));
+  await mirror.start();
+  const extras: Record<string, unknown> = {};
+  try {
+    if (!ONLY) await fsStoreFigures(corpus, upstream, mirror, mirrorDir);
+    await accessTrackingFigures(corpus, upstream);
+    if (!ONLY) {
+      await separateOrchardFigures(corpus, upstream);
+      Object.assign(extras, extractionBenches());
+    }
+  } finally {
+    await upstream.stop();
+    await mirror.stop();
+  }
   await rm(work, { recursive: true, force: true });
   const result = {
     date: new Date().toISOString(),
@@ -532,11 +625,12 @@ async function main(): Promise<void> {
     figures,
     peers: peerFigures,
     memory,
+    ...(ONLY ? { only: ONLY } : {}),
     ...extras,
   };
   await mkdir(path.join(HERE, 'results'), { recursive: true });
   // One file per run (UTC date and minute), kept in the repository: the raw rounds behind the README's tables.
-  const out = path.join(HERE, 'results', `bench-${result.date.slice(0, 16).replace(':', '-')}.json`);
+  const out = path.join(HERE, 'results', `bench-${result.date.slice(0, 16).replace(':', '-')}${ONLY ? `-${ONLY}` : ''}.json`);
   await writeFile(out, JSON.stringify(result, null, 2));
   console.log('\n| figure | Orchard | nginx | ratio | target |\n|---|---|---|---|---|');
   for (const f of figures)
@@ -545,7 +639,7 @@ async function main(): Promise<void> {
     const all = v.processes > 1 ? ` (all ${v.processes} processes: ${v.totalMiB} MiB)` : '';
     console.log(`| ${k} | ${v.largestMiB} MiB${all} | | | < 200 MiB per process ${v.largestMiB < 200 ? '✓' : '✗'} |`);
   }
-  console.log('\n| figure (peers, same run) | Orchard | nginx (upstream direct) | proxpi | goal |\n|---|---|---|---|---|');
+  if (peerFigures.length > 0) console.log('\n| figure (peers, same run) | Orchard | nginx (upstream direct) | proxpi | goal |\n|---|---|---|---|---|');
   for (const f of peerFigures)
     console.log(`| ${f.name} | ${f.orchard.toFixed(2)} | ${f.nginx.toFixed(2)} | ${f.proxpi === null ? 'not measured' : f.proxpi.toFixed(2)} | ${f.goal} ${f.met ? '✓' : '✗'} |`);
   console.log(`\nwritten to ${out} in ${result.seconds} s`);

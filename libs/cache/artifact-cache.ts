@@ -7,6 +7,11 @@ export interface CachedArtifact {
   filename: string;
   /** sha256 of the stored PEP 658 metadata file, once there is one. */
   metadataSha256?: string;
+  /**
+   * The storage quota evicted the bytes: a request fetches them again. The record stays so that pages
+   * keep advertising the metadata file, which is kept.
+   */
+  evicted?: true;
 }
 
 /**
@@ -42,12 +47,13 @@ export class ArtifactCache {
     await this.redis.set(this.keys.key('artifact', protocol, sha256), JSON.stringify(artifact), 'EX', this.ttlSeconds);
   }
 
-  /** How many of the given files are known as cached (EXISTS in batches; for the admin API). */
+  /** How many of the given files are known as stored (MGET in batches, evicted ones not counted; for the admin API). */
   async countCached(protocol: string, sha256s: readonly string[]): Promise<number> {
     let count = 0;
     for (let i = 0; i < sha256s.length; i += 500) {
       const batch = sha256s.slice(i, i + 500).map((sha256) => this.keys.key('artifact', protocol, sha256));
-      if (batch.length > 0) count += await this.redis.exists(...batch);
+      if (batch.length === 0) continue;
+      for (const raw of await this.redis.mget(batch)) if (raw && !(JSON.parse(raw) as CachedArtifact).evicted) count++;
     }
     return count;
   }

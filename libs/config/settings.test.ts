@@ -27,6 +27,18 @@ describe('loadSettings', () => {
     expect(message).toContain('ORCHARD_STORAGE');
   });
 
+  it('has no storage quota unless one is set, in decimal or binary units', () => {
+    expect(loadSettings({}).storageLifecycle).toEqual({ evictionGraceMs: 600_000, gcIntervalMs: 300_000, orphanAgeMs: 6 * 3_600_000 });
+    expect(loadSettings({ ORCHARD_STORAGE_QUOTA: '500MB' }).storageLifecycle).toMatchObject({ quotaBytes: 500e6, lowWaterBytes: 450e6 });
+    expect(loadSettings({ ORCHARD_STORAGE_QUOTA: '2 GiB', ORCHARD_STORAGE_LOW_WATER: '75' }).storageLifecycle).toMatchObject({
+      quotaBytes: 2 * 2 ** 30,
+      lowWaterBytes: 1.5 * 2 ** 30,
+    });
+    expect(loadSettings({ ORCHARD_STORAGE_QUOTA: '1048576' }).storageLifecycle.quotaBytes).toBe(1_048_576);
+    for (const bad of ['lots', '10XB', '-5MB', '0', '1.5.2GB']) expect(() => loadSettings({ ORCHARD_STORAGE_QUOTA: bad })).toThrow(/ORCHARD_STORAGE_QUOTA: must be a size/);
+    expect(() => loadSettings({ ORCHARD_STORAGE_LOW_WATER: '0' })).toThrow(/ORCHARD_STORAGE_LOW_WATER/);
+  });
+
   it('migrates at start unless ORCHARD_MIGRATE=off, and refuses any other value', () => {
     expect(loadSettings({}).migrate).toBe('auto');
     expect(loadSettings({ ORCHARD_MIGRATE: 'off' }).migrate).toBe('off');

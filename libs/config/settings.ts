@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseByteSize } from './byte-size.js';
 import { parseUpstreams, type UpstreamConfig } from './upstreams.js';
 import { primaryProtocol } from '../protocol/index.js';
 import type { StorageSettings } from '../storage/create-blob-store.js';
@@ -15,6 +16,14 @@ export class ConfigError extends Error {
 }
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const byteSize = z.string().transform((text, ctx) => {
+  const bytes = parseByteSize(text);
+  if (bytes === undefined || bytes < 1) {
+    ctx.addIssue({ code: 'custom', message: 'must be a size such as 500MB, 20GiB or a number of bytes' });
+    return z.NEVER;
+  }
+  return bytes;
+});
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /**
@@ -160,6 +169,22 @@ const schema = z.object({
    * metadata files read from storage, which never go stale (content-addressed). 0: off.
    */
   ORCHARD_MEMO_BYTES: int(0, 4 * 2 ** 30).default(64 * 2 ** 20),
+  /**
+   * Storage quota (a size: `500GB`, `2TiB`, bytes); unset: no quota. Past it, the fetcher's storage
+   * job evicts the least recently served files (unreferenced ones first) down to the low-water mark.
+   */
+  ORCHARD_STORAGE_QUOTA: byteSize.optional(),
+  /** Percent of the quota eviction brings usage down to (headroom before the next eviction). */
+  ORCHARD_STORAGE_LOW_WATER: int(1, 100).default(90),
+  /**
+   * Seconds a file stays safe from eviction after it was last served or fetched; a download in
+   * progress keeps renewing its file, so no client's stream is cut by an eviction.
+   */
+  ORCHARD_EVICTION_GRACE_S: int(1, 30 * 86400).default(600),
+  /** Seconds between runs of the storage job (eviction check, orphan cleanup); fetches past the quota also start one. */
+  ORCHARD_STORAGE_GC_INTERVAL_S: int(1, 86400).default(300),
+  /** Seconds after which a write a killed fetcher left unfinished (fs `.tmp/`, S3 multipart upload) is removed. */
+  ORCHARD_ORPHAN_AGE_S: int(60, 30 * 86400).default(6 * 3600),
   /** Milliseconds a service waits for in-flight work on SIGTERM. */
   ORCHARD_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(25_000),
 });
@@ -230,6 +255,18 @@ export interface Settings {
   shutdownTimeoutMs: number;
   pageMemoMs: number;
   memoBytes: number;
+  storageLifecycle: StorageLifecycleSettings;
+}
+
+/** The storage quota and the storage job's timings. */
+export interface StorageLifecycleSettings {
+  /** ORCHARD_STORAGE_QUOTA in bytes; undefined: no quota (nothing is evicted, serves are not tracked). */
+  quotaBytes?: number;
+  /** Usage eviction brings it down to (ORCHARD_STORAGE_LOW_WATER percent of the quota). */
+  lowWaterBytes?: number;
+  evictionGraceMs: number;
+  gcIntervalMs: number;
+  orphanAgeMs: number;
 }
 
 /** Reads and validates the environment once; throws ConfigError naming every bad variable. */
@@ -302,6 +339,14 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     shutdownTimeoutMs: raw.ORCHARD_SHUTDOWN_TIMEOUT_MS,
     pageMemoMs: raw.ORCHARD_PAGE_MEMO_MS,
     memoBytes: raw.ORCHARD_MEMO_BYTES,
+    storageLifecycle: {
+      ...(raw.ORCHARD_STORAGE_QUOTA === undefined
+        ? {}
+        : { quotaBytes: raw.ORCHARD_STORAGE_QUOTA, lowWaterBytes: Math.floor((raw.ORCHARD_STORAGE_QUOTA * raw.ORCHARD_STORAGE_LOW_WATER) / 100) }),
+      evictionGraceMs: raw.ORCHARD_EVICTION_GRACE_S * 1000,
+      gcIntervalMs: raw.ORCHARD_STORAGE_GC_INTERVAL_S * 1000,
+      orphanAgeMs: raw.ORCHARD_ORPHAN_AGE_S * 1000,
+    },
   };
 }
 

@@ -13,6 +13,8 @@ export interface FetchedArtifact {
   url: string;
   /** Name of the upstream that served the URL. */
   upstream: string;
+  /** Whether the bytes were downloaded for this record (false: the store had them already). */
+  downloaded?: boolean;
 }
 
 /** The outcome of {@link ArtifactRepository.recordFetched}. */
@@ -80,7 +82,8 @@ export class ArtifactRepository {
           createdAt: now,
           lastFetchedAt: now,
         },
-        update: { lastFetchedAt: now },
+        // Stored again: no longer evicted (a download after an eviction counts as a fetch).
+        update: { lastFetchedAt: now, evictedAt: null, ...(input.downloaded ? { fetchCount: { increment: 1 } } : {}) },
       });
       const inserted = await tx.cachedUrl.createMany({
         data: [{ urlHash: hash, url, upstream: input.upstream, artifactSha256: input.sha256, createdAt: now }],
@@ -130,14 +133,13 @@ export class ArtifactRepository {
     return count > 0;
   }
 
-  /** How many artifacts are stored (for progress totals). */
-  /** How many artifacts are stored (of `protocol`, when given). */
+  /** How many artifacts are stored (of `protocol`, when given); evicted ones are not. */
   async count(protocol?: string): Promise<number> {
-    return this.prisma.artifact.count(protocol === undefined ? undefined : { where: { protocol } });
+    return this.prisma.artifact.count({ where: { evictedAt: null, ...(protocol === undefined ? {} : { protocol }) } });
   }
 
   /**
-   * Every stored artifact, in sha256 order, fetched in keyset-paginated batches so a backfill over
+   * Every stored artifact (not evicted), in sha256 order, fetched in keyset-paginated batches so a backfill over
    * millions of rows holds one batch in memory at a time.
    */
   async *listAll(options: ListAllOptions = {}): AsyncGenerator<ArtifactSummary> {
@@ -145,7 +147,7 @@ export class ArtifactRepository {
     let after: string | undefined;
     for (;;) {
       const batch = await this.prisma.artifact.findMany({
-        where: { ...(options.protocol === undefined ? {} : { protocol: options.protocol }), ...(after === undefined ? {} : { sha256: { gt: after } }) },
+        where: { evictedAt: null, ...(options.protocol === undefined ? {} : { protocol: options.protocol }), ...(after === undefined ? {} : { sha256: { gt: after } }) },
         orderBy: { sha256: 'asc' },
         take,
         select: { sha256: true, filename: true, project: true, storageKey: true },

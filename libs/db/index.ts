@@ -1,5 +1,5 @@
 export { createPrismaClient, Prisma, PrismaClient, type PrismaClientOptions } from './client.js';
-export type { Artifact, ArtifactDependency, CachedUrl, Release, UpstreamSource } from './client.js';
+export type { Artifact, ArtifactDependency, CachedUrl, Release, StoragePin, UpstreamSource } from './client.js';
 export { runMigrations, MigrationError, type RunMigrationsOptions, type MigrationLogger } from './migrate.js';
 export { findMigrationsDir } from './migration-files.js';
 export { checkMigrationsApplied, MigrationsNotAppliedError } from './migrations-applied.js';
@@ -9,3 +9,12 @@ export { ArtifactRepository, canonicalUrl, urlHash, type ArtifactSummary, type F
 export { DEFAULT_PAGE_ROWS, ReleaseRepository, type ArtifactFacts, type DependencyInput, type ExtractionInput, type FailureInput } from './release-repository.js';
 export { type DependentEntry, type DependentKey, type Page, type ReleaseArtifact, type ReleaseProtocol, type ReleaseRowKey } from './dependency-pages.js';
 export { UpstreamRepository, toPublic, type CreateUpstreamInput, type PublicUpstreamSource, type UpdateUpstreamInput, type UpstreamAuthType } from './upstream-repository.js';
+export {
+  StorageRepository,
+  type CandidateCursor,
+  type EvictedRow,
+  type EvictionCandidate,
+  type StoragePinRow,
+  type StorageReport,
+  type StorageUsage,
+} from './storage-repository.js';

@@ -9,6 +9,8 @@ import { findMigrationsDir } from './migration-files.js';
 
 const migrationsDir = findMigrationsDir();
 const INIT = '20261126000000_init';
+const LIFECYCLE = '20261201000000_storage_lifecycle';
+const ALL = [INIT, LIFECYCLE];
 
 interface Row {
   id: string;
@@ -48,13 +50,13 @@ describe('runMigrations', () => {
 
   it('creates a missing database, applies the migrations once and records them as Prisma does', async () => {
     const db = await freshDatabase();
-    expect(await runMigrations({ databaseUrl: db.url })).toEqual([INIT]);
+    expect(await runMigrations({ databaseUrl: db.url })).toEqual(ALL);
     expect(await runMigrations({ databaseUrl: db.url })).toEqual([]);
 
     const rows = await queryRows<Row>(db.url, 'SELECT * FROM "_prisma_migrations"');
     const file = await readFile(join(migrationsDir, INIT, 'migration.sql'));
-    expect(rows).toHaveLength(1);
-    const row = rows[0]!;
+    expect(rows.map((r) => r.migration_name).sort()).toEqual(ALL);
+    const row = rows.find((r) => r.migration_name === INIT)!;
     expect(row.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(row.migration_name).toBe(INIT);
     expect(row.checksum).toBe(createHash('sha256').update(file).digest('hex'));
@@ -83,9 +85,9 @@ describe('runMigrations', () => {
   it('lets two concurrent runners on a fresh database both succeed, applying each migration once', async () => {
     const db = await freshDatabase();
     const results = await Promise.all([runMigrations({ databaseUrl: db.url }), runMigrations({ databaseUrl: db.url })]);
-    expect(results.flat()).toEqual([INIT]);
+    expect(results.flat().sort()).toEqual(ALL);
     const rows = await queryRows<{ n: string }>(db.url, 'SELECT count(*) AS n FROM "_prisma_migrations"');
-    expect(rows[0]?.n).toBe('1');
+    expect(rows[0]?.n).toBe(String(ALL.length));
   });
 
   it('applies new migrations in lexical order after earlier ones', async () => {
@@ -93,13 +95,13 @@ describe('runMigrations', () => {
     const dir = await copyOfMigrations();
     await runMigrations({ databaseUrl: db.url, migrationsDir: dir });
     for (const [name, sql] of [
-      ['20261201000000_b', 'ALTER TABLE "t" ADD COLUMN "b" INTEGER;'],
-      ['20261130000000_a', 'CREATE TABLE "t" ("a" INTEGER);'],
+      ['20261231000000_b', 'ALTER TABLE "t" ADD COLUMN "b" INTEGER;'],
+      ['20261230000000_a', 'CREATE TABLE "t" ("a" INTEGER);'],
     ] as const) {
       await mkdir(join(dir, name));
       await writeFile(join(dir, name, 'migration.sql'), sql);
     }
-    expect(await runMigrations({ databaseUrl: db.url, migrationsDir: dir })).toEqual(['20261130000000_a', '20261201000000_b']);
+    expect(await runMigrations({ databaseUrl: db.url, migrationsDir: dir })).toEqual(['20261230000000_a', '20261231000000_b']);
   });
 
   it('refuses to run when an applied migration file was changed, naming it', async () => {
@@ -126,11 +128,11 @@ describe('runMigrations', () => {
   it('rolls a failing migration back completely and names it', async () => {
     const db = await freshDatabase();
     const dir = await copyOfMigrations();
-    await mkdir(join(dir, '20261130000000_bad'));
-    await writeFile(join(dir, '20261130000000_bad', 'migration.sql'), 'CREATE TABLE "half" ("a" INTEGER);\nSELECT nope;');
-    await expect(runMigrations({ databaseUrl: db.url, migrationsDir: dir })).rejects.toThrow(/20261130000000_bad failed/);
+    await mkdir(join(dir, '20261230000000_bad'));
+    await writeFile(join(dir, '20261230000000_bad', 'migration.sql'), 'CREATE TABLE "half" ("a" INTEGER);\nSELECT nope;');
+    await expect(runMigrations({ databaseUrl: db.url, migrationsDir: dir })).rejects.toThrow(/20261230000000_bad failed/);
     const names = await queryRows<{ migration_name: string }>(db.url, 'SELECT migration_name FROM "_prisma_migrations"');
-    expect(names.map((r) => r.migration_name)).toEqual([INIT]);
+    expect(names.map((r) => r.migration_name).sort()).toEqual(ALL);
     const half = await queryRows(db.url, `SELECT 1 FROM information_schema.tables WHERE table_name = 'half'`);
     expect(half).toEqual([]);
   });

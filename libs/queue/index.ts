@@ -1,5 +1,5 @@
-export { queues, fetchJobSchema, extractJobSchema, refreshJobSchema, pageFillJobSchema } from './jobs.js';
-export type { FetchJob, ExtractJob, RefreshJob, PageFillJob, PageFillResult, FetchResult, FetchStored, FetchStreaming, QueueName } from './jobs.js';
+export { queues, fetchJobSchema, extractJobSchema, refreshJobSchema, pageFillJobSchema, storageJobSchema } from './jobs.js';
+export type { FetchJob, ExtractJob, RefreshJob, PageFillJob, PageFillResult, FetchResult, FetchStored, FetchStreaming, QueueName, StorageJob } from './jobs.js';
 export { fetchJobId, pageFillJobId, isFetchStored, isFetchStreaming } from './jobs.js';
 export { createWorkerRedis, createProducerRedis } from './connections.js';
 export { Producers, createQueueEvents } from './producers.js';

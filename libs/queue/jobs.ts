@@ -72,6 +72,21 @@ export function pageFillJobId(job: PageFillJob): string {
   return `${job.protocol}/project/${job.generation ?? '-'}/${encodeURIComponent(job.project)}/${job.seen}`;
 }
 
+/**
+ * `storage`: one run of the storage job (evict past the quota, remove orphaned writes), one at a
+ * time across every fetcher. `scheduled` runs come from its job scheduler; a fetch that stored a file
+ * while a quota is set adds `usage`, `npm run gc` adds `manual` with a run id of its own. Job id =
+ * the trigger (and run id): a `usage` run waits once however often fetches pull it.
+ */
+export const storageJobSchema = z.object({
+  trigger: z.enum(['scheduled', 'usage', 'manual']),
+  runId: z
+    .string()
+    .regex(/^[a-z0-9]{1,40}$/)
+    .optional(),
+});
+export type StorageJob = z.infer<typeof storageJobSchema>;
+
 /** Result of a completed fetch job. */
 export interface FetchResult {
   sha256: string;
@@ -169,6 +184,17 @@ export const queues = {
       // Removed as soon as it ends: its result (the page) is in the cache Redis, where a caller
       // arriving later finds it (a new job with the same id answers from there without asking the
       // upstream), and a kept failure would answer later callers who should ask again.
+      removeOnComplete: true,
+      removeOnFail: true,
+    } satisfies DefaultJobOptions,
+  },
+  storage: {
+    name: 'storage',
+    schema: storageJobSchema,
+    jobId: (job: StorageJob) => (job.runId === undefined ? job.trigger : `${job.trigger}-${job.runId}`),
+    options: {
+      attempts: 1,
+      // Gone once done: the next pull of the same trigger is a new run.
       removeOnComplete: true,
       removeOnFail: true,
     } satisfies DefaultJobOptions,

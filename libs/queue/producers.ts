@@ -1,7 +1,7 @@
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../log/index.js';
-import { queues, type ExtractJob, type FetchJob, type FetchResult, type PageFillJob, type PageFillResult, type QueueName, type RefreshJob } from './jobs.js';
+import { queues, type ExtractJob, type FetchJob, type FetchResult, type PageFillJob, type PageFillResult, type QueueName, type RefreshJob, type StorageJob } from './jobs.js';
 import { logErrors } from './log-errors.js';
 
 /** Typed producers for every queue, sharing one connection. */
@@ -10,6 +10,7 @@ export class Producers {
   readonly extract: Queue<ExtractJob>;
   readonly refresh: Queue<RefreshJob>;
   readonly pages: Queue<PageFillJob, PageFillResult>;
+  readonly storage: Queue<StorageJob>;
 
   /** `logger`: where the queues' `error` events go (connection trouble). */
   constructor(connection: Redis, prefix: string, logger: Logger) {
@@ -17,6 +18,7 @@ export class Producers {
     this.extract = new Queue(queues.extract.name, { connection, prefix, defaultJobOptions: queues.extract.options });
     this.refresh = new Queue(queues.refresh.name, { connection, prefix, defaultJobOptions: queues.refresh.options });
     this.pages = new Queue(queues.pages.name, { connection, prefix, defaultJobOptions: queues.pages.options });
+    this.storage = new Queue(queues.storage.name, { connection, prefix, defaultJobOptions: queues.storage.options });
     for (const q of this.all()) logErrors(q, `queue ${q.name}`, logger);
   }
 
@@ -25,8 +27,18 @@ export class Producers {
     return this.fetch.add(queues.fetch.name, job, { jobId: queues.fetch.jobId(job) });
   }
 
-  addExtract(job: ExtractJob): Promise<Job<ExtractJob>> {
-    return this.extract.add(queues.extract.name, job, { jobId: queues.extract.jobId(job) });
+  /**
+   * Adds a file's extract job. `again`: the file was downloaded again (evicted, or lost by storage);
+   * an earlier failed extraction is then removed first, as it may have failed for want of the bytes
+   * (a failed job is kept a week, and an add under its id would be ignored).
+   */
+  async addExtract(job: ExtractJob, again = false): Promise<Job<ExtractJob>> {
+    const jobId = queues.extract.jobId(job);
+    if (again) {
+      const previous = await this.extract.getJob(jobId);
+      if (previous && (await previous.isFailed())) await previous.remove();
+    }
+    return this.extract.add(queues.extract.name, job, { jobId });
   }
 
   addRefresh(job: RefreshJob): Promise<Job<RefreshJob>> {
@@ -38,12 +50,21 @@ export class Producers {
     return this.pages.add(queues.pages.name, job, { jobId: queues.pages.jobId(job) });
   }
 
+  /**
+   * Adds a run of the storage job (joins one of the same id that has not started yet);
+   * `keepResultSeconds` keeps its result after it ends, for a caller waiting on it.
+   */
+  addStorage(job: StorageJob, keepResultSeconds?: number): Promise<Job<StorageJob>> {
+    const keep = keepResultSeconds === undefined ? {} : { removeOnComplete: { age: keepResultSeconds }, removeOnFail: { age: keepResultSeconds } };
+    return this.storage.add(queues.storage.name, job, { jobId: queues.storage.jobId(job), ...keep });
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled(this.all().map((q) => q.close()));
   }
 
   private all(): Queue[] {
-    return [this.fetch, this.extract, this.refresh, this.pages] as Queue[];
+    return [this.fetch, this.extract, this.refresh, this.pages, this.storage] as Queue[];
   }
 }
 

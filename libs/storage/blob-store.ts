@@ -47,6 +47,16 @@ export interface BlobRead {
   range?: ByteRange;
 }
 
+/** What {@link BlobStore.removeOrphans} cleaned up. */
+export interface OrphanCleanup {
+  /** Half-written files (fs) or incomplete multipart uploads (S3) removed. */
+  removed: number;
+  /** Their bytes, when the store can tell (fs). */
+  bytes: number;
+  /** Set when the store cannot list them (an S3 endpoint without ListMultipartUploads). */
+  unsupported?: string;
+}
+
 export interface PresignOptions {
   expiresInSeconds: number;
   /** File name for Content-Disposition. */
@@ -70,6 +80,11 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   /** A short-lived URL a client can download from directly; undefined when the store has none (fs). */
   presignedUrl?(key: string, options: PresignOptions): Promise<string>;
+  /**
+   * Removes what writes interrupted by a crash left behind, started before `startedBefore`: temporary
+   * files (fs), incomplete multipart uploads (S3). Writes in progress started later are untouched.
+   */
+  removeOrphans(startedBefore: Date): Promise<OrphanCleanup>;
   /** Throws when the store cannot be reached (readiness). */
   check(): Promise<void>;
   close(): Promise<void>;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -33,6 +33,19 @@ describe('FsBlobStore', () => {
 
   const harness = (): BlobStoreHarness => ({ store, pendingWrites: tempFiles, partSizeBytes: 8 * 1024 * 1024 });
   registerBlobStoreContract(harness);
+
+  it('removes temporary files left by writes that stopped before the cutoff, and only those', async () => {
+    const tmp = path.join(store.root, '.tmp');
+    await mkdir(tmp, { recursive: true });
+    await writeFile(path.join(tmp, 'killed-write'), Buffer.alloc(1000));
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(path.join(tmp, 'killed-write'), hourAgo, hourAgo);
+    await writeFile(path.join(tmp, 'write-in-progress'), Buffer.alloc(10));
+    const cleanup = await store.removeOrphans(new Date(Date.now() - 60_000));
+    expect(cleanup).toEqual({ removed: 1, bytes: 1000 });
+    expect(await readdir(tmp)).toEqual(['write-in-progress']);
+    await rm(path.join(tmp, 'write-in-progress'));
+  });
 
   it('writes the object at <root>/<key>', async () => {
     await store.put('metadata/sha256/ab/cd/x.metadata', Readable.from([Buffer.from('Metadata-Version: 2.1\n')]));

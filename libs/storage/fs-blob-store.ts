@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errorReason, type Logger } from '../log/index.js';
-import type { BlobRead, BlobStore, ByteRange, GetOptions, PutOptions, PutResult } from './blob-store.js';
+import type { BlobRead, BlobStore, ByteRange, GetOptions, OrphanCleanup, PutOptions, PutResult } from './blob-store.js';
 import { collectExactRange, satisfiableRange } from './byte-ranges.js';
 import { InvalidBlobKeyError, StorageUnavailableError } from './errors.js';
 import { isMissingFileError, toFsStorageError } from './fs-errors.js';
@@ -122,6 +122,33 @@ export class FsBlobStore implements BlobStore {
       if (isMissingFileError(error)) return;
       throw toFsStorageError(error, 'delete');
     }
+  }
+
+  /** Temporary files of writes a killed process never finished (last modified before `startedBefore`). */
+  async removeOrphans(startedBefore: Date): Promise<OrphanCleanup> {
+    let names: string[];
+    try {
+      names = await readdir(this.#tmpDir);
+    } catch (error) {
+      if (isMissingFileError(error)) return { removed: 0, bytes: 0 };
+      throw toFsStorageError(error, 'list temporary files');
+    }
+    const cleanup = { removed: 0, bytes: 0 };
+    for (const name of names) {
+      const file = path.join(this.#tmpDir, name);
+      try {
+        const info = await stat(file);
+        // A write in progress keeps appending (mtime moves); only files idle since before the cutoff go.
+        if (!info.isFile() || info.mtimeMs >= startedBefore.getTime()) continue;
+        await unlink(file);
+        cleanup.removed++;
+        cleanup.bytes += info.size;
+      } catch (error) {
+        if (isMissingFileError(error)) continue;
+        throw toFsStorageError(error, 'remove a temporary file');
+      }
+    }
+    return cleanup;
   }
 
   /** Proves the root is writable by creating and removing a probe file. */

@@ -1,4 +1,4 @@
-export type { BlobRead, BlobStore, ByteRange, GetOptions, PresignOptions, PutOptions, PutResult } from './blob-store.js';
+export type { BlobRead, BlobStore, ByteRange, GetOptions, OrphanCleanup, PresignOptions, PutOptions, PutResult } from './blob-store.js';
 export { BlobNotFoundError, HashMismatchError, InvalidBlobKeyError, RangeNotSatisfiableError, SizeLimitError, StorageUnavailableError } from './errors.js';
 export { blobKey, isSha256Hex, metadataKey } from './keys.js';
 export { assertValidKey } from './key-validation.js';

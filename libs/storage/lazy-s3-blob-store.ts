@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { errorReason } from '../log/index.js';
-import type { BlobRead, BlobStore, ByteRange, GetOptions, PresignOptions, PutOptions, PutResult } from './blob-store.js';
+import type { BlobRead, BlobStore, ByteRange, GetOptions, PresignOptions, PutOptions, PutResult, OrphanCleanup } from './blob-store.js';
 import type { S3BlobStore as RealS3BlobStore, S3BlobStoreOptions } from './s3-blob-store.js';
 
 /**
@@ -49,6 +49,10 @@ export class LazyS3BlobStore implements BlobStore {
 
   async presignedUrl(key: string, options: PresignOptions): Promise<string> {
     return (await this.#real()).presignedUrl(key, options);
+  }
+
+  async removeOrphans(startedBefore: Date): Promise<OrphanCleanup> {
+    return (await this.#real()).removeOrphans(startedBefore);
   }
 
   async check(): Promise<void> {

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { CreateMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestS3, type TestS3 } from '../../test/support/s3.js';
+import { startTestS3, testS3Client, type TestS3 } from '../../test/support/s3.js';
 import { registerBlobStoreContract, type BlobStoreHarness } from './blob-store.contract.js';
 import { StorageUnavailableError } from './errors.js';
 import { blobKey } from './keys.js';
@@ -64,6 +65,24 @@ describe('S3BlobStore', () => {
     } finally {
       await unreachable.close();
       await doomed.stop();
+    }
+  });
+
+  it('aborts multipart uploads a killed writer left behind, started before the cutoff', async () => {
+    const client = testS3Client(s3);
+    try {
+      const key = blobKey('a'.repeat(64));
+      const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: s3.bucket, Key: key }));
+      await client.send(new UploadPartCommand({ Bucket: s3.bucket, Key: key, UploadId, PartNumber: 1, Body: Buffer.alloc(PART_SIZE) }));
+      expect(await s3.pendingMultipartUploads()).toBe(1);
+      // Started after the cutoff: a write that may still be running.
+      expect(await store.removeOrphans(new Date(Date.now() - 60_000))).toEqual({ removed: 0, bytes: 0 });
+      expect(await s3.pendingMultipartUploads()).toBe(1);
+      expect(await store.removeOrphans(new Date(Date.now() + 60_000))).toEqual({ removed: 1, bytes: 0 });
+      expect(await s3.pendingMultipartUploads()).toBe(0);
+      expect(await store.stat(key)).toBeNull();
+    } finally {
+      client.destroy();
     }
   });
 

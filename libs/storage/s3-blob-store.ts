@@ -1,16 +1,25 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, type GetObjectCommandOutput, type S3Client } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  type GetObjectCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { errorReason, type Logger } from '../log/index.js';
-import type { BlobRead, BlobStore, ByteRange, GetOptions, PresignOptions, PutOptions, PutResult } from './blob-store.js';
+import type { BlobRead, BlobStore, ByteRange, GetOptions, OrphanCleanup, PresignOptions, PutOptions, PutResult } from './blob-store.js';
 import { collectExactRange, firstBytes } from './byte-ranges.js';
 import { attachmentDisposition } from './content-disposition.js';
 import { RangeNotSatisfiableError, StorageUnavailableError } from './errors.js';
 import { assertValidKey } from './key-validation.js';
 import { createS3Client, type S3ConnectionOptions } from './s3-client.js';
-import { isS3InvalidRange, isS3NotFound, toS3StorageError } from './s3-errors.js';
+import { isS3InvalidRange, isS3NotFound, isS3NotImplemented, toS3StorageError } from './s3-errors.js';
 import { discard, signalOption } from './stream-helpers.js';
 import { VerifyingStream } from './verifying-stream.js';
 
@@ -162,6 +171,32 @@ export class S3BlobStore implements BlobStore {
     } catch (error) {
       throw toS3StorageError(error, `presign ${key}`);
     }
+  }
+
+  /**
+   * Aborts multipart uploads initiated before `startedBefore` (a fetcher killed mid-upload leaves its
+   * parts billed until then). An endpoint that cannot list them is reported, not an error: a bucket
+   * lifecycle rule (AbortIncompleteMultipartUpload) does the same job there.
+   */
+  async removeOrphans(startedBefore: Date): Promise<OrphanCleanup> {
+    const cleanup: OrphanCleanup = { removed: 0, bytes: 0 };
+    try {
+      let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
+      for (;;) {
+        const page = await this.#client.send(new ListMultipartUploadsCommand({ Bucket: this.#bucket, ...markers }));
+        for (const upload of page.Uploads ?? []) {
+          if (!upload.Key || !upload.UploadId || !upload.Initiated || upload.Initiated >= startedBefore) continue;
+          await this.#client.send(new AbortMultipartUploadCommand({ Bucket: this.#bucket, Key: upload.Key, UploadId: upload.UploadId }));
+          cleanup.removed++;
+        }
+        if (!page.IsTruncated) break;
+        markers = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
+      }
+    } catch (error) {
+      if (isS3NotImplemented(error)) return { ...cleanup, unsupported: `bucket ${this.#bucket}'s endpoint cannot list incomplete multipart uploads` };
+      throw toS3StorageError(error, 'clean up incomplete multipart uploads');
+    }
+    return cleanup;
   }
 
   /** Throws {@link StorageUnavailableError} unless the bucket answers HeadBucket within a few seconds. */

@@ -21,6 +21,11 @@ export function isS3NotFound(error: unknown): boolean {
   return name === 'NoSuchKey' || name === 'NotFound' || s3Status(error) === 404;
 }
 
+/** The endpoint does not implement the request (s3rver and some gateways: ListMultipartUploads). */
+export function isS3NotImplemented(error: unknown): boolean {
+  return shape(error).name === 'NotImplemented' || s3Status(error) === 501;
+}
+
 /** The endpoint answered 416 to a ranged GET. */
 export function isS3InvalidRange(error: unknown): boolean {
   return shape(error).name === 'InvalidRange' || s3Status(error) === 416;

@@ -25,6 +25,13 @@ export interface FetchFileDeps {
   artifactCache: ArtifactCache;
   producers: Producers;
   maxFileBytes: number;
+  /** Told of each file downloaded into storage (the storage quota checks its usage then). */
+  onDownloaded?: () => void;
+  /**
+   * Told of a download of a known size as it starts (the storage quota makes room for it); the
+   * returned function is called once the file is recorded as stored, or the download failed.
+   */
+  onDownloadStarting?: (id: string, size: number) => Promise<() => Promise<void>>;
   metrics: Metrics;
   logger: Logger;
 }
@@ -36,43 +43,66 @@ export interface FetchFileDeps {
  */
 export function createFetchHandler(deps: FetchFileDeps) {
   return async (job: FetchJob, signal?: AbortSignal, progress?: FetchProgress): Promise<FetchResult> => {
-    const { store, metrics, logger } = deps;
+    const { store, logger } = deps;
     const key = blobKey(job.sha256);
     let size = (await store.stat(key))?.size;
-    if (size === undefined) {
-      const upstream = (await deps.upstreams()).find((u) => u.name === job.upstream);
-      // Retried, not failed for good: an upstream just added through the admin API reaches this
-      // process's registry up to a check interval after the gateway that listed the file.
-      if (!upstream) throw new Error(`upstream ${job.upstream} is not configured`);
-      size = await download(deps, upstream, job, key, signal, progress);
-      logger.info({ sha256: job.sha256, filename: job.filename, upstream: upstream.name, size, url: safeUrl(job.url) }, 'file fetched and verified');
+    const downloaded = size === undefined;
+    // Each ends the room the storage quota made for this download: once the file counts as stored.
+    const arrivals: Array<() => Promise<void>> = [];
+    try {
+      if (size === undefined) {
+        const upstream = (await deps.upstreams()).find((u) => u.name === job.upstream);
+        // Retried, not failed for good: an upstream just added through the admin API reaches this
+        // process's registry up to a check interval after the gateway that listed the file.
+        if (!upstream) throw new Error(`upstream ${job.upstream} is not configured`);
+        size = await download(deps, upstream, job, key, signal, progress, arrivals);
+        logger.info({ sha256: job.sha256, filename: job.filename, upstream: upstream.name, size, url: safeUrl(job.url) }, 'file fetched and verified');
+      }
+      await recordStored(deps, job, key, size, downloaded, signal, progress);
+    } finally {
+      for (const arrived of arrivals) await arrived().catch((err: unknown) => logger.debug({ sha256: job.sha256, err: errorReason(err) }, "could not end a download's room"));
     }
-    // Waiting clients are served from here on; the bookkeeping below does not hold them up.
-    await progress?.report({ stored: true, size }).catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'could not report the stored file'));
-    const record = {
-      sha256: job.sha256,
-      size,
-      filename: job.filename,
-      project: job.project,
-      protocol: job.protocol,
-      storageKey: key,
-      url: job.url,
-      upstream: job.upstream,
-    };
-    const { artifact } = await whileDatabaseIsDown(() => deps.artifacts.recordFetched(record), logger, job.sha256, signal);
-    // A file fetched again (storage lost it) keeps the metadata extracted from it before: the
-    // extract job of its sha256 is not run twice, and pages keep advertising that digest.
-    const extracted = artifact.metadataSha256 ? { metadataSha256: artifact.metadataSha256 } : {};
-    await deps.artifactCache
-      .set(job.protocol, job.sha256, { size, filename: job.filename, ...extracted })
-      .catch((err: unknown) => logger.debug({ sha256: job.sha256, err: (err as Error).message }, 'could not cache the artifact record'));
-    await deps.producers.addExtract({ protocol: job.protocol, sha256: job.sha256, project: job.project, filename: job.filename });
-    metrics.cacheLookups.inc({ category: 'artifact', result: 'filled' });
+    if (downloaded) deps.onDownloaded?.();
     return { sha256: job.sha256, size };
   };
 }
 
-async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: FetchJob, key: string, signal?: AbortSignal, progress?: FetchProgress): Promise<number> {
+/** Everything after the bytes are stored: waiting clients told, PostgreSQL, the artifact record, extraction. */
+async function recordStored(deps: FetchFileDeps, job: FetchJob, key: string, size: number, downloaded: boolean, signal?: AbortSignal, progress?: FetchProgress): Promise<void> {
+  const { logger } = deps;
+  // Waiting clients are served from here on; the bookkeeping below does not hold them up.
+  await progress?.report({ stored: true, size }).catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'could not report the stored file'));
+  const fetched = {
+    sha256: job.sha256,
+    size,
+    filename: job.filename,
+    project: job.project,
+    protocol: job.protocol,
+    storageKey: key,
+    url: job.url,
+    upstream: job.upstream,
+    downloaded,
+  };
+  const { artifact } = await whileDatabaseIsDown(() => deps.artifacts.recordFetched(fetched), logger, job.sha256, signal);
+  // A file fetched again (storage lost it) keeps the metadata extracted from it before: the
+  // extract job of its sha256 is not run twice, and pages keep advertising that digest.
+  const extracted = artifact.metadataSha256 ? { metadataSha256: artifact.metadataSha256 } : {};
+  await deps.artifactCache
+    .set(job.protocol, job.sha256, { size, filename: job.filename, ...extracted })
+    .catch((err: unknown) => logger.debug({ sha256: job.sha256, err: (err as Error).message }, 'could not cache the artifact record'));
+  await deps.producers.addExtract({ protocol: job.protocol, sha256: job.sha256, project: job.project, filename: job.filename }, downloaded && artifact.fetchCount > 1);
+  deps.metrics.cacheLookups.inc({ category: 'artifact', result: 'filled' });
+}
+
+async function download(
+  deps: FetchFileDeps,
+  upstream: UpstreamConfig,
+  job: FetchJob,
+  key: string,
+  signal: AbortSignal | undefined,
+  progress: FetchProgress | undefined,
+  arrivals: Array<() => Promise<void>>,
+): Promise<number> {
   const { metrics } = deps;
   const timer = metrics.upstreamDuration.startTimer({ upstream: upstream.name, kind: 'file' });
   let outcome = 'error';
@@ -96,6 +126,14 @@ async function download(deps: FetchFileDeps, upstream: UpstreamConfig, job: Fetc
       // Not drained: a body announced as too large may be gigabytes long.
       response.body.destroy();
       throw new SizeLimitError(deps.maxFileBytes);
+    }
+    if (size !== undefined && deps.onDownloadStarting) {
+      const id = progress?.jobId ?? job.sha256;
+      const arrived = await deps.onDownloadStarting(id, size).catch((err: unknown) => {
+        deps.logger.debug({ sha256: job.sha256, err: errorReason(err) }, 'could not announce a download to the storage quota');
+        return undefined;
+      });
+      if (arrived) arrivals.push(arrived);
     }
     // Waiting clients follow the bytes as they arrive (one upstream download however long it takes).
     const spool = deps.inflight && progress ? deps.inflight.begin(progress.jobId, size, (stream) => announceStream(progress, stream, deps.logger)) : undefined;

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { ArtifactCache, CacheKeys, createCacheRedis, redisReadinessChecks, waitForRedis } from '../../libs/cache/index.js';
 import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
-import { ArtifactRepository, UpstreamRepository } from '../../libs/db/index.js';
+import { ArtifactRepository, StorageRepository, UpstreamRepository } from '../../libs/db/index.js';
 import { UpstreamClient } from '../../libs/http/index.js';
 import {
   JobHandback,
@@ -30,6 +30,7 @@ import {
 } from '../../libs/queue/index.js';
 import { createFetchHandler } from './fetch-file.js';
 import { InflightDownloads } from './inflight-downloads.js';
+import { startStorageWorker } from './storage-worker.js';
 
 /** Builds the fetcher (workers for `fetch` and `refresh`) and starts it; returns its shutdown. */
 export async function startFetcher(settings: Settings) {
@@ -54,6 +55,21 @@ export async function startFetcher(settings: Settings) {
   const generation = () => registry.generation();
   const fills = new PageFillQueue({ producers, events: pageEvents, logger });
   const pages = createProjectPages({ settings, protocol, redis, http: upstreamHttp, upstreams, generation, fills, metrics, logger });
+  const hooks = jobMetricsHooks(metrics, logger);
+  const common = { connection: workerRedis, prefix: settings.queuePrefix, hooks, logger, stalledIntervalMs: settings.jobStalledMs };
+  const storage = startStorageWorker({
+    settings,
+    storage: new StorageRepository(prisma),
+    store,
+    protocols: registeredProtocols(),
+    upstreamNames: async () => (await registry.list()).map((u) => u.name),
+    redis,
+    keys,
+    producers,
+    metrics,
+    worker: common,
+    logger,
+  });
   const inflight = new InflightDownloads({ dir: settings.fetcherSpoolDir, baseUrl: settings.fetcherStreamUrl, logger });
   const fetchFile = createFetchHandler({
     store,
@@ -64,11 +80,11 @@ export async function startFetcher(settings: Settings) {
     artifactCache: new ArtifactCache(redis, keys),
     producers,
     maxFileBytes: settings.maxFileBytes,
+    onDownloaded: storage.afterDownload,
+    onDownloadStarting: storage.downloadStarting,
     metrics,
     logger,
   });
-  const hooks = jobMetricsHooks(metrics, logger);
-  const common = { connection: workerRedis, prefix: settings.queuePrefix, hooks, logger, stalledIntervalMs: settings.jobStalledMs };
   // A download still running when the shutdown grace runs out is aborted and handed back to the queue.
   const handback = new JobHandback({ logger, metrics });
   const fetchWorker = createWorker(
@@ -89,8 +105,9 @@ export async function startFetcher(settings: Settings) {
   // Left unhandled on purpose: a worker loop that stops with an error ends the process (logged first).
   void runWorker(fetchWorker, logger);
   void runWorker(refreshWorker, logger);
+  void runWorker(storage.worker, logger);
 
-  readQueueDepthAtScrape(metrics, [producers.fetch, producers.refresh], logger);
+  readQueueDepthAtScrape(metrics, [producers.fetch, producers.refresh, producers.storage], logger);
   const ops: http.Server = await startOpsServer({
     host: settings.host,
     port: settings.fetcherPort,
@@ -101,7 +118,7 @@ export async function startFetcher(settings: Settings) {
       storage: () => store.check(),
     },
     routes: (req, res) => inflight.handle(req, res),
-    details: () => ({ concurrency: { fetch: settings.fetcherConcurrency, refresh: 4 }, dbPoolSize: settings.dbPoolSize, upstreamPool: upstreamHttp.describe() }),
+    details: () => ({ concurrency: { fetch: settings.fetcherConcurrency, refresh: 4, storage: 1 }, dbPoolSize: settings.dbPoolSize, upstreamPool: upstreamHttp.describe() }),
     logger,
   });
   logger.info({ port: settings.fetcherPort, concurrency: settings.fetcherConcurrency }, 'fetcher running');
@@ -110,7 +127,7 @@ export async function startFetcher(settings: Settings) {
   // period ends go back to the queue (a refresh cut off by the exit is retried by the stalled check).
   shutdown.add({
     name: 'workers',
-    run: () => drainWorkers([fetchWorker, refreshWorker], { graceMs: drainGraceMs(settings.shutdownTimeoutMs), handback, logger }),
+    run: () => drainWorkers([fetchWorker, refreshWorker, storage.worker], { graceMs: drainGraceMs(settings.shutdownTimeoutMs), handback, logger }),
   });
   shutdown.add({ name: 'ops server', run: () => closeServer(ops) });
   shutdown.add({ name: 'spool', run: () => inflight.close() });

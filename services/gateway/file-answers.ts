@@ -6,7 +6,8 @@ import type { Counter } from 'prom-client';
 import { BodyTooLargeError, readBounded } from '../../libs/pages/index.js';
 import { blobKey, type BlobStore } from '../../libs/storage/index.js';
 import type { FileLocator } from './file-locator.js';
-import { HttpError } from './http-errors.js';
+import type { ServeTracker } from '../../libs/quota/index.js';
+import { HttpError, toHttpError } from './http-errors.js';
 import type { MetadataFiles } from './metadata-files.js';
 import { ReadMemo, type MemoFile } from './read-memo.js';
 import { sendBuffer, sendStoredFile, wholeBodyHeaders } from './send-file.js';
@@ -28,6 +29,8 @@ export interface FileAnswersDeps {
   memo: ReadMemo;
   /** Following downloads in progress at the fetcher that owns them. */
   inflight: FetcherStreamDeps;
+  /** Where serves of stored files are counted (with a storage quota). */
+  served?: ServeTracker;
 }
 
 const CONTENT_TYPE = 'application/octet-stream';
@@ -50,7 +53,10 @@ export class FileAnswers {
   remembered(req: IncomingMessage, res: ServerResponse, project: string, sha256: string, filename: string): boolean {
     const entry = this.deps.memo.file(ReadMemo.fileKey(project, sha256, filename));
     if (!entry) return false;
-    if (!filename.endsWith('.metadata')) this.artifactHits.inc();
+    if (!filename.endsWith('.metadata')) {
+      this.artifactHits.inc();
+      this.deps.served?.served(sha256);
+    }
     this.sendWhole(req, res, entry, filename, 'memory');
     return true;
   }
@@ -60,6 +66,26 @@ export class FileAnswers {
   }
 
   async file(req: IncomingMessage, res: ServerResponse, project: string, sha256: string, filename: string): Promise<void> {
+    try {
+      await this.answerFile(req, res, project, sha256, filename);
+    } catch (err) {
+      throw await this.explainEviction(err, res, sha256, filename);
+    }
+  }
+
+  /**
+   * A file the storage quota evicted that cannot be fetched again (upstream down, queue stuck) is a
+   * 503 that says so, rather than the bare upstream error of a file the client may know was cached.
+   */
+  private async explainEviction(err: unknown, res: ServerResponse, sha256: string, filename: string): Promise<unknown> {
+    const known = toHttpError(err);
+    if (res.headersSent || (known?.status !== 502 && known?.status !== 504) || !(await this.deps.files.wasEvicted(sha256))) return err;
+    return new HttpError(503, 'evicted', `${filename} was evicted from the cache (storage quota) and cannot be fetched again right now: ${known.message}`, {
+      'Retry-After': '30',
+    });
+  }
+
+  private async answerFile(req: IncomingMessage, res: ServerResponse, project: string, sha256: string, filename: string): Promise<void> {
     const { deps } = this;
     let location = await deps.files.locate(project, sha256, filename);
     // A byte range (a resumed download, uv reading a wheel's central directory) is answered from
@@ -68,12 +94,25 @@ export class FileAnswers {
     if (location.kind === 'inflight' && (req.headers.range !== undefined || (location.verified && deps.downloadMode === 'redirect'))) {
       location = (await deps.files.untilStored(location)) ?? location;
     }
-    const send = (size?: number) =>
-      sendStoredFile(req, res, deps.store, deps.metrics, { key: blobKey(sha256), sha256, filename, contentType: CONTENT_TYPE, size, redirect: deps.downloadMode === 'redirect' });
+    // A serve of a stored file is counted (hit ratio, eviction order) only when no fetch was needed;
+    // every stream renews its file while it runs.
+    const send = (size?: number, hit = false) => {
+      if (hit) deps.served?.served(sha256);
+      const ended = deps.served?.streamStarted(sha256);
+      if (ended) res.once('close', ended);
+      return sendStoredFile(req, res, deps.store, deps.metrics, {
+        key: blobKey(sha256),
+        sha256,
+        filename,
+        contentType: CONTENT_TYPE,
+        size,
+        redirect: deps.downloadMode === 'redirect',
+      });
+    };
     if (location.kind === 'stored') {
       if (location.size !== undefined && this.memoizable(req, location.size)) {
-        if (await this.readWhole(req, res, { project, sha256, filename, size: location.size })) return;
-      } else if (await send(location.size)) return;
+        if (await this.readWhole(req, res, { project, sha256, filename, size: location.size }, location.hit)) return;
+      } else if (await send(location.size, location.hit)) return;
       location = await deps.files.refetch(project, sha256, filename);
       if (location.kind === 'stored') {
         if (await send()) return;
@@ -93,7 +132,7 @@ export class FileAnswers {
   }
 
   /** Reads a small stored file whole, sends it, and remembers it. Returns false when the store does not have it. */
-  private async readWhole(req: IncomingMessage, res: ServerResponse, file: { project: string; sha256: string; filename: string; size: number }): Promise<boolean> {
+  private async readWhole(req: IncomingMessage, res: ServerResponse, file: { project: string; sha256: string; filename: string; size: number }, hit = false): Promise<boolean> {
     const blob = await this.deps.store.get(blobKey(file.sha256));
     if (!blob) return false;
     let body: Buffer;
@@ -105,6 +144,7 @@ export class FileAnswers {
     }
     if (body.length !== file.size) throw inconsistentStorage();
     const entry: MemoFile = { kind: 'file', body, sha256: file.sha256, contentType: CONTENT_TYPE };
+    if (hit) this.deps.served?.served(file.sha256);
     this.deps.memo.putFile(ReadMemo.fileKey(file.project, file.sha256, file.filename), entry);
     this.sendWhole(req, res, entry, file.filename, 'storage');
     return true;

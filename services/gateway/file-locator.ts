@@ -9,7 +9,8 @@ import { blobKey, type BlobStore } from '../../libs/storage/index.js';
 import { HttpError, notFound } from './http-errors.js';
 
 export type FileLocation =
-  | { kind: 'stored'; size?: number }
+  /** `hit`: found stored, without fetching it for this request. */
+  | { kind: 'stored'; size?: number; hit?: true }
   /**
    * Being downloaded by a fetcher, which serves the bytes as they arrive (see `InflightDownloads`);
    * `verified`: every byte is there and matched, only the store's commit is still running.
@@ -20,13 +21,15 @@ export type FileLocation =
 
 /** PostgreSQL's record of a stored file (the artifact cache's source of truth). */
 export interface ArtifactRecords {
-  find(sha256: string): Promise<{ filename: string; metadataSha256: string | null } | null>;
+  find(sha256: string): Promise<{ filename: string; metadataSha256: string | null; evictedAt: Date | null } | null>;
 }
 
 export interface FileLocatorDeps {
   protocol: string;
   /** Restores an artifact record the cache lost (expired, evicted, flushed). */
   records: ArtifactRecords;
+  /** Whether the storage quota evicted a file (asked only when fetching it again failed). */
+  evictions: { isEvicted(sha256: string): Promise<boolean> };
   pages: ProjectPages;
   artifacts: ArtifactCache;
   store: BlobStore;
@@ -57,13 +60,17 @@ export class FileLocator {
       this.deps.logger.debug({ sha256, err: (err as Error).message }, 'artifact cache unavailable; checking storage');
       return null;
     });
+    if (cached?.evicted) {
+      metrics.cacheLookups.inc({ category: 'artifact', result: 'miss' });
+      return this.fetchAgain(project, sha256, filename);
+    }
     if (cached) {
       // The bytes are known by their sha256 alone: under a name other than the one they were first
       // fetched as, the listing must give them that name (serving them under any name would let a
       // link misname what a client installs).
       if (cached.filename !== filename && !(await this.deps.pages.lookupFile(project, sha256, filename))) throw notListed(project, filename);
       metrics.cacheLookups.inc({ category: 'artifact', result: 'hit' });
-      return { kind: 'stored', size: cached.size };
+      return { kind: 'stored', size: cached.size, hit: true };
     }
     const stat = await store.stat(blobKey(sha256));
     if (stat) {
@@ -76,7 +83,7 @@ export class FileLocator {
       if (listed === null) throw notListed(project, filename);
       metrics.cacheLookups.inc({ category: 'artifact', result: 'hit' });
       void this.restoreRecord(sha256, stat.size);
-      return { kind: 'stored', size: stat.size };
+      return { kind: 'stored', size: stat.size, hit: true };
     }
     metrics.cacheLookups.inc({ category: 'artifact', result: 'miss' });
     const source = await this.deps.pages.lookupFile(project, sha256, filename);
@@ -93,7 +100,8 @@ export class FileLocator {
     const { records, artifacts, protocol, logger } = this.deps;
     try {
       const row = await records.find(sha256);
-      if (!row) return;
+      // Evicted yet still stored: about to be deleted, or fetched again and not recorded yet.
+      if (!row || row.evictedAt) return;
       await artifacts.set(protocol, sha256, { size, filename: row.filename, ...(row.metadataSha256 ? { metadataSha256: row.metadataSha256 } : {}) });
     } catch (err) {
       logger.debug({ sha256, err: (err as Error).message }, 'could not restore the artifact record');
@@ -105,7 +113,7 @@ export class FileLocator {
    * data directory under an old Redis): forget that and fetch it again, like any miss.
    */
   async refetch(project: string, sha256: string, filename: string): Promise<FileLocation> {
-    const { artifacts, producers, protocol, logger, store } = this.deps;
+    const { artifacts, protocol, logger, store } = this.deps;
     // An unreachable store looks like a missing object; that is a 503, not a reason to fetch again.
     await store.check().catch((err: unknown) => {
       logger.debug({ err: errorReason(err) }, 'storage check failed before a refetch');
@@ -113,6 +121,23 @@ export class FileLocator {
     });
     logger.warn({ sha256, filename }, 'a file known as cached is missing from storage; fetching it again');
     await artifacts.delete(protocol, sha256).catch((err: unknown) => logger.debug({ err: (err as Error).message }, 'could not forget the artifact record'));
+    return this.fetchAgain(project, sha256, filename);
+  }
+
+  /**
+   * Whether a failed fetch of this file is of one the storage quota evicted (so its error can say
+   * why a file that was cached is not); false when PostgreSQL cannot tell.
+   */
+  async wasEvicted(sha256: string): Promise<boolean> {
+    return this.deps.evictions.isEvicted(sha256).catch((err: unknown) => {
+      this.deps.logger.debug({ sha256, err: errorReason(err) }, 'could not tell whether a file was evicted');
+      return false;
+    });
+  }
+
+  /** Fetches a file that was stored once (evicted, or lost by storage) as its listing gives it now. */
+  private async fetchAgain(project: string, sha256: string, filename: string): Promise<FileLocation> {
+    const { producers, logger } = this.deps;
     const source = await this.deps.pages.lookupFile(project, sha256, filename);
     if (!source) throw notListed(project, filename);
     // A completed job kept under the listing's id would otherwise answer "done" without fetching.

@@ -19,7 +19,8 @@ import { closeCoreClientsOnShutdown, closeServer, databaseChecks, openCoreClient
 import { PageFillQueue, RootPages, createProjectPages } from '../../libs/pages/index.js';
 import { registeredProtocols } from '../../libs/protocol/index.js';
 import { Producers, createProducerRedis, createQueueEvents, createWorkerRedis, jobMetricsHooks, readQueueDepthAtScrape } from '../../libs/queue/index.js';
-import { ArtifactRepository, ReleaseRepository, UpstreamRepository } from '../../libs/db/index.js';
+import { ArtifactRepository, ReleaseRepository, StorageRepository, UpstreamRepository } from '../../libs/db/index.js';
+import { ServeTracker } from '../../libs/quota/index.js';
 import { UpstreamRegistry } from '../../libs/upstreams/index.js';
 import { createRequestListener } from './app.js';
 import { FileAnswers } from './file-answers.js';
@@ -69,9 +70,15 @@ export async function startGateway(settings: Settings) {
     metrics,
     logger,
   });
+  const storage = new StorageRepository(prisma);
+  const lifecycle = settings.storageLifecycle;
+  // Serves are tracked only for a quota's eviction; each flush also renews files still streaming.
+  const served = lifecycle.quotaBytes === undefined ? undefined : new ServeTracker({ storage, flushMs: Math.min(5_000, Math.floor(lifecycle.evictionGraceMs / 6)), logger });
+  served?.start();
   const files = new FileLocator({
     protocol: protocol.name,
     records: new ArtifactRepository(prisma),
+    evictions: storage,
     pages,
     artifacts,
     store,
@@ -120,6 +127,7 @@ export async function startGateway(settings: Settings) {
       maxFileBytes: settings.maxFileBytes,
       downloadMode: settings.downloadMode,
       memo,
+      served,
       inflight: { files, store, dispatcher: fetcherAgent, metrics, logger, maxFileBytes: settings.maxFileBytes, resumeWaitMs: Math.max(settings.fetchWaitMs, 30_000) },
     }),
   });
@@ -129,7 +137,7 @@ export async function startGateway(settings: Settings) {
     metrics,
     readPath,
     routers: [
-      adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts, forgetPages, logger }),
+      adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts, forgetPages, storage, storageQuota: lifecycle, logger }),
       apiRoutes({ protocol, releases: new ReleaseRepository(prisma, protocol), logger }),
     ],
     ops: {
@@ -174,6 +182,7 @@ export async function startGateway(settings: Settings) {
 
   shutdown.add({ name: 'http server', run: () => (stopSweeper(), closeServer(server)) });
   shutdown.add({ name: 'page fill worker', run: () => pageWorker.close() });
+  if (served) shutdown.add({ name: 'served files', run: () => served.close() });
   shutdown.add({ name: 'queue events', run: () => Promise.all([fetchEvents.close(), pageEvents.close()]) });
   shutdown.add({ name: 'producers', run: () => producers.close() });
   shutdown.add({ name: 'upstream pools', run: () => upstreamHttp.close() });

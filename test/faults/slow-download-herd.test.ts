@@ -9,7 +9,7 @@ import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWheel } from '../support/dists.js';
 import { OrchardProcesses } from '../support/orchard.js';
-import { startTestS3, s3ServiceEnv, type TestS3 } from '../support/s3.js';
+import { startTestS3, s3ServiceEnv, testS3Client, type TestS3 } from '../support/s3.js';
 import { FakeUpstream } from '../support/upstream-server.js';
 import { exists, blobPath } from './support/helpers.js';
 
@@ -91,13 +91,8 @@ for (const storage of ['fs', 's3'] as const) {
 
 /** The size of a stored blob in the S3 bucket, or undefined. */
 async function s3Stat(s3: TestS3, sha: string): Promise<number | undefined> {
-  const { S3Client, HeadObjectCommand } = await import('@aws-sdk/client-s3');
-  const client = new S3Client({
-    endpoint: s3.endpoint,
-    region: s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
-  });
+  const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
+  const client = testS3Client(s3);
   try {
     const head = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: `blobs/sha256/${sha.slice(0, 2)}/${sha.slice(2, 4)}/${sha}` }));
     return head.ContentLength;

@@ -41,6 +41,7 @@ export function countingStore(inner: BlobStore): { store: BlobStore; counts: Rea
     },
     stat: (key) => inner.stat(key),
     delete: (key) => inner.delete(key),
+    removeOrphans: (startedBefore) => inner.removeOrphans(startedBefore),
     check: () => inner.check(),
     close: () => inner.close(),
   };

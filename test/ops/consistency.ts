@@ -13,6 +13,8 @@ import { QUEUE_STATES } from '../../libs/queue/metrics.js';
 import { closeServer, startOpsServer } from '../../libs/lifecycle/index.js';
 import { createMetrics } from '../../libs/metrics/index.js';
 import { opsRoutes } from '../../services/gateway/routes/ops-routes.js';
+import { Registry } from 'prom-client';
+import { createStorageMetrics } from '../../libs/quota/index.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
@@ -65,11 +67,12 @@ export function serviceOfCommand(command: string[]): OrchardService | undefined 
   return command[0] === 'node' && match ? (match[1] as OrchardService) : undefined;
 }
 
-/** Every metric the registry declares: its sample names (histogram suffixes included) and label names. */
+/** Every metric Orchard declares (the registry and the storage job's): its sample names (histogram suffixes included) and label names. */
 export function metricCatalog(): Map<string, Set<string>> {
-  const metrics = createMetrics('gateway');
+  // The storage job's metrics are registered by the fetcher alone.
+  const metrics = [...Object.values(createMetrics('gateway')), ...Object.values(createStorageMetrics(new Registry()))];
   const catalog = new Map<string, Set<string>>();
-  for (const metric of Object.values(metrics)) {
+  for (const metric of metrics) {
     if (!('labelNames' in metric) || !('name' in metric)) continue;
     const { name, labelNames } = metric as unknown as { name: string; labelNames: string[] };
     const labels = new Set(['service', ...labelNames]);

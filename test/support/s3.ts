@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
@@ -48,7 +48,7 @@ async function startS3rver(): Promise<TestS3> {
   const s3rver = new S3rver({ silent: true, directory, vhostBuckets: false, configureBuckets: [{ name: bucket }] });
   await s3rver.configureBuckets();
   const uploadsDir = path.join(directory, bucket, '._S3rver_uploads');
-  const server = createServer(withAbortMultipartUpload(s3rver.callback(), uploadsDir));
+  const server = createServer(withListMultipartUploads(withAbortMultipartUpload(s3rver.callback(), uploadsDir), bucket, uploadsDir));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -105,6 +105,40 @@ function withAbortMultipartUpload(next: RequestListener, uploadsDir: string): Re
   };
 }
 
+/**
+ * s3rver 3.x does not implement ListMultipartUploads either (NotImplemented); answer it like S3 from
+ * its uploads directory (one folder per upload holding the key; its creation time as `Initiated`).
+ */
+function withListMultipartUploads(next: RequestListener, bucket: string, uploadsDir: string): RequestListener {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method !== 'GET' || url.pathname.replace(/\/$/, '') !== `/${bucket}` || !url.searchParams.has('uploads')) {
+      next(req, res);
+      return;
+    }
+    req.resume();
+    listUploads(uploadsDir).then(
+      (uploads) => {
+        const entries = uploads.map((u) => `<Upload><Key>${u.key}</Key><UploadId>${u.id}</UploadId><Initiated>${u.initiated.toISOString()}</Initiated></Upload>`);
+        const body = `<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>${bucket}</Bucket><IsTruncated>false</IsTruncated>${entries.join('')}</ListMultipartUploadsResult>`;
+        res.writeHead(200, { 'content-type': 'application/xml' }).end(body);
+      },
+      () => res.writeHead(500).end(),
+    );
+  };
+}
+
+async function listUploads(uploadsDir: string): Promise<Array<{ id: string; key: string; initiated: Date }>> {
+  let ids: string[];
+  try {
+    ids = await readdir(uploadsDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  return Promise.all(ids.map(async (id) => ({ id, key: await readFile(path.join(uploadsDir, id, 'key'), 'utf8'), initiated: (await stat(path.join(uploadsDir, id))).mtime })));
+}
+
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
@@ -151,6 +185,16 @@ async function startMinio(): Promise<TestS3> {
       return stopped;
     },
   };
+}
+
+/** An S3 client of the test endpoint, for tests that look into the bucket themselves; the caller destroys it. */
+export function testS3Client(s3: TestS3): S3Client {
+  return new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+  });
 }
 
 /** The environment that points Orchard's services at a test S3 endpoint (optionally through a proxy). */

@@ -8,7 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../../../test/support/pos
 import { FakeUpstream } from '../../../test/support/upstream-server.js';
 import { ArtifactCache, CacheKeys, createCacheRedis, waitForRedis } from '../../../libs/cache/index.js';
 import { loadSettings } from '../../../libs/config/index.js';
-import { UpstreamRepository, createPrismaClient, runMigrations, type PrismaClient } from '../../../libs/db/index.js';
+import { StorageRepository, UpstreamRepository, createPrismaClient, runMigrations, type PrismaClient } from '../../../libs/db/index.js';
 import { UpstreamClient } from '../../../libs/http/index.js';
 import { createLogger } from '../../../libs/log/index.js';
 import { createMetrics } from '../../../libs/metrics/index.js';
@@ -34,7 +34,9 @@ const servers: http.Server[] = [];
 /** An app with only the admin routes (and the gateway's 404 and error handling). */
 async function serve(token: string | undefined): Promise<string> {
   const app = express();
-  app.use(adminRoutes({ token, registry, pages, protocol: pypiProtocol, artifacts: new ArtifactCache(redis, new CacheKeys(prefix)), logger }));
+  const storage = new StorageRepository(prisma);
+  const storageQuota = { quotaBytes: 10_000_000, lowWaterBytes: 9_000_000, evictionGraceMs: 60_000, gcIntervalMs: 60_000, orphanAgeMs: 3_600_000 };
+  app.use(adminRoutes({ token, registry, pages, protocol: pypiProtocol, artifacts: new ArtifactCache(redis, new CacheKeys(prefix)), storage, storageQuota, logger }));
   app.use((_req, _res, next) => next(notFound('not found')));
   app.use(errorHandler(logger));
   const server = http.createServer(app);

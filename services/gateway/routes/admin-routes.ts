@@ -8,6 +8,7 @@ import type { ProtocolAdapter } from '../../../libs/protocol/types.js';
 import { UpstreamConflictError, UpstreamInputError, type UpstreamRegistry } from '../../../libs/upstreams/index.js';
 import { HttpError, badRequest, notFound } from '../http-errors.js';
 import { setRoute } from '../request-context.js';
+import { mountAdminStorage, type AdminStorageDeps } from './admin-storage.js';
 
 export interface AdminRoutesDeps {
   /** ORCHARD_ADMIN_TOKEN; without it every admin path is a 404, like any unknown path. */
@@ -21,6 +22,8 @@ export interface AdminRoutesDeps {
    * this one at once, every other process and replica through the invalidation channel.
    */
   forgetPages?: (project?: string) => Promise<void>;
+  storage: AdminStorageDeps['storage'];
+  storageQuota: AdminStorageDeps['storageQuota'];
   logger: Logger;
 }
 
@@ -45,7 +48,8 @@ const patchBody = z.object(fields).partial().strict();
 /**
  * The admin API under `/api/v1/admin` (bearer ORCHARD_ADMIN_TOKEN): upstreams (list, add, change,
  * remove; secrets are accepted, never returned) and the page cache (invalidate one project or all,
- * show one project's state). Off — a plain 404 — when no token is configured.
+ * show one project's state), storage usage and pins (`admin-storage.ts`). Off — a plain 404 — when
+ * no token is configured.
  */
 export function adminRoutes(deps: AdminRoutesDeps): Router {
   const router = Router({ strict: true });
@@ -103,6 +107,8 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
     deps.logger.info({ dropped }, 'every page invalidated');
     res.json({ dropped });
   });
+
+  mountAdminStorage(router, PREFIX, deps);
 
   router.use(PREFIX, (_req, _res, next) => next(notFound('not found')));
   return router;

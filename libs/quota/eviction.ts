@@ -1,0 +1,119 @@
+import type { CandidateCursor, EvictedRow, EvictionCandidate, StorageRepository, StorageUsage } from '../db/index.js';
+import { errorReason, type Logger } from '../log/index.js';
+import { blobKey, type BlobStore } from '../storage/index.js';
+
+/** Why a file was evicted: nothing configured lists it any more, or it was the least recently served. */
+export type EvictionReason = 'unreferenced' | 'quota';
+
+export interface EvictedFile {
+  sha256: string;
+  protocol: string;
+  project: string;
+  filename: string;
+  size: number;
+  lastUsedAt: Date;
+  reason: EvictionReason;
+}
+
+export interface EvictionLimits {
+  quotaBytes: number;
+  lowWaterBytes: number;
+  /** Files served or fetched this recently are never taken. */
+  graceMs: number;
+}
+
+export interface EvictionDeps {
+  storage: Pick<StorageRepository, 'usage' | 'candidates' | 'markEvicted'>;
+  /** Bytes of downloads in progress, counted as stored (room is made before they land). */
+  incomingBytes?: () => Promise<number>;
+  isPinned: (file: EvictionCandidate) => boolean;
+  /** How files are evicted; without it nothing changes (a dry run lists what would go). */
+  apply?: {
+    store: Pick<BlobStore, 'delete'>;
+    /** Tells the caches the file's bytes are gone (its record, gateways' memos). Must not throw. */
+    forget: (file: EvictedRow) => Promise<void>;
+  };
+  logger: Logger;
+}
+
+export interface EvictionOutcome {
+  dryRun: boolean;
+  usageBefore: StorageUsage;
+  /** Bytes of downloads in progress, counted with the usage. */
+  incomingBytes: number;
+  /** Usage once the evicted files are gone (as planned, in a dry run). */
+  usageAfter: StorageUsage;
+  evicted: EvictedFile[];
+}
+
+const BATCH = 200;
+
+/**
+ * Evicts stored files while usage (with the downloads in progress) is over the quota, until it is at
+ * the low-water mark: files no
+ * configured upstream lists first, then the least recently served; never a pinned file, nor one
+ * served or fetched within the grace period (a stream in progress keeps renewing its file). Each file
+ * is marked evicted in PostgreSQL (only if still unused: a serve recorded meanwhile wins), forgotten
+ * by the caches, then deleted from storage: a request that comes later fetches it again. Without
+ * `deps.apply` (a dry run) nothing is changed and the outcome lists what would go.
+ */
+export async function evictOverQuota(deps: EvictionDeps, limits: EvictionLimits, options: { now?: Date } = {}): Promise<EvictionOutcome> {
+  const { apply } = deps;
+  const dryRun = apply === undefined;
+  const usageBefore = await deps.storage.usage();
+  const incomingBytes = (await deps.incomingBytes?.()) ?? 0;
+  const outcome: EvictionOutcome = { dryRun, usageBefore, incomingBytes, usageAfter: { ...usageBefore }, evicted: [] };
+  // What must fit: what is stored and what is arriving.
+  const over = (limit: number) => outcome.usageAfter.bytes + incomingBytes > limit;
+  if (!over(limits.quotaBytes)) return outcome;
+  const usedBefore = new Date((options.now ?? new Date()).getTime() - limits.graceMs);
+  let cursor: CandidateCursor | undefined;
+  while (over(limits.lowWaterBytes)) {
+    const batch = await deps.storage.candidates(usedBefore, BATCH, cursor);
+    for (const candidate of batch) {
+      cursor = candidate;
+      if (deps.isPinned(candidate)) continue;
+      if (apply && !(await evictOne(deps.storage, apply, candidate, usedBefore, deps.logger))) continue;
+      outcome.evicted.push({
+        sha256: candidate.sha256,
+        protocol: candidate.protocol,
+        project: candidate.project,
+        filename: candidate.filename,
+        size: candidate.size,
+        lastUsedAt: candidate.lastUsedAt,
+        reason: candidate.refCount === 0 ? 'unreferenced' : 'quota',
+      });
+      outcome.usageAfter.bytes -= candidate.size;
+      outcome.usageAfter.files -= 1;
+      if (!over(limits.lowWaterBytes)) break;
+    }
+    if (batch.length < BATCH) break;
+  }
+  if (over(limits.lowWaterBytes)) {
+    deps.logger.warn(
+      { bytes: outcome.usageAfter.bytes, incomingBytes, lowWaterBytes: limits.lowWaterBytes },
+      'storage stays over its low-water mark: the rest is pinned or in use',
+    );
+  }
+  return outcome;
+}
+
+async function evictOne(
+  storage: EvictionDeps['storage'],
+  apply: NonNullable<EvictionDeps['apply']>,
+  candidate: EvictionCandidate,
+  usedBefore: Date,
+  logger: Logger,
+): Promise<boolean> {
+  const row = await storage.markEvicted(candidate.sha256, usedBefore);
+  if (!row) return false;
+  await apply.forget(row);
+  try {
+    await apply.store.delete(blobKey(row.sha256));
+  } catch (err) {
+    // Marked but still stored: a request for it fetches it again, which finds the bytes and clears the mark.
+    logger.error({ sha256: row.sha256, err: errorReason(err) }, 'could not delete an evicted file from storage');
+    throw err;
+  }
+  return true;
+}

@@ -1,0 +1,77 @@
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { ArtifactCache, invalidationChannel, type CacheKeys } from '../../libs/cache/index.js';
+import type { Settings } from '../../libs/config/index.js';
+import type { StorageRepository } from '../../libs/db/index.js';
+import { errorReason, type Logger } from '../../libs/log/index.js';
+import type { Metrics } from '../../libs/metrics/index.js';
+import type { ProtocolRegistry } from '../../libs/protocol/index.js';
+import { IncomingDownloads, createStorageMetrics, forgetEvicted, reportStorageJobError, runStorageJob } from '../../libs/quota/index.js';
+import { createWorker, type Producers, type WorkerHooks } from '../../libs/queue/index.js';
+import type { BlobStore } from '../../libs/storage/index.js';
+
+export interface StorageWorkerDeps {
+  settings: Settings;
+  storage: StorageRepository;
+  store: BlobStore;
+  protocols: ProtocolRegistry;
+  upstreamNames: () => Promise<string[]>;
+  /** The cache Redis (artifact records, invalidations). */
+  redis: Redis;
+  keys: CacheKeys;
+  producers: Producers;
+  metrics: Metrics;
+  worker: { connection: Redis; prefix: string; hooks: WorkerHooks; logger: Logger; stalledIntervalMs: number };
+  logger: Logger;
+}
+
+/** The id of the `storage` queue's job scheduler (one per queue prefix, shared by every fetcher). */
+const SCHEDULER_ID = 'storage';
+
+/**
+ * The fetcher's side of the storage lifecycle: a worker for the `storage` queue (one run at a time
+ * across every fetcher: the queue's global concurrency is 1), its scheduler every
+ * ORCHARD_STORAGE_GC_INTERVAL_S, and, when a quota is set, `downloadStarting` and `afterDownload`
+ * for the fetch handler: a download counts as stored from its start and starts a run, so room is
+ * made while it arrives, and another run once it is stored.
+ */
+export function startStorageWorker(deps: StorageWorkerDeps): {
+  worker: Worker;
+  afterDownload?: () => void;
+  downloadStarting?: (id: string, size: number) => Promise<() => Promise<void>>;
+} {
+  const { settings, producers, logger } = deps;
+  const lifecycle = settings.storageLifecycle;
+  const incoming = new IncomingDownloads(deps.redis, deps.keys.key('storage', 'all', 'incoming'));
+  const jobDeps = {
+    settings: lifecycle,
+    storage: deps.storage,
+    store: deps.store,
+    protocols: deps.protocols,
+    upstreamNames: deps.upstreamNames,
+    incomingBytes: () => incoming.bytes(),
+    forget: forgetEvicted({ artifacts: new ArtifactCache(deps.redis, deps.keys), redis: deps.redis, channel: invalidationChannel(settings.cachePrefix), logger }),
+    metrics: createStorageMetrics(deps.metrics.registry),
+    logger,
+  };
+  const worker = createWorker('storage', (payload) => runStorageJob(jobDeps, payload.trigger), { ...deps.worker, concurrency: 1 });
+  // Idempotent: every fetcher sets the same limit and scheduler at start. With Redis down the
+  // first run waits for the next start (or a fetch over the quota); the worker itself reconnects.
+  void Promise.all([
+    producers.storage.setGlobalConcurrency(1),
+    producers.storage.upsertJobScheduler(SCHEDULER_ID, { every: lifecycle.gcIntervalMs }, { name: 'storage', data: { trigger: 'scheduled' } }),
+  ]).catch((err: unknown) => logger.warn({ err: errorReason(err) }, 'could not schedule the storage job'));
+  if (lifecycle.quotaBytes === undefined) return { worker };
+  const report = reportStorageJobError(logger);
+  const run = () => void producers.addStorage({ trigger: 'usage' }).catch(report);
+  return {
+    worker,
+    afterDownload: run,
+    // Room is made while the file downloads: it counts as stored from its start.
+    downloadStarting: async (id, size) => {
+      const arrived = await incoming.begin(id, size);
+      run();
+      return arrived;
+    },
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * Issue 15: eviction never cuts a download. Ten clients stream a large cached file slowly while the
+ * storage job runs with the file over the quota and past its grace period: the streams renew it, so
+ * it is not evicted, and every client receives the whole, verified file; once they are done, the
+ * next run evicts it. On the fs store and on S3.
+ */
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blobKey, createBlobStore, type BlobStore } from '../../libs/storage/index.js';
+import { waitFor } from '../api/http.js';
+import { buildWheel } from '../support/dists.js';
+import { OrchardProcesses } from '../support/orchard.js';
+import { queryRows } from '../support/postgres.js';
+import { startTestS3, s3ServiceEnv, type TestS3 } from '../support/s3.js';
+import { FakeUpstream } from '../support/upstream-server.js';
+import { runGc } from './helpers.js';
+
+const MB = 2 ** 20;
+const CLIENTS = 10;
+
+/** Downloads `url`, pausing after each MiB so the stream lasts a few seconds; resolves with the body's sha256 and size. */
+function slowDownload(url: string, pauseMsPerMiB: number): Promise<{ status: number; sha256: string; size: number }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        const hash = createHash('sha256');
+        let size = 0;
+        let nextPause = MB;
+        res.on('data', (chunk: Buffer) => {
+          hash.update(chunk);
+          size += chunk.length;
+          if (size >= nextPause) {
+            nextPause += MB;
+            res.pause();
+            setTimeout(() => res.resume(), pauseMsPerMiB);
+          }
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, sha256: hash.digest('hex'), size }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+describe.each(['fs', 's3'] as const)('eviction while clients stream the file (%s store)', (kind) => {
+  const upstream = new FakeUpstream();
+  let s3: TestS3 | undefined;
+  let orchard: OrchardProcesses;
+  let store: BlobStore;
+  let big: Awaited<ReturnType<typeof buildWheel>>;
+  const evicted = async () =>
+    (await queryRows<{ evicted: boolean }>(orchard.database.url, 'SELECT evicted_at IS NOT NULL AS evicted FROM artifact WHERE sha256 = $1', [big.sha256]))[0]?.evicted;
+
+  beforeAll(async () => {
+    big = await buildWheel({ name: 'big', version: '1.0', padBytes: 24 * MB });
+    upstream.publish('big', { filename: big.filename, bytes: big.bytes });
+    await upstream.start();
+    if (kind === 's3') s3 = await startTestS3();
+    orchard = await OrchardProcesses.start({
+      upstreams: `local=${upstream.url}`,
+      services: ['gateway', 'fetcher'],
+      env: { ...(s3 ? s3ServiceEnv(s3) : {}), ORCHARD_STORAGE_QUOTA: '1MB', ORCHARD_EVICTION_GRACE_S: '1', ORCHARD_STORAGE_GC_INTERVAL_S: '3600' },
+    });
+    store = createBlobStore(s3 ? { kind: 's3', ...s3 } : { kind: 'fs', root: orchard.dataDir });
+  });
+
+  afterAll(async () => {
+    if (process.env.ORCHARD_TEST_LOGS) console.log(orchard?.allLogs());
+    await store?.close();
+    await orchard?.stop();
+    await upstream.stop();
+    await s3?.stop();
+  });
+
+  it('keeps the file while it streams, every client gets it whole, and evicts it once they are done', async () => {
+    const url = `${orchard.gatewayUrl}/files/big/${big.sha256}/${big.filename}`;
+    const first = await slowDownload(url, 0);
+    expect(first).toEqual({ status: 200, sha256: big.sha256, size: big.bytes.length });
+    await waitFor('the file recorded', async () => ((await evicted()) === false ? true : undefined));
+    // Over the quota from now on, but within its grace period: the run its fetch started left it.
+    await new Promise((r) => setTimeout(r, 1_500));
+
+    const streams = Array.from({ length: CLIENTS }, () => slowDownload(url, 300));
+    let runsDuringStreams = 0;
+    let evictedFiles = 0;
+    let streaming = true;
+    const done = Promise.all(streams).finally(() => (streaming = false));
+    const run = async () => {
+      const gc = await runGc(orchard, ['--json']);
+      expect(gc.code, gc.stderr).toBe(0);
+      const files = (JSON.parse(gc.stdout) as { eviction: { evictedFiles: number } }).eviction.evictedFiles;
+      evictedFiles += files;
+      return files;
+    };
+    while (streaming) {
+      const files = await run();
+      // A run that ended after the streams may already take the file.
+      if (!streaming) break;
+      runsDuringStreams++;
+      expect(files).toBe(0);
+      expect(await evicted()).toBe(false);
+    }
+    const results = await done;
+    // Several runs saw the file over the quota, past its grace, and streaming.
+    expect(runsDuringStreams).toBeGreaterThanOrEqual(2);
+    for (const result of results) expect(result).toEqual({ status: 200, sha256: big.sha256, size: big.bytes.length });
+
+    // The streams are over: once their last renewal is past the grace period, the file goes.
+    await new Promise((r) => setTimeout(r, 1_500));
+    await run();
+    expect(evictedFiles).toBe(1);
+    expect(await evicted()).toBe(true);
+    expect(await store.stat(blobKey(big.sha256))).toBeNull();
+  }, 120_000);
+});

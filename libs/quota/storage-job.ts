@@ -61,26 +61,22 @@ export async function runStorageJob(deps: StorageJobDeps, trigger: StorageJob['t
     logger,
   };
   const limits = { quotaBytes: settings.quotaBytes, lowWaterBytes: settings.lowWaterBytes, graceMs: settings.evictionGraceMs };
-  // Downloads that finish while a pass runs are not in its usage (and their runs, queued under the
-  // same id, are dropped while this one is active): another pass reads usage again.
-  let outcome = await evictOverQuota(evictionDeps, limits);
-  let evictedFiles = outcome.evicted.length;
-  let evictedBytes = 0;
-  const usageBefore = outcome.usageBefore;
-  for (let pass = 1; ; pass++) {
-    for (const file of outcome.evicted) {
-      metrics.evictions.inc({ reason: file.reason });
-      evictedBytes += file.size;
-    }
-    if (outcome.evicted.length === 0 || pass === MAX_PASSES) break;
-    outcome = await evictOverQuota(evictionDeps, limits);
-    evictedFiles += outcome.evicted.length;
+  // A pass sees the downloads that landed before it began, and runs queued under the same id while
+  // this one is active are dropped: passes repeat while the last one found something to evict.
+  const first = await evictOverQuota(evictionDeps, limits);
+  let last = first;
+  const evicted = [...first.evicted];
+  for (let pass = 1; pass < MAX_PASSES && last.evicted.length > 0; pass++) {
+    last = await evictOverQuota(evictionDeps, limits);
+    evicted.push(...last.evicted);
   }
-  setUsage(metrics, outcome.usageAfter);
-  if (evictedFiles > 0) {
-    logger.info({ files: evictedFiles, bytes: evictedBytes, usage: outcome.usageAfter.bytes, quota: settings.quotaBytes }, 'evicted files over the storage quota');
+  for (const file of evicted) metrics.evictions.inc({ reason: file.reason });
+  setUsage(metrics, last.usageAfter);
+  const evictedBytes = evicted.reduce((sum, file) => sum + file.size, 0);
+  if (evicted.length > 0) {
+    logger.info({ files: evicted.length, bytes: evictedBytes, usage: last.usageAfter.bytes, quota: settings.quotaBytes }, 'evicted files over the storage quota');
   }
-  result.eviction = { dryRun: false, usageBefore, usageAfter: outcome.usageAfter, evictedFiles, evictedBytes };
+  result.eviction = { dryRun: false, usageBefore: first.usageBefore, usageAfter: last.usageAfter, evictedFiles: evicted.length, evictedBytes };
   return result;
 }
 

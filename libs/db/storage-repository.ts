@@ -134,6 +134,13 @@ export class StorageRepository {
     return row ? { ...row, size: Number(row.size) } : null;
   }
 
+  /** Which of these files are stored (recorded and not evicted). */
+  async storedAmong(sha256s: readonly string[]): Promise<Set<string>> {
+    if (sha256s.length === 0) return new Set();
+    const rows = await this.prisma.artifact.findMany({ where: { sha256: { in: [...sha256s] }, evictedAt: null }, select: { sha256: true } });
+    return new Set(rows.map((row) => row.sha256));
+  }
+
   /** Whether the quota evicted this file's bytes (and no re-fetch has stored them since). */
   async isEvicted(sha256: string): Promise<boolean> {
     const row = await this.prisma.artifact.findUnique({ where: { sha256 }, select: { evictedAt: true } });

@@ -20,20 +20,26 @@ describe('IncomingDownloads', () => {
   it('counts each download from its start until it arrived, across instances', async () => {
     const one = new IncomingDownloads(redis, key);
     const other = new IncomingDownloads(redis, key);
-    const a = await one.begin('job-a', 1000);
-    const b = await other.begin('job-b', 250);
-    expect(await one.bytes()).toBe(1250);
+    const a = await one.begin('a'.repeat(64), 'job-a', 1000);
+    const b = await other.begin('b'.repeat(64), 'job-b', 250);
+    expect(await one.entries()).toEqual(
+      expect.arrayContaining([
+        { sha256: 'a'.repeat(64), size: 1000 },
+        { sha256: 'b'.repeat(64), size: 250 },
+      ]),
+    );
     await a();
-    expect(await other.bytes()).toBe(250);
+    expect(await other.entries()).toEqual([{ sha256: 'b'.repeat(64), size: 250 }]);
     await b();
-    expect(await one.bytes()).toBe(0);
+    expect(await one.entries()).toEqual([]);
   });
 
   it('drops an entry a killed fetcher never ended once it lapsed', async () => {
     const downloads = new IncomingDownloads(redis, key);
-    await redis.zadd(key, Date.now() - 1, 'job-dead/5000');
-    await downloads.begin('job-live', 10);
-    expect(await downloads.bytes()).toBe(10);
-    expect(await redis.zscore(key, 'job-dead/5000')).toBeNull();
+    const dead = `${'d'.repeat(64)}/job-dead/5000`;
+    await redis.zadd(key, Date.now() - 1, dead);
+    await downloads.begin('c'.repeat(64), 'job-live', 10);
+    expect(await downloads.entries()).toEqual([{ sha256: 'c'.repeat(64), size: 10 }]);
+    expect(await redis.zscore(key, dead)).toBeNull();
   });
 });

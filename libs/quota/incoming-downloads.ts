@@ -14,18 +14,18 @@ export class IncomingDownloads {
     private readonly key: string,
   ) {}
 
-  /** Counts a download of `size` bytes until the returned function is called. */
-  async begin(id: string, size: number): Promise<() => Promise<void>> {
-    const member = `${id}/${size}`;
+  /** Counts a download of `size` bytes of the file `sha256` until the returned function is called. */
+  async begin(sha256: string, id: string, size: number): Promise<() => Promise<void>> {
+    const member = `${sha256}/${id}/${size}`;
     await this.redis.zadd(this.key, Date.now() + LAPSE_MS, member);
     return async () => void (await this.redis.zrem(this.key, member));
   }
 
-  /** Bytes of the downloads in progress (lapsed entries dropped). */
-  async bytes(): Promise<number> {
+  /** The downloads in progress (lapsed entries dropped). */
+  async entries(): Promise<Array<{ sha256: string; size: number }>> {
     const now = Date.now();
     await this.redis.zremrangebyscore(this.key, '-inf', now);
     const members = await this.redis.zrangebyscore(this.key, now, '+inf');
-    return members.reduce((sum, member) => sum + Number(member.slice(member.lastIndexOf('/') + 1)), 0);
+    return members.map((member) => ({ sha256: member.slice(0, member.indexOf('/')), size: Number(member.slice(member.lastIndexOf('/') + 1)) }));
   }
 }

@@ -46,9 +46,15 @@ describe('ServeTracker', () => {
     first();
     first();
     await tracker.flush();
+    const whileStreaming = batches.length;
     second();
+    await new Promise((r) => setImmediate(r));
+    const settled = batches.length;
     await tracker.flush();
-    expect(batches.map((b) => [...b.counts])).toEqual([[['big', 0]], [['big', 0]], [['big', 0]]]);
+    expect(whileStreaming).toBeGreaterThanOrEqual(3);
+    expect(batches).toHaveLength(settled);
+    // A stream is not a serve (not counted), only a renewal.
+    for (const batch of batches) expect([...batch.counts]).toEqual([['big', 0]]);
   });
 
   it('keeps a batch PostgreSQL refused for the next flush, and writes the rest at close', async () => {
@@ -60,6 +66,20 @@ describe('ServeTracker', () => {
     tracker.served('a');
     await tracker.close();
     expect([...batches[0]!.counts]).toEqual([['a', 2]]);
+  });
+
+  it('renews a file at once when its first stream begins, at most once per flush interval', async () => {
+    const { batches, storage } = recorder();
+    const tracker = new ServeTracker({ storage, flushMs: 60_000, logger });
+    tracker.start();
+    const end = tracker.streamStarted('big');
+    await expect.poll(() => batches.length, { timeout: 2_000 }).toBe(1);
+    expect([...batches[0]!.counts]).toEqual([['big', 0]]);
+    end();
+    tracker.streamStarted('big')();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(batches).toHaveLength(1);
+    await tracker.close();
   });
 
   it('flushes by itself on its timer', async () => {

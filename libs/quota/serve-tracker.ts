@@ -15,18 +15,28 @@ const MAX_PENDING_FILES = 200_000;
  * When stored files are served, for least-recently-served eviction, at no measurable cost to a
  * request: a serve is one Map update in this process; a timer writes the batch to PostgreSQL in one
  * statement. A file being streamed is renewed by every flush until its stream ends, which is what
- * keeps eviction (it takes only files unused for ORCHARD_EVICTION_GRACE_S) away from it.
+ * keeps eviction (it takes only files unused for ORCHARD_EVICTION_GRACE_S) away from it; the first
+ * stream of a file since the last flush renews it at once (after this tick, off the response's path),
+ * so a stream that begins just before an eviction run is not left unrenewed until the next flush.
  */
 export class ServeTracker {
   private counts = new Map<string, number>();
   private readonly streaming = new Map<string, number>();
+  /** Files renewed at once since the last timed flush: each at most once per flush interval. */
+  private renewed = new Set<string>();
+  private renewal: NodeJS.Immediate | undefined;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  /** A flush was asked for while one was being written: write again once it is done. */
+  private again = false;
 
   constructor(private readonly deps: ServeTrackerDeps) {}
 
   start(): void {
-    this.timer ??= setInterval(() => void this.flush(), this.deps.flushMs).unref();
+    this.timer ??= setInterval(() => {
+      this.renewed.clear();
+      void this.flush();
+    }, this.deps.flushMs).unref();
   }
 
   /** A request for a stored file was answered without fetching it (from storage or memory). */
@@ -37,6 +47,14 @@ export class ServeTracker {
   /** A stream of the stored file began: the file is renewed by each flush until the returned function is called. */
   streamStarted(sha256: string): () => void {
     this.streaming.set(sha256, (this.streaming.get(sha256) ?? 0) + 1);
+    if (!this.renewed.has(sha256)) {
+      this.renewed.add(sha256);
+      // One write for every stream that began in this tick.
+      this.renewal ??= setImmediate(() => {
+        this.renewal = undefined;
+        void this.flush();
+      });
+    }
     let ended = false;
     return () => {
       if (ended) return;
@@ -47,15 +65,25 @@ export class ServeTracker {
     };
   }
 
-  /** Writes the serves counted since the last flush (one flush at a time). */
+  /** Writes the serves counted since the last flush (one write at a time; one more if asked meanwhile). */
   flush(): Promise<void> {
-    this.flushing ??= this.write().finally(() => (this.flushing = undefined));
+    if (this.flushing) {
+      this.again = true;
+      return this.flushing;
+    }
+    this.flushing = (async () => {
+      do {
+        this.again = false;
+        await this.write();
+      } while (this.again);
+    })().finally(() => (this.flushing = undefined));
     return this.flushing;
   }
 
   /** Stops the timer and writes what is left. */
   async close(): Promise<void> {
     clearInterval(this.timer);
+    clearImmediate(this.renewal);
     this.timer = undefined;
     await this.flushing;
     await this.flush();

@@ -31,7 +31,7 @@ export interface FetchFileDeps {
    * Told of a download of a known size as it starts (the storage quota makes room for it); the
    * returned function is called once the file is recorded as stored, or the download failed.
    */
-  onDownloadStarting?: (id: string, size: number) => Promise<() => Promise<void>>;
+  onDownloadStarting?: (sha256: string, id: string, size: number) => Promise<() => Promise<void>>;
   metrics: Metrics;
   logger: Logger;
 }
@@ -129,7 +129,7 @@ async function download(
     }
     if (size !== undefined && deps.onDownloadStarting) {
       const id = progress?.jobId ?? job.sha256;
-      const arrived = await deps.onDownloadStarting(id, size).catch((err: unknown) => {
+      const arrived = await deps.onDownloadStarting(job.sha256, id, size).catch((err: unknown) => {
         deps.logger.debug({ sha256: job.sha256, err: errorReason(err) }, 'could not announce a download to the storage quota');
         return undefined;
       });

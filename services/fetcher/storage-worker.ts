@@ -38,7 +38,7 @@ const SCHEDULER_ID = 'storage';
 export function startStorageWorker(deps: StorageWorkerDeps): {
   worker: Worker;
   afterDownload?: () => void;
-  downloadStarting?: (id: string, size: number) => Promise<() => Promise<void>>;
+  downloadStarting?: (sha256: string, id: string, size: number) => Promise<() => Promise<void>>;
 } {
   const { settings, producers, logger } = deps;
   const lifecycle = settings.storageLifecycle;
@@ -49,7 +49,7 @@ export function startStorageWorker(deps: StorageWorkerDeps): {
     store: deps.store,
     protocols: deps.protocols,
     upstreamNames: deps.upstreamNames,
-    incomingBytes: () => incoming.bytes(),
+    incomingBytes: () => arrivingBytes(incoming, deps.storage),
     forget: forgetEvicted({ artifacts: new ArtifactCache(deps.redis, deps.keys), redis: deps.redis, channel: invalidationChannel(settings.cachePrefix), logger }),
     metrics: createStorageMetrics(deps.metrics.registry),
     logger,
@@ -68,10 +68,20 @@ export function startStorageWorker(deps: StorageWorkerDeps): {
     worker,
     afterDownload: run,
     // Room is made while the file downloads: it counts as stored from its start.
-    downloadStarting: async (id, size) => {
-      const arrived = await incoming.begin(id, size);
+    downloadStarting: async (sha256, id, size) => {
+      const arrived = await incoming.begin(sha256, id, size);
       run();
       return arrived;
     },
   };
+}
+
+/**
+ * Bytes of the downloads in progress whose files are not recorded as stored yet: one recorded
+ * moments ago, its entry not yet ended, is in the usage already.
+ */
+async function arrivingBytes(incoming: IncomingDownloads, storage: Pick<StorageRepository, 'storedAmong'>): Promise<number> {
+  const entries = await incoming.entries();
+  const stored = await storage.storedAmong(entries.map((entry) => entry.sha256));
+  return entries.reduce((sum, entry) => sum + (stored.has(entry.sha256) ? 0 : entry.size), 0);
 }

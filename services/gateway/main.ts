@@ -131,7 +131,7 @@ export async function startGateway(settings: Settings) {
       inflight: { files, store, dispatcher: fetcherAgent, metrics, logger, maxFileBytes: settings.maxFileBytes, resumeWaitMs: Math.max(settings.fetchWaitMs, 30_000) },
     }),
   });
-  readQueueDepthAtScrape(metrics, [producers.fetch, producers.extract, producers.refresh, producers.pages], logger);
+  readQueueDepthAtScrape(metrics, [producers.fetch, producers.extract, producers.refresh, producers.pages, producers.storage], logger);
   const listener = createRequestListener({
     logger,
     metrics,

@@ -87,7 +87,7 @@ async function runNow(settings: Settings, logger: Logger, json: boolean): Promis
   try {
     if ((await producers.storage.getWorkersCount()) === 0) process.stderr.write('gc: no fetcher is connected to this queue; the run waits until one starts\n');
     await events.waitUntilReady();
-    const job = await producers.addStorage({ trigger: 'manual', runId: randomBytes(6).toString('hex') }, WAIT_MS / 1000);
+    const job = await producers.addStorage({ trigger: 'manual', runId: randomBytes(6).toString('hex') }, { keepResultSeconds: WAIT_MS / 1000 });
     const result = (await job.waitUntilFinished(events, WAIT_MS)) as StorageJobResult;
     if (json) {
       process.stdout.write(`${JSON.stringify(result)}\n`);

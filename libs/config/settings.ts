@@ -180,7 +180,11 @@ const schema = z.object({
    * Seconds a file stays safe from eviction after it was last served or fetched; a download in
    * progress keeps renewing its file, so no client's stream is cut by an eviction.
    */
-  ORCHARD_EVICTION_GRACE_S: int(1, 30 * 86400).default(600),
+  ORCHARD_EVICTION_GRACE_S: z.coerce
+    .number()
+    .min(0.1)
+    .max(30 * 86400)
+    .default(600),
   /** Seconds between runs of the storage job (eviction check, orphan cleanup); fetches past the quota also start one. */
   ORCHARD_STORAGE_GC_INTERVAL_S: int(1, 86400).default(300),
   /** Seconds after which a write a killed fetcher left unfinished (fs `.tmp/`, S3 multipart upload) is removed. */
@@ -343,7 +347,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       ...(raw.ORCHARD_STORAGE_QUOTA === undefined
         ? {}
         : { quotaBytes: raw.ORCHARD_STORAGE_QUOTA, lowWaterBytes: Math.floor((raw.ORCHARD_STORAGE_QUOTA * raw.ORCHARD_STORAGE_LOW_WATER) / 100) }),
-      evictionGraceMs: raw.ORCHARD_EVICTION_GRACE_S * 1000,
+      evictionGraceMs: Math.round(raw.ORCHARD_EVICTION_GRACE_S * 1000),
       gcIntervalMs: raw.ORCHARD_STORAGE_GC_INTERVAL_S * 1000,
       orphanAgeMs: raw.ORCHARD_ORPHAN_AGE_S * 1000,
     },

@@ -74,12 +74,13 @@ export function pageFillJobId(job: PageFillJob): string {
 
 /**
  * `storage`: one run of the storage job (evict past the quota, remove orphaned writes), one at a
- * time across every fetcher. `scheduled` runs come from its job scheduler; a fetch that stored a file
- * while a quota is set adds `usage`, `npm run gc` adds `manual` with a run id of its own. Job id =
- * the trigger (and run id): a `usage` run waits once however often fetches pull it.
+ * time across every fetcher. `scheduled` runs come from its job scheduler; a download while a
+ * quota is set adds `usage`; a run that leaves usage over the quota because what it could take was
+ * still in its grace period adds a delayed `followup`; `npm run gc` adds `manual` with a run id of
+ * its own. Job id = the trigger (and run id): a `usage` run waits once however often fetches pull it.
  */
 export const storageJobSchema = z.object({
-  trigger: z.enum(['scheduled', 'usage', 'manual']),
+  trigger: z.enum(['scheduled', 'usage', 'followup', 'manual']),
   runId: z
     .string()
     .regex(/^[a-z0-9]{1,40}$/)

@@ -52,11 +52,12 @@ export class Producers {
 
   /**
    * Adds a run of the storage job (joins one of the same id that has not started yet);
-   * `keepResultSeconds` keeps its result after it ends, for a caller waiting on it.
+   * `keepResultSeconds` keeps its result after it ends, for a caller waiting on it; `delayMs` starts it later.
    */
-  addStorage(job: StorageJob, keepResultSeconds?: number): Promise<Job<StorageJob>> {
+  addStorage(job: StorageJob, options: { keepResultSeconds?: number; delayMs?: number } = {}): Promise<Job<StorageJob>> {
+    const { keepResultSeconds, delayMs } = options;
     const keep = keepResultSeconds === undefined ? {} : { removeOnComplete: { age: keepResultSeconds }, removeOnFail: { age: keepResultSeconds } };
-    return this.storage.add(queues.storage.name, job, { jobId: queues.storage.jobId(job), ...keep });
+    return this.storage.add(queues.storage.name, job, { jobId: queues.storage.jobId(job), ...keep, ...(delayMs === undefined ? {} : { delay: delayMs }) });
   }
 
   async close(): Promise<void> {

@@ -17,6 +17,8 @@ export interface StorageJobDeps {
   upstreamNames: () => Promise<string[]>;
   forget: NonNullable<EvictionDeps['apply']>['forget'];
   incomingBytes: NonNullable<EvictionDeps['incomingBytes']>;
+  /** Starts another run after `delayMs` (one waits at a time). */
+  followUp: (delayMs: number) => void;
   metrics: StorageMetrics;
   logger: Logger;
 }
@@ -33,14 +35,15 @@ export interface StorageJobResult {
 }
 
 /**
- * One run of the `storage` job. Every run but a `usage` one (started by a fetch, so kept cheap)
- * removes orphaned writes and recounts references; every run with a quota evicts past it; the
- * storage gauges are set from the usage it ends with.
+ * One run of the `storage` job. Scheduled and manual runs remove orphaned writes and recount
+ * references (runs started by downloads are kept cheap); every run with a quota evicts past it, and
+ * one that leaves usage over the quota (what it could take was still in its grace period) starts
+ * another a quarter of the grace period later; the storage gauges are set from the usage it ends with.
  */
 export async function runStorageJob(deps: StorageJobDeps, trigger: StorageJob['trigger']): Promise<StorageJobResult> {
   const { settings, metrics, logger } = deps;
   const result: StorageJobResult = { trigger };
-  if (trigger !== 'usage') {
+  if (trigger === 'scheduled' || trigger === 'manual') {
     result.orphans = await deps.store.removeOrphans(new Date(Date.now() - settings.orphanAgeMs));
     metrics.orphans.inc(result.orphans.removed);
     if (result.orphans.unsupported) logger.debug({ reason: result.orphans.unsupported }, 'orphaned uploads not cleaned: set a bucket lifecycle rule instead');
@@ -61,16 +64,18 @@ export async function runStorageJob(deps: StorageJobDeps, trigger: StorageJob['t
     logger,
   };
   const limits = { quotaBytes: settings.quotaBytes, lowWaterBytes: settings.lowWaterBytes, graceMs: settings.evictionGraceMs };
-  // A pass sees the downloads that landed before it began, and runs queued under the same id while
-  // this one is active are dropped: passes repeat while the last one found something to evict.
+  // A pass sees the downloads that landed or started before it began, and runs queued under the same
+  // id while this one is active are dropped: passes repeat while the last one evicted something or
+  // downloads started or landed meanwhile.
   const first = await evictOverQuota(evictionDeps, limits);
   let last = first;
   const evicted = [...first.evicted];
-  for (let pass = 1; pass < MAX_PASSES && last.evicted.length > 0; pass++) {
+  for (let pass = 1; pass < MAX_PASSES && (last.evicted.length > 0 || (await deps.incomingBytes()) !== last.incomingBytes); pass++) {
     last = await evictOverQuota(evictionDeps, limits);
     evicted.push(...last.evicted);
   }
   for (const file of evicted) metrics.evictions.inc({ reason: file.reason });
+  if (last.usageAfter.bytes + last.incomingBytes > settings.quotaBytes) deps.followUp(Math.max(100, Math.floor(settings.evictionGraceMs / 4)));
   setUsage(metrics, last.usageAfter);
   const evictedBytes = evicted.reduce((sum, file) => sum + file.size, 0);
   if (evicted.length > 0) {

@@ -52,6 +52,7 @@ export function startStorageWorker(deps: StorageWorkerDeps): {
     incomingBytes: () => arrivingBytes(incoming, deps.storage),
     forget: forgetEvicted({ artifacts: new ArtifactCache(deps.redis, deps.keys), redis: deps.redis, channel: invalidationChannel(settings.cachePrefix), logger }),
     metrics: createStorageMetrics(deps.metrics.registry),
+    followUp: (delayMs: number) => void producers.addStorage({ trigger: 'followup' }, { delayMs }).catch(reportStorageJobError(logger)),
     logger,
   };
   const worker = createWorker('storage', (payload) => runStorageJob(jobDeps, payload.trigger), { ...deps.worker, concurrency: 1 });

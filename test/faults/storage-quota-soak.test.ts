@@ -8,8 +8,8 @@
  * re-fetches plus the files evicted at the end, and no file is evicted within the grace period
  * after its download.
  *
- * The clients are paced: a file served or fetched within ORCHARD_EVICTION_GRACE_S (1 s, its
- * minimum) is never evicted, so the files asked for within a second must fit under the quota for
+ * The clients are paced: a file served or fetched within ORCHARD_EVICTION_GRACE_S (0.5 s here) is
+ * never evicted, so the files asked for within the grace period must fit under the quota for
  * it to be enforceable at all. About 12 requests a second (ORCHARD_QUOTA_SOAK_PACE_MS per client)
  * touch ~2 MB of distinct files a second, under the 2.7 MB low-water mark; unpaced (about 200 a
  * second here) nearly the whole working set is within the grace at any time.
@@ -39,6 +39,8 @@ const SOAK_MS = Number(process.env.ORCHARD_QUOTA_SOAK_MS ?? 22_000);
 /** Mean time between the starts of one client's requests. */
 const PACE_MS = Number(process.env.ORCHARD_QUOTA_SOAK_PACE_MS ?? 650);
 const SAMPLE_MS = 100;
+/** ORCHARD_EVICTION_GRACE_S: files used this recently are never evicted, so they are what usage may hold past the quota. */
+const GRACE_MS = 500;
 
 /** Deterministic 32-bit PRNG (mulberry32): the same request pattern every run. */
 function prng(seed: number): () => number {
@@ -138,7 +140,7 @@ describe.each(['fs', 's3'] as const)('a storage quota under a skewed load (%s)',
       upstreams: `local=${upstream.url}`,
       env: {
         ORCHARD_STORAGE_QUOTA: '3MB',
-        ORCHARD_EVICTION_GRACE_S: '1',
+        ORCHARD_EVICTION_GRACE_S: String(GRACE_MS / 1000),
         // Only fetches start eviction runs during the soak: the quota is enforced as files arrive.
         ORCHARD_STORAGE_GC_INTERVAL_S: '3600',
         ORCHARD_ORPHAN_AGE_S: '60',
@@ -276,12 +278,12 @@ describe.each(['fs', 's3'] as const)('a storage quota under a skewed load (%s)',
       await expect
         .poll(async () => ({ recorded: (await admin<StorageReportBody>(orchard, '/storage')).body.usage, stored: await storeUsage() }), { timeout: 15_000, interval: 200 })
         .toSatisfy(({ recorded, stored }: { recorded: StorageUsage; stored: StorageUsage }) => recorded.bytes === stored.bytes && recorded.files === stored.files);
-      // A fetched file is kept for the grace period (1 s): none of the files evicted now went sooner
+      // A fetched file is kept for the grace period: none of the files evicted now went sooner
       // after its last download (a re-fetch is a use like a serve).
       const tooSoon = await queryRows<{ filename: string; ms: number }>(
         orchard.database.url,
         `SELECT filename, (EXTRACT(EPOCH FROM evicted_at - last_fetched_at) * 1000)::int AS ms FROM artifact
-          WHERE evicted_at IS NOT NULL AND evicted_at < last_fetched_at + interval '1 second' ORDER BY filename`,
+          WHERE evicted_at IS NOT NULL AND evicted_at < last_fetched_at + interval '${GRACE_MS} milliseconds' ORDER BY filename`,
       );
       expect.soft(tooSoon, 'files evicted within the grace after their download').toEqual([]);
       // The hit ratio counts each request once: as a serve (storage or memo) or a download.

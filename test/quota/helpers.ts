@@ -6,12 +6,12 @@ const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
 export const ADMIN_TOKEN = 'quota-admin-token-0123456789';
 
-/** Runs `npm run gc` (the script itself, through tsx) against these services; resolves with its output. */
-export function runGc(orchard: OrchardProcesses, args: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Runs `npm run gc` (the script itself, through tsx) against these services, `env` overriding theirs; resolves with its output. */
+export function runGc(orchard: OrchardProcesses, args: string[] = [], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'gc.ts'), ...args], {
       cwd: ROOT,
-      env: { ...process.env, ...orchard.env },
+      env: { ...process.env, ...orchard.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -173,24 +173,28 @@ describe.each(['fs', 's3'] as const)('a storage quota (%s store)', (kind) => {
     expect((await admin(orchard, '/pins/pinned', 'DELETE')).status).toBe(404);
   });
 
-  it('lists what would go with `npm run gc -- --dry-run`, changing nothing', async () => {
-    // Every stored project pinned, then one more file: usage stays over the quota with nothing the
-    // storage job may take, until the new file's grace ends and it becomes the one candidate.
-    const storedProjects = (await report()).topProjects.map((p) => p.project);
-    for (const project of storedProjects) expect((await admin(orchard, `/pins/${project}`, 'PUT')).status).toBe(201);
+  it('lists what a smaller quota would take with `npm run gc -- --dry-run`, changing nothing', async () => {
     await fetchAndRecord('echo');
     await graceEnds();
     const before = await report();
-    expect(before.usage.bytes).toBeGreaterThan(450 * KB);
-    const dry = await runGc(orchard, ['--dry-run']);
+    expect(before.usage.files).toBeGreaterThanOrEqual(3);
+    // An operator asks what 250 KB (low water 225 KB: one ~121 KB wheel) would leave.
+    const smaller = { ORCHARD_STORAGE_QUOTA: '250KB' };
+    const dry = await runGc(orchard, ['--dry-run'], smaller);
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toMatch(/^would evict 1 files/m);
-    expect(dry.stdout).toMatch(new RegExp(`^  quota .* pypi/echo  ${wheels.echo!.filename.replaceAll('.', '\\.')}$`, 'm'));
-    const json = await runGc(orchard, ['--dry-run', '--json']);
-    expect(JSON.parse(json.stdout)).toMatchObject({ dryRun: true, quota: { bytes: 450 * KB }, usageBefore: before.usage, evicted: [{ filename: wheels.echo!.filename }] });
+    expect(dry.stdout).toMatch(new RegExp(`^would evict ${before.usage.files - 1} files`, 'm'));
+    const listed = dry.stdout.split('\n').filter((line) => line.startsWith('  '));
+    expect(listed).toHaveLength(before.usage.files - 1);
+    for (const line of listed) expect(line).toMatch(/^ {2}quota +[\d.]+ MiB {2}last used \S+Z {2}pypi\/[a-z]+ {2}[a-z]+-1\.0-py3-none-any\.whl$/);
+    const json = await runGc(orchard, ['--dry-run', '--json'], smaller);
+    const plan = JSON.parse(json.stdout) as { dryRun: boolean; usageBefore: unknown; evicted: Array<{ filename: string; lastUsedAt: string }> };
+    expect(plan).toMatchObject({ dryRun: true, quota: { bytes: 250 * KB }, usageBefore: before.usage });
+    // Least recently used first; the most recently fetched (echo) is the one left.
+    const lastUsed = plan.evicted.map((f) => Date.parse(f.lastUsedAt));
+    expect(lastUsed).toEqual([...lastUsed].sort((a, b) => a - b));
+    expect(plan.evicted.map((f) => f.filename)).not.toContain(wheels.echo!.filename);
     expect((await report()).usage).toEqual(before.usage);
     expect(await stored('echo')).toBe(true);
-    for (const project of storedProjects) expect((await admin(orchard, `/pins/${project}`, 'DELETE')).status).toBe(204);
   });
 
   if (kind === 'fs') {

@@ -92,7 +92,8 @@ export class OrchardProcesses {
   async stopService(service: ServiceName, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
     const child = this.children.get(service);
     if (!child || child.exitCode !== null) return child?.exitCode ?? null;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // 'close', not 'exit': the child's last log lines may still be in its stdout pipe at 'exit'.
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     child.kill(signal);
     const code = await exited;
     this.children.delete(service);

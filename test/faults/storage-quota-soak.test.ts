@@ -26,6 +26,7 @@ import { queryRows } from '../support/postgres.js';
 import { startTestS3, s3ServiceEnv, testS3Client, type TestS3 } from '../support/s3.js';
 import { FakeUpstream } from '../support/upstream-server.js';
 import { listFiles, rawGet, sleep } from './support/helpers.js';
+import { seededRandom } from '../support/random.js';
 
 const KB = 1000;
 const QUOTA = 3_000_000;
@@ -41,18 +42,6 @@ const PACE_MS = Number(process.env.ORCHARD_QUOTA_SOAK_PACE_MS ?? 650);
 const SAMPLE_MS = 100;
 /** ORCHARD_EVICTION_GRACE_S: files used this recently are never evicted, so they are what usage may hold past the quota. */
 const GRACE_MS = 500;
-
-/** Deterministic 32-bit PRNG (mulberry32): the same request pattern every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Picks a rank 0..n-1 with probability ∝ 1/(rank+1)^s, from a uniform number in [0, 1). */
 function zipf(n: number, s: number): (u: number) => number {
@@ -172,7 +161,7 @@ describe.each(['fs', 's3'] as const)('a storage quota under a skewed load (%s)',
     const deadline = Date.now() + SOAK_MS;
 
     async function client(seed: number): Promise<void> {
-      const random = prng(seed);
+      const random = seededRandom(seed);
       while (Date.now() < deadline) {
         const begun = Date.now();
         const i = pick(random());

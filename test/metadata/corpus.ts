@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { ZipFile } from 'yazl';
 import { buildTar } from '../support/dists.js';
+import { seededRandom } from '../support/random.js';
 
 /** What the extractor must store for one requirement. */
 export interface ExpectedDependency {
@@ -48,18 +49,6 @@ export interface CorpusOptions {
 }
 
 const MTIME = new Date(Date.UTC(2020, 0, 1));
-
-/** mulberry32: small, fast, deterministic. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Random {
   constructor(readonly next: () => number) {}
@@ -308,7 +297,7 @@ function sha256Hex(bytes: Buffer): string {
 
 /** Generates `wheels` wheels and `sdists` sdists (defaults 60 and 40). */
 export async function generateCorpus(options: CorpusOptions = {}): Promise<CorpusFile[]> {
-  const r = new Random(rng(options.seed ?? 20261126));
+  const r = new Random(seededRandom(options.seed ?? 20261126));
   const max = options.maxRequirements ?? 24;
   const files: CorpusFile[] = [];
   for (let i = 0; i < (options.wheels ?? 60); i++) files.push(await wheel(r, i, max));

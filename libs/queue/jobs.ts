@@ -77,7 +77,9 @@ export function pageFillJobId(job: PageFillJob): string {
  * time across every fetcher. `scheduled` runs come from its job scheduler; a download while a
  * quota is set adds `usage`; a run that leaves usage over the quota because what it could take was
  * still in its grace period adds a delayed `followup`; `npm run gc` adds `manual` with a run id of
- * its own. Job id = the trigger (and run id): a `usage` run waits once however often fetches pull it.
+ * its own. Job id = the trigger (and run id); a `usage` run is deduplicated under its trigger instead
+ * (see `Producers.addStorage`): it waits once however often fetches pull it, and runs again after an
+ * active one.
  */
 export const storageJobSchema = z.object({
   trigger: z.enum(['scheduled', 'usage', 'followup', 'manual']),

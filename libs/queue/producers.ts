@@ -51,13 +51,18 @@ export class Producers {
   }
 
   /**
-   * Adds a run of the storage job (joins one of the same id that has not started yet);
-   * `keepResultSeconds` keeps its result after it ends, for a caller waiting on it; `delayMs` starts it later.
+   * Adds a run of the storage job. A `usage` run is deduplicated: it waits once however often
+   * downloads pull it, and one pulled while a run is active runs right after it (BullMQ's
+   * `keepLastIfActive`), so a download starting at the end of a run is never missed. Other runs join
+   * one of the same id that has not started yet. `keepResultSeconds` keeps the result after it ends,
+   * for a caller waiting on it; `delayMs` starts it later.
    */
   addStorage(job: StorageJob, options: { keepResultSeconds?: number; delayMs?: number } = {}): Promise<Job<StorageJob>> {
     const { keepResultSeconds, delayMs } = options;
     const keep = keepResultSeconds === undefined ? {} : { removeOnComplete: { age: keepResultSeconds }, removeOnFail: { age: keepResultSeconds } };
-    return this.storage.add(queues.storage.name, job, { jobId: queues.storage.jobId(job), ...keep, ...(delayMs === undefined ? {} : { delay: delayMs }) });
+    const id = queues.storage.jobId(job);
+    const identity = job.trigger === 'usage' ? { deduplication: { id, keepLastIfActive: true } } : { jobId: id };
+    return this.storage.add(queues.storage.name, job, { ...identity, ...keep, ...(delayMs === undefined ? {} : { delay: delayMs }) });
   }
 
   async close(): Promise<void> {

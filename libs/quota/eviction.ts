@@ -70,10 +70,19 @@ export async function evictOverQuota(deps: EvictionDeps, limits: EvictionLimits,
   let cursor: CandidateCursor | undefined;
   while (over(limits.lowWaterBytes)) {
     const batch = await deps.storage.candidates(usedBefore, BATCH, cursor);
+    // Chosen as a dry run would, then evicted together: one pass takes about one file's time, so
+    // files arriving meanwhile find the room made (one by one, a pass on S3 took a file's time each).
+    const chosen: EvictionCandidate[] = [];
+    let planned = outcome.usageAfter.bytes;
     for (const candidate of batch) {
       cursor = candidate;
       if (deps.isPinned(candidate)) continue;
-      if (apply && !(await evictOne(deps.storage, apply, candidate, usedBefore, deps.logger))) continue;
+      chosen.push(candidate);
+      planned -= candidate.size;
+      if (planned + incomingBytes <= limits.lowWaterBytes) break;
+    }
+    const taken = apply ? await evictAll(deps.storage, apply, chosen, usedBefore, deps.logger) : chosen;
+    for (const candidate of taken) {
       outcome.evicted.push({
         sha256: candidate.sha256,
         protocol: candidate.protocol,
@@ -85,9 +94,9 @@ export async function evictOverQuota(deps: EvictionDeps, limits: EvictionLimits,
       });
       outcome.usageAfter.bytes -= candidate.size;
       outcome.usageAfter.files -= 1;
-      if (!over(limits.lowWaterBytes)) break;
     }
-    if (batch.length < BATCH) break;
+    // A file served meanwhile was kept: the scan goes on past the last one chosen.
+    if (batch.length < BATCH && cursor === batch.at(-1)) break;
   }
   if (over(limits.lowWaterBytes)) {
     deps.logger.warn(
@@ -96,6 +105,26 @@ export async function evictOverQuota(deps: EvictionDeps, limits: EvictionLimits,
     );
   }
   return outcome;
+}
+
+/** How many files one pass evicts at once. */
+const PARALLEL = 16;
+
+/** Evicts the chosen files, several at a time. @returns those evicted (not those used meanwhile) */
+async function evictAll(
+  storage: EvictionDeps['storage'],
+  apply: NonNullable<EvictionDeps['apply']>,
+  chosen: readonly EvictionCandidate[],
+  usedBefore: Date,
+  logger: Logger,
+): Promise<EvictionCandidate[]> {
+  const taken: EvictionCandidate[] = [];
+  for (let i = 0; i < chosen.length; i += PARALLEL) {
+    const group = chosen.slice(i, i + PARALLEL);
+    const evicted = await Promise.all(group.map((candidate) => evictOne(storage, apply, candidate, usedBefore, logger)));
+    taken.push(...group.filter((_, j) => evicted[j]));
+  }
+  return taken;
 }
 
 async function evictOne(

@@ -23,9 +23,6 @@ export interface StorageJobDeps {
   logger: Logger;
 }
 
-/** Eviction passes one run makes at most (each after downloads that finished during the one before). */
-const MAX_PASSES = 5;
-
 /** What one run did (the job's return value, and what `npm run gc` prints). */
 export interface StorageJobResult {
   trigger: StorageJob['trigger'];
@@ -64,24 +61,17 @@ export async function runStorageJob(deps: StorageJobDeps, trigger: StorageJob['t
     logger,
   };
   const limits = { quotaBytes: settings.quotaBytes, lowWaterBytes: settings.lowWaterBytes, graceMs: settings.evictionGraceMs };
-  // A pass sees the downloads that landed or started before it began, and runs queued under the same
-  // id while this one is active are dropped: passes repeat while the last one evicted something or
-  // downloads started or landed meanwhile.
-  const first = await evictOverQuota(evictionDeps, limits);
-  let last = first;
-  const evicted = [...first.evicted];
-  for (let pass = 1; pass < MAX_PASSES && (last.evicted.length > 0 || (await deps.incomingBytes()) !== last.incomingBytes); pass++) {
-    last = await evictOverQuota(evictionDeps, limits);
-    evicted.push(...last.evicted);
-  }
+  // One pass: a download starting or landing while it runs queues the next run (see Producers.addStorage).
+  const outcome = await evictOverQuota(evictionDeps, limits);
+  const { evicted } = outcome;
   for (const file of evicted) metrics.evictions.inc({ reason: file.reason });
-  if (last.usageAfter.bytes + last.incomingBytes > settings.quotaBytes) deps.followUp(Math.max(100, Math.floor(settings.evictionGraceMs / 4)));
-  setUsage(metrics, last.usageAfter);
+  if (outcome.usageAfter.bytes + outcome.incomingBytes > settings.quotaBytes) deps.followUp(Math.max(100, Math.floor(settings.evictionGraceMs / 4)));
+  setUsage(metrics, outcome.usageAfter);
   const evictedBytes = evicted.reduce((sum, file) => sum + file.size, 0);
   if (evicted.length > 0) {
-    logger.info({ files: evicted.length, bytes: evictedBytes, usage: last.usageAfter.bytes, quota: settings.quotaBytes }, 'evicted files over the storage quota');
+    logger.info({ files: evicted.length, bytes: evictedBytes, usage: outcome.usageAfter.bytes, quota: settings.quotaBytes }, 'evicted files over the storage quota');
   }
-  result.eviction = { dryRun: false, usageBefore: first.usageBefore, usageAfter: last.usageAfter, evictedFiles: evicted.length, evictedBytes };
+  result.eviction = { dryRun: false, usageBefore: outcome.usageBefore, usageAfter: outcome.usageAfter, evictedFiles: evicted.length, evictedBytes };
   return result;
 }
 

@@ -3,7 +3,7 @@
  * ArtifactCache); mutable ones carry a freshness TTL. docs/cache-model.md lists every key and its lifetime.
  */
 export type ImmutableCategory = 'artifact' | 'deps' | 'resolve';
-export type MutableCategory = 'index' | 'versions' | 'upstream' | 'storage';
+export type MutableCategory = 'index' | 'versions' | 'upstream' | 'storage' | 'view';
 export type CacheCategory = ImmutableCategory | MutableCategory;
 
 /** Builds `orchard:{category}:{protocol}:{identifier}` (prefix configurable for tests). */

@@ -1,3 +1,6 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadSettings } from './settings.js';
 
@@ -25,6 +28,25 @@ describe('loadSettings', () => {
     expect(message).toContain('ORCHARD_PORT');
     expect(message).toContain('ORCHARD_INDEX_TTL');
     expect(message).toContain('ORCHARD_STORAGE');
+  });
+
+  it('reads policy views from ORCHARD_VIEWS as JSON or from the file it names, and refuses anything else', async () => {
+    expect(loadSettings({}).views).toEqual({});
+    const views = { ci: { 'exclude-newer': '2026-11-01T00:00:00Z' } };
+    expect(loadSettings({ ORCHARD_VIEWS: JSON.stringify(views) }).views).toEqual(views);
+    const file = path.join(await mkdtemp(path.join(os.tmpdir(), 'orchard-views-')), 'views.json');
+    await writeFile(file, JSON.stringify(views));
+    expect(loadSettings({ ORCHARD_VIEWS: `@${file}` }).views).toEqual(views);
+    expect(() => loadSettings({ ORCHARD_VIEWS: '{"ci":' })).toThrow(/ORCHARD_VIEWS: .*JSON/);
+    expect(() => loadSettings({ ORCHARD_VIEWS: '["ci"]' })).toThrow(/ORCHARD_VIEWS: view name "\[\\"ci\\"\]" must match/);
+    // The compact form of the design's contract, from the variable or a file.
+    const compact = 'ci:exclude-newer=2026-11-01T00:00:00Z cool:min-age=7d,exclude-yanked';
+    expect(loadSettings({ ORCHARD_VIEWS: compact }).views).toEqual({ ...views, cool: { 'min-age': '7d', 'exclude-yanked': true } });
+    await writeFile(file, compact.replace(' ', '\n'));
+    expect(loadSettings({ ORCHARD_VIEWS: `@${file}` }).views).toEqual({ ...views, cool: { 'min-age': '7d', 'exclude-yanked': true } });
+    expect(() => loadSettings({ ORCHARD_VIEWS: '@/nonexistent/views.json' })).toThrow(/ORCHARD_VIEWS: .*no such file/);
+    // The rules are checked with the settings: a bad view stops the service before it starts.
+    expect(() => loadSettings({ ORCHARD_VIEWS: '{"cool":{"min-age":"soon"}}' })).toThrow(/ORCHARD_VIEWS: view cool: min-age: a duration/);
   });
 
   it('has no storage quota unless one is set, in decimal or binary units', () => {

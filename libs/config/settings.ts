@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -5,6 +6,7 @@ import { z } from 'zod';
 import { parseByteSize } from './byte-size.js';
 import { parseUpstreams, type UpstreamConfig } from './upstreams.js';
 import { primaryProtocol } from '../protocol/index.js';
+import { checkConfiguredViews, parseViewsText } from './view-rules.js';
 import type { StorageSettings } from '../storage/create-blob-store.js';
 
 /** Thrown when the environment holds a bad value; the message names every bad variable. */
@@ -99,6 +101,31 @@ const schema = z.object({
    * bounding the memory and time of a fill.
    */
   ORCHARD_MAX_PAGE_FILES: int(1, 10_000_000).default(100_000),
+  /**
+   * Policy views of the configuration: `name:rule=value[,rule=value…]` items separated by spaces, a
+   * JSON object of view name → rules, or `@<path>` of a file holding either (see
+   * libs/config/view-rules.ts; checked with the other settings).
+   */
+  ORCHARD_VIEWS: z
+    .string()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return {};
+      try {
+        const views = parseViewsText(value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value);
+        // Checked here, before any process starts, so a bad view stops the service like any bad setting.
+        checkConfiguredViews(views, primaryProtocol());
+        return views;
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /**
+   * Seconds between reloads of the stored views whatever Redis says (a change whose announcement was
+   * lost, or one written to PostgreSQL directly); announced changes apply within about a second.
+   */
+  ORCHARD_VIEW_REFRESH_S: int(1, 86_400).default(60),
   /** Bearer token for /api/v1/admin; admin endpoints are off without it. */
   ORCHARD_ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   ORCHARD_FETCHER_PORT: int(1, 65535).default(9101),
@@ -215,6 +242,10 @@ export interface Settings {
   gatewayPort: number;
   /** ORCHARD_GATEWAY_PROCESSES: gateway processes sharing the port. */
   gatewayProcesses: number;
+  /** ORCHARD_VIEWS: view name → rules as configured (checked by the gateway's view registry). */
+  views: Record<string, unknown>;
+  /** ORCHARD_VIEW_REFRESH_S in milliseconds: stored views are reloaded at least this often. */
+  viewRefreshMs: number;
   fetcherPort: number;
   fetcherStreamUrl: string;
   fetcherSpoolDir: string;
@@ -322,6 +353,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     maxPageBytes: raw.ORCHARD_MAX_PAGE_BYTES,
     maxPageFiles: raw.ORCHARD_MAX_PAGE_FILES,
     adminToken: raw.ORCHARD_ADMIN_TOKEN,
+    views: raw.ORCHARD_VIEWS,
+    viewRefreshMs: raw.ORCHARD_VIEW_REFRESH_S * 1000,
     fetcherConcurrency: raw.ORCHARD_FETCHER_CONCURRENCY,
     extractorConcurrency: raw.ORCHARD_EXTRACTOR_CONCURRENCY,
     extractorNice: raw.ORCHARD_EXTRACTOR_NICE,

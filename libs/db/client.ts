@@ -2,7 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/client.js';
 
 export { Prisma, PrismaClient } from './generated/client.js';
-export type { Artifact, ArtifactDependency, CachedUrl, Release, StoragePin, UpstreamSource } from './generated/client.js';
+export type { Artifact, ArtifactDependency, CachedUrl, IndexView, Release, StoragePin, UpstreamSource } from './generated/client.js';
 
 /** Options for {@link createPrismaClient}. */
 export interface PrismaClientOptions {

@@ -1,5 +1,6 @@
 export { createPrismaClient, Prisma, PrismaClient, type PrismaClientOptions } from './client.js';
-export type { Artifact, ArtifactDependency, CachedUrl, Release, StoragePin, UpstreamSource } from './client.js';
+export type { Artifact, ArtifactDependency, CachedUrl, IndexView, Release, StoragePin, UpstreamSource } from './client.js';
+export { ViewRepository } from './view-repository.js';
 export { runMigrations, MigrationError, type RunMigrationsOptions, type MigrationLogger } from './migrate.js';
 export { findMigrationsDir } from './migration-files.js';
 export { checkMigrationsApplied, MigrationsNotAppliedError } from './migrations-applied.js';

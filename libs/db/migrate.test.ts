@@ -10,7 +10,8 @@ import { findMigrationsDir } from './migration-files.js';
 const migrationsDir = findMigrationsDir();
 const INIT = '20261126000000_init';
 const LIFECYCLE = '20261201000000_storage_lifecycle';
-const ALL = [INIT, LIFECYCLE];
+const VIEWS = '20261202000000_index_views';
+const ALL = [INIT, LIFECYCLE, VIEWS];
 
 interface Row {
   id: string;

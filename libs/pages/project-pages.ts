@@ -62,6 +62,11 @@ export class ProjectPages {
     this.filler = new PageFiller(deps);
   }
 
+  /** What renders pages with the metadata Orchard extracted (views render their pages with it too). */
+  get extractedMetadata(): ProjectPagesDeps['extractedMetadata'] {
+    return this.deps.extractedMetadata;
+  }
+
   async serve(project: string, variant: PageVariant): Promise<PageAnswer> {
     const { protocol, pages, metrics, freshness } = this.deps;
     let cached: Awaited<ReturnType<PageCache['get']>> = null;

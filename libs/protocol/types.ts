@@ -215,6 +215,12 @@ export interface ProtocolAdapter {
   compareVersions(a: string, b: string): number;
   /** Whether two version strings name the same version (e.g. `1.0` and `1.0.0`). */
   sameVersion(a: string, b: string): boolean;
+  /** Whether a string is one of the protocol's version specifiers (PEP 440 for PyPI), as views take them. */
+  isValidVersionSpecifier(specifier: string): boolean;
+  /** Whether a version meets a specifier (pre-releases judged like any version). */
+  versionSatisfies(version: string, specifier: string): boolean;
+  /** Whether a version is a pre-release. */
+  isPrerelease(version: string): boolean;
   /**
    * The environment a JSON API query asks dependencies to be evaluated in; undefined when the query
    * has no evaluation parameters.

@@ -19,9 +19,10 @@ import { closeCoreClientsOnShutdown, closeServer, databaseChecks, openCoreClient
 import { PageFillQueue, RootPages, createProjectPages } from '../../libs/pages/index.js';
 import { registeredProtocols } from '../../libs/protocol/index.js';
 import { Producers, createProducerRedis, createQueueEvents, createWorkerRedis, jobMetricsHooks, readQueueDepthAtScrape } from '../../libs/queue/index.js';
-import { ArtifactRepository, ReleaseRepository, StorageRepository, UpstreamRepository } from '../../libs/db/index.js';
+import { ArtifactRepository, ReleaseRepository, StorageRepository, UpstreamRepository, ViewRepository } from '../../libs/db/index.js';
 import { ServeTracker } from '../../libs/quota/index.js';
 import { UpstreamRegistry } from '../../libs/upstreams/index.js';
+import { ViewPages, ViewRegistry, createViewMetrics } from '../../libs/views/index.js';
 import { createRequestListener } from './app.js';
 import { FileAnswers } from './file-answers.js';
 import { FileLocator } from './file-locator.js';
@@ -96,26 +97,40 @@ export async function startGateway(settings: Settings) {
   const forget = forgetInvalidated(memo);
   const invalidations = new InvalidationSubscriber(settings.cacheRedisUrl, channel, protocol.name, forget, logger);
   const forgetPages = announceInvalidation({ redis, channel, protocol: protocol.name, forget, logger });
+  const views = new ViewRegistry({
+    protocol,
+    configured: settings.views,
+    repository: new ViewRepository(prisma),
+    redis,
+    keys,
+    refreshMs: settings.viewRefreshMs,
+    logger,
+  });
+  views.start();
+  const rootPages = new RootPages({
+    protocol,
+    cache: new RootIndexCache(redis, keys, protocol.name),
+    fills: pageFills,
+    http: upstreamHttp,
+    upstreams,
+    ttlSeconds: settings.rootIndexTtlSeconds,
+    staleTtlSeconds: settings.indexStaleTtlSeconds,
+    metrics,
+    logger,
+  });
+  const viewPages = new ViewPages({ protocol, pages, root: rootPages, metrics: createViewMetrics(metrics.registry), memoMs: settings.pageMemoMs });
   const readPath = new ReadPath({
     protocol,
     logger,
+    views: { registry: views, pages: viewPages },
     pages: new PageAnswers({
       protocol,
       pages,
       indexTtlSeconds: settings.indexTtlSeconds,
       memo,
       rootTtlSeconds: settings.rootIndexTtlSeconds,
-      root: new RootPages({
-        protocol,
-        cache: new RootIndexCache(redis, keys, protocol.name),
-        fills: pageFills,
-        http: upstreamHttp,
-        upstreams,
-        ttlSeconds: settings.rootIndexTtlSeconds,
-        staleTtlSeconds: settings.indexStaleTtlSeconds,
-        metrics,
-        logger,
-      }),
+      root: rootPages,
+      views: viewPages,
     }),
     files: new FileAnswers({
       files,
@@ -137,7 +152,7 @@ export async function startGateway(settings: Settings) {
     metrics,
     readPath,
     routers: [
-      adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts, forgetPages, storage, storageQuota: lifecycle, logger }),
+      adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts, forgetPages, storage, storageQuota: lifecycle, views, logger }),
       apiRoutes({ protocol, releases: new ReleaseRepository(prisma, protocol), logger }),
     ],
     ops: {
@@ -188,6 +203,7 @@ export async function startGateway(settings: Settings) {
   shutdown.add({ name: 'upstream pools', run: () => upstreamHttp.close() });
   shutdown.add({ name: 'fetcher connections', run: () => fetcherAgent.close() });
   shutdown.add({ name: 'upstream registry', run: async () => registry.close() });
+  shutdown.add({ name: 'view registry', run: async () => views.close() });
   shutdown.add({
     name: 'redis',
     run: async () => {

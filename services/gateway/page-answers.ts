@@ -3,7 +3,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UpstreamError } from '../../libs/http/index.js';
 import type { ProjectPages, RootPages } from '../../libs/pages/index.js';
-import type { ProtocolAdapter } from '../../libs/protocol/index.js';
+import type { PageFormat, ProtocolAdapter } from '../../libs/protocol/index.js';
+import type { View, ViewPages } from '../../libs/views/index.js';
 import { HttpError, notFound } from './http-errors.js';
 import { PageNegotiation, variantEtag, type ChosenVariant, type Variant, type VariantRequest } from './page-variant.js';
 import { ReadMemo, type MemoPage, type PageHeaders } from './read-memo.js';
@@ -17,6 +18,8 @@ export interface PageAnswersDeps {
   /** The root `/simple/` list; absent, `/simple/` is a 404. */
   root?: RootPages;
   rootTtlSeconds: number;
+  /** Pages as policy views show them. */
+  views?: ViewPages;
 }
 
 /** What one page answer is written from: a fresh memo entry or the page cache's answer. */
@@ -71,10 +74,7 @@ export class PageAnswers {
   private async fromCache(req: IncomingMessage, res: ServerResponse, project: string, key: string, chosen: ChosenVariant): Promise<void> {
     const { memo } = this.deps;
     const { variant, contentType, encoding } = chosen;
-    const answer = await this.deps.pages.serve(project, variant).catch((err: unknown) => {
-      if (!(err instanceof UpstreamError)) throw err;
-      throw new HttpError(err.failure === 'timeout' ? 504 : 502, 'upstream_failed', `no cached page for ${project} and ${err.message}`);
-    });
+    const answer = await this.deps.pages.serve(project, variant).catch(upstreamFailed(project));
     if (answer.status === 'missing') {
       res.setHeader('X-Orchard-Cache', answer.cache);
       throw notFound(`project ${project} not found on any configured upstream`);
@@ -86,6 +86,34 @@ export class PageAnswers {
       if ((this.deps.indexTtlSeconds - age) * 1000 > memo.pageTtlMs) memo.putPage(key, pageEntry(page));
     }
     this.send(req, res, this.headers(page, variant, contentType, encoding), page.body);
+  }
+
+  /** A project page (canonical name) as a policy view shows it. */
+  async viewProject(req: IncomingMessage, res: ServerResponse, view: View, project: string, request: VariantRequest): Promise<void> {
+    const { variant, contentType, encoding } = this.negotiation.choose(request, res);
+    const answer = await this.views().project(view, project, variant).catch(upstreamFailed(project));
+    if (answer.status === 'outside') throw notFound(`project ${project} is not in view ${view.name}`);
+    if (answer.status === 'missing') {
+      res.setHeader('X-Orchard-Cache', answer.cache);
+      throw notFound(`project ${project} not found on any configured upstream`);
+    }
+    this.send(req, res, this.headers(answer, variant, contentType, encoding), answer.body);
+  }
+
+  /** `/v/<view>/simple/`: the root list without the projects the view leaves out (identity encoding). */
+  async viewRoot(req: IncomingMessage, res: ServerResponse, view: View, request: VariantRequest): Promise<void> {
+    const chosen = this.negotiation.choose(request, res);
+    const format = chosen.variant.split('.')[0] as PageFormat;
+    const answer = await this.views().root(view, format);
+    if (!answer) return this.root(req, res, request);
+    const etag = variantEtag(answer.etag, format);
+    const common = ['X-Orchard-Cache', answer.cache, 'ETag', etag, 'Content-Type', chosen.contentType, 'Cache-Control', `public, max-age=${this.deps.rootTtlSeconds}`];
+    this.send(req, res, { etag, notModified: common, whole: [...common, 'Content-Length', String(answer.body.length)] }, answer.body);
+  }
+
+  private views(): ViewPages {
+    if (!this.deps.views) throw notFound('not found');
+    return this.deps.views;
   }
 
   /** The headers of a page answer. */
@@ -148,6 +176,14 @@ export class PageAnswers {
     res.statusCode = 200;
     await stream(req, res, answer.body());
   }
+}
+
+/** A page no upstream could give and none is cached: 502, or 504 when it timed out. */
+function upstreamFailed(project: string): (err: unknown) => never {
+  return (err) => {
+    if (!(err instanceof UpstreamError)) throw err;
+    throw new HttpError(err.failure === 'timeout' ? 504 : 502, 'upstream_failed', `no cached page for ${project} and ${err.message}`);
+  };
 }
 
 function pageEntry(page: PageToSend): MemoPage {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../libs/log/index.js';
 import type { ProtocolAdapter } from '../../libs/protocol/index.js';
 import { isSha256Hex } from '../../libs/storage/index.js';
+import type { View, ViewPages, ViewRegistry } from '../../libs/views/index.js';
 import type { FileAnswers } from './file-answers.js';
 import { HttpError, answerError, badRequest, notFound } from './http-errors.js';
 import type { PageAnswers } from './page-answers.js';
@@ -13,11 +14,14 @@ export interface ReadPathDeps {
   protocol: ProtocolAdapter;
   pages: PageAnswers;
   files: FileAnswers;
+  /** Policy views (`/v/<view>/…`); absent, `/v/` is not a route. */
+  views?: { registry: ViewRegistry; pages: ViewPages };
   logger: Logger;
 }
 
 const SIMPLE = '/simple';
 const FILES = '/files/';
+const VIEWS = '/v/';
 const FILENAME = /^[A-Za-z0-9][A-Za-z0-9._+!-]{0,254}$/;
 const METADATA = '.metadata';
 
@@ -27,7 +31,9 @@ const METADATA = '.metadata';
  *
  * - `GET`/`HEAD /simple/` (root list) and `/simple/<project>/` (project page; `/simple` and
  *   `/simple/<Name>` redirect to the canonical URL, keeping the query);
- * - `GET`/`HEAD /files/<project>/<sha256>/<filename>` and its `.metadata` sibling.
+ * - `GET`/`HEAD /files/<project>/<sha256>/<filename>` and its `.metadata` sibling;
+ * - the same under a policy view, `/v/<view>/simple/…` and `/v/<view>/files/…` (a file the view
+ *   does not list is a 404, never fetched), and `/v/<view>/`, which describes the view.
  *
  * Every failure is answered by the same error writer as express's ({@link answerError}).
  */
@@ -38,7 +44,7 @@ export class ReadPath {
   static owns(req: IncomingMessage): boolean {
     const url = req.url;
     if (url === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
-    if (url.startsWith(FILES)) return true;
+    if (url.startsWith(FILES) || url.startsWith(VIEWS)) return true;
     if (!url.startsWith(SIMPLE)) return false;
     const next = url.charCodeAt(SIMPLE.length);
     return Number.isNaN(next) || next === 47 /* / */ || next === 63; /* ? */
@@ -61,44 +67,80 @@ export class ReadPath {
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const query = q < 0 ? '' : url.slice(q);
-    if (path.startsWith(FILES)) return this.file(req, res, path.slice(FILES.length));
+    if (path.startsWith(VIEWS)) return this.viewRoute(req, res, path.slice(VIEWS.length), query);
+    return this.indexRoute(req, res, path, query);
+  }
+
+  /** `/simple/…` and `/files/…`, plain or (with `view`) under `/v/<view>`. */
+  private indexRoute(req: IncomingMessage, res: ServerResponse, path: string, query: string, view?: View): Promise<void> | void {
+    const base = view ? `${VIEWS}${view.name}` : '';
+    if (path.startsWith(FILES)) return this.file(req, res, path.slice(FILES.length), view);
+    if (!path.startsWith(SIMPLE) || (path.length > SIMPLE.length && path[SIMPLE.length] !== '/')) throw notFound('not found');
     const { pages } = this.deps;
     if (path === SIMPLE || path === `${SIMPLE}/`) {
       if (!pages.hasRoot) throw notFound('not found');
-      setRoute(res, 'simple_root');
-      if (path === SIMPLE) return redirect(res, `${SIMPLE}/${query}`);
-      return pages.root(req, res, variantRequest(req, query));
+      setRoute(res, view ? 'view_root' : 'simple_root');
+      if (path === SIMPLE) return redirect(res, `${base}${SIMPLE}/${query}`);
+      return view ? pages.viewRoot(req, res, view, variantRequest(req, query)) : pages.root(req, res, variantRequest(req, query));
     }
     const rest = path.slice(SIMPLE.length + 1);
     const slash = rest.indexOf('/');
     // `/simple/<project>` or `/simple/<project>/`; anything deeper is not a route.
     if (slash >= 0 && slash !== rest.length - 1) throw notFound('not found');
-    setRoute(res, 'simple_project');
+    setRoute(res, view ? 'view_project' : 'simple_project');
     const request = variantRequest(req, query);
-    if (slash > 0 && pages.remembered(req, res, rest.slice(0, -1), request)) return;
+    if (!view && slash > 0 && pages.remembered(req, res, rest.slice(0, -1), request)) return;
     const raw = decodeSegment(slash < 0 ? rest : rest.slice(0, -1));
     const { protocol } = this.deps;
     if (!protocol.isValidProjectName(raw)) throw badRequest('invalid project name');
     const project = protocol.normalizeName(raw);
-    if (slash < 0 || project !== raw) return redirect(res, `${SIMPLE}/${project}/${query}`);
-    return pages.project(req, res, project, request);
+    if (slash < 0 || project !== raw) return redirect(res, `${base}${SIMPLE}/${project}/${query}`);
+    return view ? pages.viewProject(req, res, view, project, request) : pages.project(req, res, project, request);
   }
 
-  private file(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> | void {
+  /** `/v/<view>/…`: the view's description, index and files. */
+  private async viewRoute(req: IncomingMessage, res: ServerResponse, rest: string, query: string): Promise<void> {
+    const views = this.deps.views;
+    setRoute(res, 'view');
+    if (!views) throw notFound('not found');
+    const slash = rest.indexOf('/');
+    const name = decodeSegment(slash < 0 ? rest : rest.slice(0, slash));
+    const view = await views.registry.get(name);
+    if (!view) throw notFound(`view ${name} not found`);
+    if (slash < 0) return redirect(res, `${VIEWS}${view.name}/${query}`);
+    const path = rest.slice(slash);
+    if (path === '/') return describeView(req, res, view);
+    return this.indexRoute(req, res, path, query, view);
+  }
+
+  private file(req: IncomingMessage, res: ServerResponse, rest: string, view?: View): Promise<void> | void {
     const segments = rest.split('/');
     if (segments.length !== 3) throw notFound('not found');
     const [project, sha256, filename] = segments.map(decodeSegment) as [string, string, string];
     const metadata = filename.endsWith(METADATA);
-    setRoute(res, metadata ? 'metadata' : 'file');
+    setRoute(res, `${view ? 'view_' : ''}${metadata ? 'metadata' : 'file'}`);
     const { protocol, files } = this.deps;
     // Only checked paths are ever remembered: a remembered one needs no check again.
-    if (files.remembered(req, res, project, sha256, filename)) return;
+    if (!view && files.remembered(req, res, project, sha256, filename)) return;
     if (!protocol.isValidProjectName(project) || protocol.normalizeName(project) !== project) throw badRequest('invalid project name');
     if (!isSha256Hex(sha256)) throw badRequest('invalid file id: expected a lowercase sha256');
     if (!FILENAME.test(filename) || filename.includes('..')) throw badRequest('invalid file name');
-    if (metadata) return files.metadataFile(req, res, project, sha256, filename.slice(0, -METADATA.length));
-    return files.file(req, res, project, sha256, filename);
+    const artifact = metadata ? filename.slice(0, -METADATA.length) : filename;
+    const answer = () => (metadata ? files.metadataFile(req, res, project, sha256, artifact) : files.file(req, res, project, sha256, filename));
+    if (!view) return answer();
+    return this.deps.views!.pages.listsFile(view, project, sha256, artifact).then((listed) => {
+      if (!listed) throw notFound(`${artifact} is not in view ${view.name}`);
+      return answer();
+    });
   }
+}
+
+/** `GET /v/<view>/`: what the view is (JSON). */
+function describeView(req: IncomingMessage, res: ServerResponse, view: View): void {
+  const { compiled: _compiled, ...description } = view;
+  const body = Buffer.from(JSON.stringify(description));
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length), 'Cache-Control': 'no-cache' });
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 /** One path segment, %-decoded; an undecodable escape is the client's error. */

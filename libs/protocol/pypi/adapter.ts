@@ -11,7 +11,7 @@ import { createRootIndexParser, renderRootIndex, ROOT_INDEX_ACCEPT } from './roo
 import { dependencyEnvironment } from './dependency-environment.js';
 import { extractMetadata, readMetadataFile, versionFromFilename } from './extract-metadata.js';
 import { ACCEPTABLE_TYPES, negotiatePageFormat } from './negotiate-format.js';
-import { compareVersions, sameVersion } from './versions.js';
+import { compareVersions, isPrerelease, isValidVersionSpecifier, sameVersion, versionSatisfies } from './versions.js';
 
 /** The JSON media type of PEP 691. */
 export const PYPI_JSON_TYPE = 'application/vnd.pypi.simple.v1+json';
@@ -71,5 +71,8 @@ export const pypiProtocol: ProtocolAdapter = {
   versionFromFilename,
   compareVersions,
   sameVersion,
+  isValidVersionSpecifier,
+  versionSatisfies,
+  isPrerelease,
   dependencyEnvironment,
 };

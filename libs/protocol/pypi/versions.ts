@@ -1,5 +1,5 @@
 /** PEP 440 version order and equality, total over any strings (stored versions need not be valid). */
-import { compare, eq, valid } from '@renovatebot/pep440';
+import { compare, eq, parse, satisfies, valid, validRange } from '@renovatebot/pep440';
 
 /** PEP 440 order where both are valid versions, invalid after valid; a total order (text breaks ties). */
 export function compareVersions(a: string, b: string): number {
@@ -19,4 +19,23 @@ export function sameVersion(a: string, b: string): boolean {
 /** Code-point order, as PostgreSQL's "C" collation: the same answer whatever the server's locale. */
 function byText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Whether `specifier` is a PEP 440 version specifier (`==1.0`, `>=1,<2`, `!=2.0`). */
+export function isValidVersionSpecifier(specifier: string): boolean {
+  return specifier.trim() !== '' && validRange(specifier);
+}
+
+/**
+ * Whether a version meets a PEP 440 specifier; pre-releases are judged like any version (whether
+ * they are wanted at all is a rule of its own). An invalid version meets none.
+ */
+export function versionSatisfies(version: string, specifier: string): boolean {
+  return valid(version) !== null && satisfies(version, specifier, { prereleases: true });
+}
+
+/** Whether a version is a PEP 440 pre-release or development release. */
+export function isPrerelease(version: string): boolean {
+  const parsed = parse(version);
+  return parsed !== null && (parsed.pre !== null || parsed.dev !== null);
 }

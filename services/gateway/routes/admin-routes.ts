@@ -9,6 +9,7 @@ import { UpstreamConflictError, UpstreamInputError, type UpstreamRegistry } from
 import { HttpError, badRequest, notFound } from '../http-errors.js';
 import { setRoute } from '../request-context.js';
 import { mountAdminStorage, type AdminStorageDeps } from './admin-storage.js';
+import { mountAdminViews, type AdminViewsDeps } from './admin-views.js';
 
 export interface AdminRoutesDeps {
   /** ORCHARD_ADMIN_TOKEN; without it every admin path is a 404, like any unknown path. */
@@ -24,6 +25,8 @@ export interface AdminRoutesDeps {
   forgetPages?: (project?: string) => Promise<void>;
   storage: AdminStorageDeps['storage'];
   storageQuota: AdminStorageDeps['storageQuota'];
+  /** Policy views; absent, `views` is not a route. */
+  views?: AdminViewsDeps['views'];
   logger: Logger;
 }
 
@@ -48,12 +51,12 @@ const patchBody = z.object(fields).partial().strict();
 /**
  * The admin API under `/api/v1/admin` (bearer ORCHARD_ADMIN_TOKEN): upstreams (list, add, change,
  * remove; secrets are accepted, never returned) and the page cache (invalidate one project or all,
- * show one project's state), storage usage and pins (`admin-storage.ts`). Off — a plain 404 — when
+ * show one project's state), storage usage and pins (`admin-storage.ts`), policy views (`admin-views.ts`). Off — a plain 404 — when
  * no token is configured.
  */
 export function adminRoutes(deps: AdminRoutesDeps): Router {
   const router = Router({ strict: true });
-  router.use(PREFIX, authenticate(deps.token), express.json({ limit: '16kb' }));
+  router.use(PREFIX, authenticate(deps.token), express.json({ limit: '256kb' }));
 
   router.get(`${PREFIX}/upstreams`, async (_req, res) => {
     res.json({ upstreams: await deps.registry.describe() });
@@ -109,6 +112,7 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   });
 
   mountAdminStorage(router, PREFIX, deps);
+  if (deps.views) mountAdminViews(router, PREFIX, { views: deps.views });
 
   router.use(PREFIX, (_req, _res, next) => next(notFound('not found')));
   return router;

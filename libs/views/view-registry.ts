@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { CacheKeys } from '../cache/index.js';
+import type { IndexView, Prisma, ViewRepository } from '../db/index.js';
+import { errorReason, type Logger } from '../log/index.js';
+import type { ProtocolAdapter } from '../protocol/index.js';
+import { InvalidViewRulesError, VIEW_NAME, checkConfiguredViews, compileRules, type CompiledRules, type ViewRules } from '../config/index.js';
+
+/** A view as requests apply it and the admin API shows it. */
+export interface View {
+  name: string;
+  rules: ViewRules;
+  compiled: CompiledRules;
+  /** Where it is defined: ORCHARD_VIEWS (read-only) or the admin API (PostgreSQL). */
+  source: 'config' | 'api';
+  /** Changes with every change of the rules (part of the key of each page built for it). */
+  revision: number;
+  updatedAt: string;
+}
+
+/** A view as JSON shows it. */
+export type ViewDescription = Omit<View, 'compiled'>;
+
+/** The admin API's errors: a name or rules it cannot take, a view of the configuration. */
+export class ViewInputError extends Error {}
+export class ViewConflictError extends Error {}
+
+export interface ViewRegistryDeps {
+  protocol: ProtocolAdapter;
+  /** ORCHARD_VIEWS: name → rules as configured. */
+  configured: Record<string, unknown>;
+  repository: ViewRepository;
+  /** The cache Redis: its version key tells every process a view changed. */
+  redis: Redis;
+  keys: CacheKeys;
+  logger: Logger;
+  /** How often each process checks for changes made elsewhere; default 1 s. */
+  checkIntervalMs?: number;
+  /** How often the stored views are reloaded whatever the version says; default 60 s. */
+  refreshMs?: number;
+}
+
+/**
+ * Every view: those of ORCHARD_VIEWS (checked at start: a bad one stops the service) and those
+ * stored in PostgreSQL through the admin API. A change writes a new version key in Redis, which
+ * every process checks every `checkIntervalMs` and then reloads the stored views; without Redis
+ * each check reloads from PostgreSQL, and every `refreshMs` a check reloads them anyway (a change
+ * whose announcement was lost). An announced change applies everywhere within about one interval
+ * (plus a page already being built).
+ */
+export class ViewRegistry {
+  private readonly configured: Map<string, View>;
+  private stored = new Map<string, View>();
+  private version: string | null | undefined;
+  private loadedAt = 0;
+  private loaded: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly intervalMs: number;
+
+  constructor(private readonly deps: ViewRegistryDeps) {
+    this.intervalMs = deps.checkIntervalMs ?? 1_000;
+    try {
+      checkConfiguredViews(deps.configured, deps.protocol);
+    } catch (err) {
+      if (err instanceof InvalidViewRulesError) throw new ViewInputError(`ORCHARD_VIEWS: ${err.message}`);
+      throw err;
+    }
+    this.configured = new Map(Object.entries(deps.configured).map(([name, rules]) => [name, build(name, rules, deps.protocol, 'config', 1, new Date(0).toISOString())]));
+  }
+
+  /** Loads the stored views and starts checking for changes. */
+  start(): void {
+    this.loaded = this.check().catch((err: unknown) => this.deps.logger.warn({ err: errorReason(err) }, 'stored views not loaded yet'));
+    this.timer ??= setInterval(() => {
+      void this.check().catch((err: unknown) => this.deps.logger.debug({ err: errorReason(err) }, 'view check failed'));
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The view of this name (waits for the first load of the stored ones). */
+  async get(name: string): Promise<View | undefined> {
+    const configured = this.configured.get(name);
+    if (configured) return configured;
+    await this.loaded;
+    return this.stored.get(name);
+  }
+
+  async list(): Promise<ViewDescription[]> {
+    await this.loaded;
+    return [...this.configured.values(), ...[...this.stored.values()].filter((v) => !this.configured.has(v.name))].map(describe);
+  }
+
+  /** Creates or replaces a stored view. @throws ViewInputError, ViewConflictError */
+  async put(name: string, rules: unknown): Promise<{ view: ViewDescription; created: boolean }> {
+    this.refuseConfigured(name);
+    let checked: ViewRules;
+    try {
+      checked = compileRules(rules, this.deps.protocol).rules;
+    } catch (err) {
+      if (err instanceof InvalidViewRulesError) throw new ViewInputError(err.message);
+      throw err;
+    }
+    const { view, created } = await this.deps.repository.put(name, this.deps.protocol.name, checked as Prisma.InputJsonValue);
+    await this.changed();
+    this.deps.logger.info({ view: name, revision: view.revision }, created ? 'view created' : 'view changed');
+    return { view: describe(this.fromRow(view)!), created };
+  }
+
+  /** @returns whether a stored view was deleted. @throws ViewConflictError for a configured one */
+  async delete(name: string): Promise<boolean> {
+    this.refuseConfigured(name);
+    const deleted = await this.deps.repository.delete(name);
+    if (deleted) {
+      await this.changed();
+      this.deps.logger.info({ view: name }, 'view deleted');
+    }
+    return deleted;
+  }
+
+  private refuseConfigured(name: string): void {
+    if (!VIEW_NAME.test(name)) throw new ViewInputError(`view name must match ${VIEW_NAME.source}`);
+    if (this.configured.has(name)) throw new ViewConflictError(`view ${name} is defined in ORCHARD_VIEWS; change it there`);
+  }
+
+  /** Announces a change to every process (a new version) and reloads here at once. */
+  private async changed(): Promise<void> {
+    await this.deps.redis.set(this.versionKey(), randomUUID()).catch((err: unknown) => {
+      // Without Redis the other processes reload from PostgreSQL at every check anyway.
+      this.deps.logger.warn({ err: errorReason(err) }, 'could not announce a view change in Redis');
+    });
+    this.version = undefined;
+    await this.check();
+  }
+
+  /** Reloads the stored views when the version in Redis changed (every time when Redis does not answer). */
+  private async check(): Promise<void> {
+    let version: string | null | undefined;
+    try {
+      version = await this.deps.redis.get(this.versionKey());
+    } catch {
+      version = undefined;
+    }
+    const due = Date.now() - this.loadedAt >= (this.deps.refreshMs ?? 60_000);
+    if (!due && version !== undefined && this.version !== undefined && version === this.version) return;
+    const rows = await this.deps.repository.list();
+    const stored = new Map<string, View>();
+    for (const row of rows) {
+      const view = this.fromRow(row);
+      if (view) stored.set(view.name, view);
+    }
+    this.stored = stored;
+    this.version = version;
+    this.loadedAt = Date.now();
+  }
+
+  private fromRow(row: IndexView): View | undefined {
+    if (row.protocol !== this.deps.protocol.name) return undefined;
+    try {
+      return build(row.name, row.rules, this.deps.protocol, 'api', row.revision, row.updatedAt.toISOString());
+    } catch (err) {
+      // Rules stored by an older or newer Orchard that this one cannot apply: the view is left out, loudly.
+      this.deps.logger.error({ view: row.name, err: errorReason(err) }, 'a stored view has rules this version cannot apply; not served');
+      return undefined;
+    }
+  }
+
+  private versionKey(): string {
+    return this.deps.keys.key('view', this.deps.protocol.name, '@version');
+  }
+}
+
+function build(name: string, input: unknown, protocol: ProtocolAdapter, source: View['source'], revision: number, updatedAt: string): View {
+  const { rules, compiled } = compileRules(input, protocol);
+  return { name, rules, compiled, source, revision, updatedAt };
+}
+
+function describe(view: View): ViewDescription {
+  const { compiled: _compiled, ...rest } = view;
+  return rest;
+}

@@ -26,6 +26,22 @@ describe('compileRules', () => {
     expect(compiled).toMatchObject({ excludeYanked: true, excludePrereleases: true, includeUnknownUploadTime: true, filtersProjects: true });
   });
 
+  it('matches a list of thousands of names and globs', () => {
+    const allow = [...Array.from({ length: 5000 }, (_, i) => `pkg-${i}`), 'corp-*', 'x?z', 'lib[0-9]'];
+    const { compiled } = compileRules({ allow }, pypiProtocol);
+    expect(['pkg-0', 'pkg-4999', 'corp-tools', 'xyz', 'lib7', 'pkg-5000', 'corp', 'xyyz', 'libx'].map(compiled.hasProject)).toEqual([
+      true,
+      true,
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+      false,
+    ]);
+  });
+
   it('takes durations in every unit, and nothing rules out nothing', () => {
     for (const [text, ms] of [
       ['45s', 45_000],
@@ -45,6 +61,7 @@ describe('compileRules', () => {
     [{ versions: { django: '>=x' } }, /versions.django: not a version specifier: >=x/],
     [{ 'exclude-yanked': 'yes' }, /exclude-yanked/],
     [{ 'unknown-upload-time': 'maybe' }, /unknown-upload-time/],
+    [{ allow: ['*', '!evil-*'] }, /allow: "!evil-\*": negated patterns are not supported/],
     [{ exclude_newer: '2026-01-01T00:00:00Z' }, /exclude_newer|Unrecognized/],
     ['not an object', /expected object/],
   ])('refuses %j with a message naming the rule', (rules, message) => {

@@ -68,9 +68,8 @@ export function compileRules(input: unknown, protocol: ProtocolAdapter): { rules
     if (!protocol.isValidVersionSpecifier(specifier)) throw new InvalidViewRulesError(`versions.${project}: not a version specifier: ${specifier}`);
     versions.set(protocol.normalizeName(project), specifier);
   }
-  const matcher = (globs: string[] | undefined) => (globs && globs.length > 0 ? picomatch(globs.map((g) => protocol.normalizeName(g))) : undefined);
-  const allow = matcher(rules.allow);
-  const deny = matcher(rules.deny);
+  const allow = nameMatcher('allow', rules.allow, protocol);
+  const deny = nameMatcher('deny', rules.deny, protocol);
   const duration = rules['min-age']?.match(DURATION);
   return {
     rules,
@@ -85,6 +84,28 @@ export function compileRules(input: unknown, protocol: ProtocolAdapter): { rules
       filtersProjects: allow !== undefined || deny !== undefined,
     },
   };
+}
+
+/** Characters that make a pattern a glob rather than a plain name. */
+const GLOB = /[*?[\]{}()!+@]/;
+
+/**
+ * Whether a normalised name matches one of `patterns` (normalised too): plain names by a Set, the
+ * globs by one regular expression (picomatch's), so a list of thousands costs a lookup per name.
+ * A `!` pattern is refused: in a list, a negation would match nearly everything.
+ */
+function nameMatcher(rule: 'allow' | 'deny', patterns: string[] | undefined, protocol: ProtocolAdapter): ((name: string) => boolean) | undefined {
+  if (!patterns || patterns.length === 0) return undefined;
+  const names = new Set<string>();
+  const globs: string[] = [];
+  for (const pattern of patterns) {
+    if (pattern.startsWith('!')) throw new InvalidViewRulesError(`${rule}: ${JSON.stringify(pattern)}: negated patterns are not supported (use deny)`);
+    const normalized = protocol.normalizeName(pattern);
+    if (GLOB.test(normalized)) globs.push(picomatch.makeRe(normalized).source);
+    else names.add(normalized);
+  }
+  const glob = globs.length > 0 ? new RegExp(globs.map((source) => `(?:${source})`).join('|')) : undefined;
+  return (name) => names.has(name) || (glob !== undefined && glob.test(name));
 }
 
 /** Checks views as configured (name → rules); throws InvalidViewRulesError naming the view and what is wrong. */

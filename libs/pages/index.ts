@@ -11,4 +11,5 @@ export { createProjectPages } from './create-project-pages.js';
 export { PageFillQueue } from './page-fill-queue.js';
 export type { PageFillQueueDeps } from './page-fill-queue.js';
 export { RootPages, MAX_ROOT_BYTES } from './root-pages.js';
+export { TimeSlices } from './time-slices.js';
 export type { RootAnswer, RootPagesDeps } from './root-pages.js';

@@ -101,6 +101,38 @@ describe('evictOverQuota', () => {
     expect(await artifacts.count()).toBe(2);
   });
 
+  it('ends when the candidates run out after a full batch, still over the low-water mark', async () => {
+    // 200 files (one whole batch of candidates) outside the grace, and one big file inside it.
+    const small = await Promise.all(Array.from({ length: 200 }, (_, i) => storeFile(`small-${i}`, '1.0', 10, 30)));
+    await storeFile('big', '1.0', 5000, 0);
+    const { outcome } = await evict();
+    expect(outcome.evicted.map((f) => f.sha256).sort()).toEqual([...small].sort());
+    expect(outcome.usageAfter).toEqual({ bytes: 5000, files: 1 });
+  });
+
+  it('counts the files evicted alongside one whose delete failed, and goes on with the next', async () => {
+    const first = await storeFile('first', '1.0', 300, 50);
+    const failing = await storeFile('failing', '1.0', 300, 40);
+    const kept = await storeFile('kept', '1.0', 600, 30);
+    const deletes: string[] = [];
+    const flaky = {
+      delete: async (key: string) => {
+        deletes.push(key);
+        if (key === blobKey(failing)) throw new Error('storage said no');
+        await store.delete(key);
+      },
+    };
+    const outcome = await evictOverQuota(
+      { storage, isPinned: () => false, apply: { store: flaky, forget: async () => {} }, logger },
+      { quotaBytes: 1000, lowWaterBytes: 800, graceMs: MINUTE },
+    );
+    // The failed one does not count: the next least recently used goes too, to reach the low-water mark.
+    expect(outcome.evicted.map((f) => f.sha256)).toEqual([first, kept]);
+    expect(deletes.sort()).toEqual([blobKey(first), blobKey(failing), blobKey(kept)].sort());
+    // Marked but still stored: a request finds the bytes and clears the mark.
+    expect(await storage.isEvicted(failing)).toBe(true);
+  });
+
   it('makes room for downloads in progress before they land', async () => {
     const oldest = await storeFile('old', '1.0', 300, 50);
     await storeFile('new', '1.0', 300, 40);

@@ -95,8 +95,9 @@ export async function evictOverQuota(deps: EvictionDeps, limits: EvictionLimits,
       outcome.usageAfter.bytes -= candidate.size;
       outcome.usageAfter.files -= 1;
     }
-    // A file served meanwhile was kept: the scan goes on past the last one chosen.
-    if (batch.length < BATCH && cursor === batch.at(-1)) break;
+    // The scan ends with the candidates; a file served meanwhile was kept, so it goes on past the
+    // last one chosen while the batch had more.
+    if (batch.length === 0 || (batch.length < BATCH && cursor === batch.at(-1))) break;
   }
   if (over(limits.lowWaterBytes)) {
     deps.logger.warn(
@@ -110,7 +111,11 @@ export async function evictOverQuota(deps: EvictionDeps, limits: EvictionLimits,
 /** How many files one pass evicts at once. */
 const PARALLEL = 16;
 
-/** Evicts the chosen files, several at a time. @returns those evicted (not those used meanwhile) */
+/**
+ * Evicts the chosen files, several at a time; a file whose delete failed is left out (evictOne
+ * logged it) and the rest go on. Throws only when nothing could be evicted (storage failing).
+ * @returns those evicted (not those used meanwhile)
+ */
 async function evictAll(
   storage: EvictionDeps['storage'],
   apply: NonNullable<EvictionDeps['apply']>,
@@ -119,11 +124,17 @@ async function evictAll(
   logger: Logger,
 ): Promise<EvictionCandidate[]> {
   const taken: EvictionCandidate[] = [];
+  let failure: unknown;
   for (let i = 0; i < chosen.length; i += PARALLEL) {
     const group = chosen.slice(i, i + PARALLEL);
-    const evicted = await Promise.all(group.map((candidate) => evictOne(storage, apply, candidate, usedBefore, logger)));
-    taken.push(...group.filter((_, j) => evicted[j]));
+    // Settled, not all-or-nothing: files evicted alongside one that failed are counted (evictOne logged the failure).
+    const settled = await Promise.allSettled(group.map((candidate) => evictOne(storage, apply, candidate, usedBefore, logger)));
+    settled.forEach((result, j) => {
+      if (result.status === 'fulfilled' && result.value) taken.push(group[j]!);
+      else if (result.status === 'rejected') failure ??= result.reason;
+    });
   }
+  if (failure !== undefined && taken.length === 0) throw failure;
   return taken;
 }
 

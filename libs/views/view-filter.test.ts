@@ -57,6 +57,12 @@ describe('filterPage', () => {
     expect(shown({ 'exclude-newer': at(15), 'unknown-upload-time': 'include' }).files).toContain('demo-2.0.tar.gz');
   });
 
+  it('a cooldown says when its page changes next: when the youngest hidden file comes of age', () => {
+    const result = filterPage(compileRules({ 'min-age': '7d' }, pypiProtocol).compiled, pypiProtocol, 'demo', page, NOW);
+    expect(result.changesAt).toBe(Date.parse(at(2)) + 7 * DAY);
+    expect(filterPage(compileRules({ 'exclude-newer': at(1) }, pypiProtocol).compiled, pypiProtocol, 'demo', page, NOW).changesAt).toBeUndefined();
+  });
+
   it('a cooldown hides files younger than it', () => {
     expect(shown({ 'min-age': '7d', 'unknown-upload-time': 'include' })).toMatchObject({
       files: ['demo-1.0-py3-none-any.whl', 'demo-1.0.tar.gz', 'demo-1.1-py3-none-any.whl', 'demo-2.0rc1-py3-none-any.whl', 'demo-2.0.tar.gz'],

@@ -8,6 +8,8 @@ export interface FilteredPage {
   hidden: Map<HidingRule, number>;
   /** Versions left without any file, by the rule that hid the first of their files. */
   hiddenVersions: Map<HidingRule, number>;
+  /** When a file the cooldown hides comes of age (the page changes then); undefined when none will. */
+  changesAt?: number;
 }
 
 /**
@@ -20,22 +22,33 @@ export function filterPage(rules: CompiledRules, protocol: ProtocolAdapter, proj
   const specifier = rules.versions.get(project);
   /** Version → the rule that hid its first hidden file, or null once one of its files is shown. */
   const versions = new Map<string, HidingRule | null>();
+  let changesAt: number | undefined;
   const files = page.files.filter((file) => {
     const rule = hidingRule(rules, protocol, specifier, file, now);
     const version = protocol.versionFromFilename(file.filename);
     if (rule) hidden.set(rule, (hidden.get(rule) ?? 0) + 1);
+    if (rule === 'min-age') changesAt = Math.min(changesAt ?? Infinity, Date.parse(file.uploadTime!) + rules.minAgeMs!);
     if (version !== undefined && (rule === undefined || !versions.has(version))) versions.set(version, rule ?? null);
     return rule === undefined;
   });
   const hiddenVersions = new Map<HidingRule, number>();
   for (const rule of versions.values()) if (rule) hiddenVersions.set(rule, (hiddenVersions.get(rule) ?? 0) + 1);
-  if (files.length === page.files.length) return { page, hidden, hiddenVersions };
+  const result = { hidden, hiddenVersions, ...(changesAt !== undefined ? { changesAt } : {}) };
+  if (files.length === page.files.length) return { page, ...result };
   const filtered: ProjectPage = { ...page, files };
-  if (page.versions) {
-    const shown = [...versions].filter(([, rule]) => rule === null).map(([version]) => version);
-    filtered.versions = page.versions.filter((version) => shown.some((v) => protocol.sameVersion(v, version)));
-  }
-  return { page: filtered, hidden, hiddenVersions };
+  if (page.versions) filtered.versions = page.versions.filter((version) => shownVersion(protocol, versions, version));
+  return { page: filtered, ...result };
+}
+
+/**
+ * Whether a PEP 700 version keeps a file in the view: by its spelling in the file names (a lookup),
+ * else (spelled differently, or without files) as the same version as one shown.
+ */
+function shownVersion(protocol: ProtocolAdapter, versions: ReadonlyMap<string, HidingRule | null>, version: string): boolean {
+  const known = versions.get(version);
+  if (known !== undefined) return known === null;
+  for (const [other, rule] of versions) if (rule === null && protocol.sameVersion(other, version)) return true;
+  return false;
 }
 
 function hidingRule(rules: CompiledRules, protocol: ProtocolAdapter, specifier: string | undefined, file: ProjectFile, now: number): HidingRule | undefined {

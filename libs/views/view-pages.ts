@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { listedFileKey, type PageVariant, type RootVariant } from '../cache/index.js';
-import { MAX_ROOT_BYTES, renderPage, type CacheState, type ProjectPages, type RenderedPage, type RootPages } from '../pages/index.js';
+import { MAX_ROOT_BYTES, TimeSlices, renderPage, type CacheState, type ProjectPages, type RenderedPage, type RootPages } from '../pages/index.js';
+import { errorReason, type Logger } from '../log/index.js';
 import type { PageFormat, ProjectPage, ProtocolAdapter, RootEntry } from '../protocol/index.js';
 import { filterPage } from './view-filter.js';
 import type { View } from './view-registry.js';
@@ -14,13 +16,21 @@ export type ViewPageAnswer =
   /** The view leaves the project out (allow/deny). */
   | { status: 'outside' };
 
+/** A view's root list: its body and, when it came from the cache, an ETag (none while Redis is down). */
+export interface ViewRootAnswer {
+  body: Buffer;
+  etag?: string;
+  cache: CacheState;
+}
+
 export interface ViewPagesDeps {
   protocol: ProtocolAdapter;
   pages: Pick<ProjectPages, 'serve' | 'extractedMetadata'>;
   root?: Pick<RootPages, 'serve'>;
   metrics: ViewMetrics;
-  /** Built pages kept per process (most recently used); default 1000. */
-  maxPages?: number;
+  logger: Logger;
+  /** Bytes of built pages kept per process (most recently used first); default 256 MiB. */
+  maxBytes?: number;
   /**
    * How long a view page just served is answered again without asking the page cache (the read
    * memo's ORCHARD_PAGE_MEMO_MS; 0: never): a hot view page then costs no Redis read of its model.
@@ -28,36 +38,39 @@ export interface ViewPagesDeps {
   memoMs?: number;
 }
 
-type Built = { status: 'built'; build: ViewBuild; answer: { upstream: string; cache: CacheState; ageSeconds?: number } };
-
-/** A view's build of one page version: every representation, and the files it lists. */
+/** A view's build of one page version: its representations, the files it lists, and until when it holds. */
 interface ViewBuild {
   rendered: RenderedPage;
   files: Set<string>;
+  /** When a file the cooldown hides comes of age: the build is made again from then on. */
+  validUntil: number;
+  bytes: number;
 }
 
-/**
- * A cooldown (`min-age`) is applied as of the start of the current step, so one build serves a
- * step's requests; a file crosses the cooldown at most this late.
- */
-export const COOLDOWN_STEP_MS = 10_000;
+type Built = { status: 'built'; build: ViewBuild; answer: { upstream: string; cache: CacheState; ageSeconds?: number } };
+
+const MIB = 2 ** 20;
 
 /**
  * Pages as a view shows them: the plain page's model (through the one page cache: freshness,
  * revalidation, stale-if-error and negative caching are the plain index's), filtered by the view's
  * rules and rendered like any page (links relative, so files resolve under `/v/<view>/files/`).
- * Builds are kept in process memory keyed by the view's revision, the plain page's ETag and the
- * cooldown step, so a change of either the rules or the page is a new build.
+ * Builds are kept in process memory (bounded in bytes) keyed by the view's fingerprint (its rules)
+ * and the plain page's ETag, and made again once a file the cooldown hid comes of age, so a change
+ * of the rules, of the page or of the time is a new build, never a stale one.
  */
 export class ViewPages {
-  private readonly builds: LRUCache<string, Promise<ViewBuild>>;
+  private readonly builds: LRUCache<string, ViewBuild>;
+  private readonly building = new Map<string, Promise<{ build: ViewBuild; keep: boolean }>>();
   private readonly recent: LRUCache<string, Built> | undefined;
-  private readonly roots = new LRUCache<string, Promise<Buffer>>({ max: 32 });
+  /** Filtered root lists, by view fingerprint, root ETag and format. */
+  private readonly roots = new LRUCache<string, Buffer>({ maxSize: 64 * MIB, sizeCalculation: (body) => Math.max(1, body.length) });
+  private readonly rendering = new Map<string, Promise<Buffer>>();
   private readonly rootFormat: PageFormat;
 
   constructor(private readonly deps: ViewPagesDeps) {
-    this.builds = new LRUCache({ max: deps.maxPages ?? 1000 });
-    if (deps.memoMs) this.recent = new LRUCache({ max: deps.maxPages ?? 1000, ttl: deps.memoMs });
+    this.builds = new LRUCache({ maxSize: deps.maxBytes ?? 256 * MIB, sizeCalculation: (build) => Math.max(1, build.bytes) });
+    if (deps.memoMs) this.recent = new LRUCache({ max: 1000, ttl: deps.memoMs });
     this.rootFormat = deps.protocol.negotiatePageFormat(deps.protocol.rootIndexAccept)?.format ?? 'html';
   }
 
@@ -67,15 +80,7 @@ export class ViewPages {
     if (built.status !== 'built') return built;
     const body = built.build.rendered.bodies[variant];
     if (!body) throw new Error(`view page ${project} has no ${variant} representation`);
-    const { answer } = built;
-    return {
-      status: 'page',
-      body,
-      etag: built.build.rendered.etag,
-      upstream: answer.upstream,
-      cache: answer.cache,
-      ...(answer.ageSeconds !== undefined ? { ageSeconds: answer.ageSeconds } : {}),
-    };
+    return { status: 'page', body, etag: built.build.rendered.etag, ...built.answer };
   }
 
   /** Whether the view's page of `project` lists this file (a file outside the view is a 404, never fetched). */
@@ -89,21 +94,24 @@ export class ViewPages {
    * streams out of the cache and rendered again without the projects the view leaves out. Null when
    * the plain list is what the view shows.
    */
-  async root(view: View, format: PageFormat): Promise<{ body: Buffer; etag: string; cache: CacheState } | null> {
+  async root(view: View, format: PageFormat): Promise<ViewRootAnswer | null> {
     if (!view.compiled.filtersProjects) return null;
     const { root } = this.deps;
     if (!root) throw new Error('no root list');
     const answer = await root.serve(this.rootFormat as RootVariant);
-    const etag = answer.kind === 'cached' ? answer.meta.etag : undefined;
-    const key = `${view.name}\u0000${view.revision}\u0000${etag ?? ''}\u0000${format}`;
-    let body = etag === undefined ? undefined : this.roots.get(key);
+    if (answer.kind === 'uncached') return { body: await this.renderRoot(view, answer.body, format), cache: 'uncached' };
+    const key = `${view.fingerprint}\u0000${answer.meta.etag}\u0000${format}`;
+    let body = this.roots.get(key);
     if (!body) {
-      body = this.renderRoot(view, answer.kind === 'cached' ? answer.body() : answer.body, format);
-      if (etag !== undefined) this.roots.set(key, body);
-      body.catch(() => this.roots.delete(key));
+      let rendering = this.rendering.get(key);
+      if (!rendering) {
+        rendering = this.renderRoot(view, answer.body(), format).finally(() => this.rendering.delete(key));
+        this.rendering.set(key, rendering);
+      }
+      body = await rendering;
+      this.roots.set(key, body);
     }
-    const bytes = await body;
-    return { body: bytes, etag: `${etag ?? 'uncached'}-${view.name}-${view.revision}`, cache: answer.kind === 'cached' ? answer.cache : 'uncached' };
+    return { body, etag: createHash('sha256').update(key).digest('hex').slice(0, 32), cache: answer.cache };
   }
 
   private async renderRoot(view: View, source: AsyncIterable<Buffer> | Iterable<Buffer>, format: PageFormat): Promise<Buffer> {
@@ -117,50 +125,69 @@ export class ViewPages {
       },
       MAX_ROOT_BYTES,
     );
-    for await (const chunk of source) parser.write(chunk);
+    const slices = new TimeSlices();
+    for await (const chunk of source) {
+      parser.write(chunk);
+      await slices.pause();
+    }
     parser.end();
-    return Buffer.from([...protocol.renderRootIndex(format, entries)].join(''));
+    return slices.collect(protocol.renderRootIndex(format, entries));
   }
 
   private async build(view: View, project: string): Promise<Built | Exclude<ViewPageAnswer, { status: 'page' }>> {
     if (!view.compiled.hasProject(project)) return { status: 'outside' };
-    const step = view.compiled.minAgeMs === undefined ? 0 : Math.floor(Date.now() / COOLDOWN_STEP_MS);
-    const recentKey = `${view.name}\u0000${view.revision}\u0000${project}\u0000${step}`;
-    const recent = this.recent?.get(recentKey);
-    if (recent) return { ...recent, answer: { ...recent.answer, cache: 'hit' } };
+    const viewKey = `${view.fingerprint}\u0000${project}`;
+    const now = Date.now();
+    const recent = this.recent?.get(viewKey);
+    if (recent && now < recent.build.validUntil) return { ...recent, answer: { ...recent.answer, cache: 'hit' } };
     const answer = await this.deps.pages.serve(project, 'model');
     if (answer.status === 'missing') return answer;
-    const key = `${recentKey}\u0000${answer.meta.etag}`;
+    const key = `${viewKey}\u0000${answer.meta.etag}`;
     let build = this.builds.get(key);
-    if (!build) {
-      build = this.buildNow(view, project, answer.body, step * COOLDOWN_STEP_MS);
-      this.builds.set(key, build);
-      build.catch(() => this.builds.delete(key));
+    if (!build || now >= build.validUntil) {
+      let building = this.building.get(key);
+      if (!building) {
+        building = this.buildNow(view, project, answer.body).finally(() => this.building.delete(key));
+        this.building.set(key, building);
+      }
+      const made = await building;
+      build = made.build;
+      // A build made without the extracted metadata (its lookup failed) serves this request only.
+      if (made.keep) this.builds.set(key, build);
     }
     const built: Built = {
       status: 'built',
-      build: await build,
+      build,
       answer: { upstream: answer.meta.upstream ?? '', cache: answer.cache, ...(answer.ageSeconds !== undefined ? { ageSeconds: answer.ageSeconds } : {}) },
     };
     // Only a fresh page is answered again without asking (a stale one is revalidating).
-    if (answer.cache === 'hit' || answer.cache === 'miss') this.recent?.set(recentKey, built);
+    if (answer.cache === 'hit' || answer.cache === 'miss') this.recent?.set(viewKey, built);
     return built;
   }
 
-  private async buildNow(view: View, project: string, modelBody: Buffer | null, now: number): Promise<ViewBuild> {
+  private async buildNow(view: View, project: string, modelBody: Buffer | null, now = Date.now()): Promise<{ build: ViewBuild; keep: boolean }> {
     const { protocol, metrics } = this.deps;
     if (!modelBody) throw new Error(`no cached model of ${project}`);
     const model = JSON.parse(modelBody.toString('utf8')) as ProjectPage;
-    const { page, hidden, hiddenVersions } = filterPage(view.compiled, protocol, project, model, now === 0 ? Date.now() : now);
+    const { page, hidden, hiddenVersions, changesAt } = filterPage(view.compiled, protocol, project, model, now);
+    // Counted once per build (a page version under the view's rules, in this process).
     for (const [rule, count] of hidden) metrics.hidden.inc({ view: view.name, rule, kind: 'file' }, count);
     for (const [rule, count] of hiddenVersions) metrics.hidden.inc({ view: view.name, rule, kind: 'version' }, count);
-    const extracted = await this.deps.pages.extractedMetadata?.lookup(page).catch(() => undefined);
+    let keep = true;
+    const extracted = await this.deps.pages.extractedMetadata?.lookup(page).catch((err: unknown) => {
+      this.deps.logger.warn({ view: view.name, project, err: errorReason(err) }, 'view page built without the extracted metadata (not kept)');
+      keep = false;
+      return undefined;
+    });
     const rendered = await renderPage(protocol, project, page, extracted);
+    // The model is only for re-rendering the plain page: not kept here.
+    delete rendered.bodies.model;
     const files = new Set<string>();
     for (const file of page.files) {
       const sha256 = protocol.fileIdentity(file);
       if (sha256) files.add(listedFileKey(sha256, file.filename));
     }
-    return { rendered, files };
+    const bytes = Object.values(rendered.bodies).reduce((sum, body) => sum + (body?.length ?? 0), 0) + files.size * 200;
+    return { build: { rendered, files, validUntil: changesAt ?? Infinity, bytes }, keep };
   }
 }

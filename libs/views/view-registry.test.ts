@@ -4,11 +4,11 @@ import { CacheKeys } from '../cache/index.js';
 import type { ViewRepository } from '../db/index.js';
 import { createLogger } from '../log/index.js';
 import { pypiProtocol } from '../protocol/pypi/adapter.js';
-import { ViewInputError, ViewRegistry } from './view-registry.js';
+import { ViewInputError, ViewRegistry, ViewsUnavailableError } from './view-registry.js';
 
 const logger = createLogger('test', 'silent', new Writable({ write: (_c, _e, done) => done() }));
 
-/** Views of the configuration are checked as the registry is made: nothing here reaches PostgreSQL or Redis. */
+/** A registry whose PostgreSQL and Redis never answer (every call rejects): views of the configuration need neither. */
 function registry(configured: Record<string, unknown>): ViewRegistry {
   const unreachable = new Proxy({}, { get: () => () => Promise.reject(new Error('not reached')) });
   return new ViewRegistry({
@@ -34,6 +34,17 @@ describe('ViewRegistry with views of the configuration', () => {
     expect(() => registry({ 'Bad Name': {} })).toThrow(ViewInputError);
     expect(() => registry({ 'Bad Name': {} })).toThrow(/ORCHARD_VIEWS: view name "Bad Name" must match/);
     expect(() => registry({ cool: { 'min-age': 'a week' } })).toThrow(/ORCHARD_VIEWS: view cool: min-age: a duration/);
+  });
+
+  it('says the stored views are unavailable, not missing, while PostgreSQL was never reached; config views still serve', async () => {
+    const views = registry({ ci: {} });
+    views.start();
+    try {
+      await expect(views.get('made-through-the-api')).rejects.toThrow(ViewsUnavailableError);
+      expect(await views.get('ci')).toMatchObject({ name: 'ci', source: 'config' });
+    } finally {
+      views.close();
+    }
   });
 
   it('refuses a stored view under a name no URL can carry', async () => {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { CacheKeys } from '../cache/index.js';
 import type { IndexView, Prisma, ViewRepository } from '../db/index.js';
@@ -13,17 +13,24 @@ export interface View {
   compiled: CompiledRules;
   /** Where it is defined: ORCHARD_VIEWS (read-only) or the admin API (PostgreSQL). */
   source: 'config' | 'api';
-  /** Changes with every change of the rules (part of the key of each page built for it). */
+  /** Counts the changes of a stored view (1 for a view of ORCHARD_VIEWS). */
   revision: number;
   updatedAt: string;
+  /**
+   * A hash of the name and rules: the key of every page built for the view, so pages built under
+   * other rules are never served (a view deleted and made again starts at revision 1 again).
+   */
+  fingerprint: string;
 }
 
 /** A view as JSON shows it. */
-export type ViewDescription = Omit<View, 'compiled'>;
+export type ViewDescription = Omit<View, 'compiled' | 'fingerprint'>;
 
 /** The admin API's errors: a name or rules it cannot take, a view of the configuration. */
 export class ViewInputError extends Error {}
 export class ViewConflictError extends Error {}
+/** The stored views could not be loaded yet (PostgreSQL unreachable since the start). */
+export class ViewsUnavailableError extends Error {}
 
 export interface ViewRegistryDeps {
   protocol: ProtocolAdapter;
@@ -53,6 +60,8 @@ export class ViewRegistry {
   private stored = new Map<string, View>();
   private version: string | null | undefined;
   private loadedAt = 0;
+  private everLoaded = false;
+  private checking: Promise<void> | undefined;
   private loaded: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly intervalMs: number;
@@ -82,17 +91,21 @@ export class ViewRegistry {
     this.timer = undefined;
   }
 
-  /** The view of this name (waits for the first load of the stored ones). */
+  /**
+   * The view of this name (waits for the first load of the stored ones).
+   * @throws ViewsUnavailableError for a name not configured while the stored views were never loaded
+   */
   async get(name: string): Promise<View | undefined> {
     const configured = this.configured.get(name);
     if (configured) return configured;
     await this.loaded;
+    if (!this.everLoaded) throw new ViewsUnavailableError('the stored views cannot be read right now (PostgreSQL unreachable)');
     return this.stored.get(name);
   }
 
   async list(): Promise<ViewDescription[]> {
     await this.loaded;
-    return [...this.configured.values(), ...[...this.stored.values()].filter((v) => !this.configured.has(v.name))].map(describe);
+    return [...this.configured.values(), ...[...this.stored.values()].filter((v) => !this.configured.has(v.name))].map(describeView);
   }
 
   /** Creates or replaces a stored view. @throws ViewInputError, ViewConflictError */
@@ -108,7 +121,7 @@ export class ViewRegistry {
     const { view, created } = await this.deps.repository.put(name, this.deps.protocol.name, checked as Prisma.InputJsonValue);
     await this.changed();
     this.deps.logger.info({ view: name, revision: view.revision }, created ? 'view created' : 'view changed');
-    return { view: describe(this.fromRow(view)!), created };
+    return { view: describeView(this.fromRow(view)!), created };
   }
 
   /** @returns whether a stored view was deleted. @throws ViewConflictError for a configured one */
@@ -133,12 +146,21 @@ export class ViewRegistry {
       // Without Redis the other processes reload from PostgreSQL at every check anyway.
       this.deps.logger.warn({ err: errorReason(err) }, 'could not announce a view change in Redis');
     });
+    // A check in flight may have read PostgreSQL before the change: the next one starts after it
+    // (its failure is reported by the caller that started it).
+    await this.checking?.catch(() => undefined);
     this.version = undefined;
     await this.check();
   }
 
+  /** One check at a time: a slow PostgreSQL never stacks them up, and an older load never lands last. */
+  private check(): Promise<void> {
+    this.checking ??= this.checkNow().finally(() => (this.checking = undefined));
+    return this.checking;
+  }
+
   /** Reloads the stored views when the version in Redis changed (every time when Redis does not answer). */
-  private async check(): Promise<void> {
+  private async checkNow(): Promise<void> {
     let version: string | null | undefined;
     try {
       version = await this.deps.redis.get(this.versionKey());
@@ -156,6 +178,7 @@ export class ViewRegistry {
     this.stored = stored;
     this.version = version;
     this.loadedAt = Date.now();
+    this.everLoaded = true;
   }
 
   private fromRow(row: IndexView): View | undefined {
@@ -176,10 +199,15 @@ export class ViewRegistry {
 
 function build(name: string, input: unknown, protocol: ProtocolAdapter, source: View['source'], revision: number, updatedAt: string): View {
   const { rules, compiled } = compileRules(input, protocol);
-  return { name, rules, compiled, source, revision, updatedAt };
+  const fingerprint = createHash('sha256')
+    .update(JSON.stringify([name, rules]))
+    .digest('hex')
+    .slice(0, 16);
+  return { name, rules, compiled, source, revision, updatedAt, fingerprint };
 }
 
-function describe(view: View): ViewDescription {
-  const { compiled: _compiled, ...rest } = view;
+/** A view as JSON shows it (the admin API, `GET /v/<view>/`). */
+export function describeView(view: View): ViewDescription {
+  const { compiled: _compiled, fingerprint: _fingerprint, ...rest } = view;
   return rest;
 }

@@ -118,7 +118,7 @@ export async function startGateway(settings: Settings) {
     metrics,
     logger,
   });
-  const viewPages = new ViewPages({ protocol, pages, root: rootPages, metrics: createViewMetrics(metrics.registry), memoMs: settings.pageMemoMs });
+  const viewPages = new ViewPages({ protocol, pages, root: rootPages, metrics: createViewMetrics(metrics.registry), memoMs: settings.pageMemoMs, logger });
   const readPath = new ReadPath({
     protocol,
     logger,

@@ -106,6 +106,12 @@ export class PageAnswers {
     const format = chosen.variant.split('.')[0] as PageFormat;
     const answer = await this.views().root(view, format);
     if (!answer) return this.root(req, res, request);
+    if (answer.etag === undefined) {
+      // Redis is down: rendered for this request only, as the plain list is then.
+      res.writeHead(200, { 'X-Orchard-Cache': answer.cache, 'Content-Type': chosen.contentType, 'Cache-Control': 'no-cache', 'Content-Length': String(answer.body.length) });
+      res.end(req.method === 'HEAD' ? undefined : answer.body);
+      return;
+    }
     const etag = variantEtag(answer.etag, format);
     const common = ['X-Orchard-Cache', answer.cache, 'ETag', etag, 'Content-Type', chosen.contentType, 'Cache-Control', `public, max-age=${this.deps.rootTtlSeconds}`];
     this.send(req, res, { etag, notModified: common, whole: [...common, 'Content-Length', String(answer.body.length)] }, answer.body);

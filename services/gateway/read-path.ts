@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../../libs/log/index.js';
 import type { ProtocolAdapter } from '../../libs/protocol/index.js';
 import { isSha256Hex } from '../../libs/storage/index.js';
-import type { View, ViewPages, ViewRegistry } from '../../libs/views/index.js';
+import { ViewsUnavailableError, describeView as viewDescription, type View, type ViewPages, type ViewRegistry } from '../../libs/views/index.js';
 import type { FileAnswers } from './file-answers.js';
 import { HttpError, answerError, badRequest, notFound } from './http-errors.js';
 import type { PageAnswers } from './page-answers.js';
@@ -105,7 +105,10 @@ export class ReadPath {
     if (!views) throw notFound('not found');
     const slash = rest.indexOf('/');
     const name = decodeSegment(slash < 0 ? rest : rest.slice(0, slash));
-    const view = await views.registry.get(name);
+    const view = await views.registry.get(name).catch((err: unknown) => {
+      if (err instanceof ViewsUnavailableError) throw new HttpError(503, 'unavailable', err.message, { 'Retry-After': '5' });
+      throw err;
+    });
     if (!view) throw notFound(`view ${name} not found`);
     if (slash < 0) return redirect(res, `${VIEWS}${view.name}/${query}`);
     const path = rest.slice(slash);
@@ -137,8 +140,7 @@ export class ReadPath {
 
 /** `GET /v/<view>/`: what the view is (JSON). */
 function describeView(req: IncomingMessage, res: ServerResponse, view: View): void {
-  const { compiled: _compiled, ...description } = view;
-  const body = Buffer.from(JSON.stringify(description));
+  const body = Buffer.from(JSON.stringify(viewDescription(view)));
   res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length), 'Cache-Control': 'no-cache' });
   res.end(req.method === 'HEAD' ? undefined : body);
 }

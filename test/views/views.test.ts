@@ -558,6 +558,15 @@ describe('policy views', () => {
     expect((await admin(orchard, '/views/crud-view', 'DELETE')).status).toBe(404);
     expect((await admin<{ views: ViewDescription[] }>(orchard, '/views')).body.views.map((v) => v.name)).not.toContain('crud-view');
     for (const pathname of ['/v/crud-view/simple/', '/v/crud-view/simple/flags-pkg/', '/v/crud-view/']) expect((await get(`${gw()}${pathname}`)).status, pathname).toBe(404);
+
+    // Made again under the same name with other rules (its revision starts over): the pages and files
+    // built under the old rules are never served for it.
+    expect((await admin(orchard, '/views/crud-view', 'PUT', { versions: { 'flags-pkg': '==2.0rc1' } })).status).toBe(201);
+    expect(viewOf((await admin(orchard, '/views/crud-view')).body).revision).toEqual(first.revision);
+    expect(jsonFilenames((await flags('crud-view')).body)).toEqual([wheel('flags-pkg', '2.0rc1').filename]);
+    const old = wheel('flags-pkg', '1.1');
+    expect((await get(`${gw()}/v/crud-view/files/flags-pkg/${old.sha256}/${old.filename}`)).status).toBe(404);
+    expect((await admin(orchard, '/views/crud-view', 'DELETE')).status).toBe(204);
   });
 
   it('a change through the admin API is served by every gateway process within 2 s', async () => {

@@ -5,13 +5,16 @@
  *
  * The hot-path cost of access tracking (issue 15) compares Orchard with itself instead: with
  * ORCHARD_STORAGE_QUOTA set far above the corpus and without it, side by side in the same run
- * (bench/lib/access-tracking.ts); its figures' "nginx" column is the quota-off Orchard.
+ * (bench/lib/access-tracking.ts); its figures' "nginx" column is the quota-off Orchard. The cost of
+ * a policy view (issue 16) likewise compares one Orchard's plain URLs with the same under a view
+ * (bench/lib/view-cost.ts).
  *
  * Environment:
  * - BENCH_SECONDS: seconds of each wrk load (default 5; the access-tracking rounds take a third).
  * - BENCH_ONLY=quota: after the common setup (nginx, wrk, the corpus, the upstream), only the
  *   access-tracking figures (under 2 minutes at the default BENCH_SECONDS); the results file is
- *   bench-<date>-quota.json. Unset: the whole bench.
+ *   bench-<date>-quota.json. BENCH_ONLY=views: only the policy view figures (bench-<date>-views.json).
+ *   Unset: the whole bench.
  */
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +24,7 @@ import { startTestS3, s3ServiceEnv } from '../test/support/s3.js';
 import { S3BlobStore, blobKey } from '../libs/storage/index.js';
 import { freePort } from '../test/support/orchard.js';
 import { drain, pipInstall, timed, timedDownload } from './lib/clients.js';
+import { measureViewCost } from './lib/view-cost.js';
 import { measureAccessTrackingCost } from './lib/access-tracking.js';
 import { ensureCorpus, type Corpus, type CorpusFile } from './lib/corpus.js';
 import { aptInstall } from './lib/debian-packages.js';
@@ -194,10 +198,10 @@ async function streamFigures(orchard: OrchardUnderTest, proxpi: ProxpiServer | n
 }
 
 /** BENCH_ONLY, checked before anything starts: the one part of the bench to run, or undefined for all of it. */
-function benchOnly(value: string | undefined): 'quota' | undefined {
+function benchOnly(value: string | undefined): 'quota' | 'views' | undefined {
   if (value === undefined || value === '') return undefined;
-  if (value === 'quota') return value;
-  throw new Error(`BENCH_ONLY=${value}: expected "quota", or unset for the whole bench`);
+  if (value === 'quota' || value === 'views') return value;
+  throw new Error(`BENCH_ONLY=${value}: expected "quota" or "views", or unset for the whole bench`);
 }
 
 /** `sides` names the two columns in the progress line when they are not Orchard and nginx. */
@@ -591,6 +595,43 @@ function extractionBenches(): Record<string, unknown> {
   return extras;
 }
 
+/**
+ * A warm page and a cached small file through a policy view and at their plain URLs, on one Orchard:
+ * each side's median over the rounds, and the median of the rounds' ratios, view ÷ plain.
+ */
+async function viewFigures(corpus: Corpus, upstream: StaticServer): Promise<void> {
+  console.log('cost of a policy view: the same Orchard, plain and under a view, alternating rounds…');
+  const started = performance.now();
+  const cost = await measureViewCost(`${upstream.url}/simple/`, corpus, { seconds: Math.max(1, Math.round(SECONDS / 3)), rounds: 6 });
+  for (const load of cost.loads) {
+    const value = (r: LoadResult) => r.requestsPerSecond;
+    const ratio = median(load.view.map((r, i) => value(r) / value(load.plain[i]!)));
+    figure({
+      name: `policy view: ${load.label}, under a view vs plain (${load.unit})`,
+      orchard: median(load.view.map(value)),
+      limit: median(load.plain.map(value)),
+      unit: load.unit,
+      target: '≥ 0.9×',
+      ratio,
+      met: ratio >= 0.9,
+      sides: { orchard: 'view', limit: 'plain' },
+      extra: {
+        ...Object.fromEntries(
+          load.view.flatMap((r, i) => [
+            [`viewRound${i + 1}`, Math.round(value(r))],
+            [`plainRound${i + 1}`, Math.round(value(load.plain[i]!))],
+          ]),
+        ),
+        viewP99Ms: median(load.view.map((r) => r.p99Ms)),
+        plainP99Ms: median(load.plain.map((r) => r.p99Ms)),
+        viewErrors: load.view.reduce((n, r) => n + r.errors, 0),
+        plainErrors: load.plain.reduce((n, r) => n + r.errors, 0),
+      },
+    });
+  }
+  console.log(`  (${Math.round((performance.now() - started) / 1000)} s, the Orchard's start and warm-up included)`);
+}
+
 async function main(): Promise<void> {
   ensureTools();
   const started = Date.now();
@@ -608,7 +649,8 @@ async function main(): Promise<void> {
   const extras: Record<string, unknown> = {};
   try {
     if (!ONLY) await fsStoreFigures(corpus, upstream, mirror, mirrorDir);
-    await accessTrackingFigures(corpus, upstream);
+    if (ONLY !== 'views') await accessTrackingFigures(corpus, upstream);
+    if (ONLY !== 'quota') await viewFigures(corpus, upstream);
     if (!ONLY) {
       await separateOrchardFigures(corpus, upstream);
       Object.assign(extras, extractionBenches());

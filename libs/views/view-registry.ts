@@ -91,6 +91,13 @@ export class ViewRegistry {
     this.timer = undefined;
   }
 
+  /** The view of this name, or undefined when there is none; `unknown` before the stored views were first loaded (ask {@link get}). */
+  known(name: string): View | undefined | 'unknown' {
+    const configured = this.configured.get(name);
+    if (configured) return configured;
+    return this.everLoaded ? this.stored.get(name) : 'unknown';
+  }
+
   /**
    * The view of this name (waits for the first load of the stored ones).
    * @throws ViewsUnavailableError for a name not configured while the stored views were never loaded

@@ -38,6 +38,8 @@ interface PageToSend {
  */
 export class PageAnswers {
   private readonly negotiation: PageNegotiation;
+  /** Headers of view pages answered as fresh hits, by body (one per representation of a build). */
+  private readonly viewHeads = new WeakMap<Buffer, PageHeaders>();
 
   constructor(private readonly deps: PageAnswersDeps) {
     this.negotiation = new PageNegotiation(deps.protocol);
@@ -97,7 +99,12 @@ export class PageAnswers {
       res.setHeader('X-Orchard-Cache', answer.cache);
       throw notFound(`project ${project} not found on any configured upstream`);
     }
-    this.send(req, res, this.headers(answer, variant, contentType, encoding), answer.body);
+    let head = answer.cache === 'hit' ? this.viewHeads.get(answer.body) : undefined;
+    if (!head) {
+      head = this.headers(answer, variant, contentType, encoding);
+      if (answer.cache === 'hit') this.viewHeads.set(answer.body, head);
+    }
+    this.send(req, res, head, answer.body);
   }
 
   /** `/v/<view>/simple/`: the root list without the projects the view leaves out (identity encoding). */

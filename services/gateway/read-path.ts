@@ -99,21 +99,26 @@ export class ReadPath {
   }
 
   /** `/v/<view>/…`: the view's description, index and files. */
-  private async viewRoute(req: IncomingMessage, res: ServerResponse, rest: string, query: string): Promise<void> {
+  private viewRoute(req: IncomingMessage, res: ServerResponse, rest: string, query: string): Promise<void> | void {
     const views = this.deps.views;
     setRoute(res, 'view');
     if (!views) throw notFound('not found');
     const slash = rest.indexOf('/');
     const name = decodeSegment(slash < 0 ? rest : rest.slice(0, slash));
-    const view = await views.registry.get(name).catch((err: unknown) => {
+    const inView = (view: View | undefined): Promise<void> | void => {
+      if (!view) throw notFound(`view ${name} not found`);
+      if (slash < 0) return redirect(res, `${VIEWS}${view.name}/${query}`);
+      const path = rest.slice(slash);
+      if (path === '/') return describeView(req, res, view);
+      return this.indexRoute(req, res, path, query, view);
+    };
+    // Once the stored views are loaded the lookup is synchronous (no promise per warm request).
+    const known = views.registry.known(name);
+    if (known !== 'unknown') return inView(known);
+    return views.registry.get(name).then(inView, (err: unknown) => {
       if (err instanceof ViewsUnavailableError) throw new HttpError(503, 'unavailable', err.message, { 'Retry-After': '5' });
       throw err;
     });
-    if (!view) throw notFound(`view ${name} not found`);
-    if (slash < 0) return redirect(res, `${VIEWS}${view.name}/${query}`);
-    const path = rest.slice(slash);
-    if (path === '/') return describeView(req, res, view);
-    return this.indexRoute(req, res, path, query, view);
   }
 
   private file(req: IncomingMessage, res: ServerResponse, rest: string, view?: View): Promise<void> | void {
@@ -133,6 +138,8 @@ export class ReadPath {
     if (!view) return answer();
     return this.deps.views!.pages.listsFile(view, project, sha256, artifact).then((listed) => {
       if (!listed) throw notFound(`${artifact} is not in view ${view.name}`);
+      // Listed by the view, so by the plain index: the file memo's checked bytes serve it as well.
+      if (files.remembered(req, res, project, sha256, filename)) return;
       return answer();
     });
   }

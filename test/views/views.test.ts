@@ -406,7 +406,8 @@ describe('policy views', () => {
     expect(plainMetadata.status).toBe(200);
     expect(plainMetadata.body.equals(hidden.metadata)).toBe(true);
     expect(upstream.fileRequests().filter((r) => r.path === `/files/${hidden.filename}`)).toHaveLength(1);
-    // Now stored, it is still a 404 under the view.
+    // Now stored (and, asked for again, in the gateway's file memo), it is still a 404 under the view.
+    for (let i = 0; i < 3; i++) expect((await get(`${gw()}/files/snap-c/${hidden.sha256}/${hidden.filename}`, '*/*')).status).toBe(200);
     expect((await get(hiddenUrl, '*/*')).status).toBe(404);
     expect((await get(`${hiddenUrl}.metadata`, '*/*')).status).toBe(404);
   });

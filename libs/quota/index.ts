@@ -5,3 +5,4 @@ export { createStorageMetrics, type StorageMetrics } from './storage-metrics.js'
 export { runStorageJob, reportStorageJobError, type StorageJobDeps, type StorageJobResult } from './storage-job.js';
 export { forgetEvicted } from './forget-evicted.js';
 export { IncomingDownloads } from './incoming-downloads.js';
+export { waitForRoom, type RoomDeps } from './room.js';

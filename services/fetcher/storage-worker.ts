@@ -6,7 +6,7 @@ import type { StorageRepository } from '../../libs/db/index.js';
 import { errorReason, type Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
 import type { ProtocolRegistry } from '../../libs/protocol/index.js';
-import { IncomingDownloads, createStorageMetrics, forgetEvicted, reportStorageJobError, runStorageJob } from '../../libs/quota/index.js';
+import { IncomingDownloads, createStorageMetrics, forgetEvicted, reportStorageJobError, runStorageJob, waitForRoom } from '../../libs/quota/index.js';
 import { createWorker, type Producers, type WorkerHooks } from '../../libs/queue/index.js';
 import type { BlobStore } from '../../libs/storage/index.js';
 
@@ -24,6 +24,9 @@ export interface StorageWorkerDeps {
   worker: { connection: Redis; prefix: string; hooks: WorkerHooks; logger: Logger; stalledIntervalMs: number };
   logger: Logger;
 }
+
+/** The longest a download waits for room under the quota (see waitForRoom). */
+const MAX_ROOM_WAIT_MS = 5_000;
 
 /** The id of the `storage` queue's job scheduler (one per queue prefix, shared by every fetcher). */
 const SCHEDULER_ID = 'storage';
@@ -68,10 +71,25 @@ export function startStorageWorker(deps: StorageWorkerDeps): {
   return {
     worker,
     afterDownload: run,
-    // Room is made while the file downloads: it counts as stored from its start.
+    // Room is made before the file is written: it counts as stored from its start, and waits for
+    // the room the other downloads and the stored files leave it.
     downloadStarting: async (sha256, id, size) => {
       const arrived = await incoming.begin(sha256, id, size);
       run();
+      await waitForRoom(
+        {
+          storedBytes: async () => (await deps.storage.usage()).bytes,
+          arrivingBytes: jobDeps.incomingBytes,
+          requestRun: run,
+          quotaBytes: lifecycle.quotaBytes!,
+          // Well under the time a file request waits for its fetch to stream before it goes to the
+          // upstream itself (a longer wait here would cost a second download).
+          maxWaitMs: Math.min(2 * lifecycle.evictionGraceMs, Math.floor(settings.fetchWaitMs / 4), MAX_ROOM_WAIT_MS),
+          logger,
+        },
+        size,
+        { sha256 },
+      );
       return arrived;
     },
   };

@@ -1,5 +1,5 @@
 /**
- * Issue 15's soak: a storage quota of 3 MB, and 4 clients asking for a working set four times
+ * Issue 15's soak: a storage quota of 3 MB, and 8 clients asking for a working set four times
  * larger (48 wheels of 100–400 KB) in a skewed pattern (Zipf: a few hot files get most requests)
  * for a bounded time, on the fs store and on S3. The store itself, sampled every 100 ms, never holds
  * more than the quota plus the largest file; every request gets a 200 and the right bytes; hot files
@@ -9,15 +9,12 @@
  * after its download.
  *
  * The clients are paced: a file served or fetched within ORCHARD_EVICTION_GRACE_S (0.5 s here) is
- * never evicted, and a download lands whatever eviction does, so the files used within the grace
- * period plus the downloads in flight must fit under the bound for it to be enforceable at all.
- * About 12 requests a second (ORCHARD_QUOTA_SOAK_PACE_MS per client) touch ~2 MB of distinct files
- * a second; 4 clients have at most 4 downloads in flight (8 had up to 2 MB in flight at the start,
- * when every request is a miss). What eviction cannot take it does not: each sample is checked
- * against the quota, or the bytes of files within their grace period when those are more, plus
- * the largest file (see the README: on a loaded machine a burst of downloads can land within one
- * grace period). Unpaced (about 200 a second here) nearly the whole working set is within the grace
- * at any time.
+ * never evicted, so the files asked for within the grace period must fit under the quota for it to
+ * be enforceable at all. About 12 requests a second (ORCHARD_QUOTA_SOAK_PACE_MS per client) touch
+ * ~2 MB of distinct files a second; unpaced (about 200 a second here) nearly the whole working set
+ * is within the grace at any time. Downloads in flight are held until there is room for them (see
+ * waitForRoom): without that, 8 clients missing at once landed up to 2 MB whatever a run could take.
+ * Each sample also reads the bytes of files then in their grace period (reported).
  */
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { stat } from 'node:fs/promises';
@@ -36,14 +33,14 @@ import { seededRandom } from '../support/random.js';
 const KB = 1000;
 const QUOTA = 3_000_000;
 const FILES = 48;
-const CLIENTS = 4;
+const CLIENTS = 8;
 /** The top of the skew: the hot files. */
 const HOT = 3;
 /** Zipf exponent: the top 3 of 48 files get about half the requests. */
 const SKEW = 1.2;
 const SOAK_MS = Number(process.env.ORCHARD_QUOTA_SOAK_MS ?? 22_000);
 /** Mean time between the starts of one client's requests. */
-const PACE_MS = Number(process.env.ORCHARD_QUOTA_SOAK_PACE_MS ?? 325);
+const PACE_MS = Number(process.env.ORCHARD_QUOTA_SOAK_PACE_MS ?? 650);
 const SAMPLE_MS = 100;
 /** ORCHARD_EVICTION_GRACE_S: files used this recently are never evicted, so they are what usage may hold past the quota. */
 const GRACE_MS = 500;
@@ -229,7 +226,6 @@ describe.each(['fs', 's3'] as const)('a storage quota under a skewed load (%s)',
     async function summary(): Promise<string> {
       const report = (await admin<StorageReportBody>(orchard, '/storage')).body;
       const over = samples.filter((s) => s.bytes > QUOTA + largest);
-      const beyond = samples.filter((s) => s.bytes > Math.max(QUOTA, s.protectedBytes) + largest);
       const hot = (await hotFiles()).map((h) => `${h.filename.split('-')[0]} ${h.requests - h.downloads}/${h.requests}${h.stored ? '' : ' (evicted)'}`);
       return (
         `quota soak (${storage}): ${requests} requests by ${CLIENTS} clients in ${(loadMs / 1000).toFixed(1)} s ` +
@@ -238,7 +234,7 @@ describe.each(['fs', 's3'] as const)('a storage quota under a skewed load (%s)',
         `client side 1 - downloads/requests = ${(1 - upstream.fileRequests().length / requests).toFixed(3)}; hot files' hits ${hot.join(', ')}); ` +
         `evictions ${await evictionsTotal()} (evicted now ${report.evictedFiles}); ` +
         `max usage ${max.bytes} B in ${max.files} files at ${(max.at / 1000).toFixed(1)} s vs quota ${QUOTA} + largest ${largest} = ${QUOTA + largest} ` +
-        `(${samples.length} samples, ${over.length} over the bound, ${beyond.length} over it and the files in their grace; ${samples.filter((s) => s.bytes > QUOTA).length} over the quota; ` +
+        `(${samples.length} samples, ${over.length} over the bound, ${samples.filter((s) => s.bytes > QUOTA).length} over the quota; ` +
         `most in grace ${Math.max(...samples.map((x) => x.protectedBytes))} B; working set ${workingSet} B); ` +
         `usage at the end ${report.usage.bytes} B in ${report.usage.files} files; ${((Date.now() - started) / 1000).toFixed(1)} s in all`
       );
@@ -251,11 +247,7 @@ describe.each(['fs', 's3'] as const)('a storage quota under a skewed load (%s)',
       expect.soft(failures.slice(0, 20)).toEqual([]);
       expect(requests).toBeGreaterThan(100);
       expect(samples.length).toBeGreaterThan(SOAK_MS / SAMPLE_MS / 4);
-      // The quota (or, when more, what is within its grace and so never taken) plus one file landing.
-      const worst = samples.reduce((m, x) => (x.bytes - Math.max(QUOTA, x.protectedBytes) > m.bytes - Math.max(QUOTA, m.protectedBytes) ? x : m), samples[0]!);
-      expect
-        .soft(worst.bytes, `most bytes the store held past the quota or the files in their grace (${worst.protectedBytes} B in grace)`)
-        .toBeLessThanOrEqual(Math.max(QUOTA, worst.protectedBytes) + largest);
+      expect.soft(max.bytes, 'most bytes the store held').toBeLessThanOrEqual(QUOTA + largest);
       // Every download is recorded once (concurrent requests for an evicted file share one
       // re-fetch). Polled: the last fetch jobs and storage run may still be finishing.
       await expect

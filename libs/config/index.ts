@@ -3,5 +3,5 @@ export type { Settings, StorageLifecycleSettings, StorageSettings } from './sett
 export { parseUpstreams, parseUpstreamUrl } from './upstreams.js';
 export type { UpstreamConfig, UpstreamAuth } from './upstreams.js';
 export { parseByteSize } from './byte-size.js';
-export { VIEW_NAME, checkConfiguredViews, compileRules, parseViewsText, viewRulesSchema, InvalidViewRulesError } from './view-rules.js';
+export { VIEW_NAME, compileConfiguredViews, compileRules, parseViewsText, viewRulesSchema, InvalidViewRulesError } from './view-rules.js';
 export type { CompiledRules, HidingRule, ViewRules } from './view-rules.js';

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { parseByteSize } from './byte-size.js';
 import { parseUpstreams, type UpstreamConfig } from './upstreams.js';
 import { primaryProtocol } from '../protocol/index.js';
-import { checkConfiguredViews, parseViewsText } from './view-rules.js';
+import { compileConfiguredViews, parseViewsText } from './view-rules.js';
 import type { StorageSettings } from '../storage/create-blob-store.js';
 
 /** Thrown when the environment holds a bad value; the message names every bad variable. */
@@ -114,7 +114,7 @@ const schema = z.object({
       try {
         const views = parseViewsText(value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value);
         // Checked here, before any process starts, so a bad view stops the service like any bad setting.
-        checkConfiguredViews(views, primaryProtocol());
+        compileConfiguredViews(views, primaryProtocol());
         return views;
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: (err as Error).message });
@@ -242,7 +242,7 @@ export interface Settings {
   gatewayPort: number;
   /** ORCHARD_GATEWAY_PROCESSES: gateway processes sharing the port. */
   gatewayProcesses: number;
-  /** ORCHARD_VIEWS: view name → rules as configured (checked by the gateway's view registry). */
+  /** ORCHARD_VIEWS: view name → rules as configured (checked here, compiled by the gateway's view registry). */
   views: Record<string, unknown>;
   /** ORCHARD_VIEW_REFRESH_S in milliseconds: stored views are reloaded at least this often. */
   viewRefreshMs: number;

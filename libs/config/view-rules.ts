@@ -108,17 +108,20 @@ function nameMatcher(rule: 'allow' | 'deny', patterns: string[] | undefined, pro
   return (name) => names.has(name) || (glob !== undefined && glob.test(name));
 }
 
-/** Checks views as configured (name → rules); throws InvalidViewRulesError naming the view and what is wrong. */
-export function checkConfiguredViews(views: Record<string, unknown>, protocol: ProtocolAdapter): void {
-  for (const [name, rules] of Object.entries(views)) {
+/**
+ * Compiles views as configured (name → rules), in order; throws InvalidViewRulesError naming the
+ * view and what is wrong.
+ */
+export function compileConfiguredViews(views: Record<string, unknown>, protocol: ProtocolAdapter): Array<[string, ReturnType<typeof compileRules>]> {
+  return Object.entries(views).map(([name, rules]) => {
     if (!VIEW_NAME.test(name)) throw new InvalidViewRulesError(`view name ${JSON.stringify(name)} must match ${VIEW_NAME.source}`);
     try {
-      compileRules(rules, protocol);
+      return [name, compileRules(rules, protocol)];
     } catch (err) {
       if (err instanceof InvalidViewRulesError) throw new InvalidViewRulesError(`view ${name}: ${err.message}`);
       throw err;
     }
-  }
+  });
 }
 
 /** Rule keys of the compact form, in which a `,` starts a new rule only before one of them. */
@@ -130,7 +133,7 @@ const BOOLEAN_RULES = new Set(['exclude-yanked', 'exclude-prereleases']);
  * ORCHARD_VIEWS as written: a JSON object of view name → rules, or the compact form, one view per
  * whitespace-separated item `name:rule=value[,rule=value…]` (`allow`/`deny` globs and `versions`
  * entries `|`-separated, e.g. `versions=django>=4.2,<5|urllib3!=2.0.0`; `exclude-yanked` alone means
- * true). Returns name → rules as JSON rules (checked by {@link checkConfiguredViews}).
+ * true). Returns name → rules as JSON rules (checked by {@link compileConfiguredViews}).
  */
 export function parseViewsText(text: string): Record<string, unknown> {
   const trimmed = text.trim();

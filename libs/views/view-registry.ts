@@ -4,7 +4,7 @@ import type { CacheKeys } from '../cache/index.js';
 import type { IndexView, Prisma, ViewRepository } from '../db/index.js';
 import { errorReason, type Logger } from '../log/index.js';
 import type { ProtocolAdapter } from '../protocol/index.js';
-import { InvalidViewRulesError, VIEW_NAME, checkConfiguredViews, compileRules, type CompiledRules, type ViewRules } from '../config/index.js';
+import { InvalidViewRulesError, VIEW_NAME, compileConfiguredViews, compileRules, type CompiledRules, type ViewRules } from '../config/index.js';
 
 /** A view as requests apply it and the admin API shows it. */
 export interface View {
@@ -68,13 +68,14 @@ export class ViewRegistry {
 
   constructor(private readonly deps: ViewRegistryDeps) {
     this.intervalMs = deps.checkIntervalMs ?? 1_000;
+    let compiled: ReturnType<typeof compileConfiguredViews>;
     try {
-      checkConfiguredViews(deps.configured, deps.protocol);
+      compiled = compileConfiguredViews(deps.configured, deps.protocol);
     } catch (err) {
       if (err instanceof InvalidViewRulesError) throw new ViewInputError(`ORCHARD_VIEWS: ${err.message}`);
       throw err;
     }
-    this.configured = new Map(Object.entries(deps.configured).map(([name, rules]) => [name, build(name, rules, deps.protocol, 'config', 1, new Date(0).toISOString())]));
+    this.configured = new Map(compiled.map(([name, rules]) => [name, viewOf(name, rules, 'config', 1, new Date(0).toISOString())]));
   }
 
   /** Loads the stored views and starts checking for changes. */
@@ -191,7 +192,7 @@ export class ViewRegistry {
   private fromRow(row: IndexView): View | undefined {
     if (row.protocol !== this.deps.protocol.name) return undefined;
     try {
-      return build(row.name, row.rules, this.deps.protocol, 'api', row.revision, row.updatedAt.toISOString());
+      return viewOf(row.name, compileRules(row.rules, this.deps.protocol), 'api', row.revision, row.updatedAt.toISOString());
     } catch (err) {
       // Rules stored by an older or newer Orchard that this one cannot apply: the view is left out, loudly.
       this.deps.logger.error({ view: row.name, err: errorReason(err) }, 'a stored view has rules this version cannot apply; not served');
@@ -204,8 +205,7 @@ export class ViewRegistry {
   }
 }
 
-function build(name: string, input: unknown, protocol: ProtocolAdapter, source: View['source'], revision: number, updatedAt: string): View {
-  const { rules, compiled } = compileRules(input, protocol);
+function viewOf(name: string, { rules, compiled }: ReturnType<typeof compileRules>, source: View['source'], revision: number, updatedAt: string): View {
   const fingerprint = createHash('sha256')
     .update(JSON.stringify([name, rules]))
     .digest('hex')

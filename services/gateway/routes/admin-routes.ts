@@ -5,9 +5,10 @@ import type { ArtifactCache } from '../../../libs/cache/index.js';
 import type { Logger } from '../../../libs/log/index.js';
 import type { ProjectPages } from '../../../libs/pages/index.js';
 import type { ProtocolAdapter } from '../../../libs/protocol/types.js';
-import { UpstreamConflictError, UpstreamInputError, type UpstreamRegistry } from '../../../libs/upstreams/index.js';
+import type { UpstreamRegistry } from '../../../libs/upstreams/index.js';
 import { HttpError, badRequest, notFound } from '../http-errors.js';
 import { setRoute } from '../request-context.js';
+import { adminCall, jsonBody } from './admin-requests.js';
 import { mountAdminStorage, type AdminStorageDeps } from './admin-storage.js';
 import { mountAdminViews, type AdminViewsDeps } from './admin-views.js';
 
@@ -72,19 +73,19 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
 
   router.post(`${PREFIX}/upstreams`, async (req, res) => {
     const body = parse(createBody, req);
-    const upstream = await upstreamCall(() => deps.registry.add(body));
+    const upstream = await adminCall(() => deps.registry.add(body));
     res.status(201).location(`${PREFIX}/upstreams/${upstream.name}`).json({ upstream });
   });
 
   router.patch(`${PREFIX}/upstreams/:name`, async (req, res) => {
     const body = parse(patchBody, req);
-    const upstream = await upstreamCall(() => deps.registry.change(String(req.params.name), body));
+    const upstream = await adminCall(() => deps.registry.change(String(req.params.name), body));
     if (!upstream) throw notFound(`no stored upstream named ${String(req.params.name)}`);
     res.json({ upstream });
   });
 
   router.delete(`${PREFIX}/upstreams/:name`, async (req, res) => {
-    const removed = await upstreamCall(() => deps.registry.remove(String(req.params.name)));
+    const removed = await adminCall(() => deps.registry.remove(String(req.params.name)));
     if (!removed) throw notFound(`no stored upstream named ${String(req.params.name)}`);
     res.status(204).end();
   });
@@ -140,24 +141,13 @@ function digest(value: string): Buffer {
 }
 
 function parse<T>(schema: z.ZodType<T>, req: Request): T {
-  if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send the body as application/json');
-  const result = schema.safeParse(req.body);
+  const result = schema.safeParse(jsonBody(req));
   if (!result.success) {
     // Issue paths and messages name fields and types, never the values sent (they may be secrets).
     const issue = result.error.issues[0]!;
     throw badRequest(`${issue.path.join('.') || 'body'}: ${issue.message}`);
   }
   return result.data;
-}
-
-async function upstreamCall<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof UpstreamInputError) throw badRequest(err.message);
-    if (err instanceof UpstreamConflictError) throw new HttpError(409, 'conflict', err.message);
-    throw err;
-  }
 }
 
 function projectName(protocol: ProtocolAdapter, req: Request): string {

@@ -1,6 +1,7 @@
-import type { Request, Router } from 'express';
-import { ViewConflictError, ViewInputError, type ViewRegistry } from '../../../libs/views/index.js';
-import { HttpError, badRequest, notFound } from '../http-errors.js';
+import type { Router } from 'express';
+import type { ViewRegistry } from '../../../libs/views/index.js';
+import { notFound } from '../http-errors.js';
+import { adminCall, jsonBody } from './admin-requests.js';
 
 export interface AdminViewsDeps {
   views: ViewRegistry;
@@ -25,27 +26,12 @@ export function mountAdminViews(router: Router, prefix: string, deps: AdminViews
   });
 
   router.put(`${prefix}/views/:name`, async (req, res) => {
-    const { view, created } = await viewCall(() => views.put(String(req.params.name), jsonBody(req)));
+    const { view, created } = await adminCall(() => views.put(String(req.params.name), jsonBody(req)));
     res.status(created ? 201 : 200).json({ view });
   });
 
   router.delete(`${prefix}/views/:name`, async (req, res) => {
-    if (!(await viewCall(() => views.delete(String(req.params.name))))) throw notFound(`no stored view named ${String(req.params.name)}`);
+    if (!(await adminCall(() => views.delete(String(req.params.name))))) throw notFound(`no stored view named ${String(req.params.name)}`);
     res.status(204).end();
   });
-}
-
-function jsonBody(req: Request): unknown {
-  if (!req.is('application/json')) throw new HttpError(415, 'unsupported_media_type', 'send the body as application/json');
-  return req.body;
-}
-
-async function viewCall<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof ViewInputError) throw badRequest(err.message);
-    if (err instanceof ViewConflictError) throw new HttpError(409, 'conflict', err.message);
-    throw err;
-  }
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { expireEach, getEach, type RedisClient } from '../redis/index.js';
 import type { CacheKeys } from './keys.js';
 
 /** What the gateway needs to serve a cached file without asking PostgreSQL. */
@@ -27,7 +27,7 @@ export const ARTIFACT_TTL_SECONDS = 30 * 24 * 3600;
  */
 export class ArtifactCache {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: CacheKeys,
     private readonly ttlSeconds = ARTIFACT_TTL_SECONDS,
   ) {}
@@ -47,51 +47,49 @@ export class ArtifactCache {
     await this.redis.set(this.keys.key('artifact', protocol, sha256), JSON.stringify(artifact), 'EX', this.ttlSeconds);
   }
 
-  /** How many of the given files are known as stored (MGET in batches, evicted ones not counted; for the admin API). */
+  /** How many of the given files are known as stored (read in batches, evicted ones not counted; for the admin API). */
   async countCached(protocol: string, sha256s: readonly string[]): Promise<number> {
     let count = 0;
     for (let i = 0; i < sha256s.length; i += 500) {
       const batch = sha256s.slice(i, i + 500).map((sha256) => this.keys.key('artifact', protocol, sha256));
       if (batch.length === 0) continue;
-      for (const raw of await this.redis.mget(batch)) if (raw && !(JSON.parse(raw) as CachedArtifact).evicted) count++;
+      for (const raw of await getEach(this.redis, batch)) if (raw && !(JSON.parse(raw) as CachedArtifact).evicted) count++;
     }
     return count;
   }
 
   /**
-   * The stored metadata file's sha256 of each given file that has one (one MGET): what a page fill
-   * needs to advertise metadata Orchard extracted itself. The records found are renewed (one
-   * pipeline), so a page that keeps being filled keeps advertising them.
+   * The stored metadata file's sha256 of each given file that has one (one MGET on a server): what a
+   * page fill needs to advertise metadata Orchard extracted itself. The records found are renewed, so
+   * a page that keeps being filled keeps advertising them.
    */
   async metadataDigests(protocol: string, sha256s: readonly string[]): Promise<Map<string, string>> {
     const found = new Map<string, string>();
     if (sha256s.length === 0) return found;
     const keys = sha256s.map((sha256) => this.keys.key('artifact', protocol, sha256));
-    const raws = await this.redis.mget(keys);
-    const renew = this.redis.pipeline();
+    const raws = await getEach(this.redis, keys);
+    const renew: string[] = [];
     raws.forEach((raw, i) => {
       if (!raw) return;
       const digest = (JSON.parse(raw) as CachedArtifact).metadataSha256;
       if (!digest) return;
       found.set(sha256s[i]!, digest);
-      renew.expire(keys[i]!, this.ttlSeconds);
+      renew.push(keys[i]!);
     });
-    if (found.size > 0) await renew.exec();
+    await expireEach(this.redis, renew, this.ttlSeconds);
     return found;
   }
 
   /**
-   * Records an artifact whose metadata was just extracted and flags its project's cached page (when
-   * there is one), in one transaction: the page's next reader re-renders it so it advertises the
-   * new metadata file (see `ExtractedMetadata` in libs/pages).
+   * Records an artifact whose metadata was just extracted, then flags its project's cached page (when
+   * there is one): the page's next reader re-renders it so it advertises the new metadata file (see
+   * `ExtractedMetadata` in libs/pages). Two commands, not one transaction: the keys may live on
+   * different Cluster nodes, and a page read between them merely advertises the file a moment later.
    */
   async setExtracted(protocol: string, project: string, sha256: string, artifact: CachedArtifact): Promise<void> {
     const flag = `${Date.now()}-${sha256.slice(0, 12)}`;
-    await this.redis
-      .multi()
-      .set(this.keys.key('artifact', protocol, sha256), JSON.stringify(artifact), 'EX', this.ttlSeconds)
-      .eval(FLAG_PAGE, 1, this.keys.key('index', protocol, project), PAGE_METADATA_FIELD, flag)
-      .exec();
+    await this.redis.set(this.keys.key('artifact', protocol, sha256), JSON.stringify(artifact), 'EX', this.ttlSeconds);
+    await this.redis.eval(FLAG_PAGE, 1, this.keys.key('index', protocol, project), PAGE_METADATA_FIELD, flag);
   }
 }
 

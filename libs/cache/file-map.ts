@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import type { CacheKeys } from './keys.js';
-import { deleteMatching } from './scan-delete.js';
+import { deleteMatching } from '../redis/index.js';
 
 /** Where a file listed on a project page comes from: the only URLs Orchard will fetch. */
 export interface FileSource {
@@ -28,7 +28,7 @@ export function listedFileKey(sha256: string, filename: string): string {
  */
 export class FileMap {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: CacheKeys,
     private readonly ttlSeconds = 3600,
   ) {}

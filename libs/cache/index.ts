@@ -7,7 +7,7 @@ export { FileMap, listedFileKey } from './file-map.js';
 export type { FileSource } from './file-map.js';
 export { ArtifactCache } from './artifact-cache.js';
 export type { CachedArtifact } from './artifact-cache.js';
-export { deleteMatching } from './scan-delete.js';
+export { deleteMatching } from '../redis/index.js';
 export { RootIndexCache, ROOT_VARIANTS } from './root-cache.js';
 export type { RootMeta, RootVariant } from './root-cache.js';
 export { InvalidationSubscriber, invalidationChannel, publishInvalidation } from './invalidations.js';

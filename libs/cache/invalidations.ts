@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { createRedisClient, type RedisClient } from '../redis/index.js';
 import type { Logger } from '../log/index.js';
 
 /** What was invalidated: one project's page, or (no project) every page of the protocol. */
@@ -19,7 +19,7 @@ export function invalidationChannel(prefix: string): string {
  * Tells every subscribed process (each gateway worker of each replica) that pages were dropped from
  * Redis, so they forget their in-process copies at once. Published on the cache Redis.
  */
-export async function publishInvalidation(redis: Redis, channel: string, invalidation: Invalidation): Promise<void> {
+export async function publishInvalidation(redis: RedisClient, channel: string, invalidation: Invalidation): Promise<void> {
   await redis.publish(channel, JSON.stringify(invalidation));
 }
 
@@ -30,7 +30,7 @@ export async function publishInvalidation(redis: Redis, channel: string, invalid
  * it missed). Whatever is lost the page memo's own expiry (ORCHARD_PAGE_MEMO_MS) still bounds.
  */
 export class InvalidationSubscriber {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private connectedBefore = false;
 
   constructor(
@@ -40,7 +40,7 @@ export class InvalidationSubscriber {
     private readonly handler: InvalidationHandler,
     private readonly logger: Logger,
   ) {
-    this.redis = new Redis(url, { maxRetriesPerRequest: null, retryStrategy: (attempt) => Math.min(attempt * 200, 2_000) });
+    this.redis = createRedisClient(url, { maxRetriesPerRequest: null, retryStrategy: (attempt) => Math.min(attempt * 200, 2_000) });
     this.redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'invalidation subscription: Redis error'));
     this.redis.on('ready', () => this.onReady());
     this.redis.on('message', (channel: string, message: string) => this.onMessage(channel, message));

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import type { CacheKeys } from './keys.js';
 import { PAGE_METADATA_FIELD } from './artifact-cache.js';
-import { deleteMatching } from './scan-delete.js';
+import { deleteMatching } from '../redis/index.js';
 
 /** What Orchard remembers about a cached project page besides its bodies. */
 export interface PageMeta {
@@ -43,7 +43,7 @@ export interface CachedPage {
  */
 export class PageCache {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keys: CacheKeys,
   ) {}
 

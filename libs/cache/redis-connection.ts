@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
+import { createRedisClient, type RedisClient } from '../redis/index.js';
 import { errorReason, type Logger } from '../log/index.js';
 
 /**
@@ -6,8 +7,8 @@ import { errorReason, type Logger } from '../log/index.js';
  * queue), so callers degrade to a miss instead of hanging; ioredis keeps reconnecting in the
  * background and caching resumes by itself when Redis returns.
  */
-export function createCacheRedis(url: string, options: RedisOptions = {}, logger?: Logger): Redis {
-  const redis = new Redis(url, {
+export function createCacheRedis(url: string, options: RedisOptions = {}, logger?: Logger): RedisClient {
+  const redis = createRedisClient(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
@@ -26,7 +27,7 @@ export function createCacheRedis(url: string, options: RedisOptions = {}, logger
  * not serve its first requests as misses. Resolves false, without throwing, when Redis is down:
  * services start and degrade rather than refuse to start.
  */
-export function waitForRedis(redis: Redis, timeoutMs = 3_000): Promise<boolean> {
+export function waitForRedis(redis: RedisClient, timeoutMs = 3_000): Promise<boolean> {
   if (redis.status === 'ready') return Promise.resolve(true);
   return new Promise((resolve) => {
     const done = (ready: boolean) => {
@@ -44,7 +45,7 @@ export function waitForRedis(redis: Redis, timeoutMs = 3_000): Promise<boolean> 
  * The /ready checks for Redis: `redis` (the queues' connection, REDIS_URL) and, when the cache lives
  * in a Redis of its own (ORCHARD_CACHE_REDIS_URL), `cacheRedis` too. With one Redis there is one check.
  */
-export function redisReadinessChecks(queue: Redis, cache: Redis, urls: { redisUrl: string; cacheRedisUrl: string }): Record<string, () => Promise<unknown>> {
+export function redisReadinessChecks(queue: RedisClient, cache: RedisClient, urls: { redisUrl: string; cacheRedisUrl: string }): Record<string, () => Promise<unknown>> {
   if (urls.cacheRedisUrl === urls.redisUrl) return { redis: () => cache.ping() };
   return { redis: () => queue.ping(), cacheRedis: () => cache.ping() };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import type { CacheKeys } from './keys.js';
 
 /** The representations of the root list, each rendered (and compressed) once per fill. */
@@ -19,8 +19,12 @@ export interface RootMeta {
   projects: number;
 }
 
-/** Identifier of the root list in the `index` category: no normalised project name starts with `_`. */
-const ROOT_ID = '_root';
+/**
+ * Identifier of the root list in the `index` category: no normalised project name starts with `{`.
+ * The braces are a Redis Cluster hash tag: the meta and every body share one slot, so a publish
+ * stays one transaction there too.
+ */
+const ROOT_ID = '{_root}';
 /** How long a replaced generation stays readable for responses still streaming it. */
 const GRACE_SECONDS = 900;
 /** Bytes per GETRANGE when streaming a body out. */
@@ -32,13 +36,13 @@ const READ_CHUNK = 1024 * 1024;
  * publishes the meta pointing at them; readers stream a body out with GETRANGE. A reader that
  * started on the previous generation keeps reading it (it expires after a grace period).
  *
- * Keys: `…:index:<protocol>:_root` (meta), `…:_root:<generation>:<variant>` (bodies).
+ * Keys: `…:index:<protocol>:{_root}` (meta), `…:{_root}:<generation>:<variant>` (bodies).
  */
 export class RootIndexCache {
   private readonly metaKey: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     keys: CacheKeys,
     protocol: string,
   ) {

@@ -8,6 +8,7 @@ import { parseUpstreams, type UpstreamConfig } from './upstreams.js';
 import { primaryProtocol } from '../protocol/index.js';
 import { compileConfiguredViews, parseViewsText } from './view-rules.js';
 import type { StorageSettings } from '../storage/create-blob-store.js';
+import { parseRedisUrl, queuePrefixFor } from '../redis/index.js';
 
 /** Thrown when the environment holds a bad value; the message names every bad variable. */
 export class ConfigError extends Error {
@@ -18,6 +19,14 @@ export class ConfigError extends Error {
 }
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** A Redis URL in one of the forms libs/redis accepts (the message says what is wrong, never the password). */
+const redisUrl = z.string().superRefine((value, ctx) => {
+  try {
+    parseRedisUrl(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+});
 const byteSize = z.string().transform((text, ctx) => {
   const bytes = parseByteSize(text);
   if (bytes === undefined || bytes < 1) {
@@ -36,6 +45,12 @@ const schema = z.object({
   /** Gateway HTTP port. */
   ORCHARD_PORT: int(1, 65535).default(8080),
   /**
+   * A second gateway port for operators: when set, `/metrics` and the admin API are served only
+   * there (with `/health` and `/ready`), and ORCHARD_PORT answers 404 for them, so the public port
+   * can be exposed as is. Unset (the single-machine default): everything on ORCHARD_PORT.
+   */
+  ORCHARD_GATEWAY_INTERNAL_PORT: int(1, 65535).optional(),
+  /**
    * Gateway processes sharing ORCHARD_PORT (node:cluster; a primary forks them, restarts one that
    * dies and aggregates their metrics). Default: the machine's cores, at most 4; 1 runs one process.
    */
@@ -52,13 +67,18 @@ const schema = z.object({
   ORCHARD_MIGRATE: z.enum(['auto', 'off']).default('auto'),
   /** Connections in each service's PostgreSQL pool. */
   ORCHARD_DB_POOL_SIZE: int(1, 500).default(10),
-  /** Redis for BullMQ (and for the cache unless ORCHARD_CACHE_REDIS_URL is set); run it with `noeviction`. */
-  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379/0'),
+  /**
+   * Redis for BullMQ (and for the cache unless ORCHARD_CACHE_REDIS_URL is set); run it with
+   * `noeviction`. One server (`redis://`, `rediss://`), the master of a Sentinel set
+   * (`redis+sentinel://host:port,…/<master>[/db]`) or a Cluster (`redis+cluster://host:port,…`):
+   * see libs/redis/redis-url.ts.
+   */
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379/0'),
   /**
    * Redis for the cache (pages, file maps, artifact records, locks, invalidation messages); default
    * REDIS_URL. Apart from the queues it can run with `maxmemory` and `allkeys-lru` (docs/cache-model.md).
    */
-  ORCHARD_CACHE_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  ORCHARD_CACHE_REDIS_URL: redisUrl.optional(),
   /** Space-separated `name=url` upstreams of the primary protocol, in priority order; default its public index. */
   ORCHARD_UPSTREAMS: z.string().default(primaryProtocol().defaultUpstreams),
   /** `fs` (a local directory) or `s3`. */
@@ -240,6 +260,8 @@ export type { StorageSettings };
 export interface Settings {
   host: string;
   gatewayPort: number;
+  /** ORCHARD_GATEWAY_INTERNAL_PORT: where `/metrics` and the admin API are served instead of gatewayPort. */
+  gatewayInternalPort?: number;
   /** ORCHARD_GATEWAY_PROCESSES: gateway processes sharing the port. */
   gatewayProcesses: number;
   /** ORCHARD_VIEWS: view name → rules as configured (checked here, compiled by the gateway's view registry). */
@@ -284,6 +306,7 @@ export interface Settings {
   httpHeadersTimeoutMs: number;
   httpIdleTimeoutMs: number;
   jobStalledMs: number;
+  /** ORCHARD_QUEUE_PREFIX, hash-tagged (`{…}`) when REDIS_URL is a Cluster. */
   queuePrefix: string;
   cachePrefix: string;
   logLevel: Raw['ORCHARD_LOG_LEVEL'];
@@ -327,10 +350,12 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   for (const host of allowedHosts) {
     if (!isAllowedHostEntry(host)) problems.push(`ORCHARD_ALLOWED_HOSTS: "${host}" is not a host name, IP address or CIDR range`);
   }
+  if (raw.ORCHARD_GATEWAY_INTERNAL_PORT === raw.ORCHARD_PORT) problems.push('ORCHARD_GATEWAY_INTERNAL_PORT: must differ from ORCHARD_PORT');
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     host: raw.ORCHARD_HOST,
     gatewayPort: raw.ORCHARD_PORT,
+    gatewayInternalPort: raw.ORCHARD_GATEWAY_INTERNAL_PORT,
     gatewayProcesses: raw.ORCHARD_GATEWAY_PROCESSES,
     fetcherPort: raw.ORCHARD_FETCHER_PORT,
     fetcherStreamUrl: (raw.ORCHARD_FETCHER_STREAM_URL ?? `http://127.0.0.1:${raw.ORCHARD_FETCHER_PORT}`).replace('{hostname}', os.hostname()),
@@ -370,7 +395,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     httpHeadersTimeoutMs: raw.ORCHARD_HTTP_HEADERS_TIMEOUT_MS,
     httpIdleTimeoutMs: raw.ORCHARD_HTTP_IDLE_TIMEOUT_MS,
     jobStalledMs: raw.ORCHARD_JOB_STALLED_MS,
-    queuePrefix: raw.ORCHARD_QUEUE_PREFIX,
+    queuePrefix: queuePrefixFor(parseRedisUrl(raw.REDIS_URL), raw.ORCHARD_QUEUE_PREFIX),
     cachePrefix: raw.ORCHARD_CACHE_PREFIX,
     logLevel: raw.ORCHARD_LOG_LEVEL,
     shutdownTimeoutMs: raw.ORCHARD_SHUTDOWN_TIMEOUT_MS,

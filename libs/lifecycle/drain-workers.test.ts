@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../../test/support/redis.js';
 import { createLogger } from '../log/index.js';
@@ -30,7 +30,7 @@ function work(ms: number, signal: AbortSignal): Promise<{ done: true }> {
 
 describe('drainWorkers with a JobHandback', () => {
   let url: string;
-  const connections: Redis[] = [];
+  const connections: RedisClient[] = [];
   let producers: Producers;
   let prefix: string;
 

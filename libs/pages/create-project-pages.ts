@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import { ArtifactCache, CacheKeys, FileMap, PageCache } from '../cache/index.js';
 import type { Settings, UpstreamConfig } from '../config/index.js';
 import type { UpstreamClient } from '../http/index.js';
@@ -14,7 +14,7 @@ import { UpstreamPageFetcher } from './upstream-page-fetcher.js';
 export function createProjectPages(options: {
   settings: Settings;
   protocol: ProtocolAdapter;
-  redis: Redis;
+  redis: RedisClient;
   http: UpstreamClient;
   upstreams: () => Promise<UpstreamConfig[]>;
   /** The upstream configuration generation (UpstreamRegistry.generation). */

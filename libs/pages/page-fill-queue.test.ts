@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { QueueEvents, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../../test/support/redis.js';
 import { FakeUpstream } from '../../test/support/upstream-server.js';
@@ -25,7 +25,7 @@ const logger = createLogger('gateway', 'silent');
 describe('PageFillQueue', () => {
   const upstream = new FakeUpstream();
   let url: string;
-  let cache: Redis;
+  let cache: RedisClient;
   let prefix: string;
   const closers: (() => Promise<unknown> | void)[] = [];
 

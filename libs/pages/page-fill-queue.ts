@@ -1,5 +1,5 @@
 import type { Job, QueueEvents, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import { UpstreamError, type UpstreamFailure } from '../http/index.js';
 import { errorReason, type Logger } from '../log/index.js';
 import { UnrecoverableError, awaitSharedJob, createWorker, queues, within, type PageFillJob, type PageFillResult, type Producers, type WorkerHooks } from '../queue/index.js';
@@ -128,7 +128,7 @@ export class PageFillQueue {
    * Starts this process's worker for the queue (every gateway runs one, so any replica may run any
    * fill). Fails at once when a kind of fill has no handler.
    */
-  startWorker(options: { connection: Redis; prefix: string; concurrency?: number; hooks?: WorkerHooks; stalledIntervalMs?: number }): Worker {
+  startWorker(options: { connection: RedisClient; prefix: string; concurrency?: number; hooks?: WorkerHooks; stalledIntervalMs?: number }): Worker {
     const served = [...this.handlers.keys()].map((key) => key.split('/')[0]);
     const missing = KINDS.filter((kind) => !served.includes(kind));
     if (missing.length > 0) throw new Error(`no handler for ${missing.join(', ')} page fills`);

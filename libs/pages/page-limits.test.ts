@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeUpstream } from '../../test/support/upstream-server.js';
 import { createCacheRedis, waitForRedis } from '../cache/index.js';
@@ -38,7 +38,7 @@ function jsonPage(name: string, files: number): string {
 
 describe('upstream page limits (ORCHARD_MAX_PAGE_BYTES, ORCHARD_MAX_PAGE_FILES) and huge pages', () => {
   const upstream = new FakeUpstream();
-  let redis: Redis;
+  let redis: RedisClient;
   let http: UpstreamClient;
   let prefix: string;
 

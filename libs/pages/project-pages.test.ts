@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeUpstream } from '../../test/support/upstream-server.js';
 import { CacheKeys, createCacheRedis, waitForRedis } from '../cache/index.js';
@@ -16,13 +16,13 @@ const sha = (n: number) => n.toString(16).padStart(64, '0');
 
 describe('ProjectPages', () => {
   const upstream = new FakeUpstream();
-  let redis: Redis;
+  let redis: RedisClient;
   let http: UpstreamClient;
   let prefix: string;
   let generation = 'g1';
   let staleCalls: string[] = [];
 
-  function pages(options: { redis?: Redis; ttl?: string } = {}): ProjectPages {
+  function pages(options: { redis?: RedisClient; ttl?: string } = {}): ProjectPages {
     const settings = loadSettings({ ORCHARD_UPSTREAMS: `local=${upstream.url}`, ORCHARD_CACHE_PREFIX: prefix, ORCHARD_INDEX_TTL: options.ttl ?? '300' });
     return createProjectPages({
       settings,

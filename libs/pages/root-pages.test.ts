@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../../test/support/redis.js';
 import { FakeUpstream } from '../../test/support/upstream-server.js';
@@ -30,13 +31,13 @@ describe('RootPages (real Redis, fake upstreams)', () => {
   const first = new FakeUpstream();
   const second = new FakeUpstream();
   const http = new UpstreamClient({ connections: 4, connectTimeoutMs: 2_000, readTimeoutMs: 5_000, keepAliveMs: 1_000, maxRedirects: 2 });
-  let redis: Redis;
+  let redis: RedisClient;
   let prefix: string;
   let ttlSeconds = 3600;
   const prefixes: string[] = [];
   const rootRequests = () => [...first.requests, ...second.requests].filter((r) => r.path === '/simple/').length;
 
-  const create = (client: Redis = redis) =>
+  const create = (client: RedisClient = redis) =>
     new RootPages({
       protocol: pypiProtocol,
       cache: new RootIndexCache(client, new CacheKeys(prefix), 'pypi'),

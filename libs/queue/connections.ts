@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { createRedisClient, type RedisClient } from '../redis/index.js';
 
 /**
  * BullMQ connections. Workers need `maxRetriesPerRequest: null` (blocking commands must survive a
@@ -7,14 +7,14 @@ import { Redis } from 'ioredis';
  * process before BullMQ attaches its own: the Queue, QueueEvents and Worker using a connection
  * re-emit its errors, and those are logged (`logErrors`).
  */
-export function createWorkerRedis(url: string): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });
+export function createWorkerRedis(url: string): RedisClient {
+  const redis = createRedisClient(url, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 2_000) });
   redis.on('error', () => {});
   return redis;
 }
 
-export function createProducerRedis(url: string): Redis {
-  const redis = new Redis(url, {
+export function createProducerRedis(url: string): RedisClient {
+  const redis = createRedisClient(url, {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     connectTimeout: 2_000,

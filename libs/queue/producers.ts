@@ -1,5 +1,5 @@
 import { Queue, QueueEvents, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import type { Logger } from '../log/index.js';
 import { queues, type ExtractJob, type FetchJob, type FetchResult, type PageFillJob, type PageFillResult, type QueueName, type RefreshJob, type StorageJob } from './jobs.js';
 import { logErrors } from './log-errors.js';
@@ -13,7 +13,7 @@ export class Producers {
   readonly storage: Queue<StorageJob>;
 
   /** `logger`: where the queues' `error` events go (connection trouble). */
-  constructor(connection: Redis, prefix: string, logger: Logger) {
+  constructor(connection: RedisClient, prefix: string, logger: Logger) {
     this.fetch = new Queue(queues.fetch.name, { connection, prefix, defaultJobOptions: queues.fetch.options });
     this.extract = new Queue(queues.extract.name, { connection, prefix, defaultJobOptions: queues.extract.options });
     this.refresh = new Queue(queues.refresh.name, { connection, prefix, defaultJobOptions: queues.refresh.options });
@@ -75,7 +75,7 @@ export class Producers {
 }
 
 /** Events of one queue (a dedicated blocking connection is made from `connection`), so callers can wait on the jobs they joined. */
-export function createQueueEvents(name: QueueName, connection: Redis, prefix: string, logger: Logger): QueueEvents {
+export function createQueueEvents(name: QueueName, connection: RedisClient, prefix: string, logger: Logger): QueueEvents {
   const events = new QueueEvents(queues[name].name, { connection, prefix });
   logErrors(events, `queue events ${name}`, logger);
   // Every waiting request listens for its job's events: a burst of misses is many listeners.

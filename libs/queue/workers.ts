@@ -1,5 +1,5 @@
 import { Worker, UnrecoverableError, type Job, type Processor } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import type { z } from 'zod';
 import type { Logger } from '../log/index.js';
 import { queues, type QueueName } from './jobs.js';
@@ -18,7 +18,7 @@ export function createWorker<Name extends QueueName, Result>(
   name: Name,
   handler: (payload: z.infer<(typeof queues)[Name]['schema']>, job: Job) => Promise<Result>,
   options: {
-    connection: Redis;
+    connection: RedisClient;
     prefix: string;
     concurrency: number;
     hooks?: WorkerHooks;

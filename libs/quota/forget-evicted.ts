@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import { publishInvalidation, type ArtifactCache } from '../cache/index.js';
 import type { EvictedRow } from '../db/index.js';
 import { errorReason, type Logger } from '../log/index.js';
@@ -9,7 +9,7 @@ import { errorReason, type Logger } from '../log/index.js';
  * forgets what it remembers of the project (its memo may hold the file). Failures are logged: a
  * record left behind costs one request a missing-file check, the memo expires by itself.
  */
-export function forgetEvicted(deps: { artifacts: ArtifactCache; redis: Redis; channel: string; logger: Logger }): (file: EvictedRow) => Promise<void> {
+export function forgetEvicted(deps: { artifacts: ArtifactCache; redis: RedisClient; channel: string; logger: Logger }): (file: EvictedRow) => Promise<void> {
   return async (file) => {
     const record = { size: file.size, filename: file.filename, ...(file.metadataSha256 ? { metadataSha256: file.metadataSha256 } : {}), evicted: true as const };
     try {

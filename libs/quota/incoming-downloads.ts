@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 
 /** How long an entry counts when its download never ends it (a fetcher killed mid-download). */
 const LAPSE_MS = 3_600_000;
@@ -10,7 +10,7 @@ const LAPSE_MS = 3_600_000;
  */
 export class IncomingDownloads {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly key: string,
   ) {}
 

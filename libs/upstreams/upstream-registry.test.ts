@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../test/support/postgres.js';
 import { CacheKeys, FileMap, PageCache, createCacheRedis, waitForRedis } from '../cache/index.js';
@@ -16,11 +16,11 @@ const SECRET = 'hunter2-very-secret';
 
 let db: TestDatabase;
 let prisma: PrismaClient;
-let redis: Redis;
+let redis: RedisClient;
 let keys: CacheKeys;
 const registries: UpstreamRegistry[] = [];
 
-function registry(options: { redis?: Redis; prisma?: PrismaClient; env?: string; logger?: typeof logger } = {}): UpstreamRegistry {
+function registry(options: { redis?: RedisClient; prisma?: PrismaClient; env?: string; logger?: typeof logger } = {}): UpstreamRegistry {
   const r = new UpstreamRegistry({
     protocol: 'pypi',
     configured: parseUpstreams(options.env ?? 'corp=https://corp.example/simple/ pypi=https://pypi.example/simple/', {}, 'pypi'),

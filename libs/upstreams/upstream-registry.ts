@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import { deleteMatching, type CacheKeys } from '../cache/index.js';
 import type { UpstreamConfig } from '../config/index.js';
 import { Prisma, type UpstreamRepository, type UpstreamSource } from '../db/index.js';
@@ -14,7 +14,7 @@ export interface UpstreamRegistryDeps {
   configured: UpstreamConfig[];
   repository: UpstreamRepository;
   /** The cache connection (fails fast while Redis is down). */
-  redis: Redis;
+  redis: RedisClient;
   keys: CacheKeys;
   logger: Logger;
   /** How often each process checks whether another one changed the upstreams; default 1 s. */

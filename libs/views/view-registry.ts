@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/index.js';
 import type { CacheKeys } from '../cache/index.js';
 import type { IndexView, Prisma, ViewRepository } from '../db/index.js';
 import { errorReason, type Logger } from '../log/index.js';
@@ -38,7 +38,7 @@ export interface ViewRegistryDeps {
   configured: Record<string, unknown>;
   repository: ViewRepository;
   /** The cache Redis: its version key tells every process a view changed. */
-  redis: Redis;
+  redis: RedisClient;
   keys: CacheKeys;
   logger: Logger;
   /** How often each process checks for changes made elsewhere; default 1 s. */

@@ -1,5 +1,5 @@
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../libs/redis/index.js';
 import { ArtifactCache, invalidationChannel, type CacheKeys } from '../../libs/cache/index.js';
 import type { Settings } from '../../libs/config/index.js';
 import type { StorageRepository } from '../../libs/db/index.js';
@@ -17,11 +17,11 @@ export interface StorageWorkerDeps {
   protocols: ProtocolRegistry;
   upstreamNames: () => Promise<string[]>;
   /** The cache Redis (artifact records, invalidations). */
-  redis: Redis;
+  redis: RedisClient;
   keys: CacheKeys;
   producers: Producers;
   metrics: Metrics;
-  worker: { connection: Redis; prefix: string; hooks: WorkerHooks; logger: Logger; stalledIntervalMs: number };
+  worker: { connection: RedisClient; prefix: string; hooks: WorkerHooks; logger: Logger; stalledIntervalMs: number };
   logger: Logger;
 }
 

@@ -10,23 +10,26 @@ import { opsRoutes } from './routes/ops-routes.js';
 export interface GatewayHttpDeps {
   logger: Logger;
   metrics: Metrics;
-  /** `/simple/…` and `/files/…`. */
-  readPath: ReadPath;
+  /** `/simple/…` and `/files/…` (the public port); absent on the internal port. */
+  readPath?: ReadPath;
   ops: Parameters<typeof opsRoutes>[0];
-  /** The JSON API and admin routers. */
+  /** Whether this port serves `/metrics` (`/health` and `/ready` are served on every port). */
+  serveMetrics: boolean;
+  /** The JSON API and admin routers this port serves. */
   routers: Router[];
 }
 
 /**
- * The gateway's request listener: every request gets its id, metrics and access log line, then the
- * index and file routes go to the {@link ReadPath} and everything else to express.
+ * A gateway port's request listener: every request gets its id, metrics and access log line, then
+ * the index and file routes go to the {@link ReadPath} and everything else to express.
  */
 export function createRequestListener(deps: GatewayHttpDeps): RequestListener {
   const context = requestContext(deps.logger, deps.metrics);
   const app = createApp(deps);
+  const readPath = deps.readPath;
   return (req: IncomingMessage, res: ServerResponse) => {
     context(req, res);
-    if (ReadPath.owns(req)) deps.readPath.handle(req, res);
+    if (readPath && ReadPath.owns(req)) readPath.handle(req, res);
     else app(req, res);
   };
 }
@@ -37,7 +40,7 @@ function createApp(deps: GatewayHttpDeps): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('strict routing', true);
-  app.use(opsRoutes(deps.ops));
+  app.use(opsRoutes(deps.ops, { metrics: deps.serveMetrics }));
   for (const router of deps.routers) app.use(router);
   app.use((_req, _res, next) => next(notFound('not found')));
   app.use(errorHandler(deps.logger));

@@ -267,6 +267,7 @@ function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number
     const finish = (outcome: JobOutcome) => {
       clearTimeout(timer);
       clearTimeout(streamTimer);
+      clearInterval(recheck);
       emitter.off(completedEvent, onCompleted);
       emitter.off(failedEvent, onFailed);
       emitter.off(progressEvent, onProgress);
@@ -287,24 +288,33 @@ function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number
       }
     };
     const timer = setTimeout(() => finish(follow ?? { kind: 'timeout' }), ms);
+    const recheck = setInterval(() => void checkLogged(), RECHECK_MS);
     emitter.on(completedEvent, onCompleted);
     emitter.on(failedEvent, onFailed);
     emitter.on(progressEvent, onProgress);
     // The job may have finished before the listeners were in place (or long ago: a file whose job
-    // completed is in storage, but one that failed for good stays failed for a minute).
-    void (async () => {
+    // completed is in storage, but one that failed for good stays failed for a minute). Events can
+    // also be lost (the events connection reconnecting, a Redis failover): the state is read again
+    // every RECHECK_MS, so a lost event costs a moment, not the whole wait and a second download.
+    const check = async () => {
       await events.waitUntilReady();
       const job = await queue.getJob(jobId);
       const state = job ? await job.getState() : undefined;
       if (state === 'completed' || (state === 'active' && isFetchStored(job?.progress))) onCompleted();
       else if (state === 'active' && isFetchStreaming(job?.progress)) onProgress({ data: job.progress });
       else if (state === 'failed') onFailed({ failedReason: job?.failedReason });
-    })().catch((err: unknown) => {
-      // Redis trouble: the deadline decides (see above).
-      logger.debug({ jobId, err: errorReason(err) }, "could not read a fetch job's state while waiting for it");
-    });
+    };
+    const checkLogged = () =>
+      check().catch((err: unknown) => {
+        // Redis trouble: the deadline decides (see above).
+        logger.debug({ jobId, err: errorReason(err) }, "could not read a fetch job's state while waiting for it");
+      });
+    void checkLogged();
   });
 }
+
+/** How often a wait reads its job's state again, in case an event was lost. */
+const RECHECK_MS = 1_000;
 
 /** The 404 for a file no configured upstream lists under this name. */
 export function notListed(project: string, filename: string): HttpError {

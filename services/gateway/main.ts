@@ -147,27 +147,23 @@ export async function startGateway(settings: Settings) {
     }),
   });
   readQueueDepthAtScrape(metrics, [producers.fetch, producers.extract, producers.refresh, producers.pages, producers.storage], logger);
-  const listener = createRequestListener({
-    logger,
-    metrics,
-    readPath,
-    routers: [
-      adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts, forgetPages, storage, storageQuota: lifecycle, views, logger }),
-      apiRoutes({ protocol, releases: new ReleaseRepository(prisma, protocol), logger }),
-    ],
-    ops: {
-      registry: metrics.registry,
-      checks: {
-        ...redisReadinessChecks(producerRedis, redis, settings),
-        ...databaseChecks(core),
-        storage: () => store.check(),
-      },
-      details: () => ({ dbPoolSize: settings.dbPoolSize, upstreamPool: upstreamHttp.describe() }),
-      // One of several gateway processes serves the scrape of all of them (see runGatewayProcesses).
-      ...(cluster.isWorker ? { scrape: clusterScrape(metrics.registry) } : {}),
-      logger,
+  const admin = adminRoutes({ token: settings.adminToken, registry, pages, protocol, artifacts, forgetPages, storage, storageQuota: lifecycle, views, logger });
+  const api = apiRoutes({ protocol, releases: new ReleaseRepository(prisma, protocol), logger });
+  // With an internal port, /metrics and the admin API move there and the public port never serves them.
+  const internalPort = settings.gatewayInternalPort;
+  const ops = {
+    registry: metrics.registry,
+    checks: {
+      ...redisReadinessChecks(producerRedis, redis, settings),
+      ...databaseChecks(core),
+      storage: () => store.check(),
     },
-  });
+    details: () => ({ dbPoolSize: settings.dbPoolSize, upstreamPool: upstreamHttp.describe() }),
+    // One of several gateway processes serves the scrape of all of them (see runGatewayProcesses).
+    ...(cluster.isWorker ? { scrape: clusterScrape(metrics.registry) } : {}),
+    logger,
+  };
+  const listener = createRequestListener({ logger, metrics, readPath, ops, serveMetrics: internalPort === undefined, routers: internalPort === undefined ? [admin, api] : [api] });
   // Slow clients are bounded: headers within httpHeadersTimeoutMs (checked every second or so), the
   // whole request within 5 minutes, and a connection where no byte moves either way (a reader that
   // stopped reading) is closed after httpIdleTimeoutMs.
@@ -189,13 +185,13 @@ export async function startGateway(settings: Settings) {
   server.keepAliveTimeout = 65_000;
   server.setTimeout(settings.httpIdleTimeoutMs);
   const stopSweeper = closeStalledReaders(server, settings.httpIdleTimeoutMs);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(settings.gatewayPort, settings.host, resolve);
-  });
-  logger.info({ port: settings.gatewayPort, upstreams: settings.upstreams.map((u) => u.name) }, 'gateway listening');
+  await listen(server, settings.gatewayPort, settings.host);
+  const internal = internalPort === undefined ? undefined : http.createServer(createRequestListener({ logger, metrics, ops, serveMetrics: true, routers: [admin] }));
+  if (internal) await listen(internal, internalPort!, settings.host);
+  logger.info({ port: settings.gatewayPort, internalPort, upstreams: settings.upstreams.map((u) => u.name) }, 'gateway listening');
 
   shutdown.add({ name: 'http server', run: () => (stopSweeper(), closeServer(server)) });
+  if (internal) shutdown.add({ name: 'internal http server', run: () => closeServer(internal) });
   shutdown.add({ name: 'page fill worker', run: () => pageWorker.close() });
   if (served) shutdown.add({ name: 'served files', run: () => served.close() });
   shutdown.add({ name: 'queue events', run: () => Promise.all([fetchEvents.close(), pageEvents.close()]) });
@@ -215,6 +211,13 @@ export async function startGateway(settings: Settings) {
   });
   closeCoreClientsOnShutdown(core);
   return { server, shutdown, logger };
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

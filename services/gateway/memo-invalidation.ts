@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../libs/redis/index.js';
 import { publishInvalidation, type Invalidation } from '../../libs/cache/index.js';
 import type { Logger } from '../../libs/log/index.js';
 import type { ReadMemo } from './read-memo.js';
@@ -17,7 +17,7 @@ export function forgetInvalidated(memo: ReadMemo): (invalidation: Invalidation) 
  * gateway process (every replica). A failed publish is logged, not thrown: the pages
  * are gone from Redis already and other processes' memos expire within ORCHARD_PAGE_MEMO_MS.
  */
-export function announceInvalidation(deps: { redis: Redis; channel: string; protocol: string; forget: (invalidation: Invalidation) => void; logger: Logger }) {
+export function announceInvalidation(deps: { redis: RedisClient; channel: string; protocol: string; forget: (invalidation: Invalidation) => void; logger: Logger }) {
   return async (project?: string): Promise<void> => {
     const invalidation: Invalidation = { protocol: deps.protocol, ...(project !== undefined ? { project } : {}) };
     deps.forget(invalidation);

@@ -15,6 +15,7 @@ import { createMetrics } from '../../libs/metrics/index.js';
 import { opsRoutes } from '../../services/gateway/routes/ops-routes.js';
 import { Registry } from 'prom-client';
 import { createStorageMetrics } from '../../libs/quota/index.js';
+import { createViewMetrics } from '../../libs/views/index.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
@@ -67,13 +68,25 @@ export function serviceOfCommand(command: string[]): OrchardService | undefined 
   return command[0] === 'node' && match ? (match[1] as OrchardService) : undefined;
 }
 
-/** Every metric Orchard declares (the registry and the storage job's): its sample names (histogram suffixes included) and label names. */
+/** Every metric Orchard declares (the registry, the storage job's and the views'): its sample names (histogram suffixes included) and label names. */
 export function metricCatalog(): Map<string, Set<string>> {
-  // The storage job's metrics are registered by the fetcher alone.
-  const metrics = [...Object.values(createMetrics('gateway')), ...Object.values(createStorageMetrics(new Registry()))];
+  // The storage job's metrics are registered by the fetcher alone, the views' by the gateway alone.
+  return catalogOf([...Object.values(createMetrics('gateway')), ...Object.values(createStorageMetrics(new Registry())), ...Object.values(createViewMetrics(new Registry()))]);
+}
+
+/** The default process metrics prom-client registers beside Orchard's (`process_*`, `nodejs_*`), as metricCatalog has them. */
+export function defaultMetricCatalog(): Map<string, Set<string>> {
+  return catalogOf(
+    createMetrics('gateway')
+      .registry.getMetricsAsArray()
+      .filter((metric) => !metric.name.startsWith('orchard_')),
+  );
+}
+
+function catalogOf(metrics: unknown[]): Map<string, Set<string>> {
   const catalog = new Map<string, Set<string>>();
   for (const metric of metrics) {
-    if (!('labelNames' in metric) || !('name' in metric)) continue;
+    if (typeof metric !== 'object' || metric === null || !('labelNames' in metric) || !('name' in metric)) continue;
     const { name, labelNames } = metric as unknown as { name: string; labelNames: string[] };
     const labels = new Set(['service', ...labelNames]);
     const histogram = (metric as object).constructor.name === 'Histogram';
@@ -102,8 +115,10 @@ export function orchardSeriesIn(promql: string): MetricReference[] {
 /**
  * Problems with the `orchard_*` series a PromQL expression uses: unknown metric names, label names
  * the metric does not carry, and queue or state values that no queue or job state has.
+ * `targetLabels` are labels Prometheus attaches at scrape time (`job`, `instance`) that the
+ * expression may also match on.
  */
-export function promqlProblems(promql: string): string[] {
+export function promqlProblems(promql: string, targetLabels: readonly string[] = []): string[] {
   const catalog = metricCatalog();
   const problems: string[] = [];
   const refs = orchardSeriesIn(promql);
@@ -115,7 +130,7 @@ export function promqlProblems(promql: string): string[] {
       continue;
     }
     for (const { label, op, value } of matchers) {
-      if (!labels.has(label)) problems.push(`${metric} has no label ${label}`);
+      if (!labels.has(label) && !targetLabels.includes(label)) problems.push(`${metric} has no label ${label}`);
       if (op !== '=') continue;
       if (label === 'queue' && !(value in queues)) problems.push(`no queue is named ${value}`);
       if (label === 'state' && !(QUEUE_STATES as readonly string[]).includes(value)) problems.push(`orchard_queue_jobs reports no state ${value}`);

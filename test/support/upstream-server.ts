@@ -48,6 +48,10 @@ export interface RequestRecord {
   userAgent?: string;
   ifNoneMatch?: string;
   ifModifiedSince?: string;
+  /** The client's address (which host asked, when services run on several). */
+  remoteAddress?: string;
+  /** Set once the whole answer was handed to the connection (never, for a body cut off or still being sent). */
+  finished?: boolean;
 }
 
 export type UpstreamMode = 'ok' | 'fail' | 'slow' | 'hang';
@@ -107,9 +111,11 @@ export class FakeUpstream {
   rootIndexEnabled = true;
   private server?: http.Server;
   private port = 0;
+  /** Address it listens on (set before {@link start}; e.g. a test network's bridge address). */
+  host = '127.0.0.1';
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}/simple/`;
+    return `http://${this.host}:${this.port}/simple/`;
   }
 
   publish(project: string, file: UpstreamFile): void {
@@ -140,7 +146,7 @@ export class FakeUpstream {
 
   async start(port = this.port): Promise<void> {
     this.server = http.createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server!.listen(port, this.host, resolve));
     this.port = (this.server.address() as AddressInfo).port;
   }
 
@@ -155,7 +161,7 @@ export class FakeUpstream {
 
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
-    this.requests.push({
+    const record: RequestRecord = {
       method: req.method ?? 'GET',
       path,
       accept: req.headers.accept,
@@ -163,7 +169,10 @@ export class FakeUpstream {
       userAgent: req.headers['user-agent'],
       ifNoneMatch: req.headers['if-none-match'],
       ifModifiedSince: req.headers['if-modified-since'],
-    });
+      remoteAddress: req.socket.remoteAddress,
+    };
+    this.requests.push(record);
+    res.once('finish', () => (record.finished = true));
     if (this.requiredAuthorization && req.headers.authorization !== this.requiredAuthorization) {
       res.writeHead(401, { 'www-authenticate': 'Basic realm="upstream"' }).end('unauthorized');
       return;

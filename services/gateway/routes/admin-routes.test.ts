@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../../libs/redis/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/support/postgres.js';
 import { FakeUpstream } from '../../../test/support/upstream-server.js';
@@ -24,7 +24,7 @@ const logger = createLogger('gateway', 'silent');
 
 let db: TestDatabase;
 let prisma: PrismaClient;
-let redis: Redis;
+let redis: RedisClient;
 let registry: UpstreamRegistry;
 let pages: ProjectPages;
 let http1: UpstreamClient;

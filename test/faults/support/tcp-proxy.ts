@@ -1,6 +1,8 @@
 /**
- * A loopback TCP proxy a test can cut (new connections refused, open ones dropped) and restore on
- * the same port: a dependency (an S3 endpoint) becoming unreachable and coming back.
+ * A TCP proxy a test can cut (new connections refused, open ones dropped) and restore on the same
+ * port: a dependency (an S3 endpoint) becoming unreachable and coming back. It listens on loopback
+ * unless given another address (e.g. a test network's bridge, to reach a loopback-only server from
+ * other network namespaces).
  */
 import net from 'node:net';
 
@@ -12,10 +14,11 @@ export class TcpProxy {
   constructor(
     private readonly targetHost: string,
     private readonly targetPort: number,
+    readonly listenHost = '127.0.0.1',
   ) {}
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.listenHost}:${this.port}`;
   }
 
   async start(): Promise<void> {
@@ -33,7 +36,7 @@ export class TcpProxy {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
+      server.listen(this.port, this.listenHost, () => resolve());
     });
     this.server = server;
     this.port = (server.address() as net.AddressInfo).port;

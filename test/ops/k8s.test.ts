@@ -139,6 +139,30 @@ function overlayKustomization(overlay: Overlay): any {
   return parse(readFileSync(path.join(K8S, 'overlays', overlay, 'kustomization.yaml'), 'utf8'));
 }
 
+describe('the schema check', () => {
+  it('refuses objects a cluster would refuse: wrong types, missing required fields, bad enums', () => {
+    const deployment = (spec: unknown) => new Deployment({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'x' }, spec } as any);
+    const container = { name: 'c', image: 'i' };
+    const template = { metadata: { labels: { a: 'b' } }, spec: { containers: [container] } };
+    expect(() => deployment({ selector: { matchLabels: { a: 'b' } }, template }).validate()).not.toThrow();
+    expect(() => deployment({ replicas: 'two', selector: { matchLabels: { a: 'b' } }, template }).validate()).toThrow();
+    expect(() => deployment({ template }).validate()).toThrow();
+    const scaled = (trigger: unknown) =>
+      new ScaledObject({
+        apiVersion: 'keda.sh/v1alpha1',
+        kind: 'ScaledObject',
+        metadata: { name: 'x' },
+        spec: { scaleTargetRef: { name: 'x' }, minReplicaCount: 1, triggers: [trigger] },
+      } as any);
+    expect(() => scaled({ type: 'redis', metadata: { listName: 'l' } }).validate()).not.toThrow();
+    expect(() => scaled({ metadata: { listName: 'l' } }).validate()).toThrow();
+    const policy = (policyTypes: unknown) =>
+      new NetworkPolicy({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'x' }, spec: { podSelector: {}, policyTypes } } as any);
+    expect(() => policy(['Ingress']).validate()).not.toThrow();
+    expect(() => policy('Ingress').validate()).toThrow();
+  });
+});
+
 describe('k8s/base: what every overlay shares', () => {
   it('renders, with no Secret (the overlays provide orchard-secrets) and no image tag', () => {
     const base = render(path.join(K8S, 'base'));

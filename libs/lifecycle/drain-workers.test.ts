@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Writable } from 'node:stream';
 import type { RedisClient } from '../redis/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +77,8 @@ describe('drainWorkers with a JobHandback', () => {
     expect(Date.now() - started).toBeLessThan(4_000);
     expect(await producers.fetch.getJobState(fetchJobId(job))).toBe('completed');
     expect((await metrics.jobs.get()).values).toEqual([expect.objectContaining({ labels: { queue: 'fetch', outcome: 'completed' }, value: 1 })]);
+    // The job says which host and process ran it.
+    expect((await producers.fetch.getJob(fetchJobId(job)))?.processedBy).toBe(`${hostname()}:${process.pid}`);
   });
 
   it('hands a job still running after the grace period back to waiting, attempt not counted, and another worker completes it', async () => {

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Worker, UnrecoverableError, type Job, type Processor } from 'bullmq';
 import type { RedisClient } from '../redis/index.js';
 import type { z } from 'zod';
@@ -38,6 +39,8 @@ export function createWorker<Name extends QueueName, Result>(
     connection: options.connection,
     prefix: options.prefix,
     concurrency: options.concurrency,
+    // Recorded on each job it takes (`processedBy`): which host and process holds or held a job.
+    name: `${hostname()}:${process.pid}`,
     autorun: false,
     // A worker killed mid-job stops renewing its lock; once the lock expires, the next stalled
     // check hands the job to another worker (or to this one restarted).

@@ -5,6 +5,7 @@ import { createMetrics, type Metrics, type ServiceName } from '../metrics/index.
 import { createBlobStore, type BlobStore } from '../storage/index.js';
 import { CheckPending, type Check } from './readiness.js';
 import { Shutdown } from './shutdown.js';
+import { describeRedisTarget, parseRedisUrl } from '../redis/index.js';
 
 /** What every Orchard service starts with. */
 export interface CoreClients {
@@ -30,6 +31,11 @@ export interface CoreClients {
  */
 export async function openCoreClients(service: ServiceName, settings: Settings): Promise<CoreClients> {
   const logger = createLogger(service, settings.logLevel);
+  // Where the queues and the cache are (hosts and mode only: the URLs may hold passwords).
+  logger.info(
+    { queueRedis: describeRedisTarget(parseRedisUrl(settings.redisUrl)), cacheRedis: describeRedisTarget(parseRedisUrl(settings.cacheRedisUrl)) },
+    'Redis for the queues and the cache',
+  );
   const metrics = createMetrics(service);
   const migrate = settings.migrate === 'off' ? checkMigrationsApplied : runMigrations;
   const migrations = new BackgroundMigrations({ databaseUrl: settings.databaseUrl, logger, migrate });

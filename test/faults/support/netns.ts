@@ -48,15 +48,20 @@ export async function removeLeftoverNetworks(): Promise<string[]> {
   for (const line of (await ip(['netns', 'list'])).split('\n')) {
     const name = line.trim().split(/\s+/)[0] ?? '';
     if (gone(NETNS_NAME.exec(name)?.[1])) {
-      await ip(['netns', 'delete', name]).catch(() => undefined);
-      removed.push(name);
+      // Another run may have removed it meanwhile: say so, go on.
+      await ip(['netns', 'delete', name]).then(
+        () => removed.push(name),
+        (err: unknown) => console.warn(`leftover namespace ${name} not removed: ${(err as Error).message}`),
+      );
     }
   }
   for (const line of (await ip(['-o', 'link', 'show'])).split('\n')) {
     const name = /^\d+:\s+([^:@\s]+)/.exec(line)?.[1] ?? '';
     if (gone(LINK_NAME.exec(name)?.[1])) {
-      await ip(['link', 'delete', name]).catch(() => undefined);
-      removed.push(name);
+      await ip(['link', 'delete', name]).then(
+        () => removed.push(name),
+        (err: unknown) => console.warn(`leftover link ${name} not removed: ${(err as Error).message}`),
+      );
     }
   }
   return removed;
@@ -140,8 +145,10 @@ export class TestNetwork {
   /** Deletes every namespace and the bridge (the veth pairs go with them); idempotent. Stop the processes first. */
   destroy(): Promise<void> {
     this.destroyed ??= (async () => {
-      for (const host of this.hosts.values()) await ip(['netns', 'delete', host.ns]).catch(() => undefined);
-      await ip(['link', 'delete', this.bridge]).catch(() => undefined);
+      // Every deletion is tried; what could not be deleted fails the cleanup, naming it.
+      const results = await Promise.allSettled([...[...this.hosts.values()].map((host) => ip(['netns', 'delete', host.ns])), ip(['link', 'delete', this.bridge])]);
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => (r.reason as Error).message);
+      if (failed.length > 0) throw new Error(`test network not fully removed:\n${failed.join('\n')}`);
     })();
     return this.destroyed;
   }

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,8 @@ import { waitFor } from '../../test/support/wait.js';
 import { deleteMatching, expireEach, getEach } from './multi-key.js';
 import { createRedisClient, isCluster, type RedisClient } from './redis-client.js';
 import { parseRedisUrl, queuePrefixFor } from './redis-url.js';
+
+const run = promisify(execFile);
 
 describe('a Redis Cluster', () => {
   let cluster: RedisClusterServers;
@@ -79,6 +82,8 @@ describe('a Redis Cluster', () => {
 
 describe('a Sentinel set', () => {
   let master: OwnRedisServer;
+  let replica: ChildProcess | undefined;
+  let replicaPort = 0;
   let sentinel: ChildProcess | undefined;
   let dir = '';
   let port = 0;
@@ -86,27 +91,71 @@ describe('a Sentinel set', () => {
   beforeAll(async () => {
     master = await OwnRedisServer.start();
     dir = await mkdtemp(path.join(os.tmpdir(), 'orchard-sentinel-'));
+    replicaPort = await freePort();
+    replica = spawn('redis-server', ['--port', String(replicaPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--replicaof', '127.0.0.1', String(master.port)], {
+      stdio: 'ignore',
+    });
     port = await freePort();
     const config = path.join(dir, 'sentinel.conf');
-    await writeFile(config, [`port ${port}`, 'bind 127.0.0.1', 'protected-mode no', `dir ${dir}`, `sentinel monitor orchardtest 127.0.0.1 ${master.port} 1`, ''].join('\n'));
+    await writeFile(
+      config,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        'protected-mode no',
+        `dir ${dir}`,
+        `sentinel monitor orchardtest 127.0.0.1 ${master.port} 1`,
+        'sentinel down-after-milliseconds orchardtest 1000',
+        'sentinel failover-timeout orchardtest 10000',
+        '',
+      ].join('\n'),
+    );
     sentinel = spawn('redis-server', [config, '--sentinel'], { stdio: 'ignore' });
   });
 
   afterAll(async () => {
     sentinel?.kill('SIGKILL');
+    replica?.kill('SIGKILL');
     await master?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it('is reached through a redis+sentinel:// URL naming the master', async () => {
+  const cli = async (p: number, ...args: string[]) => (await run('redis-cli', ['-p', String(p), ...args])).stdout.trim();
+
+  it('is reached through a redis+sentinel:// URL naming the master, and follows it across a failover', async () => {
     const redis = createRedisClient(`redis+sentinel://127.0.0.1:${port}/orchardtest/2`, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 100, 500) });
     redis.on('error', () => {});
     try {
-      await waitFor('the master through Sentinel', async () => ((await redis.set('sentinel-probe', 'yes')) === 'OK' ? true : undefined), 15_000, 200);
+      await waitFor('the master through Sentinel', async () => ((await redis.set('sentinel-probe', 'before')) === 'OK' ? true : undefined), 15_000, 200);
       // The value is in the master's database 2, which the URL named.
-      const direct = createRedisClient(`redis://127.0.0.1:${master.port}/2`);
-      expect(await direct.get('sentinel-probe')).toBe('yes');
-      direct.disconnect();
+      expect(await cli(master.port, '-n', '2', 'GET', 'sentinel-probe')).toBe('before');
+      // The Sentinel must know the replica before it can promote it.
+      await waitFor(
+        'the replica in sync and known to the Sentinel',
+        async () => {
+          const info = await cli(replicaPort, 'INFO', 'replication');
+          const replicas = await cli(port, 'SENTINEL', 'REPLICAS', 'orchardtest');
+          return info.includes('master_link_status:up') && replicas.includes(String(replicaPort)) ? true : undefined;
+        },
+        20_000,
+        200,
+      );
+      // It refuses (NOGOODSLAVE) until it has had the replica's own report; ask until it accepts.
+      await waitFor('the Sentinel to start a failover', async () => ((await cli(port, 'SENTINEL', 'FAILOVER', 'orchardtest')) === 'OK' ? true : undefined), 30_000, 500);
+      // Done once the Sentinel names the new master and the old one follows it (until then the old
+      // master still takes writes, which it drops when it resyncs: Redis replication, not Orchard).
+      await waitFor(
+        'the failover to end',
+        async () => {
+          const named = await cli(port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', 'orchardtest');
+          return named.endsWith(String(replicaPort)) && (await cli(master.port, 'ROLE')).startsWith('slave') ? true : undefined;
+        },
+        20_000,
+        100,
+      );
+      // Writes go to the new master, with no new client and no configuration change.
+      await waitFor('a write on the new master', async () => ((await redis.set('sentinel-probe', 'after').catch(() => 'retry')) === 'OK' ? true : undefined), 20_000, 200);
+      expect(await cli(replicaPort, '-n', '2', 'GET', 'sentinel-probe')).toBe('after');
     } finally {
       redis.disconnect();
     }

@@ -30,6 +30,10 @@ function connect(target: RedisTarget, options: RedisOptions): RedisClient {
         db: target.db,
         ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
         ...(target.tls ? { enableTLSForSentinelMode: true } : {}),
+        // Reconnect to the new master as soon as the Sentinels announce it (+switch-master), and
+        // on a write refused by a demoted one, rather than at the next connection error.
+        failoverDetector: true,
+        reconnectOnError: (err: Error) => err.message.startsWith('READONLY'),
       });
     case 'cluster': {
       const { retryStrategy, enableOfflineQueue, lazyConnect, ...nodeOptions } = options;

@@ -4,7 +4,7 @@ export { CheckPending, readinessBody, runChecks } from './readiness.js';
 export type { Check, CheckResult } from './readiness.js';
 export { OPS_ROUTES, createOpsHandler, opsRouteOf } from './ops-endpoints.js';
 export type { OpsEndpointsOptions, OpsLogger, OpsRoute } from './ops-endpoints.js';
-export { startOpsServer, closeServer } from './ops-server.js';
+export { startOpsServer, closeServer, listen } from './ops-server.js';
 export type { OpsServerOptions } from './ops-server.js';
 export { openCoreClients, closeCoreClientsOnShutdown, databaseChecks } from './core-clients.js';
 export type { CoreClients } from './core-clients.js';

@@ -24,9 +24,14 @@ export function startOpsServer(options: OpsServerOptions): Promise<http.Server> 
       res.end('internal error\n');
     });
   });
+  return listen(server, options.port, options.host).then(() => server);
+}
+
+/** Starts a server listening; rejects when the port cannot be had. */
+export function listen(server: http.Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve(server));
+    server.listen(port, host, () => resolve());
   });
 }
 

@@ -1,19 +1,16 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Queue, QueueEvents, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisClusterServers } from '../../test/support/redis-cluster.js';
+import { RedisClusterServers, redisCli } from '../../test/support/redis-cluster.js';
 import { OwnRedisServer } from '../../test/support/redis.js';
 import { freePort } from '../../test/support/orchard.js';
 import { waitFor } from '../../test/support/wait.js';
 import { deleteMatching, expireEach, getEach } from './multi-key.js';
 import { createRedisClient, isCluster, type RedisClient } from './redis-client.js';
 import { parseRedisUrl, queuePrefixFor } from './redis-url.js';
-
-const run = promisify(execFile);
 
 describe('a Redis Cluster', () => {
   let cluster: RedisClusterServers;
@@ -120,7 +117,7 @@ describe('a Sentinel set', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  const cli = async (p: number, ...args: string[]) => (await run('redis-cli', ['-p', String(p), ...args])).stdout.trim();
+  const cli = async (p: number, ...args: string[]) => (await redisCli(p, ...args)).trim();
 
   it('is reached through a redis+sentinel:// URL naming the master, and follows it across a failover', async () => {
     const redis = createRedisClient(`redis+sentinel://127.0.0.1:${port}/orchardtest/2`, { maxRetriesPerRequest: 1, retryStrategy: (n) => Math.min(n * 100, 500) });

@@ -15,7 +15,7 @@ import { loadSettingsOrExit, type Settings } from '../../libs/config/index.js';
 import { UpstreamClient } from '../../libs/http/index.js';
 import { createLogger } from '../../libs/log/index.js';
 import { clusterScrape } from '../../libs/metrics/index.js';
-import { closeCoreClientsOnShutdown, closeServer, databaseChecks, openCoreClients } from '../../libs/lifecycle/index.js';
+import { closeCoreClientsOnShutdown, closeServer, databaseChecks, listen, openCoreClients } from '../../libs/lifecycle/index.js';
 import { PageFillQueue, RootPages, createProjectPages } from '../../libs/pages/index.js';
 import { registeredProtocols } from '../../libs/protocol/index.js';
 import { Producers, createProducerRedis, createQueueEvents, createWorkerRedis, jobMetricsHooks, readQueueDepthAtScrape } from '../../libs/queue/index.js';
@@ -186,8 +186,11 @@ export async function startGateway(settings: Settings) {
   server.setTimeout(settings.httpIdleTimeoutMs);
   const stopSweeper = closeStalledReaders(server, settings.httpIdleTimeoutMs);
   await listen(server, settings.gatewayPort, settings.host);
-  const internal = internalPort === undefined ? undefined : http.createServer(createRequestListener({ logger, metrics, ops, serveMetrics: true, routers: [admin] }));
-  if (internal) await listen(internal, internalPort!, settings.host);
+  let internal: http.Server | undefined;
+  if (internalPort !== undefined) {
+    internal = http.createServer(createRequestListener({ logger, metrics, ops, serveMetrics: true, routers: [admin] }));
+    await listen(internal, internalPort, settings.host);
+  }
   logger.info({ port: settings.gatewayPort, internalPort, upstreams: settings.upstreams.map((u) => u.name) }, 'gateway listening');
 
   shutdown.add({ name: 'http server', run: () => (stopSweeper(), closeServer(server)) });
@@ -211,13 +214,6 @@ export async function startGateway(settings: Settings) {
   });
   closeCoreClientsOnShutdown(core);
   return { server, shutdown, logger };
-}
-
-function listen(server: http.Server, port: number, host: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -96,9 +96,8 @@ export class RedisClusterServers {
   }
 
   /** Runs one command on one node with redis-cli; returns its output. */
-  async cli(port: number, ...args: string[]): Promise<string> {
-    const { stdout } = await run('redis-cli', ['-p', String(port), ...args], { timeout: 10_000 });
-    return stdout;
+  cli(port: number, ...args: string[]): Promise<string> {
+    return redisCli(port, ...args);
   }
 
   /** The cluster as one node sees it (CLUSTER NODES). */
@@ -182,6 +181,12 @@ export class RedisClusterServers {
     );
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Runs one command with redis-cli on a loopback port; returns its output. */
+export async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const { stdout } = await run('redis-cli', ['-p', String(port), ...args], { timeout: 10_000 });
+  return stdout;
 }
 
 /** `size` free loopback ports whose cluster bus ports (port + 10000) are free too. */

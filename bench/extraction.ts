@@ -116,7 +116,7 @@ function handlerWith(h: ExtractionHarness, writer: DependencyWriter, redis: Retu
   return createExtractHandler({
     protocols: registeredProtocols(),
     store: h.store,
-    releases: releaseRepositoryWith(writer, h.prisma, pypiProtocol),
+    releases: () => releaseRepositoryWith(writer, h.prisma, pypiProtocol),
     artifactCache: new ArtifactCache(redis, new CacheKeys(h.prefix)),
     logger: h.logger,
   });

@@ -14,6 +14,8 @@
  * - BENCH_ONLY=quota: after the common setup (nginx, wrk, the corpus, the upstream), only the
  *   access-tracking figures (under 2 minutes at the default BENCH_SECONDS); the results file is
  *   bench-<date>-quota.json. BENCH_ONLY=views: only the policy view figures (bench-<date>-views.json).
+ *   BENCH_ONLY=npm: only the npm figures (bench/lib/npm-bench.ts: npm installs and a packument through
+ *   Orchard, straight from nginx and through Verdaccio), without the PyPI corpus (bench-<date>-npm.json).
  *   Unset: the whole bench.
  */
 import { spawnSync } from 'node:child_process';
@@ -25,6 +27,7 @@ import { S3BlobStore, blobKey } from '../libs/storage/index.js';
 import { freePort } from '../test/support/orchard.js';
 import { drain, pipInstall, timed, timedDownload } from './lib/clients.js';
 import { measureViewCost } from './lib/view-cost.js';
+import { measureNpm, printNpmTable } from './lib/npm-bench.js';
 import { measureAccessTrackingCost } from './lib/access-tracking.js';
 import { ensureCorpus, type Corpus, type CorpusFile } from './lib/corpus.js';
 import { aptInstall } from './lib/debian-packages.js';
@@ -198,10 +201,10 @@ async function streamFigures(orchard: OrchardUnderTest, proxpi: ProxpiServer | n
 }
 
 /** BENCH_ONLY, checked before anything starts: the one part of the bench to run, or undefined for all of it. */
-function benchOnly(value: string | undefined): 'quota' | 'views' | undefined {
+function benchOnly(value: string | undefined): 'quota' | 'views' | 'npm' | undefined {
   if (value === undefined || value === '') return undefined;
-  if (value === 'quota' || value === 'views') return value;
-  throw new Error(`BENCH_ONLY=${value}: expected "quota" or "views", or unset for the whole bench`);
+  if (value === 'quota' || value === 'views' || value === 'npm') return value;
+  throw new Error(`BENCH_ONLY=${value}: expected "quota", "views" or "npm", or unset for the whole bench`);
 }
 
 /** `sides` names the two columns in the progress line when they are not Orchard and nginx. */
@@ -632,9 +635,8 @@ async function viewFigures(corpus: Corpus, upstream: StaticServer): Promise<void
   console.log(`  (${Math.round((performance.now() - started) / 1000)} s, the Orchard's start and warm-up included)`);
 }
 
-async function main(): Promise<void> {
-  ensureTools();
-  const started = Date.now();
+/** The PyPI figures: the corpus, its nginx upstream and mirror, and every figure measured on them. */
+async function pypiFigures(extras: Record<string, unknown>): Promise<void> {
   console.log('corpus…');
   const corpus = await ensureCorpus(path.join(HERE, '.corpus'));
   const work = await mkdtemp(path.join(os.tmpdir(), 'orchard-bench-'));
@@ -646,7 +648,6 @@ async function main(): Promise<void> {
   await mkdir(mirrorDir, { recursive: true });
   const mirror = new StaticServer(mirrorDir, await freePort(), path.join(work, 'nginx-mirror'));
   await mirror.start();
-  const extras: Record<string, unknown> = {};
   try {
     if (!ONLY) await fsStoreFigures(corpus, upstream, mirror, mirrorDir);
     if (ONLY !== 'views') await accessTrackingFigures(corpus, upstream);
@@ -660,6 +661,15 @@ async function main(): Promise<void> {
     await mirror.stop();
   }
   await rm(work, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  ensureTools();
+  const started = Date.now();
+  const extras: Record<string, unknown> = {};
+  if (ONLY !== 'npm') await pypiFigures(extras);
+  // The npm figures need none of the PyPI setup: a registry, an Orchard and a Verdaccio of their own.
+  const npm = !ONLY || ONLY === 'npm' ? await measureNpm({ seconds: SECONDS }) : undefined;
   const result = {
     date: new Date().toISOString(),
     machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
@@ -667,6 +677,7 @@ async function main(): Promise<void> {
     figures,
     peers: peerFigures,
     memory,
+    ...(npm ? { npm } : {}),
     ...(ONLY ? { only: ONLY } : {}),
     ...extras,
   };
@@ -674,7 +685,7 @@ async function main(): Promise<void> {
   // One file per run (UTC date and minute), kept in the repository: the raw rounds behind the README's tables.
   const out = path.join(HERE, 'results', `bench-${result.date.slice(0, 16).replace(':', '-')}${ONLY ? `-${ONLY}` : ''}.json`);
   await writeFile(out, JSON.stringify(result, null, 2));
-  console.log('\n| figure | Orchard | nginx | ratio | target |\n|---|---|---|---|---|');
+  if (figures.length > 0) console.log('\n| figure | Orchard | nginx | ratio | target |\n|---|---|---|---|---|');
   for (const f of figures)
     console.log(`| ${f.name} | ${f.orchard.toFixed(1)} | ${f.limit.toFixed(1)} | ${f.ratio.toFixed(2)} | ${f.target ? `${f.target} ${f.met ? '✓' : '✗'}` : ''} |`);
   for (const [k, v] of Object.entries(memory)) {
@@ -684,6 +695,7 @@ async function main(): Promise<void> {
   if (peerFigures.length > 0) console.log('\n| figure (peers, same run) | Orchard | nginx (upstream direct) | proxpi | goal |\n|---|---|---|---|---|');
   for (const f of peerFigures)
     console.log(`| ${f.name} | ${f.orchard.toFixed(2)} | ${f.nginx.toFixed(2)} | ${f.proxpi === null ? 'not measured' : f.proxpi.toFixed(2)} | ${f.goal} ${f.met ? '✓' : '✗'} |`);
+  if (npm) printNpmTable(npm);
   console.log(`\nwritten to ${out} in ${result.seconds} s`);
 }
 

@@ -35,7 +35,14 @@ const PROTOCOLS = 'libs/protocol';
 /** The one module outside an implementation's folder that may import implementations (it registers them). */
 const REGISTRATION = 'libs/protocol/registered-protocols.ts';
 /** Names no code outside their implementation may use: the protocol boundary is not nominal. */
-const PROTOCOL_NAMES: Record<string, RegExp> = { pypi: /pypi/i };
+// `npm run …` in a message names the tool that runs Orchard's scripts, not the protocol.
+const PROTOCOL_NAMES: Record<string, RegExp> = { pypi: /pypi/i, npm: /npm(?! run )/i };
+/**
+ * An environment variable's name (`ORCHARD_NPM_UPSTREAMS`): the settings schema declares each one,
+ * deployment files are checked against it, and naming a protocol there is configuration, not a
+ * dependency on the implementation.
+ */
+const VARIABLE_NAME = /^['"`]?ORCHARD_[A-Z0-9_]+['"`]?$/;
 
 interface SourceText {
   /** Path from the repository root, with `/` separators. */
@@ -77,6 +84,7 @@ function protocolBoundaryViolations(sources: SourceText[], implementations: stri
         (ts.isIdentifier(node) || ts.isPrivateIdentifier(node) || ts.isStringLiteralLike(node) || ts.isTemplateLiteralToken(node) || ts.isRegularExpressionLiteral(node));
       if (named) {
         const token = node.getText(source);
+        if (VARIABLE_NAME.test(token)) return;
         for (const [name, pattern] of Object.entries(PROTOCOL_NAMES)) {
           if (name === own || (file === REGISTRATION && ts.isIdentifier(node)) || !pattern.test(token)) continue;
           const { line } = source.getLineAndCharacterOfPosition(node.getStart(source));
@@ -145,6 +153,7 @@ describe('architecture (STYLE.md practice 1)', () => {
         { file: 'libs/protocol/pypi/adapter.ts', text: "import { y } from './names.js';\nexport const pypiProtocol = { name: 'pypi' };" },
         { file: 'libs/protocol/other/adapter.ts', text: "import { y } from '../pypi/names.js';" },
         { file: 'libs/protocol/registered-protocols.ts', text: "import { pypiProtocol } from './pypi/index.js';\nconst all = [pypiProtocol, 'pypi'];" },
+        { file: 'libs/config/settings.ts', text: "const schema = { ORCHARD_NPM_PREFIX: 1 };\nconst npmPrefix = '/npm';" },
       ],
       impls,
     );
@@ -158,6 +167,8 @@ describe('architecture (STYLE.md practice 1)', () => {
       'libs/pages/y.ts:4 names pypi: pypiProtocol',
       'libs/protocol/other/adapter.ts imports ../pypi/names.js',
       "libs/protocol/registered-protocols.ts:2 names pypi: 'pypi'",
+      'libs/config/settings.ts:2 names npm: npmPrefix',
+      "libs/config/settings.ts:2 names npm: '/npm'",
     ]);
   });
 

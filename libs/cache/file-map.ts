@@ -1,4 +1,5 @@
 import type { RedisClient } from '../redis/index.js';
+import type { FileDigest } from '../protocol/types.js';
 import type { CacheKeys } from './keys.js';
 import { deleteMatching } from '../redis/index.js';
 
@@ -10,6 +11,8 @@ export interface FileSource {
   filename: string;
   /** sha256 of the upstream's PEP 658 metadata file, or true when advertised without a hash. */
   coreMetadata?: string | true;
+  /** The digest the bytes are verified against when it is not the sha256 they are listed by (npm's sha512). */
+  digest?: FileDigest;
 }
 
 /**

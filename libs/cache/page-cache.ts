@@ -1,3 +1,4 @@
+import type { PageFormat } from '../protocol/types.js';
 import type { RedisClient } from '../redis/index.js';
 import type { CacheKeys } from './keys.js';
 import { PAGE_METADATA_FIELD } from './artifact-cache.js';
@@ -25,7 +26,7 @@ export interface PageMeta {
 }
 
 /** The representations stored per page; each pre-rendered once when the page is filled. */
-export type PageVariant = 'html' | 'json' | 'html.gz' | 'json.gz' | 'html.br' | 'json.br' | 'model';
+export type PageVariant = PageFormat | `${PageFormat}.gz` | `${PageFormat}.br` | 'model';
 
 export interface CachedPage {
   meta: PageMeta;

@@ -1,5 +1,5 @@
 export { loadSettings, loadSettingsOrExit, ConfigError } from './settings.js';
-export type { Settings, StorageLifecycleSettings, StorageSettings } from './settings.js';
+export type { ProtocolSettings, Settings, StorageLifecycleSettings, StorageSettings } from './settings.js';
 export { parseUpstreams, parseUpstreamUrl } from './upstreams.js';
 export type { UpstreamConfig, UpstreamAuth } from './upstreams.js';
 export { parseByteSize } from './byte-size.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { parseByteSize } from './byte-size.js';
 import { parseUpstreams, type UpstreamConfig } from './upstreams.js';
-import { primaryProtocol } from '../protocol/index.js';
+import { registeredProtocols } from '../protocol/index.js';
 import { compileConfiguredViews, parseViewsText } from './view-rules.js';
 import type { StorageSettings } from '../storage/create-blob-store.js';
 import { parseRedisUrl, queuePrefixFor } from '../redis/index.js';
@@ -41,6 +41,9 @@ const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v
  * Every setting Orchard reads, with its default. Each variable is documented here and in the
  * README's configuration table.
  */
+/** Path prefixes of Orchard's own routes, which no protocol may be served under. */
+const RESERVED_PREFIXES = ['/simple', '/files', '/v', '/api', '/health', '/ready', '/metrics'];
+
 const schema = z.object({
   /** Gateway HTTP port. */
   ORCHARD_PORT: int(1, 65535).default(8080),
@@ -79,8 +82,24 @@ const schema = z.object({
    * REDIS_URL. Apart from the queues it can run with `maxmemory` and `allkeys-lru` (docs/cache-model.md).
    */
   ORCHARD_CACHE_REDIS_URL: redisUrl.optional(),
-  /** Space-separated `name=url` upstreams of the primary protocol, in priority order; default its public index. */
-  ORCHARD_UPSTREAMS: z.string().default(primaryProtocol().defaultUpstreams),
+  /** Space-separated `name=url` PyPI upstreams, in priority order; default the protocol's public index. */
+  ORCHARD_UPSTREAMS: z.string().optional(),
+  /** Space-separated `name=url` npm registries, in priority order; default the public npm registry. */
+  ORCHARD_NPM_UPSTREAMS: z.string().optional(),
+  /** Where the gateway serves the npm registry API (`npm config set registry <public url><prefix>/`); default /npm. */
+  ORCHARD_NPM_PREFIX: z
+    .string()
+    .regex(/^\/[a-z0-9][a-z0-9-]*$/, 'a slash and one path segment of lowercase letters, digits and dashes')
+    .refine((prefix) => !RESERVED_PREFIXES.includes(prefix), `taken by Orchard's own routes (${RESERVED_PREFIXES.join(', ')})`)
+    .optional(),
+  /**
+   * The gateway's URL as clients reach it (scheme, host, port, any path before Orchard's): npm
+   * packuments carry absolute tarball URLs under it. Default http://localhost:<ORCHARD_PORT>.
+   */
+  ORCHARD_PUBLIC_URL: z
+    .url({ protocol: /^https?$/ })
+    .transform((url) => url.replace(/\/+$/, ''))
+    .optional(),
   /** `fs` (a local directory) or `s3`. */
   ORCHARD_STORAGE: z.enum(['fs', 's3']).default('fs'),
   /** Root of the fs store. */
@@ -134,7 +153,7 @@ const schema = z.object({
       try {
         const views = parseViewsText(value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value);
         // Checked here, before any process starts, so a bad view stops the service like any bad setting.
-        compileConfiguredViews(views, primaryProtocol());
+        compileConfiguredViews(views, registeredProtocols().primary);
         return views;
       } catch (err) {
         ctx.addIssue({ code: 'custom', message: (err as Error).message });
@@ -279,7 +298,12 @@ export interface Settings {
   redisUrl: string;
   /** ORCHARD_CACHE_REDIS_URL, or REDIS_URL when unset. */
   cacheRedisUrl: string;
+  /** The primary protocol's upstreams (ORCHARD_UPSTREAMS): `protocols[0].upstreams`. */
   upstreams: UpstreamConfig[];
+  /** Every protocol the gateway serves, the primary first: where, and from which upstreams. */
+  protocols: ProtocolSettings[];
+  /** ORCHARD_PUBLIC_URL without a trailing slash. */
+  publicUrl: string;
   storage: StorageSettings;
   downloadMode: 'stream' | 'redirect';
   indexTtlSeconds: number;
@@ -316,6 +340,16 @@ export interface Settings {
   storageLifecycle: StorageLifecycleSettings;
 }
 
+/** One protocol as this deployment serves it. */
+export interface ProtocolSettings {
+  /** A registered protocol's name. */
+  name: string;
+  /** The path its routes live under: '' for PyPI (`/simple/`, `/files/`), ORCHARD_NPM_PREFIX for npm. */
+  prefix: string;
+  /** Its configured upstreams, in priority order. */
+  upstreams: UpstreamConfig[];
+}
+
 /** The storage quota and the storage job's timings. */
 export interface StorageLifecycleSettings {
   /** ORCHARD_STORAGE_QUOTA in bytes; undefined: no quota (nothing is evicted, serves are not tracked). */
@@ -336,12 +370,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   }
   const raw = result.data;
   const problems: string[] = [];
-  let upstreams: UpstreamConfig[] = [];
-  try {
-    upstreams = parseUpstreams(raw.ORCHARD_UPSTREAMS, env, primaryProtocol().name);
-  } catch (err) {
-    problems.push(`ORCHARD_UPSTREAMS: ${(err as Error).message}`);
-  }
+  const protocols = protocolSettings(raw, env, problems);
   const storage = storageSettings(raw, problems);
   if (raw.ORCHARD_DOWNLOAD_MODE === 'redirect' && raw.ORCHARD_STORAGE !== 's3') {
     problems.push('ORCHARD_DOWNLOAD_MODE: redirect needs ORCHARD_STORAGE=s3');
@@ -366,7 +395,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     dbPoolSize: raw.ORCHARD_DB_POOL_SIZE,
     redisUrl: raw.REDIS_URL,
     cacheRedisUrl: raw.ORCHARD_CACHE_REDIS_URL ?? raw.REDIS_URL,
-    upstreams,
+    upstreams: protocols[0]!.upstreams,
+    protocols,
+    publicUrl: raw.ORCHARD_PUBLIC_URL ?? `http://localhost:${raw.ORCHARD_PORT}`,
     storage: storage!,
     downloadMode: raw.ORCHARD_DOWNLOAD_MODE,
     indexTtlSeconds: raw.ORCHARD_INDEX_TTL,
@@ -410,6 +441,24 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
       orphanAgeMs: raw.ORCHARD_ORPHAN_AGE_S * 1000,
     },
   };
+}
+
+/** Each registered protocol's prefix and upstreams, from the variables its adapter names. */
+function protocolSettings(raw: Raw, env: NodeJS.ProcessEnv, problems: string[]): ProtocolSettings[] {
+  const values = raw as Record<string, unknown>;
+  return registeredProtocols()
+    .names()
+    .map((name) => {
+      const { upstreamsVariable, prefixVariable, defaultPrefix } = registeredProtocols().get(name).configuration;
+      const prefix = prefixVariable === undefined ? defaultPrefix : ((values[prefixVariable] as string | undefined) ?? defaultPrefix);
+      let upstreams: UpstreamConfig[] = [];
+      try {
+        upstreams = parseUpstreams((values[upstreamsVariable] as string | undefined) ?? registeredProtocols().get(name).defaultUpstreams, env, name);
+      } catch (err) {
+        problems.push(`${upstreamsVariable}: ${(err as Error).message}`);
+      }
+      return { name, prefix, upstreams };
+    });
 }
 
 function storageSettings(raw: Raw, problems: string[]): StorageSettings | undefined {

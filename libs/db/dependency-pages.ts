@@ -7,7 +7,7 @@ import type { ProtocolAdapter } from '../protocol/index.js';
 import type { ArtifactDependency, PrismaClient, Release } from './client.js';
 
 /** What the graph's reads need of the releases' protocol: canonical names and the version order. */
-export type ReleaseProtocol = Pick<ProtocolAdapter, 'normalizeName' | 'compareVersions'>;
+export type ReleaseProtocol = Pick<ProtocolAdapter, 'name' | 'normalizeName' | 'compareVersions'>;
 
 /** A page of rows, and whether more follow the last one. */
 export interface Page<T> {
@@ -29,7 +29,7 @@ export interface ReleaseRowKey {
 }
 
 /** A requirement's columns as declared, without the artifact and the required project's name. */
-type DeclaredRequirement = Pick<ArtifactDependency, 'specifier' | 'extras' | 'marker' | 'url' | 'extra' | 'raw'>;
+type DeclaredRequirement = Pick<ArtifactDependency, 'specifier' | 'extras' | 'marker' | 'url' | 'extra' | 'kind' | 'raw'>;
 
 /** One entry of the dependents list: a requiring release, one requirement, the artifacts declaring it. */
 export interface DependentEntry extends DeclaredRequirement {
@@ -61,7 +61,7 @@ export async function artifactDependencyPage(prisma: PrismaClient, artifactSha25
  */
 export async function releaseArtifacts(prisma: PrismaClient, protocol: ReleaseProtocol, project: string, versions: string[]): Promise<ReleaseArtifact[]> {
   const releases = await prisma.release.findMany({
-    where: { project: protocol.normalizeName(project), version: { in: versions } },
+    where: { protocol: protocol.name, project: protocol.normalizeName(project), version: { in: versions } },
     include: { artifact: { select: { filename: true } } },
   });
   return releases
@@ -131,13 +131,13 @@ export async function dependentsPage(prisma: PrismaClient, protocol: ReleaseProt
   const projects = await prisma.$queryRaw<Array<{ project: string }>>`
     SELECT DISTINCT r.project COLLATE "C" AS project
     FROM artifact_dependency d JOIN release r ON r.artifact_sha256 = d.artifact_sha256
-    WHERE d.name = ${required} AND (${after?.project ?? null}::text IS NULL OR r.project COLLATE "C" >= ${after?.project ?? null})
+    WHERE d.name = ${required} AND r.protocol = ${protocol.name} AND (${after?.project ?? null}::text IS NULL OR r.project COLLATE "C" >= ${after?.project ?? null})
     ORDER BY 1 LIMIT ${window}`;
   if (projects.length === 0) return { items: [], more: false };
   const pairs = await prisma.$queryRaw<Array<{ project: string; version: string }>>`
     SELECT DISTINCT r.project, r.version
     FROM artifact_dependency d JOIN release r ON r.artifact_sha256 = d.artifact_sha256
-    WHERE d.name = ${required} AND r.project = ANY(${projects.map((p) => p.project)}::text[])`;
+    WHERE d.name = ${required} AND r.protocol = ${protocol.name} AND r.project = ANY(${projects.map((p) => p.project)}::text[])`;
   const ordered = pairs
     .sort((a, b) => byText(a.project, b.project) || protocol.compareVersions(a.version, b.version))
     .filter((p) => !after || p.project !== after.project || protocol.compareVersions(p.version, after.version) >= 0)
@@ -146,13 +146,13 @@ export async function dependentsPage(prisma: PrismaClient, protocol: ReleaseProt
   const first = ordered[0]!;
   const afterRaw = after && first.project === after.project && first.version === after.version ? after.raw : null;
   const rows = await prisma.$queryRaw<Array<DependentEntryRow>>`
-    SELECT g.project, g.version, g.raw, g.shas, g.filenames, d.specifier, d.extras, d.marker, d.url, d.extra
+    SELECT g.project, g.version, g.raw, g.shas, g.filenames, d.specifier, d.extras, d.marker, d.url, d.extra, d.kind
     FROM (
       SELECT k.pos, k.project, k.version, d.raw, min(d.id) AS first_id,
         array_agg(d.artifact_sha256::text ORDER BY a.filename COLLATE "C", d.artifact_sha256) AS shas,
         array_agg(a.filename ORDER BY a.filename COLLATE "C", d.artifact_sha256) AS filenames
       FROM unnest(${ordered.map((p) => p.project)}::text[], ${ordered.map((p) => p.version)}::text[]) WITH ORDINALITY AS k(project, version, pos)
-      JOIN release r ON r.project = k.project AND r.version = k.version
+      JOIN release r ON r.protocol = ${protocol.name} AND r.project = k.project AND r.version = k.version
       JOIN artifact_dependency d ON d.artifact_sha256 = r.artifact_sha256 AND d.name = ${required}
       JOIN artifact a ON a.sha256 = r.artifact_sha256
       WHERE k.pos > 1 OR ${afterRaw}::text IS NULL OR d.raw COLLATE "C" > ${afterRaw}

@@ -11,7 +11,8 @@ const migrationsDir = findMigrationsDir();
 const INIT = '20261126000000_init';
 const LIFECYCLE = '20261201000000_storage_lifecycle';
 const VIEWS = '20261202000000_index_views';
-const ALL = [INIT, LIFECYCLE, VIEWS];
+const NPM = '20261203000000_npm_protocol';
+const ALL = [INIT, LIFECYCLE, VIEWS, NPM];
 
 interface Row {
   id: string;

@@ -15,7 +15,7 @@ import {
 
 /** One declared requirement, as the extractor parsed it. */
 export interface DependencyInput {
-  /** Name of the required project; stored PEP 503-normalised. */
+  /** Name of the required project; stored in the protocol's canonical form. */
   name: string;
   /** Version specifier, "" when none. */
   specifier: string;
@@ -25,6 +25,8 @@ export interface DependencyInput {
   url?: string | null;
   /** The requiring project's extra that activates this requirement. */
   extra?: string | null;
+  /** npm's kind of requirement (dependency, optional, peer, peer-optional); absent for PyPI's. */
+  kind?: string | null;
   /** The requirement exactly as declared; unique per artifact. */
   raw: string;
 }
@@ -80,6 +82,7 @@ export function dependencyRows(artifactSha256: string, deps: DependencyInput[]) 
     marker: d.marker ?? null,
     url: d.url ?? null,
     extra: d.extra ?? null,
+    kind: d.kind ?? null,
     raw: d.raw,
   }));
 }
@@ -100,6 +103,7 @@ export class ReleaseRepository {
    */
   async recordExtraction(input: ExtractionInput): Promise<{ release: Release; dependencies: number }> {
     const facts = {
+      protocol: this.protocol.name,
       project: this.protocol.normalizeName(input.project),
       version: input.version,
       requiresPython: input.requiresPython,
@@ -149,8 +153,8 @@ export class ReleaseRepository {
     return this.prisma.$transaction(async (tx) => {
       const release = await tx.release.upsert({
         where: { artifactSha256: input.artifactSha256 },
-        create: { artifactSha256: input.artifactSha256, project, version: input.version ?? '', ...cleared },
-        update: { project, ...(input.version === undefined ? {} : { version: input.version }), ...cleared },
+        create: { artifactSha256: input.artifactSha256, protocol: this.protocol.name, project, version: input.version ?? '', ...cleared },
+        update: { protocol: this.protocol.name, project, ...(input.version === undefined ? {} : { version: input.version }), ...cleared },
       });
       await tx.artifactDependency.deleteMany({ where: { artifactSha256: input.artifactSha256 } });
       return release;
@@ -163,7 +167,7 @@ export class ReleaseRepository {
    */
   async artifactFacts(sha256: string, page: { afterId?: bigint; limit: number } = { limit: DEFAULT_PAGE_ROWS }): Promise<ArtifactFacts | null> {
     const artifact = await this.prisma.artifact.findUnique({ where: { sha256 }, include: { release: true } });
-    if (!artifact) return null;
+    if (!artifact || artifact.protocol !== this.protocol.name) return null;
     const dependencies = await artifactDependencyPage(this.prisma, sha256, page.afterId, page.limit);
     return { ...artifact, dependencies: dependencies.items, moreDependencies: dependencies.more };
   }
@@ -197,7 +201,7 @@ export class ReleaseRepository {
    */
   async versionsOf(project: string): Promise<string[]> {
     const rows = await this.prisma.release.findMany({
-      where: { project: this.protocol.normalizeName(project) },
+      where: { protocol: this.protocol.name, project: this.protocol.normalizeName(project) },
       distinct: ['version'],
       select: { version: true },
     });

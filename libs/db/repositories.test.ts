@@ -3,6 +3,7 @@ import { createTestDatabase, type TestDatabase } from '../../test/support/postgr
 import { ArtifactRepository, urlHash, type FetchedArtifact } from './artifact-repository.js';
 import { createPrismaClient, type PrismaClient } from './client.js';
 import { runMigrations } from './migrate.js';
+import { npmProtocol } from '../protocol/npm/index.js';
 import { pypiProtocol } from '../protocol/pypi/index.js';
 import { ReleaseRepository, type DependencyInput, type ExtractionInput } from './release-repository.js';
 import { sha256Hex } from './sha256.js';
@@ -200,6 +201,7 @@ describe('ReleaseRepository', () => {
           marker: null,
           url: null,
           extra: null,
+          kind: null,
           raw: 'Attrs>=17.3.0',
           artifacts: [{ sha256: older.sha256, filename: older.filename }],
         },
@@ -211,6 +213,7 @@ describe('ReleaseRepository', () => {
           marker: null,
           url: null,
           extra: null,
+          kind: null,
           raw: 'attrs>=17.3.0',
           artifacts: [{ sha256: other.sha256, filename: other.filename }],
         },
@@ -224,6 +227,27 @@ describe('ReleaseRepository', () => {
       ['importlib-metadata', [wheel.filename]],
       ['importlib_metadata', [sdist.filename]],
     ]);
+  });
+
+  it('keeps each protocol\u2019s releases apart: the same name in npm and PyPI never meets', async () => {
+    const npmReleases = new ReleaseRepository(prisma, npmProtocol);
+    const wheel = fetched('react-pypi', { project: 'react' });
+    const tarball = fetched('react-npm', { project: 'react', protocol: 'npm', filename: 'react-18.0.0.tgz' });
+    const app = fetched('app-npm', { project: '@acme/app', protocol: 'npm', filename: 'app-1.0.0.tgz' });
+    for (const a of [wheel, tarball, app]) await artifacts.recordFetched(a);
+    await releases.recordExtraction(extraction(wheel.sha256, 'react', '1.0', []));
+    await npmReleases.recordExtraction(extraction(tarball.sha256, 'react', '18.0.0', []));
+    await npmReleases.recordExtraction(extraction(app.sha256, '@acme/app', '1.0.0', [dep('react', '^18.0.0', { kind: 'peer', raw: 'peerDependencies:react@^18.0.0' })]));
+
+    expect(await releases.versionsOf('react')).toEqual(['1.0']);
+    expect(await npmReleases.versionsOf('react')).toEqual(['18.0.0']);
+    expect(await prisma.release.findUnique({ where: { artifactSha256: tarball.sha256 } })).toMatchObject({ protocol: 'npm', project: 'react' });
+    expect((await npmReleases.dependentsPage('react', undefined, 10)).items).toEqual([
+      expect.objectContaining({ project: '@acme/app', version: '1.0.0', specifier: '^18.0.0', kind: 'peer', raw: 'peerDependencies:react@^18.0.0' }),
+    ]);
+    expect((await releases.dependentsPage('react', undefined, 10)).items).toEqual([]);
+    expect(await releases.artifactFacts(tarball.sha256)).toBeNull();
+    expect(await npmReleases.artifactFacts(tarball.sha256)).toMatchObject({ protocol: 'npm', release: { version: '18.0.0' } });
   });
 
   it('inserts dependencies one by one for the benchmark', async () => {

@@ -2,7 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics, methodLabel, statusClass } from './index.js';
 
 /** Label names any Orchard metric may carry: each takes values from a small fixed set. */
-const BOUNDED_LABELS = new Set(['service', 'route', 'method', 'status', 'status_class', 'category', 'result', 'upstream', 'kind', 'outcome', 'source', 'queue', 'state']);
+const BOUNDED_LABELS = new Set([
+  'service',
+  'protocol',
+  'route',
+  'method',
+  'status',
+  'status_class',
+  'category',
+  'result',
+  'upstream',
+  'kind',
+  'outcome',
+  'source',
+  'queue',
+  'state',
+]);
 
 describe('createMetrics', () => {
   it('declares every Orchard metric with bounded label names, and the default process metrics', async () => {

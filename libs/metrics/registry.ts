@@ -18,13 +18,13 @@ export function createMetrics(service: ServiceName) {
     httpRequests: new Counter({
       name: 'orchard_http_requests_total',
       help: 'HTTP requests served, by route and status code',
-      labelNames: ['route', 'method', 'status'] as const,
+      labelNames: ['protocol', 'route', 'method', 'status'] as const,
       registers: [registry],
     }),
     httpDuration: new Histogram({
       name: 'orchard_http_request_duration_seconds',
       help: 'HTTP request latency by route, method and status class (2xx, 3xx, 4xx, 5xx)',
-      labelNames: ['route', 'method', 'status_class'] as const,
+      labelNames: ['protocol', 'route', 'method', 'status_class'] as const,
       buckets: seconds,
       registers: [registry],
     }),

@@ -6,6 +6,7 @@ import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { ProtocolAdapter } from '../protocol/types.js';
 import { ExtractedMetadata } from './extracted-metadata.js';
+import { fileLinksFor } from './file-links.js';
 import type { PageFillQueue } from './page-fill-queue.js';
 import { ProjectPages } from './project-pages.js';
 import { UpstreamPageFetcher } from './upstream-page-fetcher.js';
@@ -14,6 +15,8 @@ import { UpstreamPageFetcher } from './upstream-page-fetcher.js';
 export function createProjectPages(options: {
   settings: Settings;
   protocol: ProtocolAdapter;
+  /** Where the protocol is served (its prefix); its pages link their files under it. */
+  prefix: string;
   redis: RedisClient;
   http: UpstreamClient;
   upstreams: () => Promise<UpstreamConfig[]>;
@@ -28,10 +31,12 @@ export function createProjectPages(options: {
   const keys = new CacheKeys(options.settings.cachePrefix);
   const pages = new PageCache(options.redis, keys);
   const artifacts = new ArtifactCache(options.redis, keys);
+  const links = fileLinksFor(options.protocol, { publicUrl: options.settings.publicUrl, prefix: options.prefix });
   return new ProjectPages({
     protocol: options.protocol,
+    links,
     pages,
-    extractedMetadata: new ExtractedMetadata({ protocol: options.protocol, artifacts, pages }),
+    extractedMetadata: new ExtractedMetadata({ protocol: options.protocol, links, artifacts, pages }),
     fileMap: new FileMap(options.redis, keys),
     fetcher: new UpstreamPageFetcher(options.http, options.protocol, options.metrics, {
       maxBytes: options.settings.maxPageBytes,

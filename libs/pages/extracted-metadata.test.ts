@@ -6,7 +6,10 @@ import { ArtifactCache, CacheKeys, PageCache, listedFileKey, type PageMeta } fro
 import { pypiProtocol } from '../protocol/pypi/index.js';
 import type { ProjectPage } from '../protocol/types.js';
 import { ExtractedMetadata } from './extracted-metadata.js';
+import { fileLinksFor } from './file-links.js';
 import { buildPage, extractedMetadataCandidates } from './page-builder.js';
+
+const links = fileLinksFor(pypiProtocol, { publicUrl: 'http://localhost:8080', prefix: '' });
 
 const sha = (c: string) => c.repeat(64);
 const WHEEL = sha('a');
@@ -46,7 +49,7 @@ describe('page builder: extracted metadata', () => {
       [ADVERTISED, sha('3')],
       [UNHASHED, sha('4')],
     ]);
-    const built = await buildPage(pypiProtocol, 'demo', 'up', upstreamPage, extracted);
+    const built = await buildPage(pypiProtocol, links, 'demo', 'up', upstreamPage, extracted);
     expect(built.extractedMetadata).toBe(2);
     expect(jsonFiles(built.bodies.json).map((f) => f['core-metadata'])).toEqual([{ sha256: sha('1') }, undefined, { sha256: sha('e') }, { sha256: sha('4') }]);
     const html = built.bodies.html!.toString();
@@ -57,7 +60,7 @@ describe('page builder: extracted metadata', () => {
     expect(built.files.get(listed(ADVERTISED))?.coreMetadata).toBe(sha('e'));
     expect(built.files.get(listed(UNHASHED))?.coreMetadata).toBe(true);
     expect(JSON.parse(built.bodies.model!.toString()).files[0]).not.toHaveProperty('coreMetadata');
-    const plain = await buildPage(pypiProtocol, 'demo', 'up', upstreamPage);
+    const plain = await buildPage(pypiProtocol, links, 'demo', 'up', upstreamPage);
     expect(plain.extractedMetadata).toBe(0);
     expect(plain.etag).not.toBe(built.etag);
   });
@@ -71,7 +74,7 @@ describe('ExtractedMetadata (real Redis)', () => {
   let extracted: ExtractedMetadata;
 
   const store = async (project: string, metaOverrides: Partial<PageMeta> = {}) => {
-    const built = await buildPage(pypiProtocol, project, 'up', upstreamPage);
+    const built = await buildPage(pypiProtocol, links, project, 'up', upstreamPage);
     const meta: PageMeta = { kind: 'page', etag: built.etag, fetchedAt: Date.now(), upstream: 'up', ...metaOverrides };
     await pages.put('pypi', project, meta, built.bodies, 600);
     return meta;
@@ -90,7 +93,7 @@ describe('ExtractedMetadata (real Redis)', () => {
     keys = new CacheKeys(prefix);
     pages = new PageCache(redis, keys);
     artifacts = new ArtifactCache(redis, keys);
-    extracted = new ExtractedMetadata({ protocol: pypiProtocol, artifacts, pages });
+    extracted = new ExtractedMetadata({ protocol: pypiProtocol, links, artifacts, pages });
   });
 
   afterAll(async () => {

@@ -1,5 +1,6 @@
 import type { ArtifactCache, PageCache, PageMeta, PageVariant } from '../cache/index.js';
 import type { ProjectPage, ProtocolAdapter } from '../protocol/types.js';
+import type { FileLinks } from './file-links.js';
 import { extractedMetadataCandidates, renderPage } from './page-builder.js';
 
 /** A page re-rendered with newly extracted metadata. */
@@ -27,6 +28,7 @@ export class ExtractedMetadata {
   constructor(
     private readonly deps: {
       protocol: ProtocolAdapter;
+      links: FileLinks;
       artifacts: ArtifactCache;
       pages: PageCache;
     },
@@ -64,7 +66,7 @@ export class ExtractedMetadata {
       if (flag) await pages.clearMetadataFlag(protocol.name, project, flag);
       return null;
     }
-    const rendered = await renderPage(protocol, project, model, extracted);
+    const rendered = await renderPage(protocol, this.deps.links, project, model, extracted);
     const meta: PageMeta = { ...cached.meta, etag: rendered.etag, extractedMetadata: rendered.extractedMetadata };
     const replaced = await pages.replaceRendered(protocol.name, project, cached.rawMeta, meta, rendered.bodies, flag);
     return replaced ? { meta, bodies: rendered.bodies } : null;

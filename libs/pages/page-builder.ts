@@ -3,7 +3,8 @@ import { promisify } from 'node:util';
 import { brotliCompress, brotliCompressSync, gzip, gzipSync, constants as zlib, type BrotliOptions, type ZlibOptions } from 'node:zlib';
 import { listedFileKey, type FileSource } from '../cache/index.js';
 import type { PageVariant } from '../cache/index.js';
-import type { ProjectFile, ProjectPage, ProtocolAdapter } from '../protocol/types.js';
+import type { PageFormat, ProjectFile, ProjectPage, ProtocolAdapter } from '../protocol/types.js';
+import type { FileLinks } from './file-links.js';
 import { TimeSlices } from './time-slices.js';
 
 const gzipAsync = promisify(gzip);
@@ -40,29 +41,34 @@ export interface BuiltPage extends RenderedPage {
   skipped: number;
 }
 
-/** Path of a file relative to its project page `/simple/<project>/`. */
-export function fileLink(project: string, sha256: string, filename: string): string {
-  return `../../files/${project}/${sha256}/${encodeURIComponent(filename)}`;
-}
-
 /**
  * Renders a project page as Orchard serves it: links point at the gateway, and only files the
- * upstream identified by sha256 are kept (Orchard verifies every byte against that hash).
+ * upstream published a digest for are kept (Orchard verifies every byte against it).
  * `extracted` (file sha256 → sha256 of the metadata file Orchard extracted from it) lets the page
  * advertise PEP 658 metadata the upstream did not offer.
  */
-export async function buildPage(protocol: ProtocolAdapter, project: string, upstream: string, page: ProjectPage, extracted?: ReadonlyMap<string, string>): Promise<BuiltPage> {
+export async function buildPage(
+  protocol: ProtocolAdapter,
+  links: FileLinks,
+  project: string,
+  upstream: string,
+  page: ProjectPage,
+  extracted?: ReadonlyMap<string, string>,
+): Promise<BuiltPage> {
   const files = new Map<string, FileSource>();
   const kept: ProjectFile[] = [];
   for (const file of page.files) {
-    const sha256 = protocol.fileIdentity(file);
-    if (!sha256) continue;
+    const id = protocol.fileIdentity(file);
+    const digest = protocol.fileDigest(file);
+    if (!id || !digest) continue;
     kept.push(file);
-    files.set(listedFileKey(sha256, file.filename), { url: file.url, upstream, filename: file.filename, ...upstreamMetadata(file) });
+    // A sha256 digest is the identity itself; any other (npm's sha512) travels with the source to the fetch job.
+    const verify = digest.algorithm === 'sha256' ? {} : { digest };
+    files.set(listedFileKey(id, file.filename), { url: file.url, upstream, filename: file.filename, ...verify, ...upstreamMetadata(file) });
   }
   // The model is the upstream's page as kept: re-rendering it later adds newly extracted metadata.
   const model: ProjectPage = { ...page, files: kept };
-  return { ...(await renderPage(protocol, project, model, extracted)), files, skipped: page.files.length - kept.length };
+  return { ...(await renderPage(protocol, links, project, model, extracted)), files, skipped: page.files.length - kept.length };
 }
 
 /** What the file map remembers of the upstream's own metadata file: its sha256, or true (another or no hash). */
@@ -92,7 +98,7 @@ export function extractedMetadataCandidates(protocol: ProtocolAdapter, model: Pr
  * metadata applied; the ETag is a content hash of what clients see. Rendering pauses between chunks
  * and compression runs off the event loop, so a page of 100,000 files never stalls other requests.
  */
-export async function renderPage(protocol: ProtocolAdapter, project: string, model: ProjectPage, extracted?: ReadonlyMap<string, string>): Promise<RenderedPage> {
+export async function renderPage(protocol: ProtocolAdapter, links: FileLinks, project: string, model: ProjectPage, extracted?: ReadonlyMap<string, string>): Promise<RenderedPage> {
   const slices = new TimeSlices();
   let extractedMetadata = 0;
   let served = model;
@@ -109,19 +115,19 @@ export async function renderPage(protocol: ProtocolAdapter, project: string, mod
       }),
     };
   }
-  const link = (file: ProjectFile) => fileLink(project, protocol.fileIdentity(file)!, file.filename);
+  const link = (file: ProjectFile) => links(project, protocol.fileIdentity(file)!, file.filename);
   const hash = createHash('sha256');
-  const html = await slices.collect(protocol.renderProjectHtml(served, link), (bytes) => hash.update(bytes));
-  const json = await slices.collect(protocol.renderProjectJson(served, link), (bytes) => hash.update(bytes));
+  const rendered: Array<[PageFormat, Buffer]> = [];
+  for (const format of protocol.pageFormats) rendered.push([format, await slices.collect(protocol.renderProject(format, served, link), (bytes) => hash.update(bytes))]);
   const etag = hash.digest('hex').slice(0, 32);
-  const modelBody = await slices.collect(modelJsonChunks(model));
-  const htmlZ = await compressed(html);
-  const jsonZ = await compressed(json);
-  return {
-    etag,
-    extractedMetadata,
-    bodies: { html, json, model: modelBody, 'html.gz': htmlZ.gz, 'json.gz': jsonZ.gz, 'html.br': htmlZ.br, 'json.br': jsonZ.br },
-  };
+  const bodies: RenderedPage['bodies'] = { model: await slices.collect(modelJsonChunks(model)) };
+  for (const [format, body] of rendered) {
+    const { gz, br } = await compressed(body);
+    bodies[format] = body;
+    bodies[`${format}.gz`] = gz;
+    bodies[`${format}.br`] = br;
+  }
+  return { etag, extractedMetadata, bodies };
 }
 
 /** Files per chunk of the stored model's JSON. */

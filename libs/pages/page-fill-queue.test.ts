@@ -41,7 +41,7 @@ describe('PageFillQueue', () => {
     const metrics = createMetrics('gateway');
     const upstreams = async () => (options.noUpstreams ? [] : settings.upstreams);
     const generation = options.generation !== undefined ? () => options.generation! : undefined;
-    const pages = createProjectPages({ settings, protocol: pypiProtocol, redis: cache, http, upstreams, generation, fills, metrics, logger });
+    const pages = createProjectPages({ settings, protocol: pypiProtocol, prefix: '', redis: cache, http, upstreams, generation, fills, metrics, logger });
     const root = new RootPages({
       protocol: pypiProtocol,
       cache: new RootIndexCache(cache, new CacheKeys(prefix), 'pypi'),

@@ -4,6 +4,7 @@ import { errorReason, type Logger } from '../log/index.js';
 import type { PageFillJob } from '../queue/index.js';
 import type { ProtocolAdapter } from '../protocol/types.js';
 import type { ExtractedMetadata } from './extracted-metadata.js';
+import type { FileLinks } from './file-links.js';
 import { buildPage, type BuiltPage } from './page-builder.js';
 import { fillFailure, type HandledFill, type PageFillQueue } from './page-fill-queue.js';
 import type { UpstreamPageFetcher, Validators } from './upstream-page-fetcher.js';
@@ -16,6 +17,8 @@ export interface FreshnessSettings {
 
 export interface PageFillDeps {
   protocol: ProtocolAdapter;
+  /** The file URLs pages give (see fileLinksFor). */
+  links: FileLinks;
   pages: PageCache;
   fileMap: FileMap;
   fetcher: UpstreamPageFetcher;
@@ -163,8 +166,8 @@ export class PageFiller {
       return { meta };
     }
     const extracted = store ? await this.deps.extractedMetadata?.lookup(result.page).catch(this.unavailable(project, 'extracted metadata', undefined)) : undefined;
-    const built = await buildPage(protocol, project, result.upstream, result.page, extracted);
-    if (built.skipped > 0) logger.warn({ project, skipped: built.skipped }, 'files without a sha256 left out of the page');
+    const built = await buildPage(protocol, this.deps.links, project, result.upstream, result.page, extracted);
+    if (built.skipped > 0) logger.warn({ project, skipped: built.skipped }, 'files without a digest left out of the page');
     const meta: PageMeta = {
       kind: 'page',
       etag: built.etag,

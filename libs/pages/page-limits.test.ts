@@ -44,7 +44,7 @@ describe('upstream page limits (ORCHARD_MAX_PAGE_BYTES, ORCHARD_MAX_PAGE_FILES) 
 
   function pages(env: Record<string, string> = {}, protocol: ProtocolAdapter = pypiProtocol): ProjectPages {
     const settings = loadSettings({ ORCHARD_UPSTREAMS: `local=${upstream.url}`, ORCHARD_CACHE_PREFIX: prefix, ...env });
-    return createProjectPages({ settings, protocol, redis, http, upstreams: async () => settings.upstreams, metrics: createMetrics('gateway'), logger });
+    return createProjectPages({ settings, protocol, prefix: '', redis, http, upstreams: async () => settings.upstreams, metrics: createMetrics('gateway'), logger });
   }
 
   beforeAll(async () => {
@@ -156,8 +156,9 @@ describe('upstream page limits (ORCHARD_MAX_PAGE_BYTES, ORCHARD_MAX_PAGE_FILES) 
         startSmall();
         return pypiProtocol.createProjectPageParser(...args);
       },
-      renderProjectJson: (page, link) => {
-        const rendered = pypiProtocol.renderProjectJson(page, link);
+      renderProject: (format, page, link) => {
+        const rendered = pypiProtocol.renderProject(format, page, link);
+        if (format !== 'json') return rendered;
         if (typeof rendered === 'string') {
           events.push('huge page rendered');
           return rendered;

@@ -26,6 +26,7 @@ describe('ProjectPages', () => {
     const settings = loadSettings({ ORCHARD_UPSTREAMS: `local=${upstream.url}`, ORCHARD_CACHE_PREFIX: prefix, ORCHARD_INDEX_TTL: options.ttl ?? '300' });
     return createProjectPages({
       settings,
+      prefix: '',
       protocol: pypiProtocol,
       redis: options.redis ?? redis,
       http,

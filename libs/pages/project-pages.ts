@@ -62,6 +62,11 @@ export class ProjectPages {
     this.filler = new PageFiller(deps);
   }
 
+  /** The file URLs this protocol's pages give (views render their pages with them too). */
+  get links(): ProjectPagesDeps['links'] {
+    return this.deps.links;
+  }
+
   /** What renders pages with the metadata Orchard extracted (views render their pages with it too). */
   get extractedMetadata(): ProjectPagesDeps['extractedMetadata'] {
     return this.deps.extractedMetadata;

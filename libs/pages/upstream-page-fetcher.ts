@@ -43,7 +43,7 @@ export class UpstreamPageFetcher {
   }
 
   private async fetchFrom(upstream: UpstreamConfig, project: string, validators: Validators | undefined, signal?: AbortSignal): Promise<UpstreamPageResult> {
-    const url = new URL(`${encodeURIComponent(project)}/`, upstream.url).toString();
+    const url = this.protocol.projectPageUrl(upstream.url, project);
     const headers: Record<string, string> = { accept: this.protocol.projectPageAccept };
     if (validators?.etag) headers['if-none-match'] = validators.etag;
     if (validators?.lastModified) headers['if-modified-since'] = validators.lastModified;

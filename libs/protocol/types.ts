@@ -5,8 +5,19 @@
 import type { Readable } from 'node:stream';
 import type { PageLimits } from './page-limits.js';
 
-/** The two page formats Orchard serves. */
-export type PageFormat = 'html' | 'json';
+/**
+ * The page formats Orchard serves; each protocol renders the ones in its `pageFormats`: PyPI's PEP
+ * 503 HTML (`html`) and PEP 691 JSON (`json`); npm's full packument (`json`) and the abbreviated
+ * one npm and pnpm install from (`abbreviated`, `application/vnd.npm.install-v1+json`).
+ */
+export type PageFormat = 'html' | 'json' | 'abbreviated';
+
+/** A digest a file's index publishes, the one its bytes are verified against. */
+export interface FileDigest {
+  algorithm: 'sha256' | 'sha512' | 'sha1';
+  /** Lowercase hex. */
+  hex: string;
+}
 
 /** What a page request is answered with: the format and the exact Content-Type. */
 export interface NegotiatedFormat {
@@ -93,6 +104,12 @@ export interface Requirement {
   marker?: string;
   /** The extra of the requiring project that activates this requirement (from `extra == "x"`). */
   extra?: string;
+  /**
+   * What kind of requirement it is; absent: a plain one (PyPI's Requires-Dist). npm:
+   * `dependency`, `optional` (optionalDependencies), `peer`, `peer-optional` (a peer marked optional
+   * by peerDependenciesMeta).
+   */
+  kind?: 'dependency' | 'optional' | 'peer' | 'peer-optional';
 }
 
 /** A release's metadata as the extractor records it (modelled on Python core metadata 1.0 – 2.4). */
@@ -161,12 +178,23 @@ export interface ProtocolAdapter {
   readonly name: string;
   /** The `name=url …` upstream list used when none is configured. */
   readonly defaultUpstreams: string;
+  /** How a deployment configures the protocol (the variables are declared in the settings schema). */
+  readonly configuration: {
+    /** The variable listing its upstreams (`name=url …`). */
+    upstreamsVariable: string;
+    /** The variable of the path prefix its routes are served under, when it can be moved. */
+    prefixVariable?: string;
+    /** The prefix when none is configured: '' (PyPI's `/simple/` and `/files/`), or e.g. `/npm`. */
+    defaultPrefix: string;
+  };
   /** Canonical form of a project name (the one URLs, cache keys and stored rows use). */
   normalizeName(name: string): string;
   /** Whether a requested project name is acceptable at all (checked before any upstream call). */
   isValidProjectName(name: string): boolean;
   /** The Accept header for an upstream's project page. */
   readonly projectPageAccept: string;
+  /** The URL of a project's page on an upstream whose index is at `upstreamUrl`. */
+  projectPageUrl(upstreamUrl: string, project: string): string;
   /** Parses an upstream project page; `contentType` picks the format, `baseUrl` resolves links. */
   parseProjectPage(body: Buffer | string, contentType: string | undefined, baseUrl: string): ProjectPage;
   /** An incremental parser of an upstream project page of `contentType`, bounded by `limits`. */
@@ -178,15 +206,34 @@ export interface ProtocolAdapter {
   negotiatePageFormat(accept: string | undefined, format?: string): NegotiatedFormat | null;
   /** The media types a client may ask pages in, for a 406 message. */
   readonly acceptablePageTypes: string;
+  /** The formats a project page is rendered in (every one is rendered and stored with each fill). */
+  readonly pageFormats: readonly PageFormat[];
   /**
-   * Renders the HTML form of a page in chunks (the caller may let other work run between them);
-   * `link(file)` gives each file's href (without fragment).
+   * Renders a page in one of {@link pageFormats}, in chunks (the caller may let other work run
+   * between them); `link(file)` gives each file's URL as clients see it (without fragment).
    */
-  renderProjectHtml(page: ProjectPage, link: (file: ProjectFile) => string): Iterable<string>;
-  /** Renders the JSON form of a page in chunks; `link(file)` gives each file's url. */
-  renderProjectJson(page: ProjectPage, link: (file: ProjectFile) => string): Iterable<string>;
-  /** The content identity of a file (lowercase sha256 hex) when its index published one. */
+  renderProject(format: PageFormat, page: ProjectPage, link: (file: ProjectFile) => string): Iterable<string>;
+  /**
+   * The content identity of a file: 64 lowercase hex digits naming its bytes (storage key, file
+   * URLs, database rows), derived from {@link fileDigest}: the sha256 itself for PyPI. Undefined
+   * when the index published no digest Orchard verifies (such files are not served).
+   */
   fileIdentity(file: ProjectFile): string | undefined;
+  /** The digest a file's bytes are verified against before anything is stored or served. */
+  fileDigest(file: ProjectFile): FileDigest | undefined;
+  /**
+   * How clients ask for pages under the protocol's mount: `pep503` is `/simple/<name>/` (canonical
+   * name, trailing slash, other spellings redirected); `registry` (npm's registry API) is `/<name>` (a scoped name as
+   * `@scope/name` or `@scope%2fname`) with no redirect.
+   */
+  readonly pagePaths: 'pep503' | 'registry';
+  /** Whether the protocol has a root list of every project (`/simple/`). */
+  readonly hasRootIndex: boolean;
+  /**
+   * The body of an error answer in the protocol's own shape (npm clients read `{"error": "..."}`);
+   * undefined: Orchard's plain-text message.
+   */
+  errorBody?(status: number, message: string): { contentType: string; body: string };
   /**
    * Whether the metadata Orchard extracts from this file may be advertised and served as its
    * metadata file when the upstream did not offer one (e.g. only for formats whose metadata is

@@ -9,10 +9,19 @@ const protocol = z.string().refine(isRegisteredProtocol, { message: 'not a regis
 
 /**
  * `fetch`: download one file from its upstream into storage. Job id: see {@link fetchJobId}.
+ * `sha256` is the file's content identity (64 hex, its storage key); `digest`, when given, is what
+ * the bytes are verified against instead of that sha256 (npm's sha512, of which the identity is the
+ * first 256 bits).
  */
 export const fetchJobSchema = z.object({
   protocol,
   sha256,
+  digest: z
+    .object({
+      algorithm: z.enum(['sha256', 'sha512', 'sha1']),
+      hex: z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128})$/),
+    })
+    .optional(),
   project: z.string().min(1).max(200),
   filename: z.string().min(1).max(400),
   url: z.url(),

@@ -8,7 +8,7 @@ import { ArtifactRepository, StorageRepository, createPrismaClient, runMigration
 import { sha256Hex } from '../db/sha256.js';
 import { createLogger } from '../log/index.js';
 import { registeredProtocols } from '../protocol/index.js';
-import { FsBlobStore, blobKey } from '../storage/index.js';
+import { FsBlobStore, blobKey, sha256Digest } from '../storage/index.js';
 import { evictOverQuota, type EvictionLimits } from './eviction.js';
 import { pinMatcher } from './pins.js';
 
@@ -47,7 +47,7 @@ const MINUTE = 60_000;
 async function storeFile(project: string, version: string, size: number, minutesAgo: number, upstream = 'pypi'): Promise<string> {
   const bytes = Buffer.alloc(size, `${project}-${version}`);
   const sha256 = sha256Hex(bytes);
-  await store.put(blobKey(sha256), Readable.from([bytes]), { expectedSha256: sha256 });
+  await store.put(blobKey(sha256), Readable.from([bytes]), { expected: sha256Digest(sha256) });
   const filename = `${project.replaceAll('-', '_')}-${version}-py3-none-any.whl`;
   await artifacts.recordFetched({ sha256, size, filename, project, protocol: 'pypi', storageKey: blobKey(sha256), url: `https://files.example/${filename}`, upstream });
   await prisma.artifact.update({ where: { sha256 }, data: { lastFetchedAt: new Date(Date.now() - minutesAgo * MINUTE) } });

@@ -7,6 +7,7 @@ import { expect, it } from 'vitest';
 import type { BlobStore } from './blob-store.js';
 import { BlobNotFoundError, HashMismatchError, InvalidBlobKeyError, RangeNotSatisfiableError, SizeLimitError } from './errors.js';
 import { blobKey } from './keys.js';
+import { sha256Digest } from './verifying-stream.js';
 
 /** What the shared suite needs from a store under test. */
 export interface BlobStoreHarness {
@@ -82,7 +83,7 @@ function randomKey(): string {
 async function stored(store: BlobStore, size: number): Promise<{ key: string; bytes: Buffer }> {
   const bytes = randomBytes(size);
   const key = blobKey(sha256(bytes));
-  await store.put(key, Readable.from([bytes]), { expectedSha256: sha256(bytes) });
+  await store.put(key, Readable.from([bytes]), { expected: sha256Digest(sha256(bytes)) });
   return { key, bytes };
 }
 
@@ -96,10 +97,10 @@ export function registerBlobStoreContract(harness: () => BlobStoreHarness): void
     const bytes = randomBytes(100_000);
     const key = blobKey(sha256(bytes));
     const result = await store.put(key, Readable.from([bytes]), {
-      expectedSha256: sha256(bytes).toUpperCase(),
+      expected: sha256Digest(sha256(bytes).toUpperCase()),
       contentType: 'application/octet-stream',
     });
-    expect(result).toEqual({ key, sha256: sha256(bytes), size: bytes.length });
+    expect(result).toEqual({ key, hex: sha256(bytes), size: bytes.length });
     const read = await store.get(key);
     expect(read?.size).toBe(bytes.length);
     expect(read?.range).toBeUndefined();
@@ -111,7 +112,7 @@ export function registerBlobStoreContract(harness: () => BlobStoreHarness): void
     const { store } = harness();
     const key = randomKey();
     const result = await store.put(key, Readable.from([]));
-    expect(result).toEqual({ key, sha256: sha256(Buffer.alloc(0)), size: 0 });
+    expect(result).toEqual({ key, hex: sha256(Buffer.alloc(0)), size: 0 });
     const read = await store.get(key);
     expect(read?.size).toBe(0);
     expect((await readAll(read!.body)).length).toBe(0);
@@ -127,7 +128,7 @@ export function registerBlobStoreContract(harness: () => BlobStoreHarness): void
     const h = harness();
     const key = randomKey();
     const expected = 'f'.repeat(64);
-    const put = h.store.put(key, Readable.from([randomBytes(10_000)]), { expectedSha256: expected });
+    const put = h.store.put(key, Readable.from([randomBytes(10_000)]), { expected: sha256Digest(expected) });
     await expect(put).rejects.toBeInstanceOf(HashMismatchError);
     await expect(put).rejects.toMatchObject({ expected, code: 'HASH_MISMATCH' });
     expect(await h.store.stat(key)).toBeNull();
@@ -138,7 +139,7 @@ export function registerBlobStoreContract(harness: () => BlobStoreHarness): void
     const h = harness();
     const key = randomKey();
     const size = 2 * h.partSizeBytes + MIB;
-    const put = h.store.put(key, generatedStream(size, 'mismatch'), { expectedSha256: 'a'.repeat(64) });
+    const put = h.store.put(key, generatedStream(size, 'mismatch'), { expected: sha256Digest('a'.repeat(64)) });
     await expect(put).rejects.toBeInstanceOf(HashMismatchError);
     expect(await h.store.stat(key)).toBeNull();
     expect(await h.pendingWrites()).toBe(0);
@@ -182,9 +183,9 @@ export function registerBlobStoreContract(harness: () => BlobStoreHarness): void
   it('keeps the existing object when the same key is put again, still verifying the body', async () => {
     const { store } = harness();
     const { key, bytes } = await stored(store, 5_000);
-    const again = await store.put(key, Readable.from([bytes]), { expectedSha256: sha256(bytes) });
-    expect(again).toEqual({ key, sha256: sha256(bytes), size: bytes.length });
-    const bad = store.put(key, Readable.from([randomBytes(10)]), { expectedSha256: sha256(bytes) });
+    const again = await store.put(key, Readable.from([bytes]), { expected: sha256Digest(sha256(bytes)) });
+    expect(again).toEqual({ key, hex: sha256(bytes), size: bytes.length });
+    const bad = store.put(key, Readable.from([randomBytes(10)]), { expected: sha256Digest(sha256(bytes)) });
     await expect(bad).rejects.toBeInstanceOf(HashMismatchError);
     expect((await readAll((await store.get(key))!.body)).equals(bytes)).toBe(true);
   });
@@ -261,8 +262,8 @@ export function registerBlobStoreContract(harness: () => BlobStoreHarness): void
       nextSample += 4 * MIB;
       peak = Math.max(peak, liveBuffers());
     };
-    const result = await h.store.put(key, generatedStream(size, 'large', sample), { expectedSha256: expected });
-    expect(result).toEqual({ key, sha256: expected, size });
+    const result = await h.store.put(key, generatedStream(size, 'large', sample), { expected: sha256Digest(expected) });
+    expect(result).toEqual({ key, hex: expected, size });
     // A put should hold about (queueSize + 1) parts (fs: a few stream buffers), far less than the body.
     expect(peak - baseline).toBeLessThan(size / 2);
     const read = await h.store.get(key);

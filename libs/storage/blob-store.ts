@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { VerifiedDigest } from './verifying-stream.js';
+import type { ExpectedDigest, VerifiedDigest } from './verifying-stream.js';
 
 /** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
 export interface ByteRange {
@@ -8,15 +8,15 @@ export interface ByteRange {
 }
 
 export interface PutOptions {
-  /** When set, the object becomes visible only if the streamed bytes hash to this value. */
-  expectedSha256?: string;
+  /** When set, the object becomes visible only if the streamed bytes hash to this digest. */
+  expected?: ExpectedDigest;
   /** When set, the write fails (and nothing is stored) once the body exceeds this many bytes. */
   maxBytes?: number;
   /** Content type recorded with the object (S3) for presigned downloads. */
   contentType?: string;
   signal?: AbortSignal;
   /**
-   * Called once the whole body hashed to `expectedSha256`, before the object is durable and visible
+   * Called once the whole body hashed to `expected`, before the object is durable and visible
    * (the fs store's fsync and rename): the caller may serve the bytes it kept from then on. The write
    * can still fail after it. Stores whose commit is not theirs to make atomic (S3) never call it.
    */
@@ -25,7 +25,8 @@ export interface PutOptions {
 
 export interface PutResult {
   key: string;
-  sha256: string;
+  /** The body's digest, in the expected digest's algorithm (sha256 when none was expected). */
+  hex: string;
   size: number;
 }
 
@@ -65,7 +66,7 @@ export interface PresignOptions {
 
 /**
  * Where Orchard keeps file bytes. Implementations guarantee that an object is visible under its key
- * only once it is complete (and verified, when `expectedSha256` is given); a failed or aborted write
+ * only once it is complete (and verified, when `expected` is given); a failed or aborted write
  * leaves nothing behind under the key.
  */
 export interface BlobStore {

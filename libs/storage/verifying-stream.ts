@@ -2,15 +2,28 @@ import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { HashMismatchError, SizeLimitError } from './errors.js';
 
+/** A digest bytes must hash to: sha256 for PyPI's files and metadata, sha512 (or sha1) for npm's tarballs. */
+export interface ExpectedDigest {
+  algorithm: 'sha256' | 'sha512' | 'sha1';
+  /** Hex, any case. */
+  hex: string;
+}
+
+/** The sha256 digest `hex`. */
+export function sha256Digest(hex: string): ExpectedDigest {
+  return { algorithm: 'sha256', hex };
+}
+
 /** What the bytes that passed through a {@link VerifyingStream} were. */
 export interface VerifiedDigest {
-  sha256: string;
+  /** The bytes' digest in the expected algorithm (sha256 when none was expected). */
+  hex: string;
   size: number;
 }
 
 export interface VerifyingStreamOptions {
-  /** The stream fails at its end, before signalling end, unless the bytes hash to this (hex). */
-  expectedSha256?: string;
+  /** The stream fails at its end, before signalling end, unless the bytes hash to this. */
+  expected?: ExpectedDigest;
   /** The stream fails as soon as more than this many bytes have passed. */
   maxBytes?: number;
   /**
@@ -20,21 +33,21 @@ export interface VerifyingStreamOptions {
    */
   holdLastChunk?: boolean;
   /**
-   * Called once every byte passed and hashed to `expectedSha256` (before the stream ends): from
+   * Called once every byte passed and hashed to `expected` (before the stream ends): from
    * then on the bytes are known good, whatever their consumer still does with them.
    */
   onVerified?: (digest: VerifiedDigest) => void;
 }
 
 /**
- * A pass-through that hashes (sha256) and counts the bytes flowing through it. It fails with
+ * A pass-through that hashes (the expected digest's algorithm, sha256 by default) and counts the bytes flowing through it. It fails with
  * {@link SizeLimitError} once `maxBytes` is exceeded and with {@link HashMismatchError} in `flush`,
  * that is before its readable side ends, so whatever consumes it (a file write, a multipart upload)
  * sees an error instead of a clean end and never commits bad bytes. `mismatch` and `tooLarge` say
  * afterwards which check failed, whatever error the surrounding pipeline reported first.
  */
 export class VerifyingStream extends Transform {
-  readonly #hash: Hash = createHash('sha256');
+  readonly #hash: Hash;
   readonly #expected: string | undefined;
   readonly #maxBytes: number | undefined;
   readonly #holdLastChunk: boolean;
@@ -47,7 +60,8 @@ export class VerifyingStream extends Transform {
 
   constructor(options: VerifyingStreamOptions = {}) {
     super();
-    this.#expected = options.expectedSha256?.toLowerCase();
+    this.#hash = createHash(options.expected?.algorithm ?? 'sha256');
+    this.#expected = options.expected?.hex.toLowerCase();
     this.#maxBytes = options.maxBytes;
     this.#holdLastChunk = options.holdLastChunk ?? false;
     this.#onVerified = options.onVerified;
@@ -58,7 +72,7 @@ export class VerifyingStream extends Transform {
     return this.#size;
   }
 
-  /** Whether the stream failed because the bytes did not hash to `expectedSha256`. */
+  /** Whether the stream failed because the bytes did not hash to `expected`. */
   get mismatch(): boolean {
     return this.#mismatch;
   }
@@ -97,15 +111,15 @@ export class VerifyingStream extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    const sha256 = this.#hash.digest('hex');
-    if (this.#expected !== undefined && sha256 !== this.#expected) {
+    const hex = this.#hash.digest('hex');
+    if (this.#expected !== undefined && hex !== this.#expected) {
       this.#mismatch = true;
-      callback(new HashMismatchError(this.#expected, sha256));
+      callback(new HashMismatchError(this.#expected, hex));
       return;
     }
     if (this.#held) this.push(this.#held);
     this.#held = undefined;
-    this.#digest = { sha256, size: this.#size };
+    this.#digest = { hex, size: this.#size };
     if (this.#expected !== undefined) this.#onVerified?.(this.#digest);
     callback();
   }

@@ -25,7 +25,7 @@ export interface ViewRootAnswer {
 
 export interface ViewPagesDeps {
   protocol: ProtocolAdapter;
-  pages: Pick<ProjectPages, 'serve' | 'extractedMetadata'>;
+  pages: Pick<ProjectPages, 'serve' | 'extractedMetadata' | 'links'>;
   root?: Pick<RootPages, 'serve'>;
   metrics: ViewMetrics;
   logger: Logger;
@@ -179,7 +179,7 @@ export class ViewPages {
       keep = false;
       return undefined;
     });
-    const rendered = await renderPage(protocol, project, page, extracted);
+    const rendered = await renderPage(protocol, this.deps.pages.links, project, page, extracted);
     // The model is only for re-rendering the plain page: not kept here.
     delete rendered.bodies.model;
     const files = new Set<string>();

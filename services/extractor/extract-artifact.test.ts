@@ -18,11 +18,11 @@ describe('createExtractHandler, bookkeeping failures', () => {
     const deps = {
       protocols: { get: () => ({ versionFromFilename: () => '1.0' }) },
       store: { stat: async () => null },
-      releases: {
+      releases: () => ({
         recordFailure: async () => {
           throw new Error('database unreachable');
         },
-      },
+      }),
       artifactCache: {},
       logger,
     } as unknown as ExtractDeps;

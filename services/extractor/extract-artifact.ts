@@ -5,7 +5,7 @@ import type { ReleaseRepository } from '../../libs/db/index.js';
 import { errorReason, type Logger } from '../../libs/log/index.js';
 import { ArtifactMetadataError, type ArtifactSource, type ProtocolAdapter, type ProtocolRegistry } from '../../libs/protocol/index.js';
 import { UnrecoverableError, type ExtractJob } from '../../libs/queue/index.js';
-import { blobKey, metadataKey, type BlobStore } from '../../libs/storage/index.js';
+import { blobKey, metadataKey, type BlobStore, sha256Digest } from '../../libs/storage/index.js';
 
 /** An sdist is streamed only until its PKG-INFO, which comes early: read ahead little. */
 const SDIST_READ_AHEAD = 64 * 1024;
@@ -14,7 +14,8 @@ export interface ExtractDeps {
   /** Each job is read by the adapter of its protocol. */
   protocols: ProtocolRegistry;
   store: BlobStore;
-  releases: ReleaseRepository;
+  /** The releases of a protocol (recorded in its names and versions). */
+  releases: (protocol: string) => ReleaseRepository;
   artifactCache: ArtifactCache;
   logger: Logger;
 }
@@ -64,10 +65,10 @@ export function createExtractHandler(deps: ExtractDeps) {
     // is advertised (metadataSha256) only by the transaction below, together with the facts.
     const metadataSha256 = createHash('sha256').update(extracted.bytes).digest('hex');
     await deps.store.put(metadataKey(metadataSha256), Readable.from([extracted.bytes]), {
-      expectedSha256: metadataSha256,
+      expected: sha256Digest(metadataSha256),
       contentType: 'text/plain; charset=utf-8',
     });
-    const { dependencies } = await deps.releases.recordExtraction({
+    const { dependencies } = await deps.releases(job.protocol).recordExtraction({
       artifactSha256: job.sha256,
       project: job.project,
       version: metadata.version,
@@ -92,7 +93,7 @@ export function createExtractHandler(deps: ExtractDeps) {
 }
 
 async function recordFailure(deps: ExtractDeps, protocol: ProtocolAdapter, job: ExtractJob, failure: { status: 'failed' | 'unsupported'; reason: string }): Promise<void> {
-  await deps.releases.recordFailure({
+  await deps.releases(job.protocol).recordFailure({
     artifactSha256: job.sha256,
     project: job.project,
     version: protocol.versionFromFilename(job.filename),

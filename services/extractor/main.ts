@@ -18,12 +18,13 @@ export async function startExtractor(settings: Settings) {
   const workerRedis = createWorkerRedis(settings.redisUrl);
   const producerRedis = createProducerRedis(settings.redisUrl);
   const producers = new Producers(producerRedis, settings.queuePrefix, logger);
-  // Jobs name their protocol; releases are recorded in the primary protocol's names and versions.
+  // Jobs name their protocol; releases are recorded in that protocol's names and versions.
   const protocols = registeredProtocols();
+  const releases = new Map(protocols.names().map((name) => [name, new ReleaseRepository(prisma, protocols.get(name))]));
   const extract = createExtractHandler({
     protocols,
     store,
-    releases: new ReleaseRepository(prisma, protocols.primary),
+    releases: (name) => releases.get(name) ?? new ReleaseRepository(prisma, protocols.get(name)),
     artifactCache: new ArtifactCache(redis, new CacheKeys(settings.cachePrefix)),
     logger,
   });

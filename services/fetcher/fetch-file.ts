@@ -6,7 +6,7 @@ import { UpstreamError, statusError, type UpstreamClient } from '../../libs/http
 import { errorReason, safeUrl, type Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
 import { UnrecoverableError, type FetchJob, type FetchResult, type FetchStored, type FetchStreaming, type Producers } from '../../libs/queue/index.js';
-import { HashMismatchError, SizeLimitError, blobKey, type BlobStore, type VerifiedDigest } from '../../libs/storage/index.js';
+import { HashMismatchError, SizeLimitError, blobKey, type BlobStore, type VerifiedDigest, sha256Digest } from '../../libs/storage/index.js';
 import type { InflightDownloads } from './inflight-downloads.js';
 
 /** What a fetch job tells waiting clients while it runs (BullMQ job progress). */
@@ -20,7 +20,8 @@ export interface FetchFileDeps {
   /** Downloads readable while they run (the tee to waiting clients). */
   inflight?: InflightDownloads;
   http: UpstreamClient;
-  upstreams: () => Promise<UpstreamConfig[]>;
+  /** A protocol's upstreams (a job's upstream is looked up among its protocol's). */
+  upstreams: (protocol: string) => Promise<UpstreamConfig[]>;
   artifacts: ArtifactRepository;
   artifactCache: ArtifactCache;
   producers: Producers;
@@ -51,7 +52,7 @@ export function createFetchHandler(deps: FetchFileDeps) {
     const arrivals: Array<() => Promise<void>> = [];
     try {
       if (size === undefined) {
-        const upstream = (await deps.upstreams()).find((u) => u.name === job.upstream);
+        const upstream = (await deps.upstreams(job.protocol)).find((u) => u.name === job.upstream);
         // Retried, not failed for good: an upstream just added through the admin API reaches this
         // process's registry up to a check interval after the gateway that listed the file.
         if (!upstream) throw new Error(`upstream ${job.upstream} is not configured`);
@@ -146,7 +147,7 @@ async function download(
     let result;
     try {
       result = await deps.store.put(key, body, {
-        expectedSha256: job.sha256,
+        expected: job.digest ?? sha256Digest(job.sha256),
         maxBytes: deps.maxFileBytes,
         contentType: 'application/octet-stream',
         signal,
@@ -163,8 +164,9 @@ async function download(
       outcome = 'hash_mismatch';
       metrics.hashMismatches.inc({ upstream: upstream.name });
       // The actual hash stays in the log: shown to a client it would reveal what answered at the URL.
-      deps.logger.warn({ sha256: job.sha256, actual: err.actual, filename: job.filename, upstream: upstream.name }, 'file does not match its published sha256');
-      throw new UnrecoverableError(`${job.filename} from upstream ${upstream.name} does not match its published sha256; not stored`);
+      const algorithm = job.digest?.algorithm ?? 'sha256';
+      deps.logger.warn({ sha256: job.sha256, algorithm, actual: err.actual, filename: job.filename, upstream: upstream.name }, `file does not match its published ${algorithm}`);
+      throw new UnrecoverableError(`${job.filename} from upstream ${upstream.name} does not match its published ${algorithm}; not stored`);
     }
     if (err instanceof SizeLimitError) throw new UnrecoverableError(`${job.filename} is larger than ORCHARD_MAX_FILE_BYTES (${err.limit})`);
     // A denied address or a broken redirect will not change by retrying.

@@ -47,14 +47,22 @@ export async function startFetcher(settings: Settings) {
   const upstreamHttp = new UpstreamClient(settings.upstreamHttp);
   // The same merged upstream list as the gateway's: file downloads need the upstream's credentials.
   const keys = new CacheKeys(settings.cachePrefix);
-  // Pages are refreshed for the primary protocol, whose upstreams ORCHARD_UPSTREAMS configures.
-  const protocol = registeredProtocols().primary;
-  const registry = new UpstreamRegistry({ protocol: protocol.name, configured: settings.upstreams, repository: new UpstreamRepository(prisma), redis, keys, logger });
-  registry.start();
-  const upstreams = () => registry.list();
-  const generation = () => registry.generation();
   const fills = new PageFillQueue({ producers, events: pageEvents, logger });
-  const pages = createProjectPages({ settings, protocol, redis, http: upstreamHttp, upstreams, generation, fills, metrics, logger });
+  // Each protocol's upstreams (configured and stored) and its page pipeline, for refresh jobs.
+  const served = settings.protocols.map((mounted) => {
+    const protocol = registeredProtocols().get(mounted.name);
+    const registry = new UpstreamRegistry({ protocol: protocol.name, configured: mounted.upstreams, repository: new UpstreamRepository(prisma), redis, keys, logger });
+    registry.start();
+    const upstreams = () => registry.list();
+    const generation = () => registry.generation();
+    const pages = createProjectPages({ settings, protocol, prefix: mounted.prefix, redis, http: upstreamHttp, upstreams, generation, fills, metrics, logger });
+    return { name: protocol.name, registry, pages };
+  });
+  const protocolOf = (name: string) => {
+    const found = served.find((p) => p.name === name);
+    if (!found) throw new UnrecoverableError(`this fetcher serves no ${name} upstreams`);
+    return found;
+  };
   const hooks = jobMetricsHooks(metrics, logger);
   const common = { connection: workerRedis, prefix: settings.queuePrefix, hooks, logger, stalledIntervalMs: settings.jobStalledMs };
   const storage = startStorageWorker({
@@ -62,7 +70,7 @@ export async function startFetcher(settings: Settings) {
     storage: new StorageRepository(prisma),
     store,
     protocols: registeredProtocols(),
-    upstreamNames: async () => (await registry.list()).map((u) => u.name),
+    upstreamNames: async () => (await Promise.all(served.map((p) => p.registry.list()))).flat().map((u) => u.name),
     redis,
     keys,
     producers,
@@ -75,7 +83,7 @@ export async function startFetcher(settings: Settings) {
     store,
     inflight,
     http: upstreamHttp,
-    upstreams,
+    upstreams: (protocol) => protocolOf(protocol).registry.list(),
     artifacts: new ArtifactRepository(prisma),
     artifactCache: new ArtifactCache(redis, keys),
     producers,
@@ -95,13 +103,7 @@ export async function startFetcher(settings: Settings) {
       concurrency: settings.fetcherConcurrency,
     },
   );
-  const pagesByProtocol = new Map([[protocol.name, pages]]);
-  const pagesOf = (name: string) => {
-    const found = pagesByProtocol.get(name);
-    if (!found) throw new UnrecoverableError(`this fetcher refreshes no ${name} pages`);
-    return found;
-  };
-  const refreshWorker = createWorker('refresh', (payload) => pagesOf(payload.protocol).refresh(payload.project), { ...common, concurrency: 4 });
+  const refreshWorker = createWorker('refresh', (payload) => protocolOf(payload.protocol).pages.refresh(payload.project), { ...common, concurrency: 4 });
   // Left unhandled on purpose: a worker loop that stops with an error ends the process (logged first).
   void runWorker(fetchWorker, logger);
   void runWorker(refreshWorker, logger);
@@ -134,7 +136,7 @@ export async function startFetcher(settings: Settings) {
   shutdown.add({ name: 'queue events', run: () => pageEvents.close() });
   shutdown.add({ name: 'producers', run: () => producers.close() });
   shutdown.add({ name: 'upstream pools', run: () => upstreamHttp.close() });
-  shutdown.add({ name: 'upstream registry', run: async () => registry.close() });
+  shutdown.add({ name: 'upstream registries', run: async () => served.forEach((p) => p.registry.close()) });
   shutdown.add({
     name: 'redis',
     run: async () => {

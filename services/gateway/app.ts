@@ -3,15 +3,15 @@ import express, { type Express, type Router } from 'express';
 import type { Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
 import { errorHandler, notFound } from './http-errors.js';
-import { ReadPath } from './read-path.js';
+import type { ReadPath } from './read-path.js';
 import { requestContext } from './request-context.js';
 import { opsRoutes } from './routes/ops-routes.js';
 
 export interface GatewayHttpDeps {
   logger: Logger;
   metrics: Metrics;
-  /** `/simple/…` and `/files/…` (the public port); absent on the internal port. */
-  readPath?: ReadPath;
+  /** Each protocol's index and file routes (the public port); none on the internal port. */
+  readPaths: ReadPath[];
   ops: Parameters<typeof opsRoutes>[0];
   /** Whether this port serves `/metrics` (`/health` and `/ready` are served on every port). */
   serveMetrics: boolean;
@@ -21,15 +21,16 @@ export interface GatewayHttpDeps {
 
 /**
  * A gateway port's request listener: every request gets its id, metrics and access log line, then
- * the index and file routes go to the {@link ReadPath} and everything else to express.
+ * each protocol's index and file routes go to its {@link ReadPath} and everything else to express.
  */
 export function createRequestListener(deps: GatewayHttpDeps): RequestListener {
   const context = requestContext(deps.logger, deps.metrics);
   const app = createApp(deps);
-  const readPath = deps.readPath;
+  const readPaths = deps.readPaths;
   return (req: IncomingMessage, res: ServerResponse) => {
     context(req, res);
-    if (readPath && ReadPath.owns(req)) readPath.handle(req, res);
+    const readPath = readPaths.find((path) => path.owns(req));
+    if (readPath) readPath.handle(req, res);
     else app(req, res);
   };
 }

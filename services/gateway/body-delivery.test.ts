@@ -10,7 +10,7 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../libs/log/index.js';
 import { createMetrics } from '../../libs/metrics/index.js';
-import { blobKey, createBlobStore, type BlobStore } from '../../libs/storage/index.js';
+import { blobKey, createBlobStore, type BlobStore, sha256Digest } from '../../libs/storage/index.js';
 import { errorHandler } from './http-errors.js';
 import { requestContext, setRoute } from './request-context.js';
 import { sendStoredFile } from './send-file.js';
@@ -60,7 +60,7 @@ describe('access log and metrics for clients that close at once', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'orchard-delivery-'));
     store = createBlobStore({ kind: 'fs', root: dir });
-    await store.put(blobKey(sha256), Readable.from([file]), { expectedSha256: sha256 });
+    await store.put(blobKey(sha256), Readable.from([file]), { expected: sha256Digest(sha256) });
     const logger = createLogger('gateway', 'info', sink);
     const app = express();
     const context = requestContext(logger, metrics);

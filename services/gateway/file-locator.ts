@@ -183,6 +183,7 @@ export class FileLocator {
         filename: source.filename,
         url: source.url,
         upstream: source.upstream,
+        ...(source.digest ? { digest: source.digest } : {}),
       });
       const job = await within(added, ADD_MS, 'fetch queue not reachable', this.deps.logger);
       jobId = job.id!;

@@ -63,8 +63,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => answerError(req, res, err, logger);
 }
 
+/** An error body in a protocol's own shape (see `ProtocolAdapter.errorBody`); absent: plain text. */
+export type ErrorShape = (status: number, message: string) => { contentType: string; body: string };
+
 /** Answers a request that failed with `err` (or cuts it off when its headers are already out). */
-export function answerError(req: IncomingMessage, res: ServerResponse, err: unknown, logger: Logger): void {
+export function answerError(req: IncomingMessage, res: ServerResponse, err: unknown, logger: Logger, shape?: ErrorShape): void {
   const requestId = String(res.getHeader('x-request-id') ?? '');
   const path = (req.url ?? '').split('?', 1)[0];
   let status = 500;
@@ -84,11 +87,12 @@ export function answerError(req: IncomingMessage, res: ServerResponse, err: unkn
   // A handler may have set the headers of the file it meant to send (ETag, an immutable
   // Cache-Control): an error must not carry them, nor be cached.
   for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
-  const body = Buffer.from(`${message}\n`);
+  const shaped = shape?.(status, message);
+  const body = Buffer.from(shaped ? shaped.body : `${message}\n`);
   res.statusCode = status;
   for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   res.setHeader('Cache-Control', 'no-store');
-  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.setHeader('Content-Type', shaped ? shaped.contentType : 'text/plain; charset=utf-8');
   res.setHeader('Content-Length', String(body.length));
   res.end(req.method === 'HEAD' ? undefined : body);
 }

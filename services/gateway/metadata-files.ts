@@ -8,7 +8,7 @@ import type { Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
 import { BodyTooLargeError, readBounded } from '../../libs/pages/index.js';
 import type { ProtocolAdapter } from '../../libs/protocol/index.js';
-import { blobKey, metadataKey, type BlobStore } from '../../libs/storage/index.js';
+import { blobKey, metadataKey, type BlobStore, sha256Digest } from '../../libs/storage/index.js';
 import { notListed, type FileLocator } from './file-locator.js';
 import { HttpError, notFound } from './http-errors.js';
 import { ReadMemo } from './read-memo.js';
@@ -176,7 +176,7 @@ export class MetadataFiles {
   /** Stores verified metadata under its own digest; a storage failure only costs a later request a re-read. */
   private async store(digest: string, body: Buffer): Promise<void> {
     try {
-      await this.deps.store.put(metadataKey(digest), Readable.from([body]), { expectedSha256: digest, maxBytes: MAX_METADATA_BYTES, contentType: CONTENT_TYPE });
+      await this.deps.store.put(metadataKey(digest), Readable.from([body]), { expected: sha256Digest(digest), maxBytes: MAX_METADATA_BYTES, contentType: CONTENT_TYPE });
     } catch (err) {
       this.deps.logger.warn({ digest, err: (err as Error).message }, 'could not store a metadata file');
     }

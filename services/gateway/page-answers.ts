@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UpstreamError } from '../../libs/http/index.js';
+import type { RootVariant } from '../../libs/cache/index.js';
 import type { ProjectPages, RootPages } from '../../libs/pages/index.js';
 import type { PageFormat, ProtocolAdapter } from '../../libs/protocol/index.js';
 import type { View, ViewPages } from '../../libs/views/index.js';
@@ -165,7 +166,8 @@ export class PageAnswers {
     const root = this.deps.root;
     if (!root) throw notFound('not found');
     const { variant, contentType, encoding } = this.negotiation.choose(request, res);
-    const answer = await root.serve(variant);
+    // Only protocols with a root list (HTML and JSON pages) have root pages.
+    const answer = await root.serve(variant as RootVariant);
     res.setHeader('Content-Type', contentType);
     if (answer.kind === 'uncached') {
       // Redis is down: rendered from the upstreams for this request, uncompressed, length unknown.

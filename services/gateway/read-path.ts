@@ -4,7 +4,7 @@ import type { ProtocolAdapter } from '../../libs/protocol/index.js';
 import { isSha256Hex } from '../../libs/storage/index.js';
 import { ViewsUnavailableError, describeView as viewDescription, type View, type ViewPages, type ViewRegistry } from '../../libs/views/index.js';
 import type { FileAnswers } from './file-answers.js';
-import { HttpError, answerError, badRequest, notFound } from './http-errors.js';
+import { HttpError, answerError, badRequest, notFound, type ErrorShape } from './http-errors.js';
 import type { PageAnswers } from './page-answers.js';
 import type { VariantRequest } from './page-variant.js';
 import { setRoute } from './request-context.js';
@@ -12,6 +12,8 @@ import { setRoute } from './request-context.js';
 export interface ReadPathDeps {
   /** The protocol the index routes serve (it validates and normalises project names). */
   protocol: ProtocolAdapter;
+  /** The path prefix the protocol is served under ('' for PEP 503's `/simple/` and `/files/`, e.g. `/npm`). */
+  prefix: string;
   pages: PageAnswers;
   files: FileAnswers;
   /** Policy views (`/v/<view>/…`); absent, `/v/` is not a route. */
@@ -22,12 +24,16 @@ export interface ReadPathDeps {
 const SIMPLE = '/simple';
 const FILES = '/files/';
 const VIEWS = '/v/';
+/** npm's file URLs under its prefix (`-` is no package name). */
+const REGISTRY_FILES = '/-/files/';
+const REGISTRY_PING = '/-/ping';
 const FILENAME = /^[A-Za-z0-9][A-Za-z0-9._+!-]{0,254}$/;
 const METADATA = '.metadata';
 
 /**
- * The one implementation of the index and file routes, on bare node:http (express, with its
- * routing and per-request wrapping, serves the JSON API, admin and ops routes):
+ * The one implementation of the index and file routes of a protocol, on bare node:http (express,
+ * with its routing and per-request wrapping, serves the JSON API, admin and ops routes). PEP 503
+ * paths (PyPI, at the root):
  *
  * - `GET`/`HEAD /simple/` (root list) and `/simple/<project>/` (project page; `/simple` and
  *   `/simple/<Name>` redirect to the canonical URL, keeping the query);
@@ -35,15 +41,33 @@ const METADATA = '.metadata';
  * - the same under a policy view, `/v/<view>/simple/…` and `/v/<view>/files/…` (a file the view
  *   does not list is a 404, never fetched), and `/v/<view>/`, which describes the view.
  *
- * Every failure is answered by the same error writer as express's ({@link answerError}).
+ * npm paths, under the protocol's prefix (e.g. `/npm`): `/<name>` and `/@scope/<name>` (or
+ * `/@scope%2f<name>`) for packuments, `/-/files/<name>/<id>/<file>.tgz` for tarballs (the URLs the
+ * packuments give), `/-/ping`.
+ *
+ * Every failure is answered by the same error writer as express's ({@link answerError}), in the
+ * protocol's error shape.
  */
 export class ReadPath {
-  constructor(private readonly deps: ReadPathDeps) {}
+  private readonly errorShape: ErrorShape | undefined;
+  /** The prefix followed by `/`: what every npm path starts with. */
+  private readonly mount: string;
 
-  /** Whether the request is one of the read path's (anything else is express's). */
-  static owns(req: IncomingMessage): boolean {
+  constructor(private readonly deps: ReadPathDeps) {
+    this.errorShape = deps.protocol.errorBody?.bind(deps.protocol);
+    this.mount = `${deps.prefix}/`;
+  }
+
+  /** Labels the answer's metrics and access log line with its route and this protocol. */
+  private label(res: ServerResponse, route: string): void {
+    setRoute(res, route, this.deps.protocol.name);
+  }
+
+  /** Whether the request is one of this read path's (anything else is another protocol's, or express's). */
+  owns(req: IncomingMessage): boolean {
     const url = req.url;
     if (url === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    if (this.deps.protocol.pagePaths === 'registry') return url.startsWith(this.mount);
     if (url.startsWith(FILES) || url.startsWith(VIEWS)) return true;
     if (!url.startsWith(SIMPLE)) return false;
     const next = url.charCodeAt(SIMPLE.length);
@@ -56,10 +80,10 @@ export class ReadPath {
       // Answers from the memo are written synchronously (no promise per warm hit); the rest is async.
       pending = this.route(req, res);
     } catch (err) {
-      answerError(req, res, err, this.deps.logger);
+      answerError(req, res, err, this.deps.logger, this.errorShape);
       return;
     }
-    pending?.catch((err: unknown) => answerError(req, res, err, this.deps.logger));
+    pending?.catch((err: unknown) => answerError(req, res, err, this.deps.logger, this.errorShape));
   }
 
   private route(req: IncomingMessage, res: ServerResponse): Promise<void> | void {
@@ -67,8 +91,30 @@ export class ReadPath {
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const query = q < 0 ? '' : url.slice(q);
+    if (this.deps.protocol.pagePaths === 'registry') return this.registryRoute(req, res, path.slice(this.deps.prefix.length), query);
     if (path.startsWith(VIEWS)) return this.viewRoute(req, res, path.slice(VIEWS.length), query);
     return this.indexRoute(req, res, path, query);
+  }
+
+  /** npm's registry paths below the prefix: packuments, tarballs, ping. */
+  private registryRoute(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> | void {
+    if (path.startsWith(REGISTRY_FILES)) return this.file(req, res, path.slice(REGISTRY_FILES.length));
+    if (path === REGISTRY_PING) {
+      this.label(res, 'ping');
+      return sendJson(req, res, {});
+    }
+    this.label(res, 'package');
+    const raw = path.slice(1);
+    const { pages, protocol } = this.deps;
+    const request = variantRequest(req, query);
+    // A scoped name arrives as `@scope/name` or `@scope%2fname`; anything else with a slash (a
+    // version document, `-/…` endpoints) is not served.
+    const slash = raw.indexOf('/');
+    if (raw === '' || raw.startsWith('-/') || (slash >= 0 && (!raw.startsWith('@') || raw.indexOf('/', slash + 1) >= 0))) throw notFound('not found');
+    if (pages.remembered(req, res, raw, request)) return;
+    const name = decodeSegment(raw);
+    if (!protocol.isValidProjectName(name)) throw badRequest('invalid package name');
+    return pages.project(req, res, protocol.normalizeName(name), request);
   }
 
   /** `/simple/…` and `/files/…`, plain or (with `view`) under `/v/<view>`. */
@@ -79,7 +125,7 @@ export class ReadPath {
     const { pages } = this.deps;
     if (path === SIMPLE || path === `${SIMPLE}/`) {
       if (!pages.hasRoot) throw notFound('not found');
-      setRoute(res, view ? 'view_root' : 'simple_root');
+      this.label(res, view ? 'view_root' : 'simple_root');
       if (path === SIMPLE) return redirect(res, `${base}${SIMPLE}/${query}`);
       return view ? pages.viewRoot(req, res, view, variantRequest(req, query)) : pages.root(req, res, variantRequest(req, query));
     }
@@ -87,7 +133,7 @@ export class ReadPath {
     const slash = rest.indexOf('/');
     // `/simple/<project>` or `/simple/<project>/`; anything deeper is not a route.
     if (slash >= 0 && slash !== rest.length - 1) throw notFound('not found');
-    setRoute(res, view ? 'view_project' : 'simple_project');
+    this.label(res, view ? 'view_project' : 'simple_project');
     const request = variantRequest(req, query);
     if (!view && slash > 0 && pages.remembered(req, res, rest.slice(0, -1), request)) return;
     const raw = decodeSegment(slash < 0 ? rest : rest.slice(0, -1));
@@ -101,7 +147,7 @@ export class ReadPath {
   /** `/v/<view>/…`: the view's description, index and files. */
   private viewRoute(req: IncomingMessage, res: ServerResponse, rest: string, query: string): Promise<void> | void {
     const views = this.deps.views;
-    setRoute(res, 'view');
+    this.label(res, 'view');
     if (!views) throw notFound('not found');
     const slash = rest.indexOf('/');
     const name = decodeSegment(slash < 0 ? rest : rest.slice(0, slash));
@@ -125,8 +171,9 @@ export class ReadPath {
     const segments = rest.split('/');
     if (segments.length !== 3) throw notFound('not found');
     const [project, sha256, filename] = segments.map(decodeSegment) as [string, string, string];
-    const metadata = filename.endsWith(METADATA);
-    setRoute(res, `${view ? 'view_' : ''}${metadata ? 'metadata' : 'file'}`);
+    // PEP 658 metadata files are PyPI's; an npm file name ending so is just a file name.
+    const metadata = this.deps.protocol.pagePaths === 'pep503' && filename.endsWith(METADATA);
+    this.label(res, `${view ? 'view_' : ''}${metadata ? 'metadata' : 'file'}`);
     const { protocol, files } = this.deps;
     // Only checked paths are ever remembered: a remembered one needs no check again.
     if (!view && files.remembered(req, res, project, sha256, filename)) return;
@@ -147,7 +194,11 @@ export class ReadPath {
 
 /** `GET /v/<view>/`: what the view is (JSON). */
 function describeView(req: IncomingMessage, res: ServerResponse, view: View): void {
-  const body = Buffer.from(JSON.stringify(viewDescription(view)));
+  sendJson(req, res, viewDescription(view));
+}
+
+function sendJson(req: IncomingMessage, res: ServerResponse, value: unknown): void {
+  const body = Buffer.from(JSON.stringify(value));
   res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length), 'Cache-Control': 'no-cache' });
   res.end(req.method === 'HEAD' ? undefined : body);
 }

@@ -8,14 +8,21 @@ import { finalStatus, trackBodyDelivery } from './body-delivery.js';
 const SAFE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** The route label of each response, from a fixed set (`setRoute`); 'other' when none was set. */
 const routes = new WeakMap<ServerResponse, string>();
+/** The protocol label of each response answered by a protocol's read path; 'none' for the rest. */
+const protocols = new WeakMap<ServerResponse, string>();
 
-/** Labels a response's metrics and access log line with its route. */
-export function setRoute(res: ServerResponse, route: string): void {
+/** Labels a response's metrics and access log line with its route (and the protocol it serves, if any). */
+export function setRoute(res: ServerResponse, route: string, protocol?: string): void {
   routes.set(res, route);
+  if (protocol !== undefined) protocols.set(res, protocol);
 }
 
 function routeOf(res: ServerResponse): string {
   return routes.get(res) ?? 'other';
+}
+
+function protocolOf(res: ServerResponse): string {
+  return protocols.get(res) ?? 'none';
 }
 
 /** The request id: the client's `X-Request-Id` when sane, else a fresh one. */
@@ -46,8 +53,9 @@ export function requestContext(logger: Logger, metrics: Metrics): (req: Incoming
       const method = methodLabel(req.method ?? 'GET');
       const status = finalStatus(res);
       const route = routeOf(res);
-      metrics.httpRequests.inc({ route, method, status: String(status) });
-      metrics.httpDuration.observe({ route, method, status_class: statusClass(status) }, seconds);
+      const protocol = protocolOf(res);
+      metrics.httpRequests.inc({ protocol, route, method, status: String(status) });
+      metrics.httpDuration.observe({ protocol, route, method, status_class: statusClass(status) }, seconds);
     });
     // The access log is at info: below that level, no per-request logger is made at all.
     if (logger.isLevelEnabled('info')) {
@@ -57,13 +65,14 @@ export function requestContext(logger: Logger, metrics: Metrics): (req: Incoming
   };
 }
 
-/** One `request` line per response: request id, method, path, route, final status, ms, user agent. */
+/** One `request` line per response: request id, method, path, route, protocol, final status, ms, user agent. */
 function accessLogger(logger: Logger): HttpLogger {
   const line = (req: IncomingMessage, res: ServerResponse, ms: number) => ({
     requestId: (req as IncomingMessage & { id?: string }).id,
     method: req.method,
     path: (req.url ?? '').split('?', 1)[0],
     route: routeOf(res),
+    protocol: protocols.get(res),
     status: finalStatus(res),
     ms,
     ua: req.headers['user-agent'],

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
-import { VerifyingStream, blobKey, type BlobStore } from '../../libs/storage/index.js';
+import { VerifyingStream, blobKey, type BlobStore, sha256Digest } from '../../libs/storage/index.js';
 import { bodyDelivered } from './body-delivery.js';
 import type { FileLocation, FileLocator } from './file-locator.js';
 import { HttpError } from './http-errors.js';
@@ -71,10 +71,10 @@ export async function streamFromFetcher(
     return false;
   }
   headers();
-  const verify = new VerifyingStream({ expectedSha256: sha256, maxBytes: deps.maxFileBytes, holdLastChunk: true });
+  const verify = new VerifyingStream({ expected: location.source.digest ?? sha256Digest(sha256), maxBytes: deps.maxFileBytes, holdLastChunk: true });
   await pipeline(Readable.from(prepend(first, chunks)), verify, res).catch((err: unknown) => {
     // Headers are out: the error handler can only cut the connection, which is the point.
-    if (verify.mismatch) throw new HttpError(502, 'hash_mismatch', `${filename} does not match its published sha256`);
+    if (verify.mismatch) throw new HttpError(502, 'hash_mismatch', `${filename} does not match its published ${location.source.digest?.algorithm ?? 'sha256'}`);
     if (bodyDelivered(res) || controller.signal.aborted) return;
     throw err;
   });

@@ -151,7 +151,10 @@ describe('several upstreams', () => {
     expect((await get(fileUrl(orchard.gatewayUrl, 'pub-only', pubOnly.sha256, pubOnly.filename))).status).toBe(404);
 
     const list = await admin('GET', '/upstreams');
-    expect((JSON.parse(list.text) as { upstreams: Array<{ name: string }> }).upstreams.map((u) => u.name)).toEqual(['internal', 'private', 'public']);
+    const listed = (JSON.parse(list.text) as { upstreams: Array<{ name: string; protocol: string }> }).upstreams;
+    expect(listed.filter((u) => u.protocol === 'pypi').map((u) => u.name)).toEqual(['internal', 'private', 'public']);
+    // npm's upstreams are listed too (here its default registry), after PyPI's.
+    expect(listed.filter((u) => u.protocol !== 'pypi').map((u) => [u.protocol, u.name])).toEqual([['npm', 'npmjs']]);
     expect(list.text).not.toContain(INTERNAL_PASSWORD);
     expect(list.text).not.toContain(PRIVATE_TOKEN);
 

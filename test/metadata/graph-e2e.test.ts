@@ -89,7 +89,16 @@ describe('the dependency graph of fetched files, through the gateway API', () =>
   it('answers forward questions, evaluated for an environment', async () => {
     const all = (await json('/api/v1/projects/Web_App/versions/2.0.0/dependencies')).body;
     expect(all.dependencies.map((d: { name: string }) => d.name)).toEqual(['http-lib', 'tz-data', 'docs-theme', 'backport']);
-    expect(all.dependencies[0]).toEqual({ name: 'http-lib', specifier: '>=2.1,<3', extras: ['socks'], marker: null, url: null, extra: null, raw: 'Http_Lib[socks]>=2.1,<3' });
+    expect(all.dependencies[0]).toEqual({
+      name: 'http-lib',
+      specifier: '>=2.1,<3',
+      extras: ['socks'],
+      marker: null,
+      url: null,
+      extra: null,
+      kind: null,
+      raw: 'Http_Lib[socks]>=2.1,<3',
+    });
     const linux = (await json('/api/v1/projects/web-app/versions/2.0/dependencies?python=3.12&platform=linux&extras=docs')).body;
     expect(linux.dependencies.map((d: { name: string }) => d.name)).toEqual(['http-lib', 'docs-theme']);
     const windows = (await json('/api/v1/projects/web-app/versions/2.0.0/dependencies?python=3.8.10&platform=windows')).body;

@@ -14,7 +14,7 @@ import { ArtifactRepository, createPrismaClient, ReleaseRepository, runMigration
 import type { ExtractJob } from '../../libs/queue/index.js';
 import { registeredProtocols } from '../../libs/protocol/index.js';
 import { pypiProtocol } from '../../libs/protocol/pypi/index.js';
-import { blobKey, FsBlobStore, type BlobStore } from '../../libs/storage/index.js';
+import { blobKey, FsBlobStore, type BlobStore, sha256Digest } from '../../libs/storage/index.js';
 import { createExtractHandler, type ExtractOutcome } from '../../services/extractor/extract-artifact.js';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.js';
 
@@ -61,7 +61,7 @@ export async function createExtractionHarness(options: HarnessOptions = {}): Pro
   const extract = createExtractHandler({
     protocols: registeredProtocols(),
     store: options.wrapStore ? options.wrapStore(store) : store,
-    releases,
+    releases: () => releases,
     artifactCache: new ArtifactCache(redis, new CacheKeys(prefix)),
     logger,
   });
@@ -88,7 +88,7 @@ export async function createExtractionHarness(options: HarnessOptions = {}): Pro
     prefix,
     extract,
     async storeArtifact(file) {
-      await store.put(blobKey(file.sha256), Readable.from([file.bytes]), { expectedSha256: file.sha256 });
+      await store.put(blobKey(file.sha256), Readable.from([file.bytes]), { expected: sha256Digest(file.sha256) });
       return recordArtifact({ ...file, size: file.bytes.length });
     },
     recordArtifact,

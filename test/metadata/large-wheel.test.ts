@@ -10,7 +10,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blobKey, FsBlobStore, S3BlobStore, type BlobStore } from '../../libs/storage/index.js';
+import { blobKey, FsBlobStore, S3BlobStore, type BlobStore, sha256Digest } from '../../libs/storage/index.js';
 import { buildTar, buildWheelToFile, pseudoRandomBytes, sha256Hex } from '../support/dists.js';
 import { startTestS3, type TestS3 } from '../support/s3.js';
 import { countingStore } from './counting-store.js';
@@ -35,7 +35,7 @@ async function extractCounted(inner: BlobStore) {
   const counting = countingStore(inner);
   const h = await createExtractionHarness({ store: inner, wrapStore: () => counting.store });
   try {
-    await inner.put(blobKey(wheel.sha256), createReadStream(wheel.path), { expectedSha256: wheel.sha256 });
+    await inner.put(blobKey(wheel.sha256), createReadStream(wheel.path), { expected: sha256Digest(wheel.sha256) });
     const job = await h.recordArtifact({ filename: wheel.filename, project: 'big-pkg', size: wheel.size, sha256: wheel.sha256 });
     counting.reset();
     const outcome = await h.extract(job);
@@ -105,7 +105,7 @@ describe('a large .tar.gz sdist is streamed only until its PKG-INFO', () => {
     try {
       h = await createExtractionHarness({ store, wrapStore: () => counting.store });
       const sha256 = sha256Hex(bytes);
-      await store.put(blobKey(sha256), Readable.from([bytes]), { expectedSha256: sha256 });
+      await store.put(blobKey(sha256), Readable.from([bytes]), { expected: sha256Digest(sha256) });
       const job = await h.recordArtifact({ filename: `${base}.tar.gz`, project: 'big-sdist', size: bytes.length, sha256 });
       counting.reset();
       expect(await h.extract(job)).toEqual({ status: 'ok', dependencies: 1 });

@@ -10,7 +10,23 @@ import { FakeUpstream } from '../support/upstream-server.js';
 import { logLines, waitFor } from './helpers.js';
 
 /** Label names Orchard's metrics may carry; each takes values from a small fixed set. */
-const BOUNDED_LABELS = new Set(['service', 'route', 'method', 'status', 'status_class', 'category', 'result', 'upstream', 'kind', 'outcome', 'source', 'queue', 'state', 'le']);
+const BOUNDED_LABELS = new Set([
+  'service',
+  'protocol',
+  'route',
+  'method',
+  'status',
+  'status_class',
+  'category',
+  'result',
+  'upstream',
+  'kind',
+  'outcome',
+  'source',
+  'queue',
+  'state',
+  'le',
+]);
 const USER = 'orchard-user';
 const PASSWORD = 'Upstream-Pa55word-xyz';
 

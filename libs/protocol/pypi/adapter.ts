@@ -50,6 +50,7 @@ export function createProjectPageParser(contentType: string | undefined, baseUrl
 export const pypiProtocol: ProtocolAdapter = {
   name: 'pypi',
   defaultUpstreams: 'pypi=https://pypi.org/simple/',
+  configuration: { upstreamsVariable: 'ORCHARD_UPSTREAMS', defaultPrefix: '' },
   normalizeName,
   isValidProjectName,
   projectPageAccept: PROJECT_PAGE_ACCEPT,
@@ -57,9 +58,16 @@ export const pypiProtocol: ProtocolAdapter = {
   createProjectPageParser,
   negotiatePageFormat,
   acceptablePageTypes: ACCEPTABLE_TYPES,
-  renderProjectHtml: renderProjectHtmlChunks,
-  renderProjectJson: renderProjectJsonChunks,
+  pageFormats: ['html', 'json'],
+  renderProject: (format, page, link) => (format === 'html' ? renderProjectHtmlChunks(page, link) : renderProjectJsonChunks(page, link)),
   fileIdentity,
+  fileDigest: (file) => {
+    const hex = fileIdentity(file);
+    return hex === undefined ? undefined : { algorithm: 'sha256', hex };
+  },
+  pagePaths: 'pep503',
+  hasRootIndex: true,
+  projectPageUrl: (upstreamUrl, project) => new URL(`${encodeURIComponent(project)}/`, upstreamUrl).toString(),
   // PEP 658 metadata is a wheel's METADATA; an sdist's PKG-INFO may lack (or mark dynamic) its
   // dependencies, and pip would trust it instead of building the sdist.
   advertisesExtractedMetadata: (filename) => classifyFilename(filename) === 'wheel',

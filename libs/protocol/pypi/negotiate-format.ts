@@ -1,7 +1,7 @@
 /** PEP 691 content negotiation of index pages. */
 import type { NegotiatedFormat, PageFormat } from '../types.js';
 
-const CONTENT_TYPES: Record<PageFormat | 'legacy-html', string> = {
+const CONTENT_TYPES: Record<Exclude<PageFormat, 'abbreviated'> | 'legacy-html', string> = {
   json: 'application/vnd.pypi.simple.v1+json',
   html: 'application/vnd.pypi.simple.v1+html',
   'legacy-html': 'text/html; charset=utf-8',

@@ -36,7 +36,17 @@ async function serve(token: string | undefined): Promise<string> {
   const app = express();
   const storage = new StorageRepository(prisma);
   const storageQuota = { quotaBytes: 10_000_000, lowWaterBytes: 9_000_000, evictionGraceMs: 60_000, gcIntervalMs: 60_000, orphanAgeMs: 3_600_000 };
-  app.use(adminRoutes({ token, registry, pages, protocol: pypiProtocol, artifacts: new ArtifactCache(redis, new CacheKeys(prefix)), storage, storageQuota, logger }));
+  app.use(
+    adminRoutes({
+      token,
+      protocols: [{ protocol: pypiProtocol, registry, pages }],
+      protocol: pypiProtocol,
+      artifacts: new ArtifactCache(redis, new CacheKeys(prefix)),
+      storage,
+      storageQuota,
+      logger,
+    }),
+  );
   app.use((_req, _res, next) => next(notFound('not found')));
   app.use(errorHandler(logger));
   const server = http.createServer(app);
@@ -72,6 +82,7 @@ beforeAll(async () => {
   http1 = new UpstreamClient(settings.upstreamHttp);
   pages = createProjectPages({
     settings,
+    prefix: '',
     protocol: pypiProtocol,
     redis,
     http: http1,

@@ -12,18 +12,26 @@ import { adminCall, jsonBody } from './admin-requests.js';
 import { mountAdminStorage, type AdminStorageDeps } from './admin-storage.js';
 import { mountAdminViews, type AdminViewsDeps } from './admin-views.js';
 
-export interface AdminRoutesDeps {
-  /** ORCHARD_ADMIN_TOKEN; without it every admin path is a 404, like any unknown path. */
-  token: string | undefined;
+/** One protocol as the admin API manages it. */
+export interface AdminProtocol {
+  protocol: ProtocolAdapter;
   registry: UpstreamRegistry;
   pages: ProjectPages;
-  protocol: ProtocolAdapter;
-  artifacts: ArtifactCache;
   /**
    * Forgets what gateway processes remember of the invalidated pages (one project, or every page):
    * this one at once, every other process and replica through the invalidation channel.
    */
   forgetPages?: (project?: string) => Promise<void>;
+}
+
+export interface AdminRoutesDeps {
+  /** ORCHARD_ADMIN_TOKEN; without it every admin path is a 404, like any unknown path. */
+  token: string | undefined;
+  /** Every protocol served, the primary first: upstreams and page caches are per protocol. */
+  protocols: AdminProtocol[];
+  /** The primary protocol (storage pins are in its names). */
+  protocol: ProtocolAdapter;
+  artifacts: ArtifactCache;
   storage: AdminStorageDeps['storage'];
   storageQuota: AdminStorageDeps['storageQuota'];
   /** Policy views; absent, `views` is not a route. */
@@ -45,7 +53,15 @@ const fields = {
   auth,
 };
 const createBody = z
-  .object({ name: z.string().min(1).max(63), ...fields, priority: fields.priority.optional(), enabled: fields.enabled.optional(), auth: auth.optional() })
+  .object({
+    name: z.string().min(1).max(63),
+    /** The protocol the upstream speaks; default the primary one. */
+    protocol: z.string().min(1).max(40).optional(),
+    ...fields,
+    priority: fields.priority.optional(),
+    enabled: fields.enabled.optional(),
+    auth: auth.optional(),
+  })
   .strict();
 const patchBody = z.object(fields).partial().strict();
 
@@ -59,12 +75,27 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   const router = Router({ strict: true });
   router.use(PREFIX, authenticate(deps.token), express.json({ limit: '256kb' }));
 
+  /** Every protocol's upstreams (each registry lists its own protocol's). */
+  const describeAll = async () => (await Promise.all(deps.protocols.map(async (p) => (await p.registry.describe()).filter((u) => u.protocol === p.protocol.name)))).flat();
+  /** The protocol a request names (`protocol` in a body, `?protocol=` on a cache route); default the primary one. */
+  const protocolNamed = (name: unknown): AdminProtocol => {
+    if (name === undefined) return deps.protocols[0]!;
+    const found = deps.protocols.find((p) => p.protocol.name === name);
+    if (!found) throw badRequest(`unknown protocol ${JSON.stringify(name)}; served: ${deps.protocols.map((p) => p.protocol.name).join(', ')}`);
+    return found;
+  };
+  /** The registry holding a stored upstream (names are unique across protocols); null when none does. */
+  const registryOf = async (name: string): Promise<UpstreamRegistry | null> => {
+    const stored = (await describeAll()).find((u) => u.name === name && u.source === 'database');
+    return stored ? protocolNamed(stored.protocol).registry : null;
+  };
+
   router.get(`${PREFIX}/upstreams`, async (_req, res) => {
-    res.json({ upstreams: await deps.registry.describe() });
+    res.json({ upstreams: await describeAll() });
   });
 
   router.get(`${PREFIX}/upstreams/:name`, async (req, res) => {
-    const found = (await deps.registry.describe()).filter((u) => u.name === req.params.name);
+    const found = (await describeAll()).filter((u) => u.name === req.params.name);
     if (found.length === 0) throw notFound(`no upstream named ${String(req.params.name)}`);
     // An environment upstream shadows a stored one of the same name: the active one comes first.
     found.sort((a, b) => Number(b.active) - Number(a.active));
@@ -72,43 +103,51 @@ export function adminRoutes(deps: AdminRoutesDeps): Router {
   });
 
   router.post(`${PREFIX}/upstreams`, async (req, res) => {
-    const body = parse(createBody, req);
-    const upstream = await adminCall(() => deps.registry.add(body));
+    const { protocol, ...body } = parse(createBody, req);
+    const { registry } = protocolNamed(protocol);
+    const upstream = await adminCall(() => registry.add(body));
     res.status(201).location(`${PREFIX}/upstreams/${upstream.name}`).json({ upstream });
   });
 
   router.patch(`${PREFIX}/upstreams/:name`, async (req, res) => {
     const body = parse(patchBody, req);
-    const upstream = await adminCall(() => deps.registry.change(String(req.params.name), body));
+    const name = String(req.params.name);
+    const registry = (await registryOf(name)) ?? deps.protocols[0]!.registry;
+    const upstream = await adminCall(() => registry.change(name, body));
     if (!upstream) throw notFound(`no stored upstream named ${String(req.params.name)}`);
     res.json({ upstream });
   });
 
   router.delete(`${PREFIX}/upstreams/:name`, async (req, res) => {
-    const removed = await adminCall(() => deps.registry.remove(String(req.params.name)));
+    const name = String(req.params.name);
+    const registry = (await registryOf(name)) ?? deps.protocols[0]!.registry;
+    const removed = await adminCall(() => registry.remove(name));
     if (!removed) throw notFound(`no stored upstream named ${String(req.params.name)}`);
     res.status(204).end();
   });
 
   router.get(`${PREFIX}/cache/projects/:project`, async (req, res) => {
-    const project = projectName(deps.protocol, req);
-    const { fileIds, files, ...state } = await deps.pages.state(project);
-    const cached = await deps.artifacts.countCached(deps.protocol.name, fileIds);
+    const { protocol, pages } = protocolNamed(req.query.protocol);
+    const project = projectName(protocol, req);
+    const { fileIds, files, ...state } = await pages.state(project);
+    const cached = await deps.artifacts.countCached(protocol.name, fileIds);
     res.json({ ...state, files: { listed: files, cached } });
   });
 
   router.delete(`${PREFIX}/cache/pages/:project`, async (req, res) => {
-    const project = projectName(deps.protocol, req);
-    const dropped = await deps.pages.invalidate(project);
-    await deps.forgetPages?.(project);
-    deps.logger.info({ project, dropped }, 'page invalidated');
+    const { protocol, pages, forgetPages } = protocolNamed(req.query.protocol);
+    const project = projectName(protocol, req);
+    const dropped = await pages.invalidate(project);
+    await forgetPages?.(project);
+    deps.logger.info({ protocol: protocol.name, project, dropped }, 'page invalidated');
     res.json({ project, dropped });
   });
 
-  router.delete(`${PREFIX}/cache/pages`, async (_req, res) => {
-    const dropped = await deps.pages.invalidateAll();
-    await deps.forgetPages?.();
-    deps.logger.info({ dropped }, 'every page invalidated');
+  router.delete(`${PREFIX}/cache/pages`, async (req, res) => {
+    const { protocol, pages, forgetPages } = protocolNamed(req.query.protocol);
+    const dropped = await pages.invalidateAll();
+    await forgetPages?.();
+    deps.logger.info({ protocol: protocol.name, dropped }, 'every page invalidated');
     res.json({ dropped });
   });
 

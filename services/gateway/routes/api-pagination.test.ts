@@ -88,7 +88,7 @@ beforeAll(async () => {
 
   const app = express();
   app.set('strict routing', true);
-  app.use(apiRoutes({ protocol: pypiProtocol, releases: h.releases, logger: pino({ level: 'silent' }) }));
+  app.use(apiRoutes({ base: '/api/v1', protocol: pypiProtocol, releases: h.releases, logger: pino({ level: 'silent' }) }));
   server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -56,7 +56,7 @@ beforeAll(async () => {
 
   const app = express();
   app.set('strict routing', true);
-  app.use(apiRoutes({ protocol: pypiProtocol, releases: h.releases, logger: pino({ level: 'silent' }) }));
+  app.use(apiRoutes({ base: '/api/v1', protocol: pypiProtocol, releases: h.releases, logger: pino({ level: 'silent' }) }));
   server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -110,7 +110,16 @@ describe('GET /api/v1/artifacts/<sha256>', () => {
     expect(body.size).toBeGreaterThan(100);
     expect(body.metadataSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(body.dependencies.map((d: { raw: string }) => d.raw)).toEqual(APP_REQUIRES);
-    expect(body.dependencies[1]).toEqual({ name: 'lib-b', specifier: '<3', extras: ['fast'], marker: 'python_version >= "3.7"', url: null, extra: null, raw: APP_REQUIRES[1] });
+    expect(body.dependencies[1]).toEqual({
+      name: 'lib-b',
+      specifier: '<3',
+      extras: ['fast'],
+      marker: 'python_version >= "3.7"',
+      url: null,
+      extra: null,
+      kind: null,
+      raw: APP_REQUIRES[1],
+    });
     expect(body.dependencies[3]).toMatchObject({ name: 'docs-tool', extra: 'docs' });
   });
 
@@ -192,6 +201,7 @@ describe('GET /api/v1/projects/<name>/dependents', () => {
           marker: null,
           url: null,
           extra: null,
+          kind: null,
           raw: 'Lib_C',
           artifacts: [{ sha256: sha['lib_a-0.9-py3-none-any.whl'], filename: 'lib_a-0.9-py3-none-any.whl' }],
         },
@@ -204,6 +214,7 @@ describe('GET /api/v1/projects/<name>/dependents', () => {
           marker: null,
           url: null,
           extra: null,
+          kind: null,
           raw: 'lib.c (>=0.5)',
           artifacts: [{ sha256: sha['lib_a-1.0-py3-none-any.whl'], filename: 'lib_a-1.0-py3-none-any.whl' }],
         },
@@ -216,6 +227,7 @@ describe('GET /api/v1/projects/<name>/dependents', () => {
           marker: 'extra == "fast"',
           url: null,
           extra: 'fast',
+          kind: null,
           raw: 'lib-c; extra == "fast"',
           artifacts: [{ sha256: sha['lib_b-2.0.0-py3-none-any.whl'], filename: 'lib_b-2.0.0-py3-none-any.whl' }],
         },

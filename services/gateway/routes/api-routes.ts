@@ -8,6 +8,8 @@ import { artifactView, dependentsView, releaseDependenciesView, unionSources } f
 import { setRoute } from '../request-context.js';
 
 export interface ApiRoutesDeps {
+  /** Where the routes live: `/api/v1` (the primary protocol) or `/api/v1/<protocol>`. */
+  base: string;
   /** The protocol of the releases (names, versions, dependency conditions). */
   protocol: ProtocolAdapter;
   releases: ReleaseRepository;
@@ -32,7 +34,7 @@ export function apiRoutes(deps: ApiRoutesDeps): Router {
   const router = Router({ strict: true });
 
   router.get(
-    '/api/v1/artifacts/:sha256',
+    `${deps.base}/artifacts/:sha256`,
     json(deps, 'api_artifact', async (req) => {
       const sha256 = String(req.params.sha256);
       if (!SHA256.test(sha256)) throw badRequest('invalid sha256: expected 64 hexadecimal digits');
@@ -47,7 +49,7 @@ export function apiRoutes(deps: ApiRoutesDeps): Router {
   );
 
   router.get(
-    '/api/v1/projects/:name/versions/:version/dependencies',
+    `${deps.base}/projects/:name/versions/:version/dependencies`,
     json(deps, 'api_release_dependencies', async (req) => {
       const project = projectParam(req, deps.protocol);
       const version = String(req.params.version);
@@ -68,7 +70,7 @@ export function apiRoutes(deps: ApiRoutesDeps): Router {
   );
 
   router.get(
-    '/api/v1/projects/:name/dependents',
+    `${deps.base}/projects/:name/dependents`,
     json(deps, 'api_dependents', async (req) => {
       const project = projectParam(req, deps.protocol);
       checkQuery(req.query, new Set());

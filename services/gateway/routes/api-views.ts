@@ -19,6 +19,8 @@ export interface DependencyView {
   url: string | null;
   /** The requiring project's extra (PEP 685-normalised) that activates this requirement, or null. */
   extra: string | null;
+  /** npm: `dependency`, `optional`, `peer` or `peer-optional`; null for PyPI's requirements. */
+  kind: string | null;
   /** The requirement exactly as declared. */
   raw: string;
 }
@@ -29,8 +31,8 @@ export interface UndeterminedView extends DependencyView {
   variables: string[];
 }
 
-export function dependencyView(d: Pick<ArtifactDependency, 'name' | 'specifier' | 'extras' | 'marker' | 'url' | 'extra' | 'raw'>): DependencyView {
-  return { name: d.name, specifier: d.specifier, extras: d.extras, marker: d.marker, url: d.url, extra: d.extra, raw: d.raw };
+export function dependencyView(d: Pick<ArtifactDependency, 'name' | 'specifier' | 'extras' | 'marker' | 'url' | 'extra' | 'kind' | 'raw'>): DependencyView {
+  return { name: d.name, specifier: d.specifier, extras: d.extras, marker: d.marker, url: d.url, extra: d.extra, kind: d.kind, raw: d.raw };
 }
 
 /** `GET /api/v1/artifacts/<sha256>`. */

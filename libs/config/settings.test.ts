@@ -49,6 +49,28 @@ describe('loadSettings', () => {
     expect(() => loadSettings({ ORCHARD_VIEWS: '{"cool":{"min-age":"soon"}}' })).toThrow(/ORCHARD_VIEWS: view cool: min-age: a duration/);
   });
 
+  it('serves npm under /npm from the public registry by default, each protocol with its own upstreams', () => {
+    const defaults = loadSettings({});
+    expect(defaults.protocols).toEqual([
+      { name: 'pypi', prefix: '', upstreams: [expect.objectContaining({ name: 'pypi', protocol: 'pypi', url: 'https://pypi.org/simple/' })] },
+      { name: 'npm', prefix: '/npm', upstreams: [expect.objectContaining({ name: 'npmjs', protocol: 'npm', url: 'https://registry.npmjs.org/' })] },
+    ]);
+    expect(defaults.upstreams).toBe(defaults.protocols[0]!.upstreams);
+    expect(defaults.publicUrl).toBe('http://localhost:8080');
+    const custom = loadSettings({
+      ORCHARD_NPM_UPSTREAMS: 'corp=https://npm.corp.example/ npmjs=https://registry.npmjs.org/',
+      ORCHARD_UPSTREAM_CORP_TOKEN: 'npm_secret_token',
+      ORCHARD_NPM_PREFIX: '/registry',
+      ORCHARD_PUBLIC_URL: 'https://orchard.example/',
+    });
+    expect(custom.protocols[1]).toMatchObject({ name: 'npm', prefix: '/registry', upstreams: [{ name: 'corp', auth: { type: 'bearer' } }, { name: 'npmjs' }] });
+    expect(custom.publicUrl).toBe('https://orchard.example');
+    expect(() => loadSettings({ ORCHARD_NPM_UPSTREAMS: 'corp=ftp://npm.corp/' })).toThrow(/ORCHARD_NPM_UPSTREAMS: /);
+    expect(() => loadSettings({ ORCHARD_NPM_PREFIX: '/simple' })).toThrow(/ORCHARD_NPM_PREFIX: taken by Orchard's own routes/);
+    expect(() => loadSettings({ ORCHARD_NPM_PREFIX: 'npm/' })).toThrow(/ORCHARD_NPM_PREFIX: a slash and one path segment/);
+    expect(() => loadSettings({ ORCHARD_PUBLIC_URL: 'orchard.example' })).toThrow(/ORCHARD_PUBLIC_URL/);
+  });
+
   it('has no storage quota unless one is set, in decimal or binary units', () => {
     expect(loadSettings({}).storageLifecycle).toEqual({ evictionGraceMs: 600_000, gcIntervalMs: 300_000, orphanAgeMs: 6 * 3_600_000 });
     expect(loadSettings({ ORCHARD_STORAGE_QUOTA: '500MB' }).storageLifecycle).toMatchObject({ quotaBytes: 500e6, lowWaterBytes: 450e6 });

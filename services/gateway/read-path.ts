@@ -66,8 +66,10 @@ export class ReadPath {
   /** Whether the request is one of this read path's (anything else is another protocol's, or express's). */
   owns(req: IncomingMessage): boolean {
     const url = req.url;
-    if (url === undefined || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    if (url === undefined) return false;
+    // Every method under an npm prefix: `npm publish` or `npm audit` get the protocol's own answer.
     if (this.deps.protocol.pagePaths === 'registry') return url.startsWith(this.mount);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     if (url.startsWith(FILES) || url.startsWith(VIEWS)) return true;
     if (!url.startsWith(SIMPLE)) return false;
     const next = url.charCodeAt(SIMPLE.length);
@@ -98,6 +100,12 @@ export class ReadPath {
 
   /** npm's registry paths below the prefix: packuments, tarballs, ping. */
   private registryRoute(req: IncomingMessage, res: ServerResponse, path: string, query: string): Promise<void> | void {
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      this.label(res, 'unsupported');
+      throw new HttpError(405, 'method_not_allowed', 'Orchard is a read-only proxy: publish, audit and the rest of the write API go to the registry itself', {
+        Allow: 'GET, HEAD',
+      });
+    }
     if (path.startsWith(REGISTRY_FILES)) return this.file(req, res, path.slice(REGISTRY_FILES.length));
     if (path === REGISTRY_PING) {
       this.label(res, 'ping');

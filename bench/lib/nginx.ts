@@ -2,6 +2,20 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
+/** What a StaticServer serves besides files by path: its types and its `location` blocks. */
+export interface StaticSite {
+  /** nginx `types { … }` body. */
+  types: string;
+  /** `location` blocks of the server. */
+  locations: string;
+}
+
+/** The PyPI corpus: pages, `.metadata` files, wheels, and pre-compressed `.gz` pages. */
+const PYPI_SITE: StaticSite = {
+  types: 'text/html html; application/vnd.pypi.simple.v1+json json; application/octet-stream whl bin;',
+  locations: 'location ~ \\.gz$ { add_header Content-Encoding gzip; types { } default_type text/html; }',
+};
+
 /** nginx from Debian's packages serving a directory: the static-server limit every figure is compared with. */
 export class StaticServer {
   private child?: ChildProcess;
@@ -11,12 +25,21 @@ export class StaticServer {
     private readonly workDir: string,
     /** Keep an access log (see `requestCount`): the upstream's own count of what proxies asked of it. */
     private readonly accessLog = false,
+    private readonly site: StaticSite = PYPI_SITE,
   ) {}
 
   /** GET requests logged for paths ending with `suffix` (needs `accessLog`). */
   async requestCount(suffix: string): Promise<number> {
+    return (await this.requestedPaths()).filter((p) => p.endsWith(suffix)).length;
+  }
+
+  /** The path of every GET logged so far (needs `accessLog`). */
+  async requestedPaths(): Promise<string[]> {
     const log = await readFile(path.join(this.workDir, 'logs', 'access.log'), 'utf8');
-    return log.split('\n').filter((line) => line.startsWith('GET ') && line.split(' ')[1]!.endsWith(suffix)).length;
+    return log
+      .split('\n')
+      .filter((line) => line.startsWith('GET '))
+      .map((line) => line.split(' ')[1]!);
   }
 
   get url(): string {
@@ -39,7 +62,7 @@ http {
   tcp_nopush on;
   keepalive_requests 100000;
   keepalive_timeout 65;
-  types { text/html html; application/vnd.pypi.simple.v1+json json; application/octet-stream whl bin; }
+  types { ${this.site.types} }
   default_type application/octet-stream;
   client_body_temp_path ${this.workDir}/tmp;
   proxy_temp_path ${this.workDir}/tmp;
@@ -50,7 +73,7 @@ http {
     listen 127.0.0.1:${this.port};
     root ${this.root};
     index index.html;
-    location ~ \\.gz$ { add_header Content-Encoding gzip; types { } default_type text/html; }
+    ${this.site.locations}
   }
 }
 `,
@@ -59,7 +82,7 @@ http {
     this.child = spawn('nginx', ['-c', conf, '-p', this.workDir, '-g', 'daemon off;'], { stdio: 'inherit' });
     for (let i = 0; i < 100; i++) {
       try {
-        await fetch(`${this.url}/`);
+        await (await fetch(`${this.url}/`)).arrayBuffer();
         return;
       } catch {
         await new Promise((r) => setTimeout(r, 50));
@@ -69,9 +92,11 @@ http {
   }
 
   async stop(): Promise<void> {
-    if (!this.child) return;
-    const exited = new Promise((r) => this.child!.once('exit', r));
-    this.child.kill('SIGQUIT');
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGQUIT');
     await exited;
+    this.child = undefined;
   }
 }

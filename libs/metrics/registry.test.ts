@@ -1,23 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMetrics, methodLabel, statusClass } from './index.js';
-
-/** Label names any Orchard metric may carry: each takes values from a small fixed set. */
-const BOUNDED_LABELS = new Set([
-  'service',
-  'protocol',
-  'route',
-  'method',
-  'status',
-  'status_class',
-  'category',
-  'result',
-  'upstream',
-  'kind',
-  'outcome',
-  'source',
-  'queue',
-  'state',
-]);
+import { BOUNDED_LABELS } from '../../test/support/metric-labels.js';
 
 describe('createMetrics', () => {
   it('declares every Orchard metric with bounded label names, and the default process metrics', async () => {

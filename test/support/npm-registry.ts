@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import semver from 'semver';
 import { create as createTar } from 'tar';
+import { RestartableServer } from './restartable-server.js';
 
 /** A package.json as published: the fields npm clients read, and whatever else the author wrote. */
 export interface NpmManifest {
@@ -128,7 +128,7 @@ export async function packFiles(manifest: NpmManifest, files: Record<string, str
  * came through Orchard), can serve a tarball that does not match its published integrity, and can
  * stop and start again on the same port.
  */
-export class NpmRegistry {
+export class NpmRegistry extends RestartableServer {
   readonly requests: NpmRequestRecord[] = [];
   /** Published versions, by package name then version. */
   readonly packages = new Map<string, Map<string, NpmVersion>>();
@@ -138,9 +138,6 @@ export class NpmRegistry {
   readonly distTags = new Map<string, Record<string, string>>();
   /** When set, every request needs `Authorization: Bearer <token>` (a private registry); others get 401. */
   requiredToken?: string;
-  host = '127.0.0.1';
-  private server?: http.Server;
-  private port = 0;
 
   /** The registry root, with its trailing slash (as npm's `registry` setting is written). */
   get url(): string {
@@ -251,22 +248,7 @@ export class NpmRegistry {
     };
   }
 
-  async start(port = this.port): Promise<void> {
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(port, this.host, resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  /** Stops listening and drops open connections (the port is kept for a restart). */
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const rawUrl = req.url ?? '/';
     const target = decodeURIComponent(rawUrl.split('?')[0]!);
     const record: NpmRequestRecord = {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { RestartableServer } from './restartable-server.js';
 
 /** One file the fake upstream publishes. */
 export interface UpstreamFile {
@@ -89,7 +89,7 @@ function escapeHtml(value: string): string {
  * JSON only, fail, slow down, serve tampered bytes, require credentials, and it logs every request
  * so tests can prove which files came through Orchard.
  */
-export class FakeUpstream {
+export class FakeUpstream extends RestartableServer {
   readonly requests: RequestRecord[] = [];
   readonly projects = new Map<string, { name: string; files: UpstreamFile[] }>();
   /** Filenames whose bytes are altered after their hash was published. */
@@ -109,10 +109,7 @@ export class FakeUpstream {
   readonly rootExtraNames: string[] = [];
   /** Whether `/simple/` answers at all (404 when false). */
   rootIndexEnabled = true;
-  private server?: http.Server;
-  private port = 0;
   /** Address it listens on (set before {@link start}; e.g. a test network's bridge address). */
-  host = '127.0.0.1';
 
   get url(): string {
     return `http://${this.host}:${this.port}/simple/`;
@@ -144,22 +141,7 @@ export class FakeUpstream {
     return this.requests.filter((r) => r.path.startsWith('/files/'));
   }
 
-  async start(port = this.port): Promise<void> {
-    this.server = http.createServer((req, res) => this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(port, this.host, resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  /** Stops listening and drops open connections (the port is kept for a restart). */
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]!);
     const record: RequestRecord = {
       method: req.method ?? 'GET',

@@ -1,6 +1,7 @@
 /** Content negotiation of packuments: the abbreviated one for installers that ask for it, else the full one. */
 import type { NegotiatedFormat } from '../types.js';
 import { NPM_ABBREVIATED_TYPE, NPM_JSON_TYPE } from './media-types.js';
+import { parseAccept, type MediaRange } from '../accept-header.js';
 
 interface Offer extends NegotiatedFormat {
   /** Preference between offers of equal q: the full packument, as the registry answers `*\/*`. */
@@ -16,30 +17,6 @@ const FORMAT_PARAMS: Record<string, Offer> = { full: FULL, json: FULL, abbreviat
 
 /** Every media type a client may ask for, for the 406 message. */
 export const ACCEPTABLE_TYPES = `${NPM_ABBREVIATED_TYPE}, ${NPM_JSON_TYPE}`;
-
-interface MediaRange {
-  type: string;
-  q: number;
-}
-
-/** Parses an Accept header into media ranges; malformed entries are skipped, a malformed q counts as 0. */
-function parseAccept(accept: string): MediaRange[] {
-  const ranges: MediaRange[] = [];
-  for (const part of accept.split(',')) {
-    const [rawType, ...params] = part.split(';');
-    const type = rawType?.trim().toLowerCase() ?? '';
-    if (!/^[a-z0-9!#$&^_.+*-]+\/[a-z0-9!#$&^_.+*-]+$/.test(type)) continue;
-    let q = 1;
-    for (const param of params) {
-      const eq = param.indexOf('=');
-      if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'q') continue;
-      const value = param.slice(eq + 1).trim();
-      q = /^(0(\.\d{0,3})?|1(\.0{0,3})?)$/.test(value) ? Number(value) : 0;
-    }
-    ranges.push({ type, q });
-  }
-  return ranges;
-}
 
 /** q of an offer under the most specific range that matches it (RFC 9110 §12.5.1); 0 when none does. */
 function quality(offer: Offer, ranges: MediaRange[]): number {

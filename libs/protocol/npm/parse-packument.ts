@@ -4,7 +4,8 @@ import { MalformedPageError } from '../errors.js';
 import { PageLimitError, type PageLimits } from '../page-limits.js';
 import type { ProjectFile, ProjectPage, ProjectPageParser } from '../types.js';
 import { distHashes } from './file-digest.js';
-import { checkDepth, isJsonObject, type JsonObject } from './json-values.js';
+import { boundedBody, checkDepth } from '../json-passthrough.js';
+import { isJsonObject, type JsonObject } from './json-values.js';
 import { isValidProjectName, unscopedName } from './names.js';
 
 /** Versions mapped between two steps of the parser's `end()`. */
@@ -90,17 +91,11 @@ function topLevelExtra(doc: JsonObject): JsonObject {
  */
 export function createPackumentParser(baseUrl: string, limits: PageLimits): ProjectPageParser {
   const base = parseBaseUrl(baseUrl);
-  const chunks: Buffer[] = [];
-  let bytes = 0;
+  const body = boundedBody(limits);
   return {
-    write(chunk) {
-      bytes += chunk.length;
-      if (bytes > limits.maxBytes) throw new PageLimitError('maxBytes', limits.maxBytes);
-      chunks.push(chunk);
-    },
+    write: body.write,
     *end() {
-      const doc = parseJson(Buffer.concat(chunks, bytes));
-      chunks.length = 0;
+      const doc = parseJson(body.take());
       yield;
       if (!isJsonObject(doc)) throw new MalformedPageError('the packument is not a JSON object');
       const name = doc['name'];

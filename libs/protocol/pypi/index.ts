@@ -36,7 +36,7 @@ export {
 } from './markers.js';
 export { isNormalized, isValidProjectName, MAX_PROJECT_NAME_LENGTH, normalizeExtra, normalizeName } from './names.js';
 export { createProjectHtmlParser, parseProjectHtml, type ParseProjectHtmlOptions } from './parse-project-html.js';
-export { createProjectJsonParser, MAX_PASSTHROUGH_DEPTH, parseProjectJson, type ParseProjectJsonOptions } from './parse-project-json.js';
+export { createProjectJsonParser, parseProjectJson, type ParseProjectJsonOptions } from './parse-project-json.js';
 export { renderProjectHtml, renderProjectHtmlChunks, type FileLinker } from './render-project-html.js';
 export { renderProjectJson, renderProjectJsonChunks } from './render-project-json.js';
 export { parseLegacyRequires, parseRequirement } from './requirements.js';

@@ -1,5 +1,6 @@
 /** PEP 691 content negotiation of index pages. */
 import type { NegotiatedFormat, PageFormat } from '../types.js';
+import { parseAccept, type MediaRange } from '../accept-header.js';
 
 const CONTENT_TYPES: Record<Exclude<PageFormat, 'abbreviated'> | 'legacy-html', string> = {
   json: 'application/vnd.pypi.simple.v1+json',
@@ -47,30 +48,6 @@ const OFFERS: readonly Offer[] = [
 
 /** Every media type a client may ask for, for the 406 message. */
 export const ACCEPTABLE_TYPES = OFFERS.map((o) => o.names[0]!).join(', ');
-
-interface MediaRange {
-  type: string;
-  q: number;
-}
-
-/** Parses an Accept header into media ranges; malformed entries are skipped, a malformed q counts as 0. */
-function parseAccept(accept: string): MediaRange[] {
-  const ranges: MediaRange[] = [];
-  for (const part of accept.split(',')) {
-    const [rawType, ...params] = part.split(';');
-    const type = rawType?.trim().toLowerCase() ?? '';
-    if (!/^[a-z0-9!#$&^_.+*-]+\/[a-z0-9!#$&^_.+*-]+$/.test(type)) continue;
-    let q = 1;
-    for (const param of params) {
-      const eq = param.indexOf('=');
-      if (eq < 0 || param.slice(0, eq).trim().toLowerCase() !== 'q') continue;
-      const value = param.slice(eq + 1).trim();
-      q = /^(0(\.\d{0,3})?|1(\.0{0,3})?)$/.test(value) ? Number(value) : 0;
-    }
-    ranges.push({ type, q });
-  }
-  return ranges;
-}
 
 /** q of an offer under the most specific matching range (RFC 9110 §12.5.1), and that specificity. */
 function quality(offer: Offer, ranges: MediaRange[]): { q: number; specificity: number } {

@@ -8,6 +8,7 @@ import { normalizeHashes, parseHashPair } from './hashes.js';
 import { parseBaseUrl } from './base-url.js';
 import { PageLimitError, type PageLimits } from '../page-limits.js';
 import { parseWholeBody, UNLIMITED } from './page-steps.js';
+import { boundedBody, checkDepth } from '../json-passthrough.js';
 
 /** Options for {@link parseProjectJson}. */
 export interface ParseProjectJsonOptions {
@@ -110,33 +111,13 @@ function parseFile(entry: unknown, index: number, base: URL): ProjectFile | unde
   return file;
 }
 
-/**
- * How deep a value Orchard passes through unchanged (unknown keys, `meta`) may nest. Far beyond
- * anything an index sends; a deeper one is refused, since serialising it again would exhaust the
- * stack.
- */
-export const MAX_PASSTHROUGH_DEPTH = 64;
-
 /** Files checked between two steps of {@link createProjectJsonParser}'s `end()`. */
 const FILES_PER_STEP = 500;
-
-/** Throws unless `value` nests at most `MAX_PASSTHROUGH_DEPTH` levels (walked without recursion). */
-function checkDepth(value: unknown, where: string): void {
-  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
-  while (stack.length > 0) {
-    const { value: current, depth } = stack.pop()!;
-    if (typeof current !== 'object' || current === null) continue;
-    if (depth >= MAX_PASSTHROUGH_DEPTH) throw new MalformedPageError(`${where} nests deeper than ${MAX_PASSTHROUGH_DEPTH} levels`);
-    for (const child of Object.values(current)) {
-      if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1 });
-    }
-  }
-}
 
 /**
  * The keys of `object` not in `known`, to pass through unchanged, or undefined when there are none.
  * `__proto__` is never copied (assigning it would replace the result's prototype).
- * @throws {MalformedPageError} when they nest deeper than {@link MAX_PASSTHROUGH_DEPTH}
+ * @throws {MalformedPageError} when they nest deeper than MAX_PASSTHROUGH_DEPTH (json-passthrough.ts)
  */
 function unknownKeys(object: Json, known: ReadonlySet<string>, where: string): Json | undefined {
   const extra: Json = {};
@@ -159,20 +140,13 @@ function unknownKeys(object: Json, known: ReadonlySet<string>, where: string): J
  */
 export function createProjectJsonParser(baseUrl: string, limits: PageLimits, options: ParseProjectJsonOptions = {}): ProjectPageParser {
   const pageUrl = parseBaseUrl(baseUrl);
-  const chunks: Buffer[] = [];
-  let bytes = 0;
+  const body = boundedBody(limits);
   return {
-    write(chunk) {
-      bytes += chunk.length;
-      if (bytes > limits.maxBytes) throw new PageLimitError('maxBytes', limits.maxBytes);
-      chunks.push(chunk);
-    },
+    write: body.write,
     *end() {
-      const body = Buffer.concat(chunks, bytes);
-      chunks.length = 0;
       let doc: unknown;
       try {
-        doc = JSON.parse(bodyText(body));
+        doc = JSON.parse(bodyText(body.take()));
       } catch {
         throw new MalformedPageError('invalid JSON');
       }
@@ -218,7 +192,7 @@ export function createProjectJsonParser(baseUrl: string, limits: PageLimits, opt
  * Parses a PEP 691 JSON project page (`application/vnd.pypi.simple.v1+json`). File URLs are
  * resolved against `baseUrl`; all `meta` keys are kept; unknown keys go to `extra`.
  * @throws {MalformedPageError} on invalid JSON, wrong shapes, values nested deeper than
- * {@link MAX_PASSTHROUGH_DEPTH}, or an api-version other than 1.x.
+ * MAX_PASSTHROUGH_DEPTH (json-passthrough.ts), or an api-version other than 1.x.
  */
 export function parseProjectJson(body: Buffer | Uint8Array | string, baseUrl: string, options: ParseProjectJsonOptions = {}): ProjectPage {
   return parseWholeBody(createProjectJsonParser(baseUrl, UNLIMITED, options), body);

@@ -5,6 +5,8 @@ export interface LogContext {
   requestId?: string;
   queue?: string;
   jobId?: string;
+  /** The protocol a job serves (pypi, npm). */
+  protocol?: string;
 }
 
 const storage = new AsyncLocalStorage<LogContext>();

@@ -28,7 +28,7 @@ export async function startExtractor(settings: Settings) {
     artifactCache: new ArtifactCache(redis, new CacheKeys(settings.cachePrefix)),
     logger,
   });
-  const worker = createWorker('extract', (payload, job) => withLogContext({ queue: 'extract', jobId: job.id }, () => extract(payload)), {
+  const worker = createWorker('extract', (payload, job) => withLogContext({ queue: 'extract', jobId: job.id, protocol: payload.protocol }, () => extract(payload)), {
     connection: workerRedis,
     prefix: settings.queuePrefix,
     concurrency: settings.extractorConcurrency,

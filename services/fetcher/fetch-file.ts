@@ -57,7 +57,7 @@ export function createFetchHandler(deps: FetchFileDeps) {
         // process's registry up to a check interval after the gateway that listed the file.
         if (!upstream) throw new Error(`upstream ${job.upstream} is not configured`);
         size = await download(deps, upstream, job, key, signal, progress, arrivals);
-        logger.info({ sha256: job.sha256, filename: job.filename, upstream: upstream.name, size, url: safeUrl(job.url) }, 'file fetched and verified');
+        logger.info({ protocol: job.protocol, sha256: job.sha256, filename: job.filename, upstream: upstream.name, size, url: safeUrl(job.url) }, 'file fetched and verified');
       }
       await recordStored(deps, job, key, size, downloaded, signal, progress);
     } finally {
@@ -165,14 +165,20 @@ async function download(
       metrics.hashMismatches.inc({ upstream: upstream.name });
       // The actual hash stays in the log: shown to a client it would reveal what answered at the URL.
       const algorithm = job.digest?.algorithm ?? 'sha256';
-      deps.logger.warn({ sha256: job.sha256, algorithm, actual: err.actual, filename: job.filename, upstream: upstream.name }, `file does not match its published ${algorithm}`);
+      deps.logger.warn(
+        { protocol: job.protocol, sha256: job.sha256, algorithm, actual: err.actual, filename: job.filename, upstream: upstream.name },
+        `file does not match its published ${algorithm}`,
+      );
       throw new UnrecoverableError(`${job.filename} from upstream ${upstream.name} does not match its published ${algorithm}; not stored`);
     }
     if (err instanceof SizeLimitError) throw new UnrecoverableError(`${job.filename} is larger than ORCHARD_MAX_FILE_BYTES (${err.limit})`);
     // A denied address or a broken redirect will not change by retrying.
     if (err instanceof UpstreamError && !err.transient) {
       if (err.failure === 'denied')
-        deps.logger.warn({ filename: job.filename, upstream: upstream.name, url: safeUrl(job.url), reason: (err.cause as Error | undefined)?.message }, 'file URL refused');
+        deps.logger.warn(
+          { protocol: job.protocol, filename: job.filename, upstream: upstream.name, url: safeUrl(job.url), reason: (err.cause as Error | undefined)?.message },
+          'file URL refused',
+        );
       throw new UnrecoverableError(err.message);
     }
     throw err;

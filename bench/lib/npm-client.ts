@@ -25,6 +25,8 @@ export interface NpmInstallResult {
   packages: number;
   /** Bytes on disk under node_modules. */
   bytes: number;
+  /** npm's output at `--loglevel=http` (one line per request with its time), when asked for. */
+  httpLog?: string;
 }
 
 /**
@@ -33,7 +35,7 @@ export interface NpmInstallResult {
  * its time. Fails unless every tarball came from the registry's host: a proxy whose
  * packuments still pointed at the upstream's tarballs would otherwise be timed on nginx's work.
  */
-export async function npmInstall(registryUrl: string, dependencies: Record<string, string>): Promise<NpmInstallResult> {
+export async function npmInstall(registryUrl: string, dependencies: Record<string, string>, options: { logHttp?: boolean } = {}): Promise<NpmInstallResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'orchard-bench-npm-'));
   const project = path.join(dir, 'project');
   await mkdir(project);
@@ -55,7 +57,7 @@ export async function npmInstall(registryUrl: string, dependencies: Record<strin
     '--no-fund',
     '--ignore-scripts',
     '--no-update-notifier',
-    '--loglevel=error',
+    options.logHttp ? '--loglevel=http' : '--loglevel=error',
   ];
   try {
     const started = performance.now();
@@ -81,7 +83,7 @@ export async function npmInstall(registryUrl: string, dependencies: Record<strin
       throw new Error(`npm install from ${registryUrl}: ${elsewhere.length} packages resolved elsewhere, e.g. ${where} from ${p.resolved}`);
     }
     const du = execFileSync('du', ['-sb', path.join(project, 'node_modules')], { encoding: 'utf8' });
-    return { seconds, packages: Object.keys(lock.packages).length, bytes: Number(du.split('\t')[0]) };
+    return { seconds, packages: Object.keys(lock.packages).length, bytes: Number(du.split('\t')[0]), ...(options.logHttp ? { httpLog: run.output } : {}) };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -37,13 +37,13 @@ const byteSize = z.string().transform((text, ctx) => {
 });
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** Path prefixes of Orchard's own routes, which no protocol may be served under. */
+const RESERVED_PREFIXES = ['/simple', '/files', '/v', '/api', '/health', '/ready', '/metrics'];
+
 /**
  * Every setting Orchard reads, with its default. Each variable is documented here and in the
  * README's configuration table.
  */
-/** Path prefixes of Orchard's own routes, which no protocol may be served under. */
-const RESERVED_PREFIXES = ['/simple', '/files', '/v', '/api', '/health', '/ready', '/metrics'];
-
 const schema = z.object({
   /** Gateway HTTP port. */
   ORCHARD_PORT: int(1, 65535).default(8080),
@@ -446,19 +446,19 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
 /** Each registered protocol's prefix and upstreams, from the variables its adapter names. */
 function protocolSettings(raw: Raw, env: NodeJS.ProcessEnv, problems: string[]): ProtocolSettings[] {
   const values = raw as Record<string, unknown>;
-  return registeredProtocols()
-    .names()
-    .map((name) => {
-      const { upstreamsVariable, prefixVariable, defaultPrefix } = registeredProtocols().get(name).configuration;
-      const prefix = prefixVariable === undefined ? defaultPrefix : ((values[prefixVariable] as string | undefined) ?? defaultPrefix);
-      let upstreams: UpstreamConfig[] = [];
-      try {
-        upstreams = parseUpstreams((values[upstreamsVariable] as string | undefined) ?? registeredProtocols().get(name).defaultUpstreams, env, name);
-      } catch (err) {
-        problems.push(`${upstreamsVariable}: ${(err as Error).message}`);
-      }
-      return { name, prefix, upstreams };
-    });
+  const registry = registeredProtocols();
+  return registry.names().map((name) => {
+    const adapter = registry.get(name);
+    const { upstreamsVariable, prefixVariable, defaultPrefix } = adapter.configuration;
+    const prefix = prefixVariable === undefined ? defaultPrefix : ((values[prefixVariable] as string | undefined) ?? defaultPrefix);
+    let upstreams: UpstreamConfig[] = [];
+    try {
+      upstreams = parseUpstreams((values[upstreamsVariable] as string | undefined) ?? adapter.defaultUpstreams, env, name);
+    } catch (err) {
+      problems.push(`${upstreamsVariable}: ${(err as Error).message}`);
+    }
+    return { name, prefix, upstreams };
+  });
 }
 
 function storageSettings(raw: Raw, problems: string[]): StorageSettings | undefined {

@@ -8,6 +8,7 @@ import { startNpmOrchard, orchardId, type NpmOrchard } from './helpers.js';
 const NPM_ACCEPT = 'application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*';
 const ABBREVIATED = 'application/vnd.npm.install-v1+json';
 const TOKEN = 'corp-registry-token-7f3a9c';
+const ADMIN_TOKEN = 'admin-token-for-the-npm-tests';
 
 interface FullPackument {
   name: string;
@@ -53,6 +54,7 @@ describe('the npm registry API', () => {
       ORCHARD_UPSTREAM_CORP_TOKEN: TOKEN,
       // Pages turn stale within seconds, for the stale-if-error case at the end.
       ORCHARD_INDEX_TTL: '2',
+      ORCHARD_ADMIN_TOKEN: ADMIN_TOKEN,
     });
     base = npm.npmUrl.slice(0, -1);
   });
@@ -190,6 +192,36 @@ describe('the npm registry API', () => {
     const metrics = (await request(`${npm.orchard.gatewayUrl}/metrics`)).body.toString('utf8');
     expect(metrics).toMatch(/orchard_http_requests_total\{[^}]*protocol="npm",route="package",method="GET",status="200"[^}]*\} [1-9]/);
     expect(metrics).toMatch(/orchard_http_requests_total\{[^}]*protocol="npm",route="file",method="GET",status="200"[^}]*\} [1-9]/);
+  });
+
+  it('manages npm upstreams and npm page caches through the admin API', async () => {
+    const admin = (method: string, path: string, body?: unknown) =>
+      fetch(`${npm.orchard.gatewayUrl}/api/v1/admin${path}`, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+    const added = await admin('POST', '/upstreams', { name: 'mirror', protocol: 'npm', url: publicRegistry.url, priority: 500 });
+    expect(added.status).toBe(201);
+    const listed = ((await (await admin('GET', '/upstreams')).json()) as { upstreams: Array<{ name: string; protocol: string; source: string; active: boolean }> }).upstreams;
+    expect(listed.filter((u) => u.protocol === 'npm').map((u) => [u.name, u.source, u.active])).toEqual([
+      ['corp', 'environment', true],
+      ['public', 'environment', true],
+      ['mirror', 'database', true],
+    ]);
+    expect(listed.filter((u) => u.protocol === 'pypi').map((u) => u.name)).toEqual(['pypi']);
+    expect((await admin('DELETE', '/upstreams/mirror')).status).toBe(204);
+    expect((await admin('POST', '/upstreams', { name: 'x', protocol: 'cobol', url: publicRegistry.url })).status).toBe(400);
+
+    await request(`${base}/plain-pkg`, { headers: { accept: NPM_ACCEPT } });
+    const state = (await (await admin('GET', '/cache/projects/plain-pkg?protocol=npm')).json()) as { state: string; upstream: string; files: { listed: number; cached: number } };
+    // Fresh, or stale already on a slow machine (ORCHARD_INDEX_TTL is 2 s here): cached either way.
+    expect(state).toMatchObject({ state: expect.stringMatching(/^(fresh|stale)$/), upstream: 'public', files: { listed: 3, cached: 1 } });
+    expect(await (await admin('GET', '/cache/projects/plain-pkg')).json()).toMatchObject({ state: 'uncached' });
+    expect(await (await admin('GET', '/cache/projects/@acme%2fwidget?protocol=npm')).json()).toMatchObject({ upstream: 'corp' });
+    expect(await (await admin('DELETE', '/cache/pages/plain-pkg?protocol=npm')).json()).toEqual({ project: 'plain-pkg', dropped: true });
+    expect((await request(`${base}/plain-pkg`, { headers: { accept: NPM_ACCEPT } })).headers['x-orchard-cache']).toBe('miss');
+    expect((await admin('GET', '/cache/projects/plain-pkg?protocol=cobol')).status).toBe(400);
   });
 
   it('serves the cached packument and tarball when every registry is down, saying how stale it is', async () => {

@@ -132,6 +132,13 @@ describe('parsePackument', () => {
     expect(second!.hashes).toEqual({});
   });
 
+  it('maps a package whose every version was unpublished to a page with no files, kept as the registry says it', () => {
+    const unpublished = { name: 'gone', time: { created: '2020-01-01T00:00:00.000Z', unpublished: { time: '2021-01-01T00:00:00.000Z', versions: ['1.0.0'] } } };
+    const page = parsePackument(JSON.stringify(unpublished), BASE);
+    expect(page.files).toEqual([]);
+    const full = JSON.parse([...renderProject('json', page, () => 'unused')].join('')) as Record<string, unknown>;
+    expect(full).toMatchObject({ name: 'gone', versions: {}, time: unpublished.time });
+  });
   it('refuses bodies that are not packuments', () => {
     const bad: Array<[string, RegExp]> = [
       ['{not json', /invalid JSON/],

@@ -102,11 +102,14 @@ export function createPackumentParser(baseUrl: string, limits: PageLimits): Proj
       if (typeof name !== 'string') throw new MalformedPageError('the packument has no name');
       if (!isValidProjectName(name)) throw new MalformedPageError(`${JSON.stringify(name.slice(0, 250))} is not a valid npm package name`);
       const rawVersions = doc['versions'];
-      if (!isJsonObject(rawVersions)) throw new MalformedPageError('the packument has no versions object');
-      const entries = Object.entries(rawVersions);
+      const time = isJsonObject(doc['time']) ? doc['time'] : undefined;
+      // A package whose every version was unpublished: the registry answers its name, `time` (with
+      // `unpublished`) and no versions; served as such (npm then reports it unpublished).
+      const unpublished = rawVersions === undefined && time !== undefined && time['unpublished'] !== undefined;
+      if (!isJsonObject(rawVersions) && !unpublished) throw new MalformedPageError('the packument has no versions object');
+      const entries = isJsonObject(rawVersions) ? Object.entries(rawVersions) : [];
       if (entries.length > limits.maxFiles) throw new PageLimitError('maxFiles', limits.maxFiles);
 
-      const time = isJsonObject(doc['time']) ? doc['time'] : undefined;
       const tarballName = unscopedName(name);
       const files: ProjectFile[] = [];
       const versions: string[] = [];

@@ -10,7 +10,8 @@ import { UpstreamClient, UpstreamError } from '../http/index.js';
 import { createLogger } from '../log/index.js';
 import { createMetrics } from '../metrics/index.js';
 import { pypiProtocol } from '../protocol/pypi/index.js';
-import { Producers, createProducerRedis, createQueueEvents, createWorkerRedis } from '../queue/index.js';
+import { Producers, createProducerRedis, createQueueEvents, createWorkerRedis, queues } from '../queue/index.js';
+import { waitFor } from '../../test/support/wait.js';
 import { createProjectPages } from './create-project-pages.js';
 import { PageFillQueue } from './page-fill-queue.js';
 import { RootPages } from './root-pages.js';
@@ -175,14 +176,21 @@ describe('PageFillQueue', () => {
   });
 
   it('a caller in the process whose worker ran its fill gets what was built there; a caller elsewhere gets the meta only', async () => {
-    /** A bare fill queue whose handlers answer at once with a meta and an in-memory result. */
+    // The fill is held until both callers are waiting on it: one finished (and removed) before the
+    // other's add would make that other add a fresh job, not join this one.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    /** A bare fill queue whose handlers answer, once the gate opens, with a meta and an in-memory result. */
     const bare = (withWorker: boolean) => {
       const producerRedis = createProducerRedis(url);
       const workerRedis = createWorkerRedis(url);
       const producers = new Producers(producerRedis, prefix, logger);
       const events = createQueueEvents('pages', workerRedis, prefix, logger);
       const fills = new PageFillQueue({ producers, events, logger });
-      fills.serve('project', 'pypi', async (job) => ({ result: { ok: true, meta: { project: job.project } }, built: { bodies: 'in memory' } }));
+      fills.serve('project', 'pypi', async (job) => {
+        await gate;
+        return { result: { ok: true, meta: { project: job.project } }, built: { bodies: 'in memory' } };
+      });
       fills.serve('root', 'pypi', async () => ({ result: { ok: true, meta: {} } }));
       const worker = withWorker ? fills.startWorker({ connection: workerRedis, prefix }) : undefined;
       closers.push(async () => {
@@ -192,13 +200,20 @@ describe('PageFillQueue', () => {
         producerRedis.disconnect();
         workerRedis.disconnect();
       });
-      return { fills, ready: () => Promise.all([events.waitUntilReady(), worker?.waitUntilReady()]) };
+      return { fills, producers, ready: () => Promise.all([events.waitUntilReady(), worker?.waitUntilReady()]) };
     };
     const runner = bare(true);
     const elsewhere = bare(false);
     await Promise.all([runner.ready(), elsewhere.ready()]);
     const job = { kind: 'project', protocol: 'pypi', project: 'built-lib', seen: 0, revalidate: false } as const;
-    const [here, there] = await Promise.all([runner.fills.run(job, 5_000), elsewhere.fills.run(job, 5_000)]);
+    const both = Promise.all([runner.fills.run(job, 10_000), elsewhere.fills.run(job, 10_000)]);
+    const id = queues.pages.jobId(job);
+    await waitFor('the fill running, joined by both callers', async () => {
+      const running = await runner.producers.pages.getJob(id);
+      return running && (await running.getState()) === 'active' ? true : undefined;
+    });
+    open();
+    const [here, there] = await both;
     expect(here).toEqual({ meta: { project: 'built-lib' }, built: { bodies: 'in memory' } });
     expect(there).toEqual({ meta: { project: 'built-lib' } });
   });

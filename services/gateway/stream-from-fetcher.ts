@@ -8,7 +8,7 @@ import { VerifyingStream, blobKey, type BlobStore, sha256Digest } from '../../li
 import { bodyDelivered } from './body-delivery.js';
 import type { FileLocation, FileLocator } from './file-locator.js';
 import { HttpError } from './http-errors.js';
-import { IMMUTABLE_FILE, fileHeaders, setHeaders } from './send-file.js';
+import { IMMUTABLE_FILE, fileHeaders, isFresh, setHeaders } from './send-file.js';
 
 type Inflight = Extract<FileLocation, { kind: 'inflight' }>;
 
@@ -56,6 +56,14 @@ export async function streamFromFetcher(
   };
   if (req.method === 'HEAD') {
     headers();
+    res.end();
+    return true;
+  }
+  // The ETag is the content's identity: a client holding it holds these very bytes, stored or not yet.
+  if (isFresh(req, `"${sha256}"`)) {
+    headers();
+    res.statusCode = 304;
+    res.removeHeader('Content-Length');
     res.end();
     return true;
   }

@@ -76,6 +76,28 @@ describe('single flight across gateway replicas', () => {
     await waitFor('the file stored', async () => ((await exists(blobPath(orchard.dataDir, wheel.sha256))) ? true : undefined));
   });
 
+  it('a conditional request for a file still downloading is a 304: its ETag is its content', async () => {
+    const slowWheel = await buildWheel({ name: 'etag-lib', version: '1.0', padBytes: 2 * 1024 * 1024 });
+    upstream.publish('etag-lib', { filename: slowWheel.filename, bytes: slowWheel.bytes });
+    expect((await get(`${orchard.gatewayUrl}/simple/etag-lib/`)).status).toBe(200);
+    // At least 3 s of body: the conditional request below arrives while the one download runs.
+    upstream.fileFaults.set(slowWheel.filename, { kind: 'slow', chunkBytes: 64 * 1024, intervalMs: 100 });
+    const url = fileUrl(orchard.gatewayUrl, 'etag-lib', slowWheel.sha256, slowWheel.filename);
+    try {
+      const first = get(url);
+      await waitFor('the download started', async () => (upstream.requestsFor(`/files/${slowWheel.filename}`).length === 1 ? true : undefined));
+      const conditional = await get(url, { headers: { 'if-none-match': `"${slowWheel.sha256}"` } });
+      expect(conditional.status).toBe(304);
+      expect(conditional.headers.get('etag')).toBe(`"${slowWheel.sha256}"`);
+      expect(conditional.headers.get('x-orchard-cache')).toBe('miss');
+      expect(conditional.body.length).toBe(0);
+      expect(sha256((await first).body)).toBe(slowWheel.sha256);
+    } finally {
+      upstream.fileFaults.delete(slowWheel.filename);
+    }
+    expect(upstream.requestsFor(`/files/${slowWheel.filename}`)).toHaveLength(1);
+  });
+
   it('a burst in one gateway process is answered from storage once the download is verified; one request alone takes it from the fetcher', async () => {
     const served = async (source: string) => valueOf(await scrape(orchard.gatewayUrl), 'orchard_bytes_served_total', { source });
     const herdWheel = await buildWheel({ name: 'herd-lib', version: '1.0', padBytes: 256 * 1024 });

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { NpmRegistry, NpmVersion } from '../support/npm-registry.js';
+import type { NpmRegistry, NpmRequestRecord, NpmVersion } from '../support/npm-registry.js';
 import { OrchardProcesses } from '../support/orchard.js';
 import { FakeUpstream } from '../support/upstream-server.js';
 
@@ -226,4 +226,9 @@ export async function readPnpmTree(project: string): Promise<PnpmTree> {
  */
 export function orchardId(published: NpmVersion): string {
   return published.sha512.slice(0, 64);
+}
+
+/** Upstream requests Orchard did not make (an npm or pnpm client reaching the upstream directly). */
+export function requestsNotFromOrchard(registry: NpmRegistry): NpmRequestRecord[] {
+  return registry.requests.filter((r) => !r.userAgent?.startsWith('orchard') || r.npmCommand !== undefined);
 }

@@ -20,6 +20,7 @@ import {
   packageNameAt,
   readLockPackages,
   removeTempDirs,
+  requestsNotFromOrchard,
   runNpm,
   startNpmOrchard,
   withLogs,
@@ -87,8 +88,7 @@ describe('npm installs through Orchard', () => {
     await removeTempDirs();
   });
 
-  /** Upstream requests not made by Orchard (an npm client reaching the upstream directly). */
-  const notFromOrchard = () => registry.requests.filter((r) => !r.userAgent?.startsWith('orchard') || r.npmCommand !== undefined);
+  const notFromOrchard = () => requestsNotFromOrchard(registry);
 
   it(
     'installs the whole tree cold, each tarball fetched from the upstream by Orchard exactly once',

@@ -7,7 +7,19 @@ import { access, copyFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFixtureRegistry, SYNTHETIC, type NpmFixture, type NpmRegistry } from '../support/npm-registry.js';
-import { CLI_TIMEOUT_MS, createProject, emptyDir, readPnpmTree, removeTempDirs, runPnpm, startNpmOrchard, withLogs, type NpmOrchard, type PnpmTree } from './helpers.js';
+import {
+  CLI_TIMEOUT_MS,
+  createProject,
+  emptyDir,
+  readPnpmTree,
+  removeTempDirs,
+  requestsNotFromOrchard,
+  runPnpm,
+  startNpmOrchard,
+  withLogs,
+  type NpmOrchard,
+  type PnpmTree,
+} from './helpers.js';
 
 const CLI_TEST_MS = CLI_TIMEOUT_MS + 30_000;
 
@@ -31,7 +43,7 @@ describe('pnpm installs through Orchard', () => {
     await removeTempDirs();
   });
 
-  const notFromOrchard = () => registry.requests.filter((r) => !r.userAgent?.startsWith('orchard') || r.npmCommand !== undefined);
+  const notFromOrchard = () => requestsNotFromOrchard(registry);
 
   it(
     'installs the whole tree cold, each tarball fetched from the upstream by Orchard exactly once',

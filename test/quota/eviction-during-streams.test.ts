@@ -21,11 +21,15 @@ const CLIENTS = 10;
 /** ORCHARD_EVICTION_GRACE_S: short, yet several of the gateway's renewals long under a busy test run. */
 const GRACE_MS = 2_000;
 
-/** Downloads `url`, pausing after each MiB so the stream lasts a few seconds; resolves with the body's sha256 and size. */
-function slowDownload(url: string, pauseMsPerMiB: number): Promise<{ status: number; sha256: string; size: number }> {
+/**
+ * Downloads `url`, pausing after each MiB so the stream lasts a few seconds; resolves with the body's
+ * sha256 and size. `onResponse` is told when the answer's headers arrived (the stream has started).
+ */
+function slowDownload(url: string, pauseMsPerMiB: number, onResponse?: () => void): Promise<{ status: number; sha256: string; size: number }> {
   return new Promise((resolve, reject) => {
     http
       .get(url, (res) => {
+        onResponse?.();
         const hash = createHash('sha256');
         let size = 0;
         let nextPause = MB;
@@ -83,7 +87,18 @@ describe.each(['fs', 's3'] as const)('eviction while clients stream the file (%s
     // Over the quota from now on, but within its grace period: the run its fetch started left it.
     await new Promise((r) => setTimeout(r, GRACE_MS + 500));
 
-    const streams = Array.from({ length: CLIENTS }, () => slowDownload(url, 400));
+    const renewedAfter = new Date();
+    let started = 0;
+    const streams = Array.from({ length: CLIENTS }, () => slowDownload(url, 400, () => started++));
+    // The runs below must see the streams: every one started, and the gateway's renewal recorded.
+    await waitFor('every stream started', async () => (started === CLIENTS ? true : undefined));
+    await waitFor('the streams renewing the file', async () => {
+      const [row] = await queryRows<{ renewed: boolean }>(orchard.database.url, 'SELECT last_served_at >= $2 AS renewed FROM artifact WHERE sha256 = $1', [
+        big.sha256,
+        renewedAfter,
+      ]);
+      return row?.renewed ? true : undefined;
+    });
     let runsDuringStreams = 0;
     let streaming = true;
     const done = Promise.all(streams).finally(() => (streaming = false));

@@ -16,6 +16,8 @@
  *   bench-<date>-quota.json. BENCH_ONLY=views: only the policy view figures (bench-<date>-views.json).
  *   BENCH_ONLY=npm: only the npm figures (bench/lib/npm-bench.ts: npm installs and a packument through
  *   Orchard, straight from nginx and through Verdaccio), without the PyPI corpus (bench-<date>-npm.json).
+ *   BENCH_ONLY=peers: only the pip installs and issue 18's peer figures (cold and warm installs, the
+ *   herd, concurrent streams; Orchard, nginx and proxpi), about 5 minutes (bench-<date>-peers.json).
  *   Unset: the whole bench.
  */
 import { spawnSync } from 'node:child_process';
@@ -201,10 +203,10 @@ async function streamFigures(orchard: OrchardUnderTest, proxpi: ProxpiServer | n
 }
 
 /** BENCH_ONLY, checked before anything starts: the one part of the bench to run, or undefined for all of it. */
-function benchOnly(value: string | undefined): 'quota' | 'views' | 'npm' | undefined {
+function benchOnly(value: string | undefined): 'quota' | 'views' | 'npm' | 'peers' | undefined {
   if (value === undefined || value === '') return undefined;
-  if (value === 'quota' || value === 'views' || value === 'npm') return value;
-  throw new Error(`BENCH_ONLY=${value}: expected "quota", "views" or "npm", or unset for the whole bench`);
+  if (value === 'quota' || value === 'views' || value === 'npm' || value === 'peers') return value;
+  throw new Error(`BENCH_ONLY=${value}: expected "quota", "views", "npm" or "peers", or unset for the whole bench`);
 }
 
 /** `sides` names the two columns in the progress line when they are not Orchard and nginx. */
@@ -430,6 +432,7 @@ async function fsStoreFigures(corpus: Corpus, upstream: StaticServer, mirror: St
     } finally {
       await proxpi?.stop();
     }
+    if (ONLY === 'peers') return;
 
     console.log('warm index pages…');
     await drain(`${o.url}/simple/${corpus.hotProject}/`);
@@ -649,9 +652,9 @@ async function pypiFigures(extras: Record<string, unknown>): Promise<void> {
   const mirror = new StaticServer(mirrorDir, await freePort(), path.join(work, 'nginx-mirror'));
   await mirror.start();
   try {
-    if (!ONLY) await fsStoreFigures(corpus, upstream, mirror, mirrorDir);
-    if (ONLY !== 'views') await accessTrackingFigures(corpus, upstream);
-    if (ONLY !== 'quota') await viewFigures(corpus, upstream);
+    if (!ONLY || ONLY === 'peers') await fsStoreFigures(corpus, upstream, mirror, mirrorDir);
+    if (!ONLY || ONLY === 'quota') await accessTrackingFigures(corpus, upstream);
+    if (!ONLY || ONLY === 'views') await viewFigures(corpus, upstream);
     if (!ONLY) {
       await separateOrchardFigures(corpus, upstream);
       Object.assign(extras, extractionBenches());

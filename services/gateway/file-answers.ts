@@ -5,13 +5,13 @@ import type { Metrics } from '../../libs/metrics/index.js';
 import type { Counter } from 'prom-client';
 import { BodyTooLargeError, readBounded } from '../../libs/pages/index.js';
 import { blobKey, type BlobStore } from '../../libs/storage/index.js';
-import type { FileLocator } from './file-locator.js';
+import { SHARED_READ_BYTES, type FileLocation, type FileLocator } from './file-locator.js';
 import type { ServeTracker } from '../../libs/quota/index.js';
 import { HttpError, toHttpError } from './http-errors.js';
 import type { MetadataFiles } from './metadata-files.js';
 import { ReadMemo, type MemoFile } from './read-memo.js';
 import { sendBuffer, sendStoredFile, wholeBodyHeaders } from './send-file.js';
-import { streamFromFetcher, type FetcherStreamDeps } from './stream-from-fetcher.js';
+import { readVerifiedFromFetcher, streamFromFetcher, type FetcherStreamDeps } from './stream-from-fetcher.js';
 import { streamFromUpstream } from './stream-from-upstream.js';
 
 export interface FileAnswersDeps {
@@ -35,6 +35,10 @@ export interface FileAnswersDeps {
 
 const CONTENT_TYPE = 'application/octet-stream';
 
+type Inflight = Extract<FileLocation, { kind: 'inflight' }>;
+/** Where the bytes of an answer held whole in memory came from (`orchard_bytes_served_total{source}`). */
+type ServedFrom = 'memory' | 'storage' | 'fetcher';
+
 /**
  * `/files/<project>/<sha256>/<filename>` and its PEP 658 `.metadata` sibling: from the memo, from
  * storage, following the fetcher's download in progress, or (the one fallback) from the upstream.
@@ -42,11 +46,14 @@ const CONTENT_TYPE = 'application/octet-stream';
 export class FileAnswers {
   // Bound once: a memo hit is the hot path.
   private readonly artifactHits: Counter.Internal;
-  private readonly served: Record<'memory' | 'storage', Counter.Internal>;
+  private readonly served: Record<ServedFrom, Counter.Internal>;
+  /** Verified downloads being read whole from the fetcher, by fetch job id: one read for every request waiting here. */
+  private readonly sharedReads = new Map<string, Promise<Buffer | null>>();
 
   constructor(private readonly deps: FileAnswersDeps) {
     this.artifactHits = deps.metrics.cacheLookups.labels({ category: 'artifact', result: 'hit' });
-    this.served = { memory: deps.metrics.bytesServed.labels({ source: 'memory' }), storage: deps.metrics.bytesServed.labels({ source: 'storage' }) };
+    const served = (source: ServedFrom) => deps.metrics.bytesServed.labels({ source });
+    this.served = { memory: served('memory'), storage: served('storage'), fetcher: served('fetcher') };
   }
 
   /** Answers from the memo when it holds this URL (a listing confirmed it and the bytes were verified). */
@@ -119,11 +126,37 @@ export class FileAnswers {
         throw inconsistentStorage();
       }
     }
+    if (location.kind === 'inflight' && this.sharable(req, location) && (await this.fromSharedRead(req, res, location, sha256, filename))) return;
     if (location.kind === 'inflight' && (await streamFromFetcher(req, res, deps.inflight, location, sha256, filename))) return;
     // No fetcher took the job in time, or its download broke before a byte (or the queue is down):
     // the one fallback that streams from the upstream itself.
     const upstream = (await deps.upstreams()).find((u) => u.name === location.source.upstream);
     await streamFromUpstream(req, res, deps.http, upstream, location.source, sha256, deps.metrics, deps.maxFileBytes);
+  }
+
+  /** A plain GET of a verified download small enough to be read once for every request waiting on it. */
+  private sharable(req: IncomingMessage, location: Inflight): boolean {
+    return location.verified === true && location.size !== undefined && location.size <= SHARED_READ_BYTES && req.method === 'GET' && req.headers.range === undefined;
+  }
+
+  /**
+   * Answers a verified download from one whole read of the fetcher's spool shared by every request
+   * in this process waiting on it (a herd gets its bytes as soon as they are verified, without each
+   * pulling them through the fetcher or waiting for the store's fsync). Not remembered: the memo
+   * takes files read from storage, once their record is there. False, having sent nothing, when the
+   * fetcher delivered no byte.
+   */
+  private async fromSharedRead(req: IncomingMessage, res: ServerResponse, location: Inflight, sha256: string, filename: string): Promise<boolean> {
+    let read = this.sharedReads.get(location.jobId);
+    if (!read) {
+      read = readVerifiedFromFetcher(this.deps.inflight, location, sha256, this.deps.maxFileBytes).finally(() => this.sharedReads.delete(location.jobId));
+      this.sharedReads.set(location.jobId, read);
+    }
+    const body = await read;
+    if (!body) return false;
+    res.setHeader('X-Orchard-Cache', 'miss');
+    this.sendWhole(req, res, { kind: 'file', body, sha256, contentType: CONTENT_TYPE }, filename, 'fetcher');
+    return true;
   }
 
   /** A plain GET of a file small enough for the memo (redirect mode always sends clients to storage). */
@@ -154,7 +187,7 @@ export class FileAnswers {
    * A file held whole in memory, with the same headers as one streamed from storage (which, for a
    * file, carries no `X-Orchard-Cache`: that header marks answers not from storage).
    */
-  private sendWhole(req: IncomingMessage, res: ServerResponse, entry: MemoFile, filename: string, source: 'memory' | 'storage'): void {
+  private sendWhole(req: IncomingMessage, res: ServerResponse, entry: MemoFile, filename: string, source: ServedFrom): void {
     if (filename.endsWith('.metadata')) res.setHeader('X-Orchard-Cache', 'hit');
     else {
       res.once('finish', () => {

@@ -40,6 +40,12 @@ export interface FileLocatorDeps {
   logger: Logger;
 }
 
+/**
+ * A verified download up to this size is read from the fetcher once per process and answered from
+ * memory to every request waiting on it (FileAnswers), so a herd never waits for the store's fsync.
+ */
+export const SHARED_READ_BYTES = 8 * 2 ** 20;
+
 /** Adding a job takes milliseconds; past this (the queue's Redis unreachable since start) the file streams from upstream. */
 const ADD_MS = 2_000;
 
@@ -163,16 +169,18 @@ export class FileLocator {
       shared.requests++;
       return shared.location;
     }
-    // One request alone takes a verified download from the fetcher's spool at once (the store's
-    // fsync saved); several wait the moment longer for the stored file, read here, rather than each
-    // pulling the whole file through the fetcher (50 clients on a cold 1 MiB wheel: 0.9 -> 0.6 s).
+    // A verified download is taken from the fetcher's spool at once (the store's fsync saved) by one
+    // request alone, or by any number when it is small enough to be read once for all of them (see
+    // FileAnswers); a herd on a larger file waits the moment longer for the stored file, read here,
+    // rather than each pulling the whole file through the fetcher.
     const counter = { requests: 1 };
-    const location = this.addAndAwait(project, sha256, source, () => counter.requests === 1).finally(() => this.fetching.delete(id));
+    const fromSpool = (size?: number) => counter.requests === 1 || (size !== undefined && size <= SHARED_READ_BYTES);
+    const location = this.addAndAwait(project, sha256, source, fromSpool).finally(() => this.fetching.delete(id));
     this.fetching.set(id, Object.assign(counter, { location }));
     return location;
   }
 
-  private async addAndAwait(project: string, sha256: string, source: FileSource, alone: () => boolean): Promise<FileLocation> {
+  private async addAndAwait(project: string, sha256: string, source: FileSource, fromSpool: (size?: number) => boolean): Promise<FileLocation> {
     const { producers, fetchWaitMs, logger } = this.deps;
     let jobId: string;
     try {
@@ -191,7 +199,7 @@ export class FileLocator {
       logger.warn({ err: (err as Error).message }, 'queue unavailable; streaming the file from upstream');
       return { kind: 'upstream', source };
     }
-    const location = await this.await(jobId, source, fetchWaitMs, { streaming: true, verifiedFromSpool: alone });
+    const location = await this.await(jobId, source, fetchWaitMs, { streaming: true, verifiedFromSpool: fromSpool });
     return location ?? { kind: 'upstream', source };
   }
 
@@ -235,7 +243,7 @@ export class FileLocator {
  * whether a verified download is taken from the fetcher's spool at once (default) or, while the
  * store commits it, only after {@link STREAM_AFTER_MS}.
  */
-type StreamingAccepted = { streaming: false } | { streaming: true; except?: string; verifiedFromSpool?: () => boolean };
+type StreamingAccepted = { streaming: false } | { streaming: true; except?: string; verifiedFromSpool?: (size?: number) => boolean };
 
 type JobOutcome = { kind: 'completed' } | { kind: 'streaming'; url: string; size?: number; verified?: boolean } | { kind: 'failed'; reason: string } | { kind: 'timeout' };
 
@@ -284,7 +292,7 @@ function waitForJob(events: QueueEvents, queue: Queue, jobId: string, ms: number
         // A new owner's stream (a job handed over) replaces the one being waited on.
         follow = { kind: 'streaming', url: args.data.streaming, size: args.data.size, ...(args.data.verified ? { verified: true } : {}) };
         // Whole and verified: following it now beats waiting for the store's fsync.
-        if (args.data.verified && (accept.verifiedFromSpool?.() ?? true)) finish(follow);
+        if (args.data.verified && (accept.verifiedFromSpool?.(args.data.size) ?? true)) finish(follow);
         else streamTimer ??= setTimeout(() => finish(follow!), STREAM_AFTER_MS);
       }
     };

@@ -82,12 +82,39 @@ export async function streamFromFetcher(
   const verify = new VerifyingStream({ expected: location.source.digest ?? sha256Digest(sha256), maxBytes: deps.maxFileBytes, holdLastChunk: true });
   await pipeline(Readable.from(prepend(first, chunks)), verify, res).catch((err: unknown) => {
     // Headers are out: the error handler can only cut the connection, which is the point.
-    if (verify.mismatch) throw new HttpError(502, 'hash_mismatch', `${filename} does not match its published ${location.source.digest?.algorithm ?? 'sha256'}`);
+    if (verify.mismatch) throw digestMismatch(location);
     if (bodyDelivered(res) || controller.signal.aborted) return;
     throw err;
   });
   if (bodyDelivered(res)) deps.metrics.bytesServed.inc({ source: 'fetcher' }, verify.bytesSeen);
   return true;
+}
+
+/**
+ * Reads a verified download (a few MiB at most) whole from the fetcher and checks its digest again:
+ * one read answers every request waiting on it in this process. Null when the fetcher delivered no
+ * byte (the caller falls back as for a stream); a mismatch is the same 502 as a stream's.
+ */
+export async function readVerifiedFromFetcher(deps: FetcherStreamDeps, location: Inflight, sha256: string, maxBytes: number): Promise<Buffer | null> {
+  // Not tied to one client: the read serves every request waiting on it.
+  const signal = new AbortController().signal;
+  const chunks: Buffer[] = [];
+  const verify = new VerifyingStream({ expected: location.source.digest ?? sha256Digest(sha256), maxBytes });
+  verify.on('data', (chunk: Buffer) => chunks.push(chunk));
+  try {
+    await pipeline(Readable.from(follow(deps, location, sha256, signal)), verify);
+  } catch (err) {
+    if (verify.mismatch) throw digestMismatch(location);
+    if (verify.bytesSeen > 0) throw err;
+    deps.logger.warn({ sha256, reason: (err as Error).message }, 'the fetcher delivered no byte of a verified download; streaming from upstream instead');
+    return null;
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The 502 for a download whose bytes do not match the digest its listing published. */
+function digestMismatch(location: Inflight): HttpError {
+  return new HttpError(502, 'hash_mismatch', `${location.source.filename} does not match its published ${location.source.digest?.algorithm ?? 'sha256'}`);
 }
 
 async function* prepend(first: IteratorResult<Buffer>, rest: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {

@@ -98,7 +98,7 @@ describe('single flight across gateway replicas', () => {
     expect(upstream.requestsFor(`/files/${slowWheel.filename}`)).toHaveLength(1);
   });
 
-  it('a burst in one gateway process is answered from storage once the download is verified; one request alone takes it from the fetcher', async () => {
+  it('a burst in one gateway process gets a small file from one read of the verified download, without waiting for the store', async () => {
     const served = async (source: string) => valueOf(await scrape(orchard.gatewayUrl), 'orchard_bytes_served_total', { source });
     const herdWheel = await buildWheel({ name: 'herd-lib', version: '1.0', padBytes: 256 * 1024 });
     const loneWheel = await buildWheel({ name: 'lone-lib', version: '1.0', padBytes: 256 * 1024 });
@@ -112,16 +112,21 @@ describe('single flight across gateway replicas', () => {
       upstream.fileFaults.set(w.filename, { kind: 'slow', chunkBytes: 64 * 1024, intervalMs: 60 });
     }
     const before = { fetcher: await served('fetcher'), storage: await served('storage') };
+    const herdUrl = fileUrl(orchard.gatewayUrl, 'herd-lib', herdWheel.sha256, herdWheel.filename);
     let answers;
     try {
-      answers = await Promise.all(Array.from({ length: 20 }, () => get(fileUrl(orchard.gatewayUrl, 'herd-lib', herdWheel.sha256, herdWheel.filename))));
+      answers = await Promise.all(Array.from({ length: 20 }, () => get(herdUrl)));
     } finally {
       upstream.fileFaults.delete(herdWheel.filename);
     }
-    for (const answer of answers) expect(sha256(answer.body)).toBe(herdWheel.sha256);
+    for (const answer of answers) {
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('x-orchard-cache')).toBe('miss');
+      expect(sha256(answer.body)).toBe(herdWheel.sha256);
+    }
     expect(upstream.requestsFor(`/files/${herdWheel.filename}`)).toHaveLength(1);
-    expect(await served('fetcher')).toBe(before.fetcher);
-    expect(await served('storage')).toBe(before.storage + 20 * herdWheel.bytes.length);
+    expect(await served('fetcher')).toBe(before.fetcher + 20 * herdWheel.bytes.length);
+    expect(await served('storage')).toBe(before.storage);
 
     try {
       const lone = await get(fileUrl(orchard.gatewayUrl, 'lone-lib', loneWheel.sha256, loneWheel.filename));
@@ -129,7 +134,7 @@ describe('single flight across gateway replicas', () => {
     } finally {
       upstream.fileFaults.delete(loneWheel.filename);
     }
-    expect(await served('fetcher')).toBe(before.fetcher + loneWheel.bytes.length);
+    expect(await served('fetcher')).toBe(before.fetcher + 20 * herdWheel.bytes.length + loneWheel.bytes.length);
   });
 
   it(`${BURST} concurrent cold requests while the upstream fails: asked once, every request gets 502 with the reason`, async () => {

@@ -149,7 +149,7 @@ export class FileAnswers {
   private async fromSharedRead(req: IncomingMessage, res: ServerResponse, location: Inflight, sha256: string, filename: string): Promise<boolean> {
     let read = this.sharedReads.get(location.jobId);
     if (!read) {
-      read = readVerifiedFromFetcher(this.deps.inflight, location, sha256, this.deps.maxFileBytes).finally(() => this.sharedReads.delete(location.jobId));
+      read = readVerifiedFromFetcher(this.deps.inflight, location, sha256).finally(() => this.sharedReads.delete(location.jobId));
       this.sharedReads.set(location.jobId, read);
     }
     const body = await read;

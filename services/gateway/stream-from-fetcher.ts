@@ -95,11 +95,11 @@ export async function streamFromFetcher(
  * one read answers every request waiting on it in this process. Null when the fetcher delivered no
  * byte (the caller falls back as for a stream); a mismatch is the same 502 as a stream's.
  */
-export async function readVerifiedFromFetcher(deps: FetcherStreamDeps, location: Inflight, sha256: string, maxBytes: number): Promise<Buffer | null> {
+export async function readVerifiedFromFetcher(deps: FetcherStreamDeps, location: Inflight, sha256: string): Promise<Buffer | null> {
   // Not tied to one client: the read serves every request waiting on it.
   const signal = new AbortController().signal;
   const chunks: Buffer[] = [];
-  const verify = new VerifyingStream({ expected: location.source.digest ?? sha256Digest(sha256), maxBytes });
+  const verify = new VerifyingStream({ expected: location.source.digest ?? sha256Digest(sha256), maxBytes: deps.maxFileBytes });
   verify.on('data', (chunk: Buffer) => chunks.push(chunk));
   try {
     await pipeline(Readable.from(follow(deps, location, sha256, signal)), verify);

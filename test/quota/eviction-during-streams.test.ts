@@ -99,10 +99,12 @@ describe.each(['fs', 's3'] as const)('eviction while clients stream the file (%s
     const renewedAfter = new Date();
     let started = 0;
     const received = new Array<number>(CLIENTS).fill(0);
+    // Slow enough (about 17 s per client) for several storage runs while the gateway still streams,
+    // even when each run takes seconds on a loaded machine (one did, in a full test run).
     const streams = Array.from({ length: CLIENTS }, (_, i) =>
       slowDownload(
         url,
-        400,
+        700,
         () => started++,
         (bytes) => (received[i] = bytes),
       ),

@@ -17,7 +17,7 @@
  *   BENCH_ONLY=npm: only the npm figures (bench/lib/npm-bench.ts: npm installs and a packument through
  *   Orchard, straight from nginx and through Verdaccio), without the PyPI corpus (bench-<date>-npm.json).
  *   BENCH_ONLY=peers: only the pip installs and issue 18's peer figures (cold and warm installs, the
- *   herd, concurrent streams; Orchard, nginx and proxpi), about 5 minutes (bench-<date>-peers.json).
+ *   herd, concurrent streams; Orchard, nginx and proxpi), about 3 minutes (bench-<date>-peers.json).
  *   Unset: the whole bench.
  */
 import { spawnSync } from 'node:child_process';

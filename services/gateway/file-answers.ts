@@ -5,7 +5,7 @@ import type { Metrics } from '../../libs/metrics/index.js';
 import type { Counter } from 'prom-client';
 import { BodyTooLargeError, readBounded } from '../../libs/pages/index.js';
 import { blobKey, type BlobStore } from '../../libs/storage/index.js';
-import { SHARED_READ_BYTES, type FileLocation, type FileLocator } from './file-locator.js';
+import { readOnceWhenVerified, type FileLocation, type FileLocator } from './file-locator.js';
 import type { ServeTracker } from '../../libs/quota/index.js';
 import { HttpError, toHttpError } from './http-errors.js';
 import type { MetadataFiles } from './metadata-files.js';
@@ -136,7 +136,7 @@ export class FileAnswers {
 
   /** A plain GET of a verified download small enough to be read once for every request waiting on it. */
   private sharable(req: IncomingMessage, location: Inflight): boolean {
-    return location.verified === true && location.size !== undefined && location.size <= SHARED_READ_BYTES && req.method === 'GET' && req.headers.range === undefined;
+    return location.verified === true && readOnceWhenVerified(location.size) && req.method === 'GET' && req.headers.range === undefined;
   }
 
   /**

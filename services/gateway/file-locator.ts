@@ -40,11 +40,16 @@ export interface FileLocatorDeps {
   logger: Logger;
 }
 
+/** Largest verified download read from the fetcher once for every request waiting on it in a process. */
+const SHARED_READ_BYTES = 8 * 2 ** 20;
+
 /**
- * A verified download up to this size is read from the fetcher once per process and answered from
- * memory to every request waiting on it (FileAnswers), so a herd never waits for the store's fsync.
+ * Whether a verified download of this size is read from the fetcher once per process and answered
+ * from memory to every request waiting on it (FileAnswers), so a herd never waits for the store's fsync.
  */
-export const SHARED_READ_BYTES = 8 * 2 ** 20;
+export function readOnceWhenVerified(size: number | undefined): boolean {
+  return size !== undefined && size <= SHARED_READ_BYTES;
+}
 
 /** Adding a job takes milliseconds; past this (the queue's Redis unreachable since start) the file streams from upstream. */
 const ADD_MS = 2_000;
@@ -174,7 +179,7 @@ export class FileLocator {
     // FileAnswers); a herd on a larger file waits the moment longer for the stored file, read here,
     // rather than each pulling the whole file through the fetcher.
     const counter = { requests: 1 };
-    const fromSpool = (size?: number) => counter.requests === 1 || (size !== undefined && size <= SHARED_READ_BYTES);
+    const fromSpool = (size?: number) => counter.requests === 1 || readOnceWhenVerified(size);
     const location = this.addAndAwait(project, sha256, source, fromSpool).finally(() => this.fetching.delete(id));
     this.fetching.set(id, Object.assign(counter, { location }));
     return location;

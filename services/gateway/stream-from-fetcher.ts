@@ -79,7 +79,7 @@ export async function streamFromFetcher(
     return false;
   }
   headers();
-  const verify = new VerifyingStream({ expected: location.source.digest ?? sha256Digest(sha256), maxBytes: deps.maxFileBytes, holdLastChunk: true });
+  const verify = verifier(deps, location, sha256, true);
   await pipeline(Readable.from(prepend(first, chunks)), verify, res).catch((err: unknown) => {
     // Headers are out: the error handler can only cut the connection, which is the point.
     if (verify.mismatch) throw digestMismatch(location);
@@ -99,7 +99,7 @@ export async function readVerifiedFromFetcher(deps: FetcherStreamDeps, location:
   // Not tied to one client: the read serves every request waiting on it.
   const signal = new AbortController().signal;
   const chunks: Buffer[] = [];
-  const verify = new VerifyingStream({ expected: location.source.digest ?? sha256Digest(sha256), maxBytes: deps.maxFileBytes });
+  const verify = verifier(deps, location, sha256, false);
   verify.on('data', (chunk: Buffer) => chunks.push(chunk));
   try {
     await pipeline(Readable.from(follow(deps, location, sha256, signal)), verify);
@@ -110,6 +110,11 @@ export async function readVerifiedFromFetcher(deps: FetcherStreamDeps, location:
     return null;
   }
   return Buffer.concat(chunks);
+}
+
+/** Checks a followed download against the digest its listing published (`holdLastChunk`: when its bytes go straight to a client). */
+function verifier(deps: FetcherStreamDeps, location: Inflight, sha256: string, holdLastChunk: boolean): VerifyingStream {
+  return new VerifyingStream({ expected: location.source.digest ?? sha256Digest(sha256), maxBytes: deps.maxFileBytes, holdLastChunk });
 }
 
 /** The 502 for a download whose bytes do not match the digest its listing published. */

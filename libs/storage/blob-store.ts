@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { ExpectedDigest, VerifiedDigest } from './verifying-stream.js';
 
 /** An inclusive byte range, as in HTTP `Range: bytes=start-end`. */
@@ -46,6 +46,12 @@ export interface BlobRead {
   size: number;
   /** The range served, when one was asked for. */
   range?: ByteRange;
+  /**
+   * Writes the bytes (the range, or the whole object) to `out` and ends it, instead of reading
+   * `body`: a store that can read into recycled buffers (fs) offers it for serving downloads. Use one
+   * of the two, not both.
+   */
+  writeTo?: (out: Writable) => Promise<void>;
 }
 
 /** What {@link BlobStore.removeOrphans} cleaned up. */

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerBlobStoreContract, type BlobStoreHarness } from './blob-store.contract.js';
 import { InvalidBlobKeyError, StorageUnavailableError } from './errors.js';
@@ -45,6 +45,25 @@ describe('FsBlobStore', () => {
     expect(cleanup).toEqual({ removed: 1, bytes: 1000 });
     expect(await readdir(tmp)).toEqual(['write-in-progress']);
     await rm(path.join(tmp, 'write-in-progress'));
+  });
+
+  it('writes a range to a writable through writeTo and closes the file afterwards', async () => {
+    const bytes = randomBytes(700 * 1024);
+    await store.put('blobs/wr/write-to', Readable.from([bytes]));
+    const openFiles = async () => (await readdir('/proc/self/fd')).length;
+    const before = await openFiles();
+    const read = await store.get('blobs/wr/write-to', { range: { start: 5, end: 600 * 1024 } });
+    const chunks: Buffer[] = [];
+    const out = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        chunks.push(Buffer.from(chunk));
+        callback();
+      },
+    });
+    await read!.writeTo!(out);
+    expect(Buffer.concat(chunks).equals(bytes.subarray(5, 600 * 1024 + 1))).toBe(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await openFiles()).toBe(before);
   });
 
   it('writes the object at <root>/<key>', async () => {

@@ -66,7 +66,7 @@ export async function sendStoredFile(req: IncomingMessage, res: ServerResponse, 
     res.statusCode = 200;
     return false;
   }
-  await pipeline(blob.body, res).catch((err: unknown) => {
+  await (blob.writeTo ? blob.writeTo(res) : pipeline(blob.body, res)).catch((err: unknown) => {
     if (!bodyDelivered(res) && !controller.signal.aborted) throw err;
   });
   if (bodyDelivered(res)) metrics.bytesServed.inc({ source: 'storage' }, length);

@@ -410,6 +410,15 @@ describe('policy views', () => {
     for (let i = 0; i < 3; i++) expect((await get(`${gw()}/files/snap-c/${hidden.sha256}/${hidden.filename}`, '*/*')).status).toBe(200);
     expect((await get(hiddenUrl, '*/*')).status).toBe(404);
     expect((await get(`${hiddenUrl}.metadata`, '*/*')).status).toBe(404);
+    // Right after the view's page was answered on the same connection (its build remembered for
+    // ORCHARD_PAGE_MEMO_MS, both files in the file memo): the hidden file is still a 404, the listed one served.
+    for (let i = 0; i < 3; i++) {
+      expect((await get(`${viewIndex('snap')}snap-c/`, JSON_TYPE)).status).toBe(200);
+      expect((await get(hiddenUrl, '*/*')).status).toBe(404);
+      const listed = await get(under('snap', visible), '*/*');
+      expect(listed.status).toBe(200);
+      expect(listed.body.equals(visible.bytes)).toBe(true);
+    }
   });
 
   it('a view page omits hidden files in HTML and JSON, links under the view, and has its own ETag and 304', async () => {

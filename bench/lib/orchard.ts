@@ -9,6 +9,7 @@ import { queues } from '../../libs/queue/index.js';
 import { freePort } from '../../test/support/orchard.js';
 import { createTestDatabase } from '../../test/support/postgres.js';
 import { childPids } from '../../test/support/processes.js';
+import { scrape, valueOf } from '../../test/support/prometheus.js';
 
 export type Service = 'gateway' | 'fetcher' | 'extractor';
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -27,6 +28,11 @@ export class OrchardUnderTest {
 
   pid(service: Service): number {
     return this.children.get(service)!.pid!;
+  }
+
+  /** Requests the gateway has answered on PyPI routes (pages, files, metadata files), by its own `orchard_http_requests_total`. */
+  async pypiRequests(): Promise<number> {
+    return valueOf(await scrape(this.url), 'orchard_http_requests_total', { protocol: 'pypi' });
   }
 
   /** How many processes serve the gateway's port (ORCHARD_GATEWAY_PROCESSES: a primary's children, or the one process). */

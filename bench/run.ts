@@ -99,11 +99,11 @@ async function startProxpi(upstreamSimpleUrl: string): Promise<ProxpiServer | nu
   }
 }
 
-/** Runs `install` and counts what `asked` tallies meanwhile (a server's own count of the requests it answered). */
-async function counted(install: () => Promise<number>, asked: () => Promise<number>): Promise<{ seconds: number; requests: number }> {
+/** Runs `run` and counts what `asked` tallies meanwhile (a server's own count of the requests it answered). */
+async function counted<T>(run: () => Promise<T>, asked: () => Promise<number>): Promise<{ value: T; requests: number }> {
   const before = await asked();
-  const seconds = await install();
-  return { seconds, requests: (await asked()) - before };
+  const value = await run();
+  return { value, requests: (await asked()) - before };
 }
 
 /** The tree's cold install through a peer, then the median of three warm ones. */
@@ -126,9 +126,8 @@ async function herdFigure(orchardUrl: string, proxpi: ProxpiServer | null, upstr
   const measure = async (pageUrl: string, fileUrl: string) => {
     // pip's Accept header (proxpi answers 406 to a request without one).
     await drain(pageUrl, { accept: 'text/html' });
-    const before = await gets();
-    const times = await herd(() => fileUrl, clients);
-    return { times, upstreamGets: (await gets()) - before };
+    const { value: times, requests: upstreamGets } = await counted(() => herd(() => fileUrl, clients), gets);
+    return { times, upstreamGets };
   };
   // The first herd a client process makes pays its own warm-up (50 new connections, undici's and
   // V8's first pass over that code): 300-400 ms more here, whichever server answers. An unmeasured
@@ -370,7 +369,7 @@ async function fsStoreFigures(corpus: Corpus, upstream: StaticServer, mirror: St
     const nginxAsked = async () => (await upstream.requestedPaths()).length;
     const coldRun = await counted(() => pipInstall(`${o.url}/simple/`, corpus.treeRoot), orchardAsked);
     const directRun = await counted(() => pipInstall(`${upstream.url}/simple/`, corpus.treeRoot), nginxAsked);
-    const [cold, direct1] = [coldRun.seconds, directRun.seconds];
+    const [cold, direct1] = [coldRun.value, directRun.value];
     figure({ name: 'cold pip install (s)', orchard: cold, limit: direct1, unit: 's', ratio: cold / direct1, target: '≤ 1.5×', met: cold <= 1.5 * direct1 });
     // Warm: once the cold install's fetches and extractions have finished. The limit is nginx
     // serving Orchard's own pages, metadata files and wheels from disk (the same bytes at the same
@@ -380,15 +379,12 @@ async function fsStoreFigures(corpus: Corpus, upstream: StaticServer, mirror: St
     const treeProjects = [corpus.treeRoot, ...Array.from({ length: corpus.treeSize - 1 }, (_, i) => `tree-dep-${i + 1}`)];
     await pipInstall(`${o.url}/simple/`, corpus.treeRoot);
     await mirrorOrchard(o.url, treeProjects, mirrorDir);
-    const rounds: Array<{ orchard: number; mirror: number; upstream: number }> = [];
-    const warmAsked = { orchard: 0, upstream: 0 };
+    const rounds: Array<{ orchard: number; mirror: number; upstream: number; orchardRequests: number; upstreamRequests: number }> = [];
     for (let i = 0; i < 3; i++) {
       const orchardRun = await counted(() => pipInstall(`${o.url}/simple/`, corpus.treeRoot), orchardAsked);
       const mirrorSeconds = await pipInstall(`${mirror.url}/simple/`, corpus.treeRoot);
       const upstreamRun = await counted(() => pipInstall(`${upstream.url}/simple/`, corpus.treeRoot), nginxAsked);
-      rounds.push({ orchard: orchardRun.seconds, mirror: mirrorSeconds, upstream: upstreamRun.seconds });
-      warmAsked.orchard = orchardRun.requests;
-      warmAsked.upstream = upstreamRun.requests;
+      rounds.push({ orchard: orchardRun.value, mirror: mirrorSeconds, upstream: upstreamRun.value, orchardRequests: orchardRun.requests, upstreamRequests: upstreamRun.requests });
     }
     const warm = [...rounds].sort((a, b) => a.orchard / a.mirror - b.orchard / b.mirror)[1]!;
     const extra = Object.fromEntries(
@@ -444,8 +440,8 @@ async function fsStoreFigures(corpus: Corpus, upstream: StaticServer, mirror: St
             [`nginxRound${i + 1}`, r.upstream],
           ]),
           ...(peer?.warmRounds ?? []).map((seconds, i) => [`proxpiRound${i + 1}`, seconds]),
-          ['orchardRequestsPerInstall', warmAsked.orchard],
-          ['nginxRequestsPerInstall', warmAsked.upstream],
+          ['orchardRequestsPerInstall', rounds.at(-1)!.orchardRequests],
+          ['nginxRequestsPerInstall', rounds.at(-1)!.upstreamRequests],
         ]),
       });
       await herdFigure(o.url, proxpi, upstream, corpus.herd);

@@ -14,6 +14,15 @@ import { scrape, valueOf } from '../../test/support/prometheus.js';
 export type Service = 'gateway' | 'fetcher' | 'extractor';
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
+/**
+ * BENCH_CPU_PROF_DIR: each service (every gateway process too) writes a V8 CPU profile into
+ * `<dir>/<service>/` when it exits; the diagnostics read them (bench/probe-cold-cpu.ts).
+ */
+function cpuProfileArgs(service: Service): string[] {
+  const dir = process.env.BENCH_CPU_PROF_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, service)}`] : [];
+}
+
 /** Orchard's compiled services (`dist/`), run as in production. */
 export class OrchardUnderTest {
   readonly children = new Map<Service, ChildProcess>();
@@ -43,7 +52,7 @@ export class OrchardUnderTest {
   async start(services: Service[] = ['gateway', 'fetcher', 'extractor']): Promise<void> {
     for (const service of services) {
       const env: NodeJS.ProcessEnv = { ...process.env, ORCHARD_LOG_LEVEL: 'warn', ...this.env };
-      const child = spawn(process.execPath, [path.join(ROOT, 'dist', 'services', service, 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+      const child = spawn(process.execPath, [...cpuProfileArgs(service), path.join(ROOT, 'dist', 'services', service, 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
       this.children.set(service, child);
       const deadline = Date.now() + 60_000;
       for (;;) {

@@ -1,4 +1,4 @@
-import type { Artifact, PrismaClient } from './client.js';
+import { Prisma, type Artifact, type PrismaClient } from './client.js';
 import { sha256Hex } from './sha256.js';
 
 /** What the fetcher knows once a file's bytes are verified and stored. */
@@ -42,6 +42,28 @@ export interface ListAllOptions {
 
 const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 15_000 };
 
+/** Every column of `artifact`, named as the client's {@link Artifact} fields. */
+const ARTIFACT_COLUMNS = Prisma.raw(
+  [
+    'sha256',
+    'size',
+    'filename',
+    'project',
+    'protocol',
+    'storage_key AS "storageKey"',
+    'ref_count AS "refCount"',
+    'metadata_sha256 AS "metadataSha256"',
+    'created_at AS "createdAt"',
+    'last_fetched_at AS "lastFetchedAt"',
+    'last_served_at AS "lastServedAt"',
+    'served_count AS "servedCount"',
+    'fetch_count AS "fetchCount"',
+    'evicted_at AS "evictedAt"',
+  ]
+    .map((column) => `a.${column}`)
+    .join(', '),
+);
+
 /** The URL without its fragment: the form whose hash identifies a cached URL. */
 export function canonicalUrl(url: string): string {
   const hash = url.indexOf('#');
@@ -58,54 +80,56 @@ export class ArtifactRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
   /**
-   * Records a verified, stored file and the URL it came from, in one transaction. The artifact's
-   * `refCount` counts distinct URLs: it grows by one, atomically in SQL, only when this URL is new
-   * for this artifact; a re-fetch of a known URL only touches `lastFetchedAt`.
+   * Records a verified, stored file and the URL it came from. The artifact's `refCount` counts
+   * distinct URLs: it grows by one, atomically in SQL, only when this URL is new for this artifact;
+   * a re-fetch of a known URL only touches `lastFetchedAt`. One statement when the URL is new or
+   * already this artifact's (every fetch but a URL whose content changed): this runs once per
+   * fetched file, on the cores a cold install's next request needs.
    */
   async recordFetched(input: FetchedArtifact): Promise<RecordFetchedResult> {
     const now = new Date();
     const url = canonicalUrl(input.url);
     const hash = urlHash(url);
+    const fetchIncrement = input.downloaded ? 1 : 0;
+    // The URL's row first (its foreign key is checked at the end of the statement, once the
+    // artifact's row exists); the artifact's INSERT … ON CONFLICT DO UPDATE then locks that row, so
+    // concurrent records of one artifact serialise, and counts the URL only if this statement added it.
+    // `known` is the URL's artifact as the statement began: it tells a re-fetch from a moved URL.
+    const [row] = await this.prisma.$queryRaw<Array<Artifact & { urlAdded: boolean; known: string | null }>>`
+      WITH added AS (
+        INSERT INTO cached_url (url_hash, url, upstream, artifact_sha256, created_at)
+        VALUES (${hash}, ${url}, ${input.upstream}, ${input.sha256}, ${now})
+        ON CONFLICT (url_hash) DO NOTHING
+        RETURNING 1
+      )
+      INSERT INTO artifact AS a (sha256, size, filename, project, protocol, storage_key, ref_count, created_at, last_fetched_at)
+      VALUES (${input.sha256}, ${BigInt(input.size)}, ${input.filename}, ${input.project}, ${input.protocol}, ${input.storageKey},
+              (SELECT count(*) FROM added)::int, ${now}, ${now})
+      ON CONFLICT (sha256) DO UPDATE
+        -- Stored again: no longer evicted (a download after an eviction counts as a fetch).
+        SET last_fetched_at = EXCLUDED.last_fetched_at, evicted_at = NULL,
+            fetch_count = a.fetch_count + ${fetchIncrement}, ref_count = a.ref_count + EXCLUDED.ref_count
+      RETURNING ${ARTIFACT_COLUMNS},
+        EXISTS (SELECT 1 FROM added) AS "urlAdded",
+        (SELECT artifact_sha256 FROM cached_url WHERE url_hash = ${hash}) AS known`;
+    const { urlAdded, known, ...artifact } = row!;
+    if (urlAdded || known === input.sha256) return { artifact, urlAdded };
+    return this.moveUrl(input.sha256, hash, input.upstream);
+  }
+
+  /**
+   * Points a known URL at the artifact it now serves (its content changed upstream), moving its
+   * reference from the old artifact, in one transaction. The artifact's row is locked first, as the
+   * recording statement locks it, so concurrent moves of one URL to one artifact count it once.
+   */
+  private async moveUrl(sha256: string, hash: string, upstream: string): Promise<RecordFetchedResult> {
     return this.prisma.$transaction(async (tx) => {
-      // Native INSERT … ON CONFLICT DO UPDATE: it locks the artifact row, so concurrent records of
-      // one artifact serialise here. A new artifact starts at 0 and counts its first URL below.
-      const artifact = await tx.artifact.upsert({
-        where: { sha256: input.sha256 },
-        create: {
-          sha256: input.sha256,
-          size: BigInt(input.size),
-          filename: input.filename,
-          project: input.project,
-          protocol: input.protocol,
-          storageKey: input.storageKey,
-          refCount: 0,
-          createdAt: now,
-          lastFetchedAt: now,
-        },
-        // Stored again: no longer evicted (a download after an eviction counts as a fetch).
-        update: { lastFetchedAt: now, evictedAt: null, ...(input.downloaded ? { fetchCount: { increment: 1 } } : {}) },
-      });
-      const inserted = await tx.cachedUrl.createMany({
-        data: [{ urlHash: hash, url, upstream: input.upstream, artifactSha256: input.sha256, createdAt: now }],
-        skipDuplicates: true,
-      });
-      if (inserted.count === 0) {
-        const existing = await tx.cachedUrl.findUniqueOrThrow({ where: { urlHash: hash } });
-        if (existing.artifactSha256 === input.sha256) return { artifact, urlAdded: false };
-        // The URL now serves different bytes: move it, and its reference, to the new content.
-        await tx.cachedUrl.update({
-          where: { urlHash: hash },
-          data: { artifactSha256: input.sha256, upstream: input.upstream },
-        });
-        await tx.artifact.updateMany({
-          where: { sha256: existing.artifactSha256, refCount: { gt: 0 } },
-          data: { refCount: { decrement: 1 } },
-        });
-      }
-      const counted = await tx.artifact.update({
-        where: { sha256: input.sha256 },
-        data: { refCount: { increment: 1 } },
-      });
+      const artifact = await tx.artifact.update({ where: { sha256 }, data: { lastFetchedAt: new Date() } });
+      const existing = await tx.cachedUrl.findUniqueOrThrow({ where: { urlHash: hash } });
+      if (existing.artifactSha256 === sha256) return { artifact, urlAdded: false };
+      await tx.cachedUrl.update({ where: { urlHash: hash }, data: { artifactSha256: sha256, upstream } });
+      await tx.artifact.updateMany({ where: { sha256: existing.artifactSha256, refCount: { gt: 0 } }, data: { refCount: { decrement: 1 } } });
+      const counted = await tx.artifact.update({ where: { sha256 }, data: { refCount: { increment: 1 } } });
       return { artifact: counted, urlAdded: true };
     }, TRANSACTION_OPTIONS);
   }

@@ -82,6 +82,8 @@ describe('ArtifactRepository', () => {
     const a = fetched('idna');
     const first = await artifacts.recordFetched(a);
     expect(first).toMatchObject({ urlAdded: true, artifact: { refCount: 1, size: 1234n } });
+    // The row returned is the row stored, every field under its client name.
+    expect(first.artifact).toEqual(await artifacts.find(a.sha256));
     const again = await Promise.all([artifacts.recordFetched(a), artifacts.recordFetched(a)]);
     expect(again.map((r) => r.urlAdded)).toEqual([false, false]);
     const stored = await artifacts.find(a.sha256);
@@ -103,6 +105,35 @@ describe('ArtifactRepository', () => {
     expect((await artifacts.find(old.sha256))?.refCount).toBe(0);
     expect((await artifacts.find(replaced.sha256))?.refCount).toBe(1);
     expect((await artifacts.findByUrl(old.url))?.sha256).toBe(replaced.sha256);
+  });
+
+  it('moves a URL to its new content once, however many record it at the same time', async () => {
+    const old = fetched('attrs');
+    await artifacts.recordFetched(old);
+    const replaced = fetched('attrs-new', { url: old.url });
+    const results = await Promise.all(Array.from({ length: 4 }, () => artifacts.recordFetched(replaced)));
+    expect(results.filter((r) => r.urlAdded)).toHaveLength(1);
+    expect((await artifacts.find(old.sha256))?.refCount).toBe(0);
+    expect((await artifacts.find(replaced.sha256))?.refCount).toBe(1);
+    expect((await artifacts.findByUrl(old.url))?.sha256).toBe(replaced.sha256);
+  });
+
+  it('keeps one reference for a URL recorded with two contents at the same time', async () => {
+    const one = fetched('wheel-one', { url: 'https://files.example/flapping.whl' });
+    const other = fetched('wheel-other', { url: one.url });
+    await Promise.all([artifacts.recordFetched(one), artifacts.recordFetched(other), artifacts.recordFetched(one), artifacts.recordFetched(other)]);
+    const counts = [(await artifacts.find(one.sha256))!.refCount, (await artifacts.find(other.sha256))!.refCount];
+    expect(counts.sort()).toEqual([0, 1]);
+    expect((await artifacts.findByUrl(one.url))?.refCount).toBe(1);
+  });
+
+  it('counts a fetch only when the bytes were downloaded for it', async () => {
+    const a = fetched('packaging');
+    await artifacts.recordFetched({ ...a, downloaded: true });
+    await artifacts.recordFetched({ ...a, downloaded: false });
+    expect((await artifacts.find(a.sha256))?.fetchCount).toBe(1);
+    const again = await artifacts.recordFetched({ ...a, downloaded: true });
+    expect(again.artifact.fetchCount).toBe(2);
   });
 
   it('finds by URL ignoring the fragment, and keys cached URLs by the URL hash', async () => {

@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { freePort } from '../test/support/orchard.js';
 import { childPids } from '../test/support/processes.js';
 import { pipInstall } from './lib/clients.js';
-import { cpuMs, pidsNamed } from './lib/cpu-time.js';
+import { cpuMs, cpuMsOf, pidsNamed } from './lib/cpu-time.js';
 import { ensureCorpus } from './lib/corpus.js';
 import { StaticServer } from './lib/nginx.js';
 import { startBenchOrchard, type OrchardUnderTest } from './lib/orchard.js';
@@ -34,7 +34,7 @@ interface InstallReading {
 /** Installs the tree from `indexUrl`, reading every group's CPU time before and after (pip's from this process's children). */
 async function readInstall(indexUrl: string, tree: string, groups: Record<string, () => number[]>): Promise<InstallReading> {
   const read = (): Record<string, number> => ({
-    ...Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, pids().reduce((sum, pid) => sum + cpuMs(pid), 0)])),
+    ...Object.fromEntries(Object.entries(groups).map(([name, pids]) => [name, cpuMsOf(pids())])),
     pip: cpuMs('self', true) - cpuMs('self'),
   });
   const before = read();

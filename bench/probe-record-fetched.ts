@@ -9,7 +9,7 @@ import { createPrismaClient } from '../libs/db/client.js';
 import { runMigrations } from '../libs/db/migrate.js';
 import { sha256Hex } from '../libs/db/sha256.js';
 import { createTestDatabase } from '../test/support/postgres.js';
-import { cpuMsOfAll } from './lib/cpu-time.js';
+import { cpuMsOf, pidsNamed } from './lib/cpu-time.js';
 
 const db = await createTestDatabase();
 await runMigrations({ databaseUrl: db.url });
@@ -36,13 +36,13 @@ try {
   const records = Number(process.env.PROBE_RECORDS ?? 400);
   for (let round = 0; round < 3; round++) {
     const cpu = process.cpuUsage();
-    const postgres = cpuMsOfAll('postgres');
+    const postgres = cpuMsOf(pidsNamed('postgres'));
     const started = performance.now();
     for (let i = 0; i < records; i++) await recordOne();
     const wallMs = (performance.now() - started) / records;
     const used = process.cpuUsage(cpu);
     const cpuMs = (used.user + used.system) / 1000 / records;
-    const postgresMs = (cpuMsOfAll('postgres') - postgres) / records;
+    const postgresMs = (cpuMsOf(pidsNamed('postgres')) - postgres) / records;
     console.log(`round ${round + 1}: ${wallMs.toFixed(2)} ms wall, ${cpuMs.toFixed(2)} ms CPU here, ${postgresMs.toFixed(2)} ms CPU in PostgreSQL, per record`);
   }
 } finally {

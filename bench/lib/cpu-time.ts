@@ -22,7 +22,7 @@ export function pidsNamed(name: string): number[] {
   return out ? out.split('\n').map(Number) : [];
 }
 
-/** CPU time in ms of every process with this name together. */
-export function cpuMsOfAll(name: string): number {
-  return pidsNamed(name).reduce((sum, pid) => sum + cpuMs(pid), 0);
+/** CPU time in ms of these processes together. */
+export function cpuMsOf(pids: readonly number[]): number {
+  return pids.reduce((sum, pid) => sum + cpuMs(pid), 0);
 }

@@ -16,10 +16,16 @@ export function cpuMs(pid: number | 'self', withChildren = false): number {
   }
 }
 
-/** The pids of every process with this exact name (`pgrep -x`). */
+/** The pids of every process with this exact name (`pgrep -x`); none when none runs. */
 export function pidsNamed(name: string): number[] {
-  const out = execFileSync('pgrep', ['-x', name], { encoding: 'utf8' }).trim();
-  return out ? out.split('\n').map(Number) : [];
+  try {
+    const out = execFileSync('pgrep', ['-x', name], { encoding: 'utf8' }).trim();
+    return out ? out.split('\n').map(Number) : [];
+  } catch (err) {
+    // pgrep exits 1 when no process matched; anything else is a real failure.
+    if ((err as { status?: number }).status === 1) return [];
+    throw err;
+  }
 }
 
 /** CPU time in ms of these processes together. */

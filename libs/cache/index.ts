@@ -13,3 +13,4 @@ export type { RootMeta, RootVariant } from './root-cache.js';
 export { InvalidationSubscriber, invalidationChannel, publishInvalidation } from './invalidations.js';
 export type { Invalidation, InvalidationHandler } from './invalidations.js';
 export { ARTIFACT_TTL_SECONDS } from './artifact-cache.js';
+export { SingleFlight } from './single-flight.js';

@@ -1,4 +1,4 @@
-import type { ArtifactCache, PageCache, PageMeta, PageVariant } from '../cache/index.js';
+import { SingleFlight, type ArtifactCache, type PageCache, type PageMeta, type PageVariant } from '../cache/index.js';
 import type { ProjectPage, ProtocolAdapter } from '../protocol/types.js';
 import type { FileLinks } from './file-links.js';
 import { extractedMetadataCandidates, renderPage } from './page-builder.js';
@@ -23,7 +23,7 @@ export interface Rerendered {
  *   long a page can miss a flag: one a concurrent refill dropped is caught at the next revalidation.
  */
 export class ExtractedMetadata {
-  private readonly running = new Map<string, Promise<Rerendered | null>>();
+  private readonly running = new SingleFlight<Rerendered | null>();
 
   constructor(
     private readonly deps: {
@@ -45,12 +45,7 @@ export class ExtractedMetadata {
    * returns the new meta and bodies, or null when nothing changed (the flag, if given, is cleared).
    */
   rerender(project: string, flag?: string): Promise<Rerendered | null> {
-    const key = `${project}\u0000${flag ?? ''}`;
-    const running = this.running.get(key);
-    if (running) return running;
-    const promise = this.rerenderNow(project, flag).finally(() => this.running.delete(key));
-    this.running.set(key, promise);
-    return promise;
+    return this.running.run(`${project}\u0000${flag ?? ''}`, () => this.rerenderNow(project, flag));
   }
 
   private async rerenderNow(project: string, flag: string | undefined): Promise<Rerendered | null> {

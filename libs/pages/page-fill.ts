@@ -1,4 +1,4 @@
-import type { FileMap, PageCache, PageMeta } from '../cache/index.js';
+import { SingleFlight, type FileMap, type PageCache, type PageMeta } from '../cache/index.js';
 import type { UpstreamConfig } from '../config/index.js';
 import { errorReason, type Logger } from '../log/index.js';
 import type { PageFillJob } from '../queue/index.js';
@@ -65,18 +65,14 @@ const WAIT_MS = 60_000;
  * upstream is asked once per burst rather than once per replica or per request.
  */
 export class PageFiller {
-  private readonly inflight = new Map<string, Promise<Filled>>();
+  private readonly inflight = new SingleFlight<Filled>();
 
   constructor(private readonly deps: PageFillDeps) {
     deps.fills?.serve('project', deps.protocol.name, (job) => this.runJob(job));
   }
 
   fill(project: string, request: FillRequest): Promise<Filled> {
-    const running = this.inflight.get(project);
-    if (running) return running;
-    const promise = (request.useRedis ? this.fillShared(project, request) : this.fromUpstream(project, request.prior, false)).finally(() => this.inflight.delete(project));
-    this.inflight.set(project, promise);
-    return promise;
+    return this.inflight.run(project, () => (request.useRedis ? this.fillShared(project, request) : this.fromUpstream(project, request.prior, false)));
   }
 
   /** Asks the upstreams directly and stores the result, without sharing (a rare race's last resort). */

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliCompress, createGzip, constants as zlib } from 'node:zlib';
-import type { RootIndexCache, RootMeta, RootVariant } from '../cache/index.js';
+import { SingleFlight, type RootIndexCache, type RootMeta, type RootVariant } from '../cache/index.js';
 import type { UpstreamConfig } from '../config/index.js';
 import { UpstreamError, asUpstreamError, type UpstreamClient } from '../http/index.js';
 import { errorReason, type Logger } from '../log/index.js';
@@ -48,7 +48,7 @@ const APPEND_BYTES = 256 * 1024;
  * and APPENDed to Redis (compressed on the way), and served back out with GETRANGE.
  */
 export class RootPages {
-  private filling: Promise<RootMeta> | null = null;
+  private readonly filling = new SingleFlight<RootMeta>();
 
   constructor(private readonly deps: RootPagesDeps) {
     deps.fills?.serve('root', deps.protocol.name, (job) => this.runJob(job));
@@ -87,10 +87,7 @@ export class RootPages {
    * and, with `fills`, across replicas.
    */
   fill(seen?: number): Promise<RootMeta> {
-    this.filling ??= this.fillShared(seen).finally(() => {
-      this.filling = null;
-    });
-    return this.filling;
+    return this.filling.run('root', () => this.fillShared(seen));
   }
 
   private isFresh(meta: RootMeta): boolean {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { listedFileKey, type PageVariant, type RootVariant } from '../cache/index.js';
+import { SingleFlight, listedFileKey, type PageVariant, type RootVariant } from '../cache/index.js';
 import { MAX_ROOT_BYTES, TimeSlices, renderPage, type CacheState, type ProjectPages, type RenderedPage, type RootPages } from '../pages/index.js';
 import { errorReason, type Logger } from '../log/index.js';
 import type { PageFormat, ProjectPage, ProtocolAdapter, RootEntry } from '../protocol/index.js';
@@ -61,11 +61,11 @@ const MIB = 2 ** 20;
  */
 export class ViewPages {
   private readonly builds: LRUCache<string, ViewBuild>;
-  private readonly building = new Map<string, Promise<{ build: ViewBuild; keep: boolean }>>();
+  private readonly building = new SingleFlight<{ build: ViewBuild; keep: boolean }>();
   private readonly recent: LRUCache<string, Built> | undefined;
   /** Filtered root lists, by view fingerprint, root ETag and format. */
   private readonly roots = new LRUCache<string, Buffer>({ maxSize: 64 * MIB, sizeCalculation: (body) => Math.max(1, body.length) });
-  private readonly rendering = new Map<string, Promise<Buffer>>();
+  private readonly rendering = new SingleFlight<Buffer>();
   private readonly rootFormat: PageFormat;
 
   constructor(private readonly deps: ViewPagesDeps) {
@@ -103,12 +103,7 @@ export class ViewPages {
     const key = `${view.fingerprint}\u0000${answer.meta.etag}\u0000${format}`;
     let body = this.roots.get(key);
     if (!body) {
-      let rendering = this.rendering.get(key);
-      if (!rendering) {
-        rendering = this.renderRoot(view, answer.body(), format).finally(() => this.rendering.delete(key));
-        this.rendering.set(key, rendering);
-      }
-      body = await rendering;
+      body = await this.rendering.run(key, () => this.renderRoot(view, answer.body(), format));
       this.roots.set(key, body);
     }
     return { body, etag: createHash('sha256').update(key).digest('hex').slice(0, 32), cache: answer.cache };
@@ -145,12 +140,7 @@ export class ViewPages {
     const key = `${viewKey}\u0000${answer.meta.etag}`;
     let build = this.builds.get(key);
     if (!build || now >= build.validUntil) {
-      let building = this.building.get(key);
-      if (!building) {
-        building = this.buildNow(view, project, answer.body).finally(() => this.building.delete(key));
-        this.building.set(key, building);
-      }
-      const made = await building;
+      const made = await this.building.run(key, () => this.buildNow(view, project, answer.body));
       build = made.build;
       // A build made without the extracted metadata (its lookup failed) serves this request only.
       if (made.keep) this.builds.set(key, build);

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { SingleFlight } from '../../libs/cache/index.js';
 import type { UpstreamConfig } from '../../libs/config/index.js';
 import type { UpstreamClient } from '../../libs/http/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
@@ -48,7 +49,7 @@ export class FileAnswers {
   private readonly artifactHits: Counter.Internal;
   private readonly served: Record<ServedFrom, Counter.Internal>;
   /** Verified downloads being read whole from the fetcher, by fetch job id: one read for every request waiting here. */
-  private readonly sharedReads = new Map<string, Promise<Buffer | null>>();
+  private readonly sharedReads = new SingleFlight<Buffer | null>();
 
   constructor(private readonly deps: FileAnswersDeps) {
     this.artifactHits = deps.metrics.cacheLookups.labels({ category: 'artifact', result: 'hit' });
@@ -147,12 +148,7 @@ export class FileAnswers {
    * fetcher delivered no byte.
    */
   private async fromSharedRead(req: IncomingMessage, res: ServerResponse, location: Inflight, sha256: string, filename: string): Promise<boolean> {
-    let read = this.sharedReads.get(location.jobId);
-    if (!read) {
-      read = readVerifiedFromFetcher(this.deps.inflight, location, sha256).finally(() => this.sharedReads.delete(location.jobId));
-      this.sharedReads.set(location.jobId, read);
-    }
-    const body = await read;
+    const body = await this.sharedReads.run(location.jobId, () => readVerifiedFromFetcher(this.deps.inflight, location, sha256));
     if (!body) return false;
     res.setHeader('X-Orchard-Cache', 'miss');
     this.sendWhole(req, res, { kind: 'file', body, sha256, contentType: CONTENT_TYPE }, filename, 'fetcher');

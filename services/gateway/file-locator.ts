@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Queue, QueueEvents } from 'bullmq';
-import type { ArtifactCache, FileSource } from '../../libs/cache/index.js';
+import { SingleFlight, type ArtifactCache, type FileSource } from '../../libs/cache/index.js';
 import { errorReason, type Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
 import type { ProjectPages } from '../../libs/pages/index.js';
@@ -61,7 +61,7 @@ const ADD_MS = 2_000;
  */
 export class FileLocator {
   /** First fetches in progress in this process, by fetch job id: a herd of requests shares one add and one wait. */
-  private readonly fetching = new Map<string, { location: Promise<FileLocation>; requests: number }>();
+  private readonly fetching = new SingleFlight<FileLocation>();
 
   constructor(private readonly deps: FileLocatorDeps) {}
 
@@ -168,21 +168,14 @@ export class FileLocator {
   }
 
   private fetch(project: string, sha256: string, source: FileSource): Promise<FileLocation> {
-    const id = fetchJobId({ ...source, sha256 });
-    const shared = this.fetching.get(id);
-    if (shared) {
-      shared.requests++;
-      return shared.location;
-    }
     // A verified download is taken from the fetcher's spool at once (the store's fsync saved) by one
     // request alone, or by any number when it is small enough to be read once for all of them (see
     // FileAnswers); a herd on a larger file waits the moment longer for the stored file, read here,
     // rather than each pulling the whole file through the fetcher.
-    const counter = { requests: 1 };
-    const fromSpool = (size?: number) => counter.requests === 1 || readOnceWhenVerified(size);
-    const location = this.addAndAwait(project, sha256, source, fromSpool).finally(() => this.fetching.delete(id));
-    this.fetching.set(id, Object.assign(counter, { location }));
-    return location;
+    return this.fetching.run(fetchJobId({ ...source, sha256 }), (requests) => {
+      const fromSpool = (size?: number) => requests() === 1 || readOnceWhenVerified(size);
+      return this.addAndAwait(project, sha256, source, fromSpool);
+    });
   }
 
   private async addAndAwait(project: string, sha256: string, source: FileSource, fromSpool: (size?: number) => boolean): Promise<FileLocation> {

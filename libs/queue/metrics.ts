@@ -1,4 +1,5 @@
 import type { Job, Queue } from 'bullmq';
+import { within } from './shared-job.js';
 import { errorReason, type Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { WorkerHooks } from './workers.js';
@@ -40,7 +41,7 @@ export function readQueueDepthAtScrape(metrics: Metrics, queues: Queue[], logger
   metrics.readQueueDepthWith(async () => {
     try {
       const reading = Promise.all(queues.map(async (queue) => [queue.name, await queue.getJobCounts(...QUEUE_STATES)] as const));
-      const counts = await withTimeout(reading, timeoutMs);
+      const counts = await within(reading, timeoutMs, `queue depth not read within ${timeoutMs} ms`, logger);
       for (const [queue, byState] of counts) {
         for (const state of QUEUE_STATES) metrics.queueJobs.set({ queue, state }, byState[state] ?? 0);
       }
@@ -49,13 +50,4 @@ export function readQueueDepthAtScrape(metrics: Metrics, queues: Queue[], logger
       logger.debug({ reason: errorReason(err) }, 'queue depth not read for this scrape');
     }
   });
-}
-
-/** A scrape must not hang on a Redis that does not answer. */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`queue depth not read within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

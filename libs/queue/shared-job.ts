@@ -55,10 +55,11 @@ export function awaitSharedJob<Result>(
 
 /**
  * `promise`, or a rejection after `ms` (a late rejection of `promise` is logged at debug). For
- * adding a job: BullMQ waits for a connection that was never ready (Redis down since the process
- * started) instead of failing, and a request must fall back rather than hang.
+ * adding a job or reading queue counts: BullMQ waits for a connection that was never ready (Redis
+ * down since the process started) instead of failing, and a request must fall back (a scrape
+ * answer) rather than hang.
  */
-export function within<T>(promise: Promise<T>, ms: number, message: string, logger: Logger): Promise<T> {
+export function within<T>(promise: Promise<T>, ms: number, message: string, logger: Pick<Logger, 'debug'>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(message)), ms);

@@ -14,6 +14,11 @@ export function sha256Digest(hex: string): ExpectedDigest {
   return { algorithm: 'sha256', hex };
 }
 
+/** What a listed file's bytes must hash to: the digest its listing gives (npm's sha512), else the sha256 it is listed by. */
+export function listedFileDigest(sha256: string, digest: ExpectedDigest | undefined): ExpectedDigest {
+  return digest ?? sha256Digest(sha256);
+}
+
 /** What the bytes that passed through a {@link VerifyingStream} were. */
 export interface VerifiedDigest {
   /** The bytes' digest in the expected algorithm (sha256 when none was expected). */

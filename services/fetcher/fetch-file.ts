@@ -6,7 +6,7 @@ import { UpstreamError, statusError, type UpstreamClient } from '../../libs/http
 import { errorReason, safeUrl, type Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
 import { UnrecoverableError, type FetchJob, type FetchResult, type FetchStored, type FetchStreaming, type Producers } from '../../libs/queue/index.js';
-import { HashMismatchError, SizeLimitError, blobKey, type BlobStore, type VerifiedDigest, sha256Digest } from '../../libs/storage/index.js';
+import { HashMismatchError, SizeLimitError, blobKey, type BlobStore, type VerifiedDigest, listedFileDigest } from '../../libs/storage/index.js';
 import type { InflightDownloads } from './inflight-downloads.js';
 
 /** What a fetch job tells waiting clients while it runs (BullMQ job progress). */
@@ -147,7 +147,7 @@ async function download(
     let result;
     try {
       result = await deps.store.put(key, body, {
-        expected: job.digest ?? sha256Digest(job.sha256),
+        expected: listedFileDigest(job.sha256, job.digest),
         maxBytes: deps.maxFileBytes,
         contentType: 'application/octet-stream',
         signal,

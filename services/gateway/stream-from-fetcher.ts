@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../../libs/log/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
-import { VerifyingStream, blobKey, type BlobStore, sha256Digest } from '../../libs/storage/index.js';
+import { VerifyingStream, blobKey, type BlobStore, listedFileDigest } from '../../libs/storage/index.js';
 import { bodyDelivered } from './body-delivery.js';
 import type { FileLocation, FileLocator } from './file-locator.js';
 import { HttpError } from './http-errors.js';
@@ -114,7 +114,7 @@ export async function readVerifiedFromFetcher(deps: FetcherStreamDeps, location:
 
 /** Checks a followed download against the digest its listing published (`holdLastChunk`: when its bytes go straight to a client). */
 function verifier(deps: FetcherStreamDeps, location: Inflight, sha256: string, holdLastChunk: boolean): VerifyingStream {
-  return new VerifyingStream({ expected: location.source.digest ?? sha256Digest(sha256), maxBytes: deps.maxFileBytes, holdLastChunk });
+  return new VerifyingStream({ expected: listedFileDigest(sha256, location.source.digest), maxBytes: deps.maxFileBytes, holdLastChunk });
 }
 
 /** The 502 for a download whose bytes do not match the digest its listing published. */

@@ -4,7 +4,7 @@ import type { FileSource } from '../../libs/cache/index.js';
 import type { UpstreamConfig } from '../../libs/config/index.js';
 import { UpstreamError, asUpstreamError, statusError, type UpstreamClient } from '../../libs/http/index.js';
 import type { Metrics } from '../../libs/metrics/index.js';
-import { VerifyingStream, sha256Digest } from '../../libs/storage/index.js';
+import { VerifyingStream, listedFileDigest } from '../../libs/storage/index.js';
 import { bodyDelivered } from './body-delivery.js';
 import { HttpError } from './http-errors.js';
 import { fileHeaders, setHeaders } from './send-file.js';
@@ -69,7 +69,7 @@ export async function streamFromUpstream(
     res.end();
     return;
   }
-  const verify = new VerifyingStream({ expected: source.digest ?? sha256Digest(sha256), maxBytes: maxFileBytes, holdLastChunk: true });
+  const verify = new VerifyingStream({ expected: listedFileDigest(sha256, source.digest), maxBytes: maxFileBytes, holdLastChunk: true });
   await pipeline(response.body, verify, res).catch((err: unknown) => {
     // Headers are out: the error handler can only cut the connection, which is the point.
     if (verify.mismatch) {

@@ -96,13 +96,12 @@ export async function streamFromFetcher(
  * byte (the caller falls back as for a stream); a mismatch is the same 502 as a stream's.
  */
 export async function readVerifiedFromFetcher(deps: FetcherStreamDeps, location: Inflight, sha256: string): Promise<Buffer | null> {
-  // Not tied to one client: the read serves every request waiting on it.
-  const signal = new AbortController().signal;
   const chunks: Buffer[] = [];
   const verify = verifier(deps, location, sha256, false);
   verify.on('data', (chunk: Buffer) => chunks.push(chunk));
   try {
-    await pipeline(Readable.from(follow(deps, location, sha256, signal)), verify);
+    // Not cancelled with a client: the read serves every request waiting on it.
+    await pipeline(Readable.from(follow(deps, location, sha256)), verify);
   } catch (err) {
     if (verify.mismatch) throw digestMismatch(location);
     if (verify.bytesSeen > 0) throw err;
@@ -133,7 +132,7 @@ async function* prepend(first: IteratorResult<Buffer>, rest: AsyncGenerator<Buff
  * source is resumed at the offset reached (from the download's next owner, or storage); before
  * that, the failure is the caller's to handle.
  */
-async function* follow(deps: FetcherStreamDeps, first: Inflight, sha256: string, signal: AbortSignal): AsyncGenerator<Buffer> {
+async function* follow(deps: FetcherStreamDeps, first: Inflight, sha256: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
   let offset = 0;
   let location: FileLocation = first;
   for (let resumes = 0; ; resumes++) {
@@ -145,7 +144,7 @@ async function* follow(deps: FetcherStreamDeps, first: Inflight, sha256: string,
       }
       return;
     } catch (err) {
-      if (signal.aborted || offset === 0 || resumes >= MAX_RESUMES) throw err;
+      if (signal?.aborted || offset === 0 || resumes >= MAX_RESUMES) throw err;
       deps.logger.warn({ sha256, offset, reason: (err as Error).message }, 'the fetcher serving a download went away; resuming it');
       const next = await deps.files.resume(location.kind === 'inflight' ? location : first, deps.resumeWaitMs);
       if (!next || next.kind === 'upstream') throw err;
@@ -154,7 +153,7 @@ async function* follow(deps: FetcherStreamDeps, first: Inflight, sha256: string,
   }
 }
 
-async function* fromFetcher(dispatcher: Dispatcher, url: string, offset: number, signal: AbortSignal): AsyncGenerator<Buffer> {
+async function* fromFetcher(dispatcher: Dispatcher, url: string, offset: number, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
   const response = await request(`${url}?offset=${offset}`, { dispatcher, signal });
   if (response.statusCode !== 200) {
     await response.body.dump();
@@ -163,7 +162,7 @@ async function* fromFetcher(dispatcher: Dispatcher, url: string, offset: number,
   for await (const chunk of response.body) yield chunk as Buffer;
 }
 
-async function* fromStore(store: BlobStore, sha256: string, offset: number, signal: AbortSignal): AsyncGenerator<Buffer> {
+async function* fromStore(store: BlobStore, sha256: string, offset: number, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
   const key = blobKey(sha256);
   const stat = await store.stat(key);
   if (!stat) throw new Error('the downloaded file is not in storage');

@@ -119,18 +119,23 @@ export class ArtifactRepository {
 
   /**
    * Points a known URL at the artifact it now serves (its content changed upstream), moving its
-   * reference from the old artifact, in one transaction. The artifact's row is locked first, as the
-   * recording statement locks it, so concurrent moves of one URL to one artifact count it once.
+   * reference from the old artifact, in one transaction. It locks the URL's row, then both
+   * artifacts' rows in sha256 order: moves of one URL run one after another (each sees where the
+   * last one left it, so the URL is counted once), and moves in opposite directions between two
+   * artifacts cannot deadlock.
    */
   private async moveUrl(sha256: string, hash: string, upstream: string): Promise<RecordFetchedResult> {
     return this.prisma.$transaction(async (tx) => {
-      const artifact = await tx.artifact.update({ where: { sha256 }, data: { lastFetchedAt: new Date() } });
-      const existing = await tx.cachedUrl.findUniqueOrThrow({ where: { urlHash: hash } });
-      if (existing.artifactSha256 === sha256) return { artifact, urlAdded: false };
+      const [url] = await tx.$queryRaw<Array<{ artifactSha256: string }>>`
+        SELECT artifact_sha256 AS "artifactSha256" FROM cached_url WHERE url_hash = ${hash} FOR UPDATE`;
+      if (!url) throw new Error(`cached URL ${hash} vanished while its artifact was recorded`);
+      const from = url.artifactSha256;
+      await tx.$queryRaw`SELECT 1 FROM artifact WHERE sha256 IN (${from}, ${sha256}) ORDER BY sha256 FOR UPDATE`;
+      if (from === sha256) return { artifact: await tx.artifact.findUniqueOrThrow({ where: { sha256 } }), urlAdded: false };
       await tx.cachedUrl.update({ where: { urlHash: hash }, data: { artifactSha256: sha256, upstream } });
-      await tx.artifact.updateMany({ where: { sha256: existing.artifactSha256, refCount: { gt: 0 } }, data: { refCount: { decrement: 1 } } });
-      const counted = await tx.artifact.update({ where: { sha256 }, data: { refCount: { increment: 1 } } });
-      return { artifact: counted, urlAdded: true };
+      await tx.artifact.updateMany({ where: { sha256: from, refCount: { gt: 0 } }, data: { refCount: { decrement: 1 } } });
+      const artifact = await tx.artifact.update({ where: { sha256 }, data: { refCount: { increment: 1 } } });
+      return { artifact, urlAdded: true };
     }, TRANSACTION_OPTIONS);
   }
 

@@ -127,6 +127,21 @@ describe('ArtifactRepository', () => {
     expect((await artifacts.findByUrl(one.url))?.refCount).toBe(1);
   });
 
+  it('moves URLs between two artifacts in both directions at the same time, every move counted, none deadlocked', async () => {
+    const a = fetched('flip-a');
+    const b = fetched('flip-b');
+    const urls = (prefix: string) => Array.from({ length: 6 }, (_, i) => `https://files.example/${prefix}${i}.whl`);
+    await Promise.all([...urls('a').map((url) => artifacts.recordFetched({ ...a, url })), ...urls('b').map((url) => artifacts.recordFetched({ ...b, url }))]);
+    for (let round = 0; round < 3; round++) {
+      // Each URL of one artifact now serves the other's content, and back again.
+      const [from, to] = round % 2 === 0 ? [a, b] : [b, a];
+      await Promise.all([...urls('a').map((url) => artifacts.recordFetched({ ...to, url })), ...urls('b').map((url) => artifacts.recordFetched({ ...from, url }))]);
+      expect((await artifacts.find(a.sha256))?.refCount).toBe(6);
+      expect((await artifacts.find(b.sha256))?.refCount).toBe(6);
+      expect((await artifacts.findByUrl(urls('a')[0]!))?.sha256).toBe(to.sha256);
+    }
+  });
+
   it('counts a fetch only when the bytes were downloaded for it', async () => {
     const a = fetched('packaging');
     await artifacts.recordFetched({ ...a, downloaded: true });

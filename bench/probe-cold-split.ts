@@ -18,6 +18,7 @@ import { pipInstall } from './lib/clients.js';
 import { ensureCorpus } from './lib/corpus.js';
 import { StaticServer } from './lib/nginx.js';
 import { startBenchOrchard, type OrchardUnderTest } from './lib/orchard.js';
+import { median } from './lib/stats.js';
 
 const MODES = ['cold', 'pagesWarm', 'filesWarm', 'warm'] as const;
 type Mode = (typeof MODES)[number];
@@ -74,8 +75,7 @@ try {
 } finally {
   await upstream.stop();
 }
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const medians = Object.fromEntries(MODES.map((mode) => [mode, median(rounds.map((r) => r.ratios[mode]))]));
+const medians = Object.fromEntries(MODES.map((mode) => [mode, Number(median(rounds.map((r) => r.ratios[mode])).toFixed(3))]));
 console.log(JSON.stringify({ medianRatios: medians }));
 const out = path.join(import.meta.dirname, 'results', `bench-${new Date().toISOString().slice(0, 16).replace(':', '-')}-cold-split.json`);
 await mkdir(path.dirname(out), { recursive: true });

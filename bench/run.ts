@@ -43,6 +43,7 @@ import { ProxpiServer } from './lib/proxpi.js';
 import { herd } from './lib/herd.js';
 import { measureSlowHerd } from './lib/slow-herd.js';
 import { runWrk, type LoadResult } from './lib/wrk.js';
+import { median } from './lib/stats.js';
 
 interface Figure {
   name: string;
@@ -227,12 +228,6 @@ function figure({ sides, ...f }: Omit<Figure, 'ratio'> & { ratio?: number; sides
   console.log(
     `  ${f.name}: ${orchard} ${f.orchard.toFixed(2)} ${f.unit}, ${limit} ${f.limit.toFixed(2)} ${f.unit}, ratio ${ratio.toFixed(3)}${f.target ? ` (target ${f.target}: ${f.met ? 'met' : 'MISSED'})` : ''}`,
   );
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length / 2;
-  return Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!;
 }
 
 /**

@@ -27,11 +27,13 @@ import path from 'node:path';
 import { startTestS3, s3ServiceEnv } from '../test/support/s3.js';
 import { S3BlobStore, blobKey } from '../libs/storage/index.js';
 import { freePort } from '../test/support/orchard.js';
+import { childPids } from '../test/support/processes.js';
 import { drain, pipInstall, timed, timedDownload } from './lib/clients.js';
 import { measureViewCost } from './lib/view-cost.js';
 import { measureNpm, printNpmTable } from './lib/npm-bench.js';
 import { measureAccessTrackingCost } from './lib/access-tracking.js';
 import { ensureCorpus, type Corpus, type CorpusFile } from './lib/corpus.js';
+import { cpuMsOf, minorFaultsOf } from './lib/cpu-time.js';
 import { aptInstall } from './lib/debian-packages.js';
 import { BareNodeServer } from './lib/bare-node.js';
 import { mirrorOrchard } from './lib/mirror.js';
@@ -184,9 +186,15 @@ async function streamFigures(orchard: OrchardUnderTest, proxpi: ProxpiServer | n
       await drain(`${proxpi!.url}${file.project}/`, { accept: 'text/html' });
       await proxpiCached(proxpiUrl);
     }
+    const gateway = [orchard.pid('gateway'), ...(await childPids(orchard.pid('gateway')))];
     for (const streams of [1, 4, 16]) {
       const load = (url: string) => runWrk(url, { connections: streams, seconds: SECONDS, threads: Math.min(2, streams) });
+      // What the gateway's processes spent per GiB they sent: tells a slow run's cause (CPU, page faults, or neither: waiting).
+      const before = { cpuMs: cpuMsOf(gateway), faults: minorFaultsOf(gateway) };
       const o = await load(orchardUrl);
+      const sentGiB = (o.bytesPerSecond * SECONDS) / 2 ** 30;
+      const perGiB = (value: number) => Math.round(value / sentGiB);
+      const gatewayCost = { cpuMsPerGiB: perGiB(cpuMsOf(gateway) - before.cpuMs), minorFaultsPerGiB: perGiB(minorFaultsOf(gateway) - before.faults) };
       const n = await load(`${upstream.url}/files/${file.filename}`);
       const p = proxpiUrl ? await load(proxpiUrl) : null;
       const mib = (r: LoadResult) => r.bytesPerSecond / 2 ** 20;
@@ -207,6 +215,8 @@ async function streamFigures(orchard: OrchardUnderTest, proxpi: ProxpiServer | n
           proxpiP99Ms: p?.p99Ms ?? null,
           orchardErrors: o.errors,
           proxpiErrors: p?.errors ?? null,
+          orchardGatewayCpuMsPerGiB: gatewayCost.cpuMsPerGiB,
+          orchardGatewayMinorFaultsPerGiB: gatewayCost.minorFaultsPerGiB,
         },
       });
     }

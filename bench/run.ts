@@ -193,7 +193,7 @@ async function streamFigures(orchard: OrchardUnderTest, proxpi: ProxpiServer | n
       const before = { cpuMs: cpuMsOf(gateway), faults: minorFaultsOf(gateway) };
       const o = await load(orchardUrl);
       const sentGiB = (o.bytesPerSecond * SECONDS) / 2 ** 30;
-      const perGiB = (value: number) => Math.round(value / sentGiB);
+      const perGiB = (value: number) => (sentGiB > 0 ? Math.round(value / sentGiB) : null);
       const gatewayCost = { cpuMsPerGiB: perGiB(cpuMsOf(gateway) - before.cpuMs), minorFaultsPerGiB: perGiB(minorFaultsOf(gateway) - before.faults) };
       const n = await load(`${upstream.url}/files/${file.filename}`);
       const p = proxpiUrl ? await load(proxpiUrl) : null;

@@ -8,7 +8,7 @@
  * inside the install spent under ioredis' `sendCommand` (a command's write to its socket) and
  * under Prisma. Writes bench/results/bench-<date>-cold-cpu.json. PROBE_ROUNDS: rounds (default 3).
  */
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -19,6 +19,7 @@ import { cpuMs, cpuMsOf, pidsNamed } from './lib/cpu-time.js';
 import { ensureCorpus } from './lib/corpus.js';
 import { StaticServer } from './lib/nginx.js';
 import { startBenchOrchard, type OrchardUnderTest } from './lib/orchard.js';
+import { writeBenchResults } from './lib/results.js';
 
 async function commandCounts(redis: Redis): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
@@ -129,7 +130,4 @@ try {
   redis.disconnect();
   await upstream.stop();
 }
-const out = path.join(import.meta.dirname, 'results', `bench-${new Date().toISOString().slice(0, 16).replace(':', '-')}-cold-cpu.json`);
-await mkdir(path.dirname(out), { recursive: true });
-await writeFile(out, `${JSON.stringify({ rounds }, null, 2)}\n`);
-console.log(`wrote ${out}`);
+console.log(`wrote ${await writeBenchResults({ rounds }, 'cold-cpu')}`);

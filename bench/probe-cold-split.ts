@@ -10,7 +10,7 @@
  * the four; each ratio is over their mean. PROBE_ROUNDS: rounds (default 6). Writes
  * bench/results/bench-<date>-cold-split.json.
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../test/support/orchard.js';
@@ -19,6 +19,7 @@ import { ensureCorpus } from './lib/corpus.js';
 import { StaticServer } from './lib/nginx.js';
 import { startBenchOrchard, type OrchardUnderTest } from './lib/orchard.js';
 import { median } from './lib/stats.js';
+import { writeBenchResults } from './lib/results.js';
 
 const MODES = ['cold', 'pagesWarm', 'filesWarm', 'warm'] as const;
 type Mode = (typeof MODES)[number];
@@ -77,7 +78,4 @@ try {
 }
 const medians = Object.fromEntries(MODES.map((mode) => [mode, Number(median(rounds.map((r) => r.ratios[mode])).toFixed(3))]));
 console.log(JSON.stringify({ medianRatios: medians }));
-const out = path.join(import.meta.dirname, 'results', `bench-${new Date().toISOString().slice(0, 16).replace(':', '-')}-cold-split.json`);
-await mkdir(path.dirname(out), { recursive: true });
-await writeFile(out, `${JSON.stringify({ rounds, medianRatios: medians }, null, 2)}\n`);
-console.log(`wrote ${out}`);
+console.log(`wrote ${await writeBenchResults({ rounds, medianRatios: medians }, 'cold-split')}`);

@@ -46,6 +46,7 @@ import { herd } from './lib/herd.js';
 import { measureSlowHerd } from './lib/slow-herd.js';
 import { runWrk, type LoadResult } from './lib/wrk.js';
 import { median } from './lib/stats.js';
+import { writeBenchResults } from './lib/results.js';
 
 interface Figure {
   name: string;
@@ -706,10 +707,7 @@ async function main(): Promise<void> {
     ...(ONLY ? { only: ONLY } : {}),
     ...extras,
   };
-  await mkdir(path.join(HERE, 'results'), { recursive: true });
-  // One file per run (UTC date and minute), kept in the repository: the raw rounds behind the README's tables.
-  const out = path.join(HERE, 'results', `bench-${result.date.slice(0, 16).replace(':', '-')}${ONLY ? `-${ONLY}` : ''}.json`);
-  await writeFile(out, JSON.stringify(result, null, 2));
+  const out = await writeBenchResults(result, ONLY, result.date);
   if (figures.length > 0) console.log('\n| figure | Orchard | nginx | ratio | target |\n|---|---|---|---|---|');
   for (const f of figures)
     console.log(`| ${f.name} | ${f.orchard.toFixed(1)} | ${f.limit.toFixed(1)} | ${f.ratio.toFixed(2)} | ${f.target ? `${f.target} ${f.met ? '✓' : '✗'}` : ''} |`);

@@ -10,7 +10,7 @@
  * the four; each ratio is over their mean. PROBE_ROUNDS: rounds (default 6). Writes
  * bench/results/bench-<date>-cold-split.json.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../test/support/orchard.js';
@@ -75,6 +75,7 @@ try {
   }
 } finally {
   await upstream.stop();
+  await rm(work, { recursive: true, force: true });
 }
 const medians = Object.fromEntries(MODES.map((mode) => [mode, Number(median(rounds.map((r) => r.ratios[mode])).toFixed(3))]));
 console.log(JSON.stringify({ medianRatios: medians }));

@@ -8,7 +8,7 @@
  * inside the install spent under ioredis' `sendCommand` (a command's write to its socket) and
  * under Prisma. Writes bench/results/bench-<date>-cold-cpu.json. PROBE_ROUNDS: rounds (default 3).
  */
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -129,5 +129,6 @@ try {
 } finally {
   redis.disconnect();
   await upstream.stop();
+  await rm(work, { recursive: true, force: true });
 }
 console.log(`wrote ${await writeBenchResults({ rounds }, 'cold-cpu')}`);

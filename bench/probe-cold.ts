@@ -10,6 +10,7 @@ import { drain } from './lib/clients.js';
 import { ensureCorpus } from './lib/corpus.js';
 import { StaticServer } from './lib/nginx.js';
 import { startBenchOrchard } from './lib/orchard.js';
+import { median } from './lib/stats.js';
 
 const corpus = await ensureCorpus(path.join(import.meta.dirname, '.corpus'));
 const work = await mkdtemp(path.join(os.tmpdir(), 'orchard-probe-'));
@@ -41,10 +42,7 @@ for (const p of corpus.smallProjects.slice(0, 30)) {
 // The first rows are the first requests after the services started: lazy initialisation shows there.
 const first = Number(process.env.PROBE_FIRST ?? 3);
 for (let i = 0; i < first; i++) console.log(`request ${i + 1} after start: page ${rows.coldPage![i]!.toFixed(1)} ms, file ${rows.coldFile![i]!.toFixed(1)} ms`);
-for (const [k, v] of Object.entries(rows)) {
-  const s = [...v].sort((a, b) => a - b);
-  console.log(k.padEnd(10), 'median', s[s.length >> 1]!.toFixed(2), 'max', s[s.length - 1]!.toFixed(2));
-}
+for (const [k, v] of Object.entries(rows)) console.log(k.padEnd(10), 'median', median(v).toFixed(2), 'max', Math.max(...v).toFixed(2));
 await stop();
 await upstream.stop();
 process.exit(0);

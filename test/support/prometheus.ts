@@ -140,3 +140,18 @@ export async function scrape(baseUrl: string): Promise<Map<string, MetricFamily>
   if (!type.startsWith('text/plain') || !type.includes('version=0.0.4')) throw new Error(`unexpected content-type ${type}`);
   return parsePrometheusText(await res.text());
 }
+
+/**
+ * Scrapes until the summed value of `sampleName` satisfies `accept`, and returns it; fails naming
+ * the last value. The gateway counts a response's bytes when the response finishes on its side,
+ * which the client can see a moment before: a scrape right after a download may not count it yet.
+ */
+export async function scrapeUntil(baseUrl: string, sampleName: string, labels: Record<string, string>, accept: (value: number) => boolean, timeoutMs = 10_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = valueOf(await scrape(baseUrl), sampleName, labels);
+    if (accept(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${sampleName}${JSON.stringify(labels)} is still ${value} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

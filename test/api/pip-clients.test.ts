@@ -12,7 +12,7 @@ import { buildWheel } from '../support/dists.js';
 import { OrchardProcesses } from '../support/orchard.js';
 import { runPip } from '../support/pip.js';
 import { FakeUpstream } from '../support/upstream-server.js';
-import { counterValue, request } from './http.js';
+import { scrape, valueOf } from '../support/prometheus.js';
 
 const PIP_23 = { python: 'python3', label: 'pip 23' };
 const PIP_22 = { python: '/root/.pyenv/versions/3.7.16/bin/python3.7', label: 'pip 22.0' };
@@ -115,8 +115,8 @@ describe('pip generations install through the gateway', () => {
   });
 
   it('counts the metadata requests under route="metadata" in /metrics', async () => {
-    const metrics = (await request(`${orchard.gatewayUrl}/metrics`)).body.toString();
-    expect(counterValue(metrics, 'orchard_http_requests_total', { route: 'metadata', method: 'GET', status: '200' })).toBeGreaterThanOrEqual(4);
+    const metrics = await scrape(orchard.gatewayUrl);
+    expect(valueOf(metrics, 'orchard_http_requests_total', { route: 'metadata', method: 'GET', status: '200' })).toBeGreaterThanOrEqual(4);
   });
 
   for (const client of CLIENTS) {

@@ -20,11 +20,11 @@ import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { counterValue } from '../api/http.js';
 import { ADMIN_TOKEN, admin, type StorageReportBody } from '../quota/helpers.js';
 import { buildWheel, sha256Hex, type BuiltDist } from '../support/dists.js';
 import { OrchardProcesses } from '../support/orchard.js';
 import { queryRows } from '../support/postgres.js';
+import { scrape, valueOf } from '../support/prometheus.js';
 import { startTestS3, s3ServiceEnv, testS3Client, type TestS3 } from '../support/s3.js';
 import { FakeUpstream } from '../support/upstream-server.js';
 import { listFiles, rawGet, sleep } from './support/helpers.js';
@@ -114,8 +114,7 @@ describe.each(['fs', 's3'] as const)('a storage quota under a skewed load (%s)',
   }
 
   async function evictionsTotal(): Promise<number> {
-    const metrics = await (await fetch(`http://127.0.0.1:${orchard.ports.fetcher}/metrics`)).text();
-    return counterValue(metrics, 'orchard_evictions_total', {});
+    return valueOf(await scrape(`http://127.0.0.1:${orchard.ports.fetcher}`), 'orchard_evictions_total');
   }
 
   beforeAll(async () => {

@@ -1,3 +1,5 @@
+import { waitFor } from './wait.js';
+
 /**
  * A parser for the Prometheus text exposition format (version 0.0.4, what prom-client writes), so
  * tests assert on metric families, label sets and values rather than on substrings.
@@ -143,15 +145,19 @@ export async function scrape(baseUrl: string): Promise<Map<string, MetricFamily>
 
 /**
  * Scrapes until the summed value of `sampleName` satisfies `accept`, and returns it; fails naming
- * the last value. The gateway counts a response's bytes when the response finishes on its side,
- * which the client can see a moment before: a scrape right after a download may not count it yet.
+ * the last value. The gateway counts a response (and its bytes) when the response finishes on its
+ * side, which the client can see a moment before: a scrape right after a request may not count it yet.
  */
-export async function scrapeUntil(baseUrl: string, sampleName: string, labels: Record<string, string>, accept: (value: number) => boolean, timeoutMs = 10_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = valueOf(await scrape(baseUrl), sampleName, labels);
-    if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`${sampleName}${JSON.stringify(labels)} is still ${value} after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+export function scrapeUntil(baseUrl: string, sampleName: string, labels: Record<string, string>, accept: (value: number) => boolean, timeoutMs = 10_000): Promise<number> {
+  const what = `${sampleName}${JSON.stringify(labels)}`;
+  return waitFor(
+    what,
+    async () => {
+      const value = valueOf(await scrape(baseUrl), sampleName, labels);
+      if (!accept(value)) throw new Error(`${what} is still ${value}`);
+      return value;
+    },
+    timeoutMs,
+    50,
+  );
 }

@@ -33,7 +33,7 @@ import { measureViewCost } from './lib/view-cost.js';
 import { measureNpm, printNpmTable } from './lib/npm-bench.js';
 import { measureAccessTrackingCost } from './lib/access-tracking.js';
 import { ensureCorpus, type Corpus, type CorpusFile } from './lib/corpus.js';
-import { cpuMsOf, minorFaultsOf } from './lib/cpu-time.js';
+import { cpuMsOf, minorFaultsOf, pidsNamed } from './lib/cpu-time.js';
 import { aptInstall } from './lib/debian-packages.js';
 import { BareNodeServer } from './lib/bare-node.js';
 import { mirrorOrchard } from './lib/mirror.js';
@@ -173,11 +173,25 @@ async function proxpiCached(url: string): Promise<void> {
 }
 
 /**
- * Cached wheels pulled by 1, 4 and 16 concurrent streams (wrk, each stream downloading the file
- * again and again): MiB/s and per-download p50/p99, Orchard, nginx and proxpi in turn.
+ * Runs a load and reads what the server's processes spent per GiB they sent: it tells a slow run's
+ * cause (CPU, page faults, or neither: waiting).
  */
-async function streamFigures(orchard: OrchardUnderTest, proxpi: ProxpiServer | null, upstream: StaticServer, files: CorpusFile[]): Promise<void> {
-  for (const file of files) {
+async function withCostPerGiB(run: () => Promise<LoadResult>, pids: () => number[]) {
+  const before = { cpuMs: cpuMsOf(pids()), faults: minorFaultsOf(pids()) };
+  const result = await run();
+  const sentGiB = (result.bytesPerSecond * SECONDS) / 2 ** 30;
+  const perGiB = (value: number) => (sentGiB > 0 ? Math.round(value / sentGiB) : null);
+  return { result, cpuMsPerGiB: perGiB(cpuMsOf(pids()) - before.cpuMs), minorFaultsPerGiB: perGiB(minorFaultsOf(pids()) - before.faults) };
+}
+
+/**
+ * Cached wheels pulled by 1, 4 and 16 concurrent streams (wrk, each stream downloading the file
+ * again and again): MiB/s and per-download p50/p99, Orchard, nginx and proxpi in turn. Beside them,
+ * what Node itself manages here (bare `node:http` streaming the same file from disk in as many
+ * processes as Orchard's gateway has), and what each server spent in CPU per GiB it sent.
+ */
+async function streamFigures(orchard: OrchardUnderTest, proxpi: ProxpiServer | null, upstream: StaticServer, corpus: Corpus): Promise<void> {
+  for (const file of [corpus.medium, corpus.big]) {
     const orchardUrl = `${orchard.url}/files/${file.project}/${file.sha256}/${file.filename}`;
     const proxpiUrl = proxpi ? `${proxpi.url}${file.project}/${file.filename}` : null;
     await drain(`${orchard.url}/simple/${file.project}/`);
@@ -188,38 +202,54 @@ async function streamFigures(orchard: OrchardUnderTest, proxpi: ProxpiServer | n
       await proxpiCached(proxpiUrl);
     }
     const gateway = [orchard.pid('gateway'), ...(await childPids(orchard.pid('gateway')))];
-    for (const streams of [1, 4, 16]) {
-      const load = (url: string) => runWrk(url, { connections: streams, seconds: SECONDS, threads: Math.min(2, streams) });
-      // What the gateway's processes spent per GiB they sent: tells a slow run's cause (CPU, page faults, or neither: waiting).
-      const before = { cpuMs: cpuMsOf(gateway), faults: minorFaultsOf(gateway) };
-      const o = await load(orchardUrl);
-      const sentGiB = (o.bytesPerSecond * SECONDS) / 2 ** 30;
-      const perGiB = (value: number) => (sentGiB > 0 ? Math.round(value / sentGiB) : null);
-      const gatewayCost = { cpuMsPerGiB: perGiB(cpuMsOf(gateway) - before.cpuMs), minorFaultsPerGiB: perGiB(minorFaultsOf(gateway) - before.faults) };
-      const n = await load(`${upstream.url}/files/${file.filename}`);
-      const p = proxpiUrl ? await load(proxpiUrl) : null;
-      const mib = (r: LoadResult) => r.bytesPerSecond / 2 ** 20;
-      peerFigure({
-        name: `cached ${Math.round(file.size / 2 ** 20)} MiB wheel, ${streams} concurrent stream${streams > 1 ? 's' : ''} (MiB/s)`,
-        unit: 'MiB/s',
-        orchard: mib(o),
-        nginx: mib(n),
-        proxpi: p ? mib(p) : null,
-        goal: streams > 1 ? '≥ 0.9× nginx' : 'measured',
-        met: streams > 1 ? o.bytesPerSecond >= 0.9 * n.bytesPerSecond : true,
-        extra: {
-          orchardP50Ms: o.p50Ms,
-          orchardP99Ms: o.p99Ms,
-          nginxP50Ms: n.p50Ms,
-          nginxP99Ms: n.p99Ms,
-          proxpiP50Ms: p?.p50Ms ?? null,
-          proxpiP99Ms: p?.p99Ms ?? null,
-          orchardErrors: o.errors,
-          proxpiErrors: p?.errors ?? null,
-          orchardGatewayCpuMsPerGiB: gatewayCost.cpuMsPerGiB,
-          orchardGatewayMinorFaultsPerGiB: gatewayCost.minorFaultsPerGiB,
-        },
-      });
+    const files = path.join(corpus.root, 'files');
+    const bare = new BareNodeServer(await freePort(), path.join(files, corpus.herd.filename), path.join(files, file.filename), await orchard.gatewayProcesses());
+    try {
+      await bare.start();
+      const barePids = await bare.pids();
+      for (const streams of [1, 4, 16]) {
+        const load = (url: string) => runWrk(url, { connections: streams, seconds: SECONDS, threads: Math.min(2, streams) });
+        const o = await withCostPerGiB(
+          () => load(orchardUrl),
+          () => gateway,
+        );
+        const n = await withCostPerGiB(
+          () => load(`${upstream.url}/files/${file.filename}`),
+          () => pidsNamed('nginx'),
+        );
+        const b = await withCostPerGiB(
+          () => load(`${bare.url}/file`),
+          () => barePids,
+        );
+        const p = proxpiUrl ? await load(proxpiUrl) : null;
+        const mib = (r: LoadResult) => r.bytesPerSecond / 2 ** 20;
+        peerFigure({
+          name: `cached ${Math.round(file.size / 2 ** 20)} MiB wheel, ${streams} concurrent stream${streams > 1 ? 's' : ''} (MiB/s)`,
+          unit: 'MiB/s',
+          orchard: mib(o.result),
+          nginx: mib(n.result),
+          proxpi: p ? mib(p) : null,
+          goal: streams > 1 ? '≥ 0.9× nginx' : 'measured',
+          met: streams > 1 ? o.result.bytesPerSecond >= 0.9 * n.result.bytesPerSecond : true,
+          extra: {
+            orchardP50Ms: o.result.p50Ms,
+            orchardP99Ms: o.result.p99Ms,
+            nginxP50Ms: n.result.p50Ms,
+            nginxP99Ms: n.result.p99Ms,
+            proxpiP50Ms: p?.p50Ms ?? null,
+            proxpiP99Ms: p?.p99Ms ?? null,
+            orchardErrors: o.result.errors,
+            proxpiErrors: p?.errors ?? null,
+            orchardGatewayCpuMsPerGiB: o.cpuMsPerGiB,
+            orchardGatewayMinorFaultsPerGiB: o.minorFaultsPerGiB,
+            nginxCpuMsPerGiB: n.cpuMsPerGiB,
+            bareNodeMiBs: Math.round(mib(b.result)),
+            bareNodeCpuMsPerGiB: b.cpuMsPerGiB,
+          },
+        });
+      }
+    } finally {
+      await bare.stop();
     }
   }
 }
@@ -451,7 +481,7 @@ async function fsStoreFigures(corpus: Corpus, upstream: StaticServer, mirror: St
         ]),
       });
       await herdFigure(o.url, proxpi, upstream, corpus.herd);
-      await streamFigures(o, proxpi, upstream, [corpus.medium, corpus.big]);
+      await streamFigures(o, proxpi, upstream, corpus);
     } finally {
       await proxpi?.stop();
     }
@@ -499,8 +529,8 @@ async function fsStoreFigures(corpus: Corpus, upstream: StaticServer, mirror: St
 
     console.log('bare node:http serving the same bytes (the ceiling for one Node process here)…');
     const bare = new BareNodeServer(await freePort(), path.join(mirrorDir, 'page.html'), path.join(corpus.root, 'files', corpus.big.filename));
-    await bare.start();
     try {
+      await bare.start();
       const bo = await runWrk(`${bare.url}/page`, { connections: 32, seconds: SECONDS });
       const bn = await runWrk(`${mirror.url}/page.html`, { connections: 32, seconds: SECONDS });
       figure({

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { createPrismaClient, ReleaseRepository, runMigrations, type DependencyInput, type ExtractionInput, type PrismaClient } from '../libs/db/index.js';
 import { PRODUCT_WRITER, releaseRepositoryWith, type DependencyWriter } from './lib/raw-sql-dependencies.js';
-import { median } from './lib/stats.js';
+import { median, percentile } from './lib/stats.js';
 import { pypiProtocol } from '../libs/protocol/pypi/index.js';
 import { createTestDatabase } from '../test/support/postgres.js';
 
@@ -91,8 +91,6 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   await fn();
   return performance.now() - started;
 }
-
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
 /** Requirement counts 5–50, the same every run (mulberry32). */
 function shapeCounts(artifacts: number): number[] {

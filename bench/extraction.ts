@@ -27,6 +27,7 @@ import { createProducerRedis, createWorker, createWorkerRedis, Producers, queues
 import { createExtractHandler, type ExtractOutcome } from '../services/extractor/extract-artifact.js';
 import { generateCorpus } from '../test/metadata/corpus.js';
 import { createExtractionHarness, REDIS_URL, type ExtractionHarness } from '../test/metadata/harness.js';
+import { percentile } from './lib/stats.js';
 
 type Extract = (job: ExtractJob) => Promise<ExtractOutcome>;
 const WRITERS: DependencyWriter[] = ['createMany', 'unnest'];
@@ -150,7 +151,6 @@ export async function runExtractionBench(options: { wheels?: number; sdists?: nu
       return round((1000 * ms.length) / ms.reduce((a, b) => a + b, 0));
     };
     const sequentialFigures = (pass: Awaited<ReturnType<typeof rate>>): SequentialRate => {
-      const sorted = [...pass.latencies].sort((a, b) => a - b);
       return {
         artifacts: pass.artifacts,
         seconds: pass.seconds,
@@ -158,8 +158,8 @@ export async function runExtractionBench(options: { wheels?: number; sdists?: nu
         // From the same pass: 1 / mean latency of each kind.
         wheelsPerSecond: perKind(pass, wheels),
         sdistsPerSecond: perKind(pass, sdists),
-        p50Ms: round(sorted[Math.floor(sorted.length * 0.5)]!),
-        p99Ms: round(sorted[Math.floor(sorted.length * 0.99)]!),
+        p50Ms: round(percentile(pass.latencies, 0.5)),
+        p99Ms: round(percentile(pass.latencies, 0.99)),
       };
     };
     const plain = ({ artifacts, seconds, artifactsPerSecond }: ExtractionRate): ExtractionRate => ({ artifacts, seconds, artifactsPerSecond });

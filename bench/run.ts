@@ -176,12 +176,12 @@ async function proxpiCached(url: string): Promise<void> {
  * Runs a load and reads what the server's processes spent per GiB they sent: it tells a slow run's
  * cause (CPU, page faults, or neither: waiting).
  */
-async function withCostPerGiB(run: () => Promise<LoadResult>, pids: () => number[]) {
-  const before = { cpuMs: cpuMsOf(pids()), faults: minorFaultsOf(pids()) };
+async function withCostPerGiB(run: () => Promise<LoadResult>, pids: readonly number[]) {
+  const before = { cpuMs: cpuMsOf(pids), faults: minorFaultsOf(pids) };
   const result = await run();
   const sentGiB = (result.bytesPerSecond * SECONDS) / 2 ** 30;
   const perGiB = (value: number) => (sentGiB > 0 ? Math.round(value / sentGiB) : null);
-  return { result, cpuMsPerGiB: perGiB(cpuMsOf(pids()) - before.cpuMs), minorFaultsPerGiB: perGiB(minorFaultsOf(pids()) - before.faults) };
+  return { result, cpuMsPerGiB: perGiB(cpuMsOf(pids) - before.cpuMs), minorFaultsPerGiB: perGiB(minorFaultsOf(pids) - before.faults) };
 }
 
 /**
@@ -209,18 +209,9 @@ async function streamFigures(orchard: OrchardUnderTest, proxpi: ProxpiServer | n
       const barePids = await bare.pids();
       for (const streams of [1, 4, 16]) {
         const load = (url: string) => runWrk(url, { connections: streams, seconds: SECONDS, threads: Math.min(2, streams) });
-        const o = await withCostPerGiB(
-          () => load(orchardUrl),
-          () => gateway,
-        );
-        const n = await withCostPerGiB(
-          () => load(`${upstream.url}/files/${file.filename}`),
-          () => pidsNamed('nginx'),
-        );
-        const b = await withCostPerGiB(
-          () => load(`${bare.url}/file`),
-          () => barePids,
-        );
+        const o = await withCostPerGiB(() => load(orchardUrl), gateway);
+        const n = await withCostPerGiB(() => load(`${upstream.url}/files/${file.filename}`), pidsNamed('nginx'));
+        const b = await withCostPerGiB(() => load(`${bare.url}/file`), barePids);
         const p = proxpiUrl ? await load(proxpiUrl) : null;
         const mib = (r: LoadResult) => r.bytesPerSecond / 2 ** 20;
         peerFigure({

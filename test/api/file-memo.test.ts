@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blobKey, metadataKey } from '../../libs/storage/index.js';
 import { buildWheel, type BuiltDist } from '../support/dists.js';
 import { OrchardProcesses } from '../support/orchard.js';
-import { scrape, scrapeUntil, valueOf } from '../support/prometheus.js';
+import { scrape, scrapeAtLeast, valueOf } from '../support/prometheus.js';
 import { FakeUpstream } from '../support/upstream-server.js';
 import { waitFor } from '../support/wait.js';
 
@@ -37,8 +37,7 @@ describe('the in-process memo for small cached files', () => {
   const metadataRequests = (file: BuiltDist) => upstream.fileRequests().filter((r) => r.path.endsWith(`/${file.filename}.metadata`)).length;
   /** Bytes the gateway has sent from the memo, as its metrics count them. */
   const bytesFromMemory = async () => valueOf(await scrape(orchard.gatewayUrl), 'orchard_bytes_served_total', { source: 'memory' });
-  const bytesFromMemoryReach = (bytes: number, timeoutMs?: number) =>
-    scrapeUntil(orchard.gatewayUrl, 'orchard_bytes_served_total', { source: 'memory' }, (value) => value >= bytes, timeoutMs);
+  const bytesFromMemoryReach = (bytes: number, timeoutMs?: number) => scrapeAtLeast(orchard.gatewayUrl, 'orchard_bytes_served_total', { source: 'memory' }, bytes, timeoutMs);
   const fetchBytes = async (target: string, init?: RequestInit) => {
     const res = await fetch(target, init);
     return { res, body: Buffer.from(await res.arrayBuffer()) };

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWheel, type BuiltDist } from '../support/dists.js';
 import { OrchardProcesses } from '../support/orchard.js';
-import { scrape, scrapeUntil, valueOf } from '../support/prometheus.js';
+import { scrape, scrapeAtLeast, valueOf } from '../support/prometheus.js';
 import { FakeUpstream } from '../support/upstream-server.js';
 import { blobPath, exists, fileUrl, get, sha256, waitFor } from './helpers.js';
 
@@ -100,7 +100,7 @@ describe('single flight across gateway replicas', () => {
 
   it('a burst in one gateway process gets a small file from one read of the verified download, without waiting for the store', async () => {
     const served = async (source: string) => valueOf(await scrape(orchard.gatewayUrl), 'orchard_bytes_served_total', { source });
-    const servedAtLeast = (source: string, bytes: number) => scrapeUntil(orchard.gatewayUrl, 'orchard_bytes_served_total', { source }, (value) => value >= bytes);
+    const servedAtLeast = (source: string, bytes: number) => scrapeAtLeast(orchard.gatewayUrl, 'orchard_bytes_served_total', { source }, bytes);
     const herdWheel = await buildWheel({ name: 'herd-lib', version: '1.0', padBytes: 256 * 1024 });
     const loneWheel = await buildWheel({ name: 'lone-lib', version: '1.0', padBytes: 256 * 1024 });
     for (const [name, w] of [

@@ -9,7 +9,7 @@ import { buildWheel } from '../support/dists.js';
 import { OrchardProcesses } from '../support/orchard.js';
 import { runPip } from '../support/pip.js';
 import { childPids } from '../support/processes.js';
-import { scrape, scrapeUntil, valueOf } from '../support/prometheus.js';
+import { scrape, scrapeAtLeast, valueOf } from '../support/prometheus.js';
 import { FakeUpstream } from '../support/upstream-server.js';
 import { logLines, waitFor } from './helpers.js';
 
@@ -91,7 +91,7 @@ describe('a gateway of several processes', () => {
     // A request is counted when its response closes on the gateway's side, which the client can see
     // a moment before; once the last is counted, several scrapes (on new connections too) each read
     // the sum over both processes.
-    await scrapeUntil(orchard.gatewayUrl, 'orchard_http_requests_total', { route: 'simple_project', method: 'GET', status: '200' }, (n) => n >= before + sent);
+    await scrapeAtLeast(orchard.gatewayUrl, 'orchard_http_requests_total', { route: 'simple_project', method: 'GET', status: '200' }, before + sent);
     for (let i = 0; i < 4; i++) {
       const families = await scrape(orchard.gatewayUrl);
       expect(valueOf(families, 'orchard_http_requests_total', { route: 'simple_project', method: 'GET', status: '200' })).toBe(before + sent);

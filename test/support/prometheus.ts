@@ -144,17 +144,17 @@ export async function scrape(baseUrl: string): Promise<Map<string, MetricFamily>
 }
 
 /**
- * Scrapes until the summed value of `sampleName` satisfies `accept`, and returns it; fails naming
- * the last value. The gateway counts a response (and its bytes) when the response finishes on its
- * side, which the client can see a moment before: a scrape right after a request may not count it yet.
+ * Scrapes until the summed value of `sampleName` is at least `min`, and returns it; fails naming the
+ * last value. The gateway counts a response (and its bytes) when the response finishes on its side,
+ * which the client can see a moment before: a scrape right after a request may not count it yet.
  */
-export function scrapeUntil(baseUrl: string, sampleName: string, labels: Record<string, string>, accept: (value: number) => boolean, timeoutMs = 10_000): Promise<number> {
-  const what = `${sampleName}${JSON.stringify(labels)}`;
+export function scrapeAtLeast(baseUrl: string, sampleName: string, labels: Record<string, string>, min: number, timeoutMs = 10_000): Promise<number> {
+  const what = `${sampleName}${JSON.stringify(labels)} ≥ ${min}`;
   return waitFor(
     what,
     async () => {
       const value = valueOf(await scrape(baseUrl), sampleName, labels);
-      if (!accept(value)) throw new Error(`${what} is still ${value}`);
+      if (value < min) throw new Error(`${sampleName}${JSON.stringify(labels)} is still ${value}`);
       return value;
     },
     timeoutMs,
